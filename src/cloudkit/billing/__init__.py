@@ -1,0 +1,56 @@
+"""BILLmanager-style billing: a typed client with su scoping and a silent-OK guard.
+
+Example:
+    >>> from decimal import Decimal
+    >>> from cloudkit.billing import BillingClient, BillingSettings
+    >>> from cloudkit.errors import ScopeError
+    >>> from cloudkit.testing.fakes import BillingFake
+    >>> with BillingFake() as fake, BillingClient(BillingSettings(
+    ...         url=fake.url, username="admin", password="secret")) as billing:
+    ...     try:
+    ...         billing.create_promised_payment(Decimal("1"))
+    ...     except ScopeError as exc:
+    ...         print(exc.quirk)
+    billing.su-scope
+"""
+
+from cloudkit.billing._client import BillingClient
+from cloudkit.billing._models import (
+    Account,
+    AccountId,
+    Expense,
+    Invoice,
+    Payment,
+    PaymentId,
+    PaymentStatus,
+    RunningOperation,
+    Service,
+    ServiceId,
+    ServiceStatus,
+    Ticket,
+    TicketId,
+    TicketMessage,
+    TicketStatus,
+)
+from cloudkit.billing._settings import BillingFunctions, BillingSettings
+
+__all__ = [
+    "Account",
+    "AccountId",
+    "BillingClient",
+    "BillingFunctions",
+    "BillingSettings",
+    "Expense",
+    "Invoice",
+    "Payment",
+    "PaymentId",
+    "PaymentStatus",
+    "RunningOperation",
+    "Service",
+    "ServiceId",
+    "ServiceStatus",
+    "Ticket",
+    "TicketId",
+    "TicketMessage",
+    "TicketStatus",
+]

@@ -1,0 +1,652 @@
+"""`BillingClient`: the only billing module that does I/O.
+
+Each public method is thin: it checks scope and arguments, asks ``_wire`` to build the request, sends
+it through the one retry layer, asks ``_wire`` to parse the reply, and for mutating operations reads
+back to prove the declared effect (quirk ``billing.silent-ok``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Self, TypeVar
+
+import attrs
+import httpx
+
+from cloudkit._core._http import make_http_client, redact, translate_transport_errors
+from cloudkit._core._retry import RetryPolicy
+from cloudkit.billing import _quirks, _wire
+from cloudkit.billing._models import (
+    Account,
+    Expense,
+    Invoice,
+    Payment,
+    RunningOperation,
+    Service,
+    ServiceId,
+    ServiceStatus,
+    Ticket,
+    TicketId,
+    TicketMessage,
+)
+from cloudkit.billing._settings import BillingFunctions, BillingSettings
+from cloudkit.errors import (
+    ApiError,
+    CloudkitError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ScopeError,
+    WaitTimeoutError,
+)
+
+__all__ = ["BillingClient"]
+
+log = logging.getLogger("cloudkit.billing")
+T = TypeVar("T")
+SYSTEM = "billing"
+ParamValue = str | int | Decimal
+_FIRST_POLL = 0.2
+_MAX_POLL = 5.0
+
+
+@attrs.define
+class _Connection:
+    """What a client and its ``as_user`` views share: HTTP, retry policy, clock and the session."""
+
+    settings: BillingSettings
+    http: httpx.Client
+    owns_http: bool
+    retry: RetryPolicy
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+    session_id: str | None = attrs.field(default=None, repr=False)
+    session_is_admin: bool | None = None
+
+    def secrets(self) -> list[str]:
+        password = self.settings.password.get_secret_value()
+        found = [password, f"{self.settings.username}:{password}"]
+        if self.session_id:
+            found.append(self.session_id)
+        return found
+
+
+class BillingClient:
+    """A typed client for a BILLmanager-style billing API.
+
+    A client logged in as an admin acts in the admin's own scope; ``as_user(login)`` returns a view of
+    the same connection whose every request carries ``su=<login>``. User-level operations (balance,
+    promised payments, client tickets) refuse to run unscoped on an admin client, because billing
+    would answer OK and do nothing (quirks ``billing.su-scope`` and ``billing.silent-ok``).
+
+    Args:
+        settings: where and how to log in.
+        http: an ``httpx.Client`` to use (the caller keeps ownership); by default one is made.
+        retry: the retry policy for idempotent calls and verified writes.
+        clock: monotonic seconds, for waits (tests inject a fake clock).
+        sleep: how to wait between polls (tests inject the fake clock's sleep).
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from cloudkit.billing import BillingClient, BillingSettings
+        >>> from cloudkit.testing.fakes import BillingFake
+        >>> with BillingFake() as fake, BillingClient(BillingSettings(
+        ...         url=fake.url, username="admin", password="secret")) as billing:
+        ...     alice = billing.as_user("alice")
+        ...     payment = alice.create_promised_payment(Decimal("100"))
+        ...     payment.status.name, alice.get_balance()
+        ('PROMISED', Decimal('250.00'))
+    """
+
+    def __init__(
+        self,
+        settings: BillingSettings,
+        *,
+        http: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Create a client; no request is sent until the first call."""
+        owns_http = http is None
+        if http is None:
+            http = make_http_client(timeout=httpx.Timeout(settings.timeout, connect=5.0))
+        self._conn = _Connection(
+            settings=settings,
+            http=http,
+            owns_http=owns_http,
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleep=sleep,
+        )
+        self._su: str | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle, scope
+    def __repr__(self) -> str:
+        """URL, login and scope; never the password or session."""
+        scope = f", as_user={self._su!r}" if self._su else ""
+        s = self._conn.settings
+        return f"BillingClient(url={s.url!r}, username={s.username!r}{scope})"
+
+    def __enter__(self) -> Self:
+        """Use as a context manager; the HTTP client is closed on exit if this client made it."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close on exit."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if this client made it (``as_user`` views close nothing)."""
+        if self._su is None and self._conn.owns_http:
+            self._conn.http.close()
+
+    @property
+    def scope(self) -> str | None:
+        """The login this client acts as (``su``), or ``None`` for the logged-in user's own scope."""
+        return self._su
+
+    def as_user(self, login: str) -> BillingClient:
+        """A view of this client whose every request carries ``su=<login>``.
+
+        Only an admin may act as another user: a client known to be logged in as a plain user raises
+        :class:`~cloudkit.errors.ScopeError` (quirk ``billing.su-scope``).
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> billing = BillingClient(BillingSettings(url="http://127.0.0.1:1/billmgr",
+            ...                                         username="admin", password="secret"))
+            >>> billing.as_user("alice")
+            BillingClient(url='http://127.0.0.1:1/billmgr', username='admin', as_user='alice')
+        """
+        if not login or login != login.strip():
+            raise InvalidArgumentError(
+                f"as_user needs a login without surrounding spaces, got {login!r}",
+                system=SYSTEM,
+                operation="as_user",
+            )
+        if self._su is not None:
+            raise ScopeError(
+                f"this client already acts as {self._su!r}; call as_user on the admin client",
+                system=SYSTEM,
+                operation="as_user",
+                quirk=_quirks.SU_SCOPE.id,
+            )
+        if self._admin_known() is False:
+            raise _quirks.refuse_su_from_user("as_user")
+        view = object.__new__(BillingClient)
+        view._conn = self._conn
+        view._su = login
+        return view
+
+    def login(self) -> None:
+        """Open a session now (``func=auth``); normally the first call does it.
+
+        Raises:
+            AuthenticationError: the credentials were refused.
+        """
+        if self._conn.settings.auth_mode == "session":
+            self._conn.retry.call(self._login, system=SYSTEM, operation="login")
+
+    # ------------------------------------------------------------------------------ raw
+    def call(self, func: str, **params: ParamValue) -> _wire.Doc:
+        """Call any billing function; the reply's ``doc`` object after the error-envelope check.
+
+        The escape hatch for functions cloudkit does not model. Scope (``su``) and authentication are
+        added as for every call; nothing else is: pass ``sok="ok"`` yourself to submit a form.
+        It is not retried, since cloudkit cannot know whether ``func`` is safe to repeat.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     doc = billing.call("account", p_cnt=10)
+            ...     len(doc["elem"])
+            2
+        """
+        if not func:
+            raise InvalidArgumentError("func is empty", system=SYSTEM, operation="call")
+        return self._send(func, {k: str(v) for k, v in params.items()}, operation="call")
+
+    # ------------------------------------------------------------------------------ finance
+    def list_accounts(self) -> list[Account]:
+        """Every client account with its balance (admin), all pages read.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     [(a.name, a.balance) for a in billing.list_accounts()]
+            [('Alice Ltd', Decimal('150.00')), ('Bob GmbH', Decimal('0.00'))]
+        """
+        return self._list(self._fn.accounts, _wire.account, operation="list_accounts")
+
+    def get_balance(self) -> Decimal:
+        """The balance of the scoped user's (first) sub-account. User level: needs ``as_user``.
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user``.
+            NotFoundError: the user has no sub-account.
+        """
+        operation = "get_balance"
+        self._require_user_scope(operation)
+        balances = self._list(self._fn.balance, _wire.balance, operation=operation)
+        if not balances:
+            raise NotFoundError(
+                "billing lists no sub-account for this user", system=SYSTEM, operation=operation
+            )
+        return balances[0]
+
+    def list_payments(self) -> list[Payment]:
+        """Payments visible in this scope (a user's own with ``as_user``; all for an admin)."""
+        return self._list(self._fn.payments, _wire.payment, operation="list_payments")
+
+    def create_promised_payment(self, amount: Decimal | int) -> Payment:
+        """Create a promised payment for the scoped user, verified by reading it back.
+
+        Not idempotent: after a lost answer it is repeated only if a read-back shows the first try did
+        not land, so a retry never pays twice.
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user`` (billing would answer OK and do
+                nothing).
+            InvalidArgumentError: ``amount`` is not a positive finite Decimal.
+            SilentNoOpError: billing answered OK but no such payment appeared.
+        """
+        operation = "create_promised_payment"
+        self._require_user_scope(operation)
+        amount = _positive_amount(amount, operation)
+        before = {p.id for p in self.list_payments()}
+
+        def landed(id_hint: int | None = None) -> Payment | None:
+            fresh = [p for p in self.list_payments() if p.id not in before and p.amount == amount]
+            return next((p for p in fresh if p.id == id_hint), fresh[0] if fresh else None)
+
+        def attempt() -> Payment:
+            form = _quirks.submit({"amount": str(amount), "promised": "on"})
+            doc = self._send(self._fn.promised_payment, form, operation=operation)
+            found = landed(_wire.created_id(doc))
+            if found is None:
+                raise _quirks.silent_no_op(operation, f"no new payment of {amount} is listed")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def list_expenses(self) -> list[Expense]:
+        """Charges in this scope; ``Expense.unpaid`` is the debt still open."""
+        return self._list(self._fn.expenses, _wire.expense, operation="list_expenses")
+
+    def list_invoices(self) -> list[Invoice]:
+        """Invoices (BILLmanager's "payment documents") in this scope."""
+        return self._list(self._fn.invoices, _wire.invoice, operation="list_invoices")
+
+    # ------------------------------------------------------------------------------ support
+    def list_tickets(self) -> list[Ticket]:
+        """The scoped user's support tickets. User level: needs ``as_user``."""
+        self._require_user_scope("list_tickets")
+        return self._list(self._fn.tickets, _wire.ticket, operation="list_tickets")
+
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        message: str,
+        department: int | None = None,
+        attachments: Sequence[tuple[str, bytes]] = (),
+    ) -> Ticket:
+        """Open a ticket on the user's behalf (the portal proxies tickets), verified by reading back.
+
+        Args:
+            subject: the ticket's subject.
+            message: the first message.
+            department: the support department id, if the install has several.
+            attachments: ``(file name, content)`` pairs, sent as ``file_1``, ``file_2``, ...
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user``.
+            InvalidArgumentError: empty subject or message.
+            SilentNoOpError: billing answered OK but no such ticket appeared.
+        """
+        operation = "create_ticket"
+        self._require_user_scope(operation)
+        _require_text(subject=subject, message=message, operation=operation)
+        before = {t.id for t in self.list_tickets()}
+
+        def landed(id_hint: int | None = None) -> Ticket | None:
+            fresh = [t for t in self.list_tickets() if t.id not in before and t.subject == subject]
+            return next((t for t in fresh if t.id == id_hint), fresh[0] if fresh else None)
+
+        def attempt() -> Ticket:
+            fields = {"name": subject, "message": message}
+            if department is not None:
+                fields["client_department"] = str(department)
+            doc = self._send(
+                self._fn.ticket_form,
+                _quirks.submit(fields),
+                operation=operation,
+                attachments=attachments,
+            )
+            found = landed(_wire.created_id(doc))
+            if found is None:
+                raise _quirks.silent_no_op(operation, f"no new ticket {subject!r} is listed")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def list_ticket_messages(self, ticket_id: TicketId | int) -> list[TicketMessage]:
+        """The conversation of one of the user's tickets, oldest first. User level."""
+        operation = "list_ticket_messages"
+        self._require_user_scope(operation)
+        doc = self._read(self._fn.ticket_form, {"elid": str(ticket_id)}, operation=operation)
+        return _wire.decode_rows(_wire.sub_rows(doc, "mlist"), _wire.ticket_message, operation=operation)
+
+    def reply_to_ticket(
+        self,
+        ticket_id: TicketId | int,
+        message: str,
+        *,
+        attachments: Sequence[tuple[str, bytes]] = (),
+    ) -> TicketMessage:
+        """Add the user's message to a ticket, verified by reading the conversation back. User level.
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user``.
+            SilentNoOpError: billing answered OK but the message is not in the conversation.
+        """
+        operation = "reply_to_ticket"
+        self._require_user_scope(operation)
+        _require_text(message=message, operation=operation)
+        before = {m.id for m in self.list_ticket_messages(ticket_id)}
+
+        def landed() -> TicketMessage | None:
+            fresh = self.list_ticket_messages(ticket_id)
+            return next((m for m in fresh if m.id not in before and m.text == message), None)
+
+        def attempt() -> TicketMessage:
+            form = _quirks.submit({"elid": str(ticket_id), "message": message})
+            self._send(self._fn.ticket_form, form, operation=operation, attachments=attachments)
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(operation, "the reply is not in the ticket's messages")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    # ------------------------------------------------------------------------------ services
+    def list_services(self) -> list[Service]:
+        """Services in this scope (the user's own with ``as_user``; all for an admin)."""
+        return self._list(self._fn.services, _wire.service, operation="list_services")
+
+    def get_service(self, service_id: ServiceId | int) -> Service:
+        """One service by id.
+
+        Raises:
+            NotFoundError: no such service in this scope.
+        """
+        found = self._find_service(service_id, operation="get_service")
+        if found is None:
+            raise NotFoundError(
+                f"no service {service_id} in this scope", system=SYSTEM, operation="get_service"
+            )
+        return found
+
+    def suspend_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> Service:
+        """Suspend a service and verify it: suspended, or queued and then suspended within ``wait``.
+
+        Args:
+            service_id: the service.
+            wait: seconds to wait for a queued operation (``None``: ``settings.operation_wait``;
+                ``0``: return as soon as billing shows the operation queued).
+
+        Raises:
+            SilentNoOpError: billing answered OK but the service is neither suspended nor queued.
+            WaitTimeoutError: still in progress when ``wait`` ran out (``last_status`` says where).
+        """
+        return self._service_action(
+            service_id, self._fn.service_suspend, ServiceStatus.SUSPENDED, "suspend_service", wait
+        )
+
+    def resume_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> Service:
+        """Resume a service and verify it is active (see :meth:`suspend_service` for ``wait``)."""
+        return self._service_action(
+            service_id, self._fn.service_resume, ServiceStatus.ACTIVE, "resume_service", wait
+        )
+
+    def delete_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> None:
+        """Delete a service and verify it is gone or marked deleted (``wait`` as for suspend)."""
+        self._service_action(
+            service_id, self._fn.service_delete, ServiceStatus.DELETED, "delete_service", wait
+        )
+
+    def list_running_operations(self) -> list[RunningOperation]:
+        """Billing's internal job queue: lifecycle operations queued or stuck (admin)."""
+        return self._list(
+            self._fn.running_operations,
+            _wire.running_operation,
+            operation="list_running_operations",
+        )
+
+    # ------------------------------------------------------------------------------ internals
+    @property
+    def _fn(self) -> BillingFunctions:
+        return self._conn.settings.functions
+
+    def _admin_known(self) -> bool | None:
+        configured = self._conn.settings.is_admin
+        return configured if configured is not None else self._conn.session_is_admin
+
+    def _require_user_scope(self, operation: str) -> None:
+        # Unknown counts as admin: refusing costs a clear error, guessing wrong costs a silent no-op.
+        if self._su is None and self._admin_known() is not False:
+            raise _quirks.refuse_unscoped(operation)
+
+    def _list(
+        self,
+        func: str,
+        decode: Callable[[_wire._RowReader], T],
+        *,
+        operation: str,
+    ) -> list[T]:
+        """Read every page of a list function and decode its rows."""
+        size = self._conn.settings.page_size
+        rows: list[_wire.Row] = []
+        previous: list[_wire.Row] = []
+        page = 1
+        while True:
+            params = {"p_cnt": str(size), "p_num": str(page)}
+            doc = self._read(func, params, operation=operation)
+            batch = _wire.rows_of(doc)
+            # A server that ignores p_num sends page 1 again: stop rather than loop or duplicate.
+            if page > 1 and batch and batch == previous:
+                break
+            rows.extend(batch)
+            total = _wire.total_rows(doc)
+            if len(batch) < size or (total is not None and len(rows) >= total):
+                break
+            previous = batch
+            page += 1
+        return _wire.decode_rows(rows, decode, operation=operation)
+
+    def _read(self, func: str, params: dict[str, str], *, operation: str) -> _wire.Doc:
+        """An idempotent call, retried by the policy."""
+        return self._conn.retry.call(
+            lambda: self._send(func, params, operation=operation),
+            system=SYSTEM,
+            operation=operation,
+        )
+
+    def _send(
+        self,
+        func: str,
+        params: dict[str, str],
+        *,
+        operation: str,
+        attachments: Sequence[tuple[str, bytes]] = (),
+    ) -> _wire.Doc:
+        """One call: scope, authentication, one re-login if the session expired, typed errors."""
+        try:
+            return self._send_once(func, params, operation=operation, attachments=attachments)
+        except ApiError as exc:
+            renewable = self._conn.settings.auth_mode == "session" and _quirks.is_session_expired(exc.code)
+            if not renewable:
+                raise
+            log.info("billing session expired during %s; logging in again", operation)
+            _quirks.SESSION_EXPIRY.fired(operation)
+            with self._conn.lock:
+                self._conn.session_id = None
+            return self._send_once(func, params, operation=operation, attachments=attachments)
+
+    def _send_once(
+        self,
+        func: str,
+        params: dict[str, str],
+        *,
+        operation: str,
+        attachments: Sequence[tuple[str, bytes]],
+    ) -> _wire.Doc:
+        settings = self._conn.settings
+        if settings.auth_mode == "session":
+            credentials = {"auth": self._session()}
+        else:
+            credentials = {"authinfo": f"{settings.username}:{settings.password.get_secret_value()}"}
+        request = _wire.build_request(
+            settings.url,
+            func,
+            {**params, **_quirks.su_params(self._su), **credentials},
+            attachments=attachments,
+        )
+        log.debug("billing %s: func=%s su=%s", operation, func, self._su or "-")
+        return self._exchange(request, operation)
+
+    def _exchange(self, request: httpx.Request, operation: str) -> _wire.Doc:
+        try:
+            with translate_transport_errors(SYSTEM, operation):
+                response = self._conn.http.send(request)
+            return _wire.parse_reply(response, operation=operation)
+        except CloudkitError as exc:
+            _scrub(exc, self._conn.secrets())
+            raise
+
+    def _session(self) -> str:
+        with self._conn.lock:
+            if self._conn.session_id is None:
+                self._login_locked()
+            assert self._conn.session_id is not None  # noqa: S101 (set by _login_locked or it raised)
+            return self._conn.session_id
+
+    def _login(self) -> None:
+        with self._conn.lock:
+            self._login_locked()
+
+    def _login_locked(self) -> None:
+        settings = self._conn.settings
+        request = _wire.build_request(
+            settings.url,
+            "auth",
+            {"username": settings.username, "password": settings.password.get_secret_value()},
+        )
+        doc = self._exchange(request, "login")
+        self._conn.session_id, self._conn.session_is_admin = _wire.session_of(doc)
+
+    def _find_service(self, service_id: ServiceId | int, *, operation: str) -> Service | None:
+        services = self._list(self._fn.services, _wire.service, operation=operation)
+        return next((s for s in services if s.id == service_id), None)
+
+    def _has_running_operation(self, service_id: ServiceId | int, operation: str) -> bool:
+        admin = self if self._su is None else self._unscoped()
+        try:
+            queue = admin._list(  # noqa: SLF001 (same class)
+                self._fn.running_operations, _wire.running_operation, operation=operation
+            )
+        except PermissionDeniedError:
+            return False
+        return any(op.service_id == service_id for op in queue)
+
+    def _unscoped(self) -> BillingClient:
+        view = object.__new__(BillingClient)
+        view._conn = self._conn
+        view._su = None
+        return view
+
+    def _service_action(
+        self,
+        service_id: ServiceId | int,
+        func: str,
+        target: ServiceStatus,
+        operation: str,
+        wait: float | None,
+    ) -> Service:
+        if wait is not None and wait < 0:
+            raise InvalidArgumentError("wait must be >= 0", system=SYSTEM, operation=operation)
+        self.get_service(service_id)  # NotFoundError before acting on a service that is not there
+        self._read(func, {"elid": str(service_id)}, operation=operation)
+        budget = self._conn.settings.operation_wait if wait is None else wait
+        deadline = self._conn.clock() + budget
+        delay = _FIRST_POLL
+        while True:
+            current = self._find_service(service_id, operation=operation)
+            if current is None or current.status == target:
+                if current is None and target is not ServiceStatus.DELETED:
+                    raise NotFoundError(f"service {service_id} vanished", system=SYSTEM, operation=operation)
+                return current or Service(id=ServiceId(int(service_id)), name="", status=target)
+            queued = current.status == ServiceStatus.IN_PROGRESS or self._has_running_operation(
+                service_id, operation
+            )
+            if not queued:
+                raise _quirks.silent_no_op(
+                    operation, f"service {service_id} is still {current.status.name.lower()}"
+                )
+            if budget == 0:
+                return current
+            if self._conn.clock() + delay > deadline:
+                raise WaitTimeoutError(
+                    f"service {service_id} did not become {target.name.lower()} within {budget:g}s",
+                    last_status=current.status.name,
+                    system=SYSTEM,
+                    operation=operation,
+                )
+            self._conn.sleep(delay)
+            delay = min(delay * 2, _MAX_POLL)
+
+
+def _positive_amount(amount: object, operation: str) -> Decimal:
+    # Money is Decimal or int; a float would carry binary rounding into a payment.
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int):
+        raise InvalidArgumentError(
+            f"amount must be a Decimal, got {type(amount).__name__}",
+            system=SYSTEM,
+            operation=operation,
+        )
+    value = Decimal(amount)
+    if not value.is_finite() or value <= 0:
+        raise InvalidArgumentError(
+            f"amount must be positive and finite, got {value}", system=SYSTEM, operation=operation
+        )
+    return value
+
+
+def _require_text(*, operation: str, **fields: object) -> None:
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidArgumentError(f"{name} is empty", system=SYSTEM, operation=operation)
+
+
+def _scrub(exc: CloudkitError, secrets: Iterable[str]) -> None:
+    """Remove every known secret from an error before it leaves the client."""
+    exc.message = redact(exc.message, secrets)
+    exc.args = (exc.message,)
+    if isinstance(exc, ApiError) and exc.detail:
+        exc.detail = redact(exc.detail, secrets)

@@ -1,0 +1,220 @@
+"""Billing models: frozen attrs classes with domain names (wire names live only in ``_wire.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import NewType
+
+import attrs
+
+__all__ = [
+    "Account",
+    "AccountId",
+    "Expense",
+    "Invoice",
+    "Payment",
+    "PaymentId",
+    "PaymentStatus",
+    "RunningOperation",
+    "Service",
+    "ServiceId",
+    "ServiceStatus",
+    "Ticket",
+    "TicketId",
+    "TicketMessage",
+    "TicketStatus",
+]
+
+AccountId = NewType("AccountId", int)
+PaymentId = NewType("PaymentId", int)
+ServiceId = NewType("ServiceId", int)
+TicketId = NewType("TicketId", int)
+
+
+class PaymentStatus(enum.IntEnum):
+    """Payment status codes of BILLmanager 6 (``payment`` list, ``status`` column).
+
+    Example:
+        >>> from cloudkit.billing import PaymentStatus
+        >>> PaymentStatus(3).name
+        'PROMISED'
+    """
+
+    NEW = 1
+    PAID = 2
+    PROMISED = 3
+    CREDITED = 4
+    AWAITING_REFUND = 5
+    REFUNDED = 6
+    FRAUDULENT = 7
+    INITIATED = 8
+    CANCELLED = 9
+    BEING_DELETED = 100
+
+
+class TicketStatus(enum.IntEnum):
+    """Client ticket status codes (``clientticket`` list, ``tstatus`` column).
+
+    Example:
+        >>> from cloudkit.billing import TicketStatus
+        >>> TicketStatus(2).name
+        'AWAITING_RESPONSE'
+    """
+
+    NEW = 0
+    UNDER_REVIEW = 1
+    AWAITING_RESPONSE = 2
+    CLOSED = 3
+    ARCHIVED = 10
+
+
+class ServiceStatus(enum.IntEnum):
+    """Service (item) status.
+
+    Assumption: the numeric codes are not in the public docs; these follow the item table as seen in
+    processing modules. The decoder also accepts the English status words of the UI.
+
+    Example:
+        >>> from cloudkit.billing import ServiceStatus
+        >>> ServiceStatus.SUSPENDED.value
+        3
+    """
+
+    ORDERED = 1
+    ACTIVE = 2
+    SUSPENDED = 3
+    DELETED = 4
+    IN_PROGRESS = 5
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """A billing client (``account``), with its balance.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from cloudkit.billing import Account
+        >>> Account(id=1, name="Alice Ltd", balance=Decimal("150.00")).balance
+        Decimal('150.00')
+    """
+
+    id: AccountId
+    name: str
+    balance: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class Payment:
+    """A payment; a promised payment has status ``PaymentStatus.PROMISED``.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from cloudkit.billing import Payment, PaymentStatus
+        >>> Payment(id=9, amount=Decimal("100"), status=PaymentStatus.PROMISED).status.name
+        'PROMISED'
+    """
+
+    id: PaymentId
+    amount: Decimal
+    status: PaymentStatus
+    created: dt.date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Expense:
+    """A charge against a client's balance; ``unpaid`` is the part not yet covered (debt).
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from cloudkit.billing import Expense
+        >>> Expense(id=1, amount=Decimal("5"), unpaid=Decimal("0"), info="vm-1").unpaid
+        Decimal('0')
+    """
+
+    id: int
+    amount: Decimal
+    unpaid: Decimal
+    info: str
+    created: dt.date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    """A payment document (``invoice``).
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from cloudkit.billing import Invoice
+        >>> Invoice(id=1, number="INV-1", amount=Decimal("10"), status="1").number
+        'INV-1'
+    """
+
+    id: int
+    number: str
+    amount: Decimal
+    status: str
+    created: dt.date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Ticket:
+    """A support ticket as the client sees it.
+
+    Example:
+        >>> from cloudkit.billing import Ticket, TicketStatus
+        >>> Ticket(id=5, subject="Disk is slow", status=TicketStatus.NEW).subject
+        'Disk is slow'
+    """
+
+    id: TicketId
+    subject: str
+    status: TicketStatus
+
+
+@attrs.frozen(kw_only=True)
+class TicketMessage:
+    """One message in a ticket's conversation.
+
+    Example:
+        >>> from cloudkit.billing import TicketMessage
+        >>> TicketMessage(id=1, text="help", author="alice").author
+        'alice'
+    """
+
+    id: int
+    text: str
+    author: str
+    posted: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Service:
+    """A billed service (item), such as a cloud server.
+
+    Example:
+        >>> from cloudkit.billing import Service, ServiceStatus
+        >>> Service(id=301, name="vm-1", status=ServiceStatus.ACTIVE).status.name
+        'ACTIVE'
+    """
+
+    id: ServiceId
+    name: str
+    status: ServiceStatus
+
+
+@attrs.frozen(kw_only=True)
+class RunningOperation:
+    """An entry of billing's internal job queue (``runningoperation``): queued lifecycle work.
+
+    Example:
+        >>> from cloudkit.billing import RunningOperation
+        >>> RunningOperation(id=88, service_id=301, operation="suspend", attempts=0).operation
+        'suspend'
+    """
+
+    id: int
+    service_id: ServiceId
+    operation: str
+    attempts: int

@@ -1,0 +1,341 @@
+"""Every error cloudkit raises, grouped by what the caller does next.
+
+The system that failed is an attribute, not a branch of the tree::
+
+    CloudkitError                .system .operation .quirk
+    ├── ConfigError              bad settings, raised before any I/O
+    ├── PolicyError              refused by cloudkit before any request is sent
+    │   ├── ScopeError           wrong billing scope (admin without as_user, su from a user session)
+    │   └── InvalidArgumentError a bad argument (also a ValueError), e.g. a negative amount
+    ├── TransportError           no usable answer                               retryable
+    │   └── RequestTimeoutError
+    ├── ApiError                 the system said no: .status .code .detail
+    │   ├── AuthenticationError
+    │   ├── PermissionDeniedError
+    │   ├── NotFoundError
+    │   ├── ConflictError
+    │   ├── InsufficientFundsError   billing's not_enough_money: .amount .have .deficit ...
+    │   ├── RateLimitedError                                               retryable
+    │   └── ServerError                                          retryable if idempotent
+    ├── ResponseDecodeError      answered, but not what the model expects: .problems
+    ├── OutcomeError             the call "succeeded", its post-condition failed
+    │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
+    │   └── WaitTimeoutError     a state was not reached within its budget: .last_status
+    └── SessionError             the composite portal token
+        ├── TokenInvalidError
+        ├── TokenExpiredError
+        └── TokenRevokedError
+
+No httpx, keystoneauth or openstacksdk exception reaches a caller: each system translates them at one
+boundary and chains the original with ``raise ... from exc``. Messages never contain secrets.
+
+Example:
+    >>> from cloudkit.errors import ApiError, CloudkitError, NotFoundError
+    >>> err = NotFoundError("no service 7", system="billing", operation="get_service")
+    >>> isinstance(err, ApiError) and isinstance(err, CloudkitError)
+    True
+    >>> err.system, err.operation, err.retryable
+    ('billing', 'get_service', False)
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "CloudkitError",
+    "ConfigError",
+    "ConflictError",
+    "InsufficientFundsError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "OutcomeError",
+    "PermissionDeniedError",
+    "PolicyError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "ScopeError",
+    "ServerError",
+    "SessionError",
+    "SilentNoOpError",
+    "TokenExpiredError",
+    "TokenInvalidError",
+    "TokenRevokedError",
+    "TransportError",
+    "WaitTimeoutError",
+]
+
+
+class CloudkitError(Exception):
+    """Base of every cloudkit error.
+
+    Attributes:
+        system: ``"billing"``, ``"openstack"``, ``"tungsten"``, ``"session"`` or ``None``.
+        operation: the cloudkit operation that failed, e.g. ``"create_promised_payment"``.
+        quirk: id of the registered quirk whose handler raised this error, if any.
+        retryable: whether repeating the same call may succeed (idempotent calls only).
+
+    Example:
+        >>> from cloudkit.errors import CloudkitError
+        >>> str(CloudkitError("boom", system="billing", operation="call"))
+        'boom [billing call]'
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str | None = None,
+        operation: str | None = None,
+        quirk: str | None = None,
+    ) -> None:
+        """Create an error; keyword context is optional and never holds secrets."""
+        super().__init__(message)
+        self.message = message
+        self.system = system
+        self.operation = operation
+        self.quirk = quirk
+
+    def __str__(self) -> str:
+        """The message followed by the system, operation and quirk it concerns."""
+        context = " ".join(part for part in (self.system, self.operation) if part)
+        if self.quirk:
+            context = f"{context} quirk={self.quirk}".strip()
+        return f"{self.message} [{context}]" if context else self.message
+
+    def __repr__(self) -> str:
+        """Class name and the same text as ``str``."""
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class ConfigError(CloudkitError):
+    """Settings are missing or inconsistent; raised before any I/O.
+
+    Example:
+        >>> from cloudkit.billing import BillingSettings
+        >>> BillingSettings(url="ftp://billing", username="admin", password="x")
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.ConfigError: billing url must be http(s)://host/path, got scheme 'ftp' [billing]
+    """
+
+
+class PolicyError(CloudkitError):
+    """cloudkit refused the call before sending anything, to keep the caller out of a known trap."""
+
+
+class ScopeError(PolicyError):
+    """A call in the wrong billing scope: a user-level function without ``as_user``, or ``su`` from a
+    user session. Raised before any request, so the silent no-op cannot happen.
+
+    Example:
+        >>> from cloudkit.errors import PolicyError, ScopeError
+        >>> issubclass(ScopeError, PolicyError)
+        True
+    """  # noqa: D205 (the summary needs two lines to name both cases)
+
+
+class InvalidArgumentError(PolicyError, ValueError):
+    """An argument cloudkit can tell is wrong before asking anyone (also a ``ValueError``).
+
+    Example:
+        >>> from cloudkit.errors import InvalidArgumentError
+        >>> issubclass(InvalidArgumentError, ValueError)
+        True
+    """
+
+
+class TransportError(CloudkitError):
+    """No usable answer arrived: connection refused or reset, protocol error. Safe to retry a read."""
+
+    retryable = True
+
+
+class RequestTimeoutError(TransportError):
+    """The request did not complete within its timeout."""
+
+
+class ApiError(CloudkitError):
+    """The system answered and refused.
+
+    Attributes:
+        status: HTTP status (200 for billing, whose errors arrive in a 200 envelope).
+        code: the system's own error code or type, e.g. billing's ``"value"``.
+        detail: the system's message, truncated, never holding a secret we sent.
+
+    Example:
+        >>> from cloudkit.errors import ApiError
+        >>> err = ApiError("bad field", system="billing", status=200, code="value", detail="x")
+        >>> err.status, err.code
+        (200, 'value')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str | None = None,
+        operation: str | None = None,
+        quirk: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        object_name: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        """Create an API error with the system's status, code and detail."""
+        super().__init__(message, system=system, operation=operation, quirk=quirk)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.object_name = object_name
+        self.value = value
+
+
+class AuthenticationError(ApiError):
+    """The credentials or the session were refused."""
+
+
+class PermissionDeniedError(ApiError):
+    """Authenticated, but not allowed to do this."""
+
+
+class NotFoundError(ApiError):
+    """The object does not exist (or is not visible in this scope)."""
+
+
+class ConflictError(ApiError):
+    """The object exists already or is in a state that forbids the change."""
+
+
+class InsufficientFundsError(ApiError):
+    """Billing refused for lack of money (``not_enough_money``); amounts are Decimal.
+
+    Example:
+        >>> from decimal import Decimal
+    from typing import Any
+        >>> from cloudkit.errors import InsufficientFundsError
+        >>> err = InsufficientFundsError("no money", amount=Decimal("5"), have=Decimal("1"))
+        >>> err.amount - err.have
+        Decimal('4')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        amount: Decimal | None = None,
+        have: Decimal | None = None,
+        deficit: Decimal | None = None,
+        limit: Decimal | None = None,
+        currency: str | None = None,
+        **context: Any,
+    ) -> None:
+        """Create the error with the amounts billing reported."""
+        super().__init__(message, **context)
+        self.amount = amount
+        self.have = have
+        self.deficit = deficit
+        self.limit = limit
+        self.currency = currency
+
+
+class RateLimitedError(ApiError):
+    """The system asked us to slow down."""
+
+    retryable = True
+
+
+class ServerError(ApiError):
+    """The system failed (5xx or a transient database error); retryable for idempotent calls."""
+
+    retryable = True
+
+
+class ResponseDecodeError(CloudkitError):
+    """The system answered, but not in the shape the model expects.
+
+    Attributes:
+        problems: one line per problem, each naming a path such as ``$.doc.elem[3].balance``.
+
+    Example:
+        >>> from cloudkit.errors import ResponseDecodeError
+        >>> err = ResponseDecodeError("bad reply", problems=("$.doc.elem[0].id: missing",))
+        >>> err.problems
+        ('$.doc.elem[0].id: missing',)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: tuple[str, ...] = (),
+        system: str | None = None,
+        operation: str | None = None,
+        quirk: str | None = None,
+    ) -> None:
+        """Create the error with the list of problems found."""
+        super().__init__(message, system=system, operation=operation, quirk=quirk)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        """The message, context and the first problems."""
+        base = super().__str__()
+        if not self.problems:
+            return base
+        shown = "; ".join(self.problems[:5])
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""  # noqa: PLR2004
+        return f"{base}: {shown}{more}"
+
+
+class OutcomeError(CloudkitError):
+    """The call reported success but its declared post-condition does not hold."""
+
+
+class SilentNoOpError(OutcomeError):
+    """The system answered OK and changed nothing (quirk ``billing.silent-ok``).
+
+    Example:
+        >>> from cloudkit.errors import OutcomeError, SilentNoOpError
+        >>> issubclass(SilentNoOpError, OutcomeError)
+        True
+    """
+
+
+class WaitTimeoutError(OutcomeError):
+    """A wait ran out of its budget before the expected state; ``last_status`` is what was seen last."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        last_status: str | None = None,
+        system: str | None = None,
+        operation: str | None = None,
+        quirk: str | None = None,
+    ) -> None:
+        """Create the error with the last status observed."""
+        super().__init__(message, system=system, operation=operation, quirk=quirk)
+        self.last_status = last_status
+
+
+class SessionError(CloudkitError):
+    """The composite portal token cannot be used."""
+
+
+class TokenInvalidError(SessionError):
+    """The token is malformed, tampered with or signed with an unknown key."""
+
+
+class TokenExpiredError(SessionError):
+    """The token (or one of the credentials it wraps) has expired."""
+
+
+class TokenRevokedError(SessionError):
+    """The token was revoked (logout or password change)."""
