@@ -10,6 +10,7 @@ re-raised with a note of attempts and time, never wrapped in a generic RetryErro
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -142,9 +143,7 @@ class RetryPolicy:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_any(tenacity.stop_after_attempt(self.attempts), past_deadline),
-            wait=tenacity.wait_exponential_jitter(
-                initial=self.initial_delay, max=self.max_delay, jitter=self.jitter
-            ),
+            wait=self._backoff,
             retry=tenacity.retry_if_exception(retry_on),
             sleep=self.sleep,
             before_sleep=log_retry,
@@ -160,6 +159,12 @@ class RetryPolicy:
                     f"over {self.clock() - started:.1f}s"
                 )
             raise
+
+    def _backoff(self, state: tenacity.RetryCallState) -> float:
+        # Written out rather than tenacity's wait_exponential_jitter, whose parameters were renamed
+        # across 9.x releases: initial * 2**(n-1), capped, plus up to `jitter` random seconds.
+        base = min(self.initial_delay * 2 ** (state.attempt_number - 1), self.max_delay)
+        return base + (random.uniform(0, self.jitter) if self.jitter > 0 else 0.0)
 
     def call_write(
         self,

@@ -99,8 +99,7 @@ ONE_ELEMENT_LISTS = Quirk(
     id="billing.one-element-lists",
     system="billing",
     summary=(
-        "JSON output wraps some single children in one-element lists ({'id': [{'$': '5'}]}), "
-        "not uniformly."
+        "JSON output wraps some single children in one-element lists ({'id': [{'$': '5'}]}), not uniformly."
     ),
     handling="The decoder accepts a dict or a one-element list at every level of the doc envelope.",
     evidence=(

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import json
@@ -35,10 +34,11 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, cast
+from typing import Any, Literal, Self, cast
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "AuthMode",
     "BillingFake",
     "FakeAttachment",
     "FakeExpense",
@@ -48,6 +48,7 @@ __all__ = [
     "FakeTicket",
     "FakeUser",
     "Fault",
+    "FaultKind",
     "RecordedCall",
 ]
 
@@ -57,29 +58,47 @@ _Row = dict[str, _Cell]
 AuthMode = Literal["session", "authinfo", "key", "none"]
 FaultKind = Literal["server_error", "drop_connection", "slow", "swallow_effect", "error"]
 
-PATH = "/billmgr"
-ADMIN_LEVEL = 28
-USER_LEVEL = 16
+_PATH = "/billmgr"
+_ADMIN_LEVEL = 28
+_USER_LEVEL = 16
 _ASSIGNMENT_OFFSET = 10000  # assumption: a staff assignment id is the ticket id + 10000
 _SECRET_PARAMS = frozenset({"password", "authinfo", "auth", "passwd", "key"})
 # Parameters that steer the request rather than fill a form: never echoed, never list filters.
 _CONTROL_PARAMS = _SECRET_PARAMS | {
-    "func", "out", "lang", "theme", "su", "sok", "clicked_button", "sv_field",
-    "p_cnt", "p_num", "filter", "elid", "plid",
-}  # fmt: skip
+    "func",
+    "out",
+    "lang",
+    "theme",
+    "su",
+    "sok",
+    "clicked_button",
+    "sv_field",
+    "p_cnt",
+    "p_num",
+    "filter",
+    "elid",
+    "plid",
+}
 
 # Item (service) statuses. assumption: the numeric codes (the docs list only the UI words).
-ORDERED, ACTIVE, SUSPENDED, DELETED, IN_PROGRESS = 1, 2, 3, 4, 5
+_ORDERED, _ACTIVE, _SUSPENDED, _DELETED, _IN_PROGRESS = 1, 2, 3, 4, 5
 # Payment statuses (B6 payments-payment): 1 new, 3 promised payment, 4 credited.
-PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
+_PAYMENT_NEW, _PAYMENT_PROMISED, _PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
-TICKET_NEW, TICKET_UNDER_REVIEW, TICKET_AWAITING = 0, 1, 2
-INVOICE_NEW, INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
-_OPERATION_TARGET = {"open": ACTIVE, "suspend": SUSPENDED, "resume": ACTIVE, "close": DELETED}
+_TICKET_NEW, _TICKET_UNDER_REVIEW, _TICKET_AWAITING = 0, 1, 2
+_INVOICE_NEW, _INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
+_OPERATION_TARGET = {"open": _ACTIVE, "suspend": _SUSPENDED, "resume": _ACTIVE, "close": _DELETED}
 _ID_BASES = {
-    "user": 1, "account": 1, "payment": 101, "invoice": 201, "item": 301, "expense": 401,
-    "ticket": 501, "message": 601, "operation": 701,
-}  # fmt: skip
+    "user": 1,
+    "account": 1,
+    "payment": 101,
+    "invoice": 201,
+    "item": 301,
+    "expense": 401,
+    "ticket": 501,
+    "message": 601,
+    "operation": 701,
+}
 _CENT = Decimal("0.01")
 
 
@@ -422,19 +441,21 @@ class _State:
 
 def _seeded_state(admin_login: str, admin_password: str, *, seed: bool) -> _State:
     state = _State()
-    state.add_user(admin_login, admin_password, ADMIN_LEVEL, None)
+    state.add_user(admin_login, admin_password, _ADMIN_LEVEL, None)
     if not seed:
         return state
     alice_acc = state.add_account("Alice Ltd", Decimal(150), "EUR")
     bob_acc = state.add_account("Bob GmbH", Decimal(0), "EUR")
-    state.add_user("alice", "alice-pass", USER_LEVEL, alice_acc)
-    state.add_user("bob", "bob-pass", USER_LEVEL, bob_acc)
-    for account, name, status in ((alice_acc, "vm-1", ACTIVE), (alice_acc, "vm-2", ACTIVE),
-                                  (bob_acc, "vm-3", SUSPENDED)):  # fmt: skip
+    state.add_user("alice", "alice-pass", _USER_LEVEL, alice_acc)
+    state.add_user("bob", "bob-pass", _USER_LEVEL, bob_acc)
+    for account, name, status in (
+        (alice_acc, "vm-1", _ACTIVE),
+        (alice_acc, "vm-2", _ACTIVE),
+        (bob_acc, "vm-3", _SUSPENDED),
+    ):
         item = _Item(state.next_id("item"), account.id, name, status)
         state.items[item.id] = item
-    invoice = _Invoice(state.next_id("invoice"), alice_acc.id, Decimal("25.00"), INVOICE_PAID,
-                       "2024-05-01")  # fmt: skip
+    invoice = _Invoice(state.next_id("invoice"), alice_acc.id, Decimal("25.00"), _INVOICE_PAID, "2024-05-01")
     state.invoices[invoice.id] = invoice
     for account, amount, notpayd, info in (
         (alice_acc, Decimal("25.00"), Decimal(0), "vm-1 daily charge"),
@@ -543,7 +564,7 @@ class _Call:
 
     @property
     def is_admin(self) -> bool:
-        return self.actor.level >= ADMIN_LEVEL
+        return self.actor.level >= _ADMIN_LEVEL
 
     def scope(self) -> int | None:
         """The actor's account id, or None for the admin (who sees every account)."""
@@ -613,8 +634,7 @@ def _list(call: _Call, rows: list[_Row]) -> _Doc:
         criteria = {k: v for k, v in params.items() if k not in _CONTROL_PARAMS and v}
         # assumption: a filter on a column the list does not have is ignored, as the panel ignores
         # unknown parameters; a cell matches on its text or on its raw "$orig" value.
-        rows = [r for r in rows
-                if all(k not in r or v in (r[k]["$"], r[k].get("$orig")) for k, v in criteria.items())]  # fmt: skip
+        rows = [r for r in rows if all(_matches(r, k, v) for k, v in criteria.items())]
     doc: _Doc = {"p_elems": _text(len(rows))}
     if params.get("p_cnt"):
         size, page = _positive(params, "p_cnt", "0"), _positive(params, "p_num", "1")
@@ -623,6 +643,10 @@ def _list(call: _Call, rows: list[_Row]) -> _Doc:
     if rows:  # assumption: like the XML it maps, an empty list has no "elem" key at all
         doc["elem"] = rows
     return doc
+
+
+def _matches(row: _Row, column: str, wanted: str) -> bool:
+    return column not in row or wanted in (row[column]["$"], row[column].get("$orig"))
 
 
 def _positive(params: Mapping[str, str], name: str, default: str) -> int:
@@ -634,7 +658,7 @@ def _positive(params: Mapping[str, str], name: str, default: str) -> int:
 
 def _item(call: _Call, item_id: int, *, in_progress_ok: bool = True) -> _Item:
     item = call.state.items.get(item_id)
-    if item is None or item.status == DELETED or (not in_progress_ok and item.status == IN_PROGRESS):
+    if item is None or item.status == _DELETED or (not in_progress_ok and item.status == _IN_PROGRESS):
         raise _WireError("missed", f"service {item_id} not found", obj="elid", value=str(item_id))
     if call.scope() not in (None, item.account_id):
         raise _WireError("missed", f"service {item_id} not found", obj="elid", value=str(item_id))
@@ -660,16 +684,17 @@ def _visible(call: _Call, account_id: int) -> bool:
 
 # ================================================================================== handlers: money
 def _h_account(call: _Call) -> _Doc:
-    rows = [{"id": _text(a.id), "name": _text(a.name), "balance": _money(a.balance, a.currency)}
-            for a in call.state.accounts.values()]  # fmt: skip
+    rows = [
+        {"id": _text(a.id), "name": _text(a.name), "balance": _money(a.balance, a.currency)}
+        for a in call.state.accounts.values()
+    ]
     return _list(call, rows)
 
 
 def _h_subaccount(call: _Call) -> _Doc:
     # assumption: one sub-account per client, with the account's id
     acc = call.account()
-    row = {"id": _text(acc.id), "balance": _money(acc.balance, acc.currency),
-           "currency": _text(acc.currency)}  # fmt: skip
+    row = {"id": _text(acc.id), "balance": _money(acc.balance, acc.currency), "currency": _text(acc.currency)}
     return _list(call, [row])
 
 
@@ -678,8 +703,13 @@ def _h_payment(call: _Call) -> _Doc:
     for p in call.state.payments.values():
         if _visible(call, p.account_id):
             currency = call.state.accounts[p.account_id].currency
-            row = {"id": _text(p.id), "number": _text(p.id), "create_date": _text(p.create_date),
-                   "amount": _money(p.amount, currency), "status": _text(p.status)}  # fmt: skip
+            row = {
+                "id": _text(p.id),
+                "number": _text(p.id),
+                "create_date": _text(p.create_date),
+                "amount": _money(p.amount, currency),
+                "status": _text(p.status),
+            }
             rows.append(_with_account(call, row, p.account_id))
     return _list(call, rows)
 
@@ -690,8 +720,13 @@ def _h_payment_add(call: _Call) -> _Doc:
     amount = call.amount()
     acc = call.account()
     promised = call.params.get("promised") == "on"
-    payment = _Payment(call.state.next_id("payment"), acc.id, amount,
-                       PAYMENT_PROMISED if promised else PAYMENT_NEW, _today())  # fmt: skip
+    payment = _Payment(
+        call.state.next_id("payment"),
+        acc.id,
+        amount,
+        _PAYMENT_PROMISED if promised else _PAYMENT_NEW,
+        _today(),
+    )
     call.state.payments[payment.id] = payment
     if promised:  # a promised payment is credited at once
         call.state.credit(acc, amount)
@@ -703,9 +738,13 @@ def _h_expense(call: _Call) -> _Doc:
     for e in call.state.expenses.values():
         if _visible(call, e.account_id):
             currency = call.state.accounts[e.account_id].currency
-            row = {"id": _text(e.id), "create_date": _text(e.create_date),
-                   "amount": _money(e.amount, currency), "notpayd": _money(e.notpayd, currency),
-                   "info": _text(e.info)}  # fmt: skip
+            row = {
+                "id": _text(e.id),
+                "create_date": _text(e.create_date),
+                "amount": _money(e.amount, currency),
+                "notpayd": _money(e.notpayd, currency),
+                "info": _text(e.info),
+            }
             rows.append(_with_account(call, row, e.account_id))
     return _list(call, rows)
 
@@ -715,8 +754,13 @@ def _h_invoice(call: _Call) -> _Doc:
     for i in call.state.invoices.values():
         if _visible(call, i.account_id):
             currency = call.state.accounts[i.account_id].currency
-            row = {"id": _text(i.id), "number": _text(i.id), "create_date": _text(i.create_date),
-                   "amount": _money(i.amount, currency), "status": _text(i.status)}  # fmt: skip
+            row = {
+                "id": _text(i.id),
+                "number": _text(i.id),
+                "create_date": _text(i.create_date),
+                "amount": _money(i.amount, currency),
+                "status": _text(i.status),
+            }
             rows.append(_with_account(call, row, i.account_id))
     return _list(call, rows)
 
@@ -731,17 +775,25 @@ def _h_invoice_generate(call: _Call) -> _Doc:
     if call.params.get("amount"):
         amount = call.amount()
     else:
-        amount = sum((e.notpayd for e in call.state.expenses.values()
-                      if e.account_id == account_id), Decimal(0))  # fmt: skip
-    invoice = _Invoice(call.state.next_id("invoice"), account_id, _cents(amount), INVOICE_NEW, _today())
+        amount = sum(
+            (e.notpayd for e in call.state.expenses.values() if e.account_id == account_id), Decimal(0)
+        )
+    invoice = _Invoice(call.state.next_id("invoice"), account_id, _cents(amount), _INVOICE_NEW, _today())
     call.state.invoices[invoice.id] = invoice
     return call.created(invoice.id, "invoice.edit")
 
 
 # ================================================================================== handlers: tickets
 def _messages(ticket: _Ticket) -> list[_Doc]:
-    rows = [{"id": _text(m.message_id), "message": _text(m.text), "user": _text(m.user),
-             "date_post": _text(m.date_post)} for m in ticket.messages]  # fmt: skip
+    rows = [
+        {
+            "id": _text(m.message_id),
+            "message": _text(m.text),
+            "user": _text(m.user),
+            "date_post": _text(m.date_post),
+        }
+        for m in ticket.messages
+    ]
     mlist: _Doc = {"$name": "mlist"}
     if rows:
         mlist["elem"] = rows
@@ -749,25 +801,36 @@ def _messages(ticket: _Ticket) -> list[_Doc]:
 
 
 def _ticket_view(call: _Call, ticket: _Ticket) -> _Doc:
-    fields: _Doc = {"id": _text(ticket.id), "name": _text(ticket.name),
-                    "tstatus": _text(ticket.tstatus), "list": _messages(ticket)}  # fmt: skip
+    fields: _Doc = {
+        "id": _text(ticket.id),
+        "name": _text(ticket.name),
+        "tstatus": _text(ticket.tstatus),
+        "list": _messages(ticket),
+    }
     if call.is_admin:
         fields["account"] = _text(call.state.accounts[ticket.account_id].name)
     return call.form(fields)
 
 
 def _post(call: _Call, ticket: _Ticket, tstatus: int) -> None:
-    message = FakeMessage(call.state.next_id("message"), call.required("message"),
-                          call.principal.login if call.is_admin else call.actor.login, _now(),
-                          tuple(call.files))  # fmt: skip
+    message = FakeMessage(
+        call.state.next_id("message"),
+        call.required("message"),
+        call.principal.login if call.is_admin else call.actor.login,
+        _now(),
+        tuple(call.files),
+    )
     ticket.messages.append(message)
     ticket.tstatus = tstatus
 
 
 def _h_clientticket(call: _Call) -> _Doc:
     acc = call.account()
-    rows = [{"id": _text(t.id), "name": _text(t.name), "tstatus": _text(t.tstatus)}
-            for t in call.state.tickets.values() if t.account_id == acc.id]  # fmt: skip
+    rows = [
+        {"id": _text(t.id), "name": _text(t.name), "tstatus": _text(t.tstatus)}
+        for t in call.state.tickets.values()
+        if t.account_id == acc.id
+    ]
     return _list(call, rows)
 
 
@@ -776,22 +839,28 @@ def _h_clientticket_edit(call: _Call) -> _Doc:
         ticket = _ticket(call, call.one_id())
         if not call.sok:
             return _ticket_view(call, ticket)
-        _post(call, ticket, TICKET_UNDER_REVIEW)
+        _post(call, ticket, _TICKET_UNDER_REVIEW)
         return call.ok(f"func=clientticket.edit&elid={ticket.id}")
     if not call.sok:
         return call.form({})
     name = call.required("name")
     call.required("message")
-    ticket = _Ticket(call.state.next_id("ticket"), call.account().id, name, TICKET_NEW, [])
-    _post(call, ticket, TICKET_NEW)
+    ticket = _Ticket(call.state.next_id("ticket"), call.account().id, name, _TICKET_NEW, [])
+    _post(call, ticket, _TICKET_NEW)
     call.state.tickets[ticket.id] = ticket
     return call.created(ticket.id)
 
 
 def _h_ticket_all(call: _Call) -> _Doc:
-    rows = [{"id": _text(t.id), "name": _text(t.name), "tstatus": _text(t.tstatus),
-             "account": _text(call.state.accounts[t.account_id].name)}
-            for t in call.state.tickets.values()]  # fmt: skip
+    rows = [
+        {
+            "id": _text(t.id),
+            "name": _text(t.name),
+            "tstatus": _text(t.tstatus),
+            "account": _text(call.state.accounts[t.account_id].name),
+        }
+        for t in call.state.tickets.values()
+    ]
     return _list(call, rows)
 
 
@@ -800,7 +869,7 @@ def _h_ticket_all_edit(call: _Call) -> _Doc:
     if not call.sok:
         return _ticket_view(call, ticket)
     if call.params.get("message"):
-        _post(call, ticket, TICKET_AWAITING)
+        _post(call, ticket, _TICKET_AWAITING)
     return call.ok(f"func=ticket.edit&elid={ticket.id + _ASSIGNMENT_OFFSET}&plid={ticket.id}")
 
 
@@ -812,16 +881,19 @@ def _h_ticket_edit(call: _Call) -> _Doc:
     ticket = _ticket(call, ticket_id)
     if not call.sok:
         return _ticket_view(call, ticket)
-    _post(call, ticket, TICKET_AWAITING)
+    _post(call, ticket, _TICKET_AWAITING)
     return call.ok(f"func=ticket.edit&elid={assignment}&plid={ticket.id}")
 
 
 # ================================================================================== handlers: services
 def _h_vds(call: _Call) -> _Doc:
-    rows = [_with_account(call, {"id": _text(i.id), "name": _text(i.name), "status": _text(i.status)},
-                          i.account_id)
-            for i in call.state.items.values()
-            if i.status != DELETED and _visible(call, i.account_id)]  # fmt: skip
+    rows = [
+        _with_account(
+            call, {"id": _text(i.id), "name": _text(i.name), "status": _text(i.status)}, i.account_id
+        )
+        for i in call.state.items.values()
+        if i.status != _DELETED and _visible(call, i.account_id)
+    ]
     return _list(call, rows)
 
 
@@ -833,15 +905,16 @@ def _vds_operation(name: str) -> Callable[[_Call], _Doc]:
         pending = {op.item: op for op in call.state.operations.values()}
         for item in items:  # validate every id before touching any (a group action is all or none)
             if item.id in pending and pending[item.id].name != name:
-                raise _WireError("value", f"service {item.id} has an operation in progress",
-                                 obj="elid", value=str(item.id))  # fmt: skip
+                raise _WireError(
+                    "value", f"service {item.id} has an operation in progress", obj="elid", value=str(item.id)
+                )
         for item in items:
             if item.id in pending or item.status == target:
                 continue  # already there or already on its way: an idempotent ok
             if call.options.complete_operations:
                 item.status = target
             else:
-                item.status = IN_PROGRESS
+                item.status = _IN_PROGRESS
                 op = _Operation(call.state.next_id("operation"), item.id, name)
                 call.state.operations[op.id] = op
         return _doc_ok()
@@ -866,9 +939,16 @@ def _service_post(name: str) -> Callable[[_Call], _Doc]:
 
 
 def _h_runningoperation(call: _Call) -> _Doc:
-    rows = [{"id": _text(o.id), "item": _text(o.item), "name": _text(o.name),
-             "trycount": _text(o.trycount), "status": _text(1)}  # assumption: 1 = running
-            for o in call.state.operations.values()]  # fmt: skip
+    rows = [
+        {
+            "id": _text(o.id),
+            "item": _text(o.item),
+            "name": _text(o.name),
+            "trycount": _text(o.trycount),
+            "status": _text(1),
+        }  # assumption: 1 = running
+        for o in call.state.operations.values()
+    ]
     return _list(call, rows)
 
 
@@ -913,39 +993,43 @@ class _Route:
     creates: str | None = None  # the id table of a create form (for silent-ok and swallowed ids)
 
 
-_ROUTES: Mapping[str, _Route] = types.MappingProxyType({
-    "account": _Route("admin", "list", _h_account),
-    "subaccount": _Route("user", "list", _h_subaccount),
-    "payment": _Route("both", "list", _h_payment),
-    "payment.add": _Route("user", "form", _h_payment_add, creates="payment"),
-    "expense": _Route("both", "list", _h_expense),
-    "invoice": _Route("both", "list", _h_invoice),
-    "invoice.generate": _Route("admin", "form", _h_invoice_generate, creates="invoice"),
-    "clientticket": _Route("user", "list", _h_clientticket),
-    "clientticket.edit": _Route("user", "form", _h_clientticket_edit, creates="ticket"),
-    "ticket_all": _Route("admin", "list", _h_ticket_all),
-    "ticket_all.edit": _Route("admin", "form", _h_ticket_all_edit),
-    "ticket.edit": _Route("admin", "form", _h_ticket_edit),
-    "vds": _Route("both", "list", _h_vds),
-    "vds.suspend": _Route("admin", "action", _vds_operation("suspend")),
-    "vds.resume": _Route("admin", "action", _vds_operation("resume")),
-    "vds.delete": _Route("admin", "action", _vds_operation("close")),
-    "service.postopen": _Route("admin", "action", _service_post("open")),
-    "service.postsuspend": _Route("admin", "action", _service_post("suspend")),
-    "service.postresume": _Route("admin", "action", _service_post("resume")),
-    "service.postclose": _Route("admin", "action", _service_post("close")),
-    "runningoperation": _Route("admin", "list", _h_runningoperation),
-    "su": _Route("admin", "action", _h_su),
-    "chlevel": _Route("both", "action", _h_chlevel),
-    "keepalive": _Route("both", "action", _h_keepalive),
-    "session.newkey": _Route("admin", "action", _h_session_newkey),
-})  # fmt: skip
+_ROUTES: Mapping[str, _Route] = types.MappingProxyType(
+    {
+        "account": _Route("admin", "list", _h_account),
+        "subaccount": _Route("user", "list", _h_subaccount),
+        "payment": _Route("both", "list", _h_payment),
+        "payment.add": _Route("user", "form", _h_payment_add, creates="payment"),
+        "expense": _Route("both", "list", _h_expense),
+        "invoice": _Route("both", "list", _h_invoice),
+        "invoice.generate": _Route("admin", "form", _h_invoice_generate, creates="invoice"),
+        "clientticket": _Route("user", "list", _h_clientticket),
+        "clientticket.edit": _Route("user", "form", _h_clientticket_edit, creates="ticket"),
+        "ticket_all": _Route("admin", "list", _h_ticket_all),
+        "ticket_all.edit": _Route("admin", "form", _h_ticket_all_edit),
+        "ticket.edit": _Route("admin", "form", _h_ticket_edit),
+        "vds": _Route("both", "list", _h_vds),
+        "vds.suspend": _Route("admin", "action", _vds_operation("suspend")),
+        "vds.resume": _Route("admin", "action", _vds_operation("resume")),
+        "vds.delete": _Route("admin", "action", _vds_operation("close")),
+        "service.postopen": _Route("admin", "action", _service_post("open")),
+        "service.postsuspend": _Route("admin", "action", _service_post("suspend")),
+        "service.postresume": _Route("admin", "action", _service_post("resume")),
+        "service.postclose": _Route("admin", "action", _service_post("close")),
+        "runningoperation": _Route("admin", "list", _h_runningoperation),
+        "su": _Route("admin", "action", _h_su),
+        "chlevel": _Route("both", "action", _h_chlevel),
+        "keepalive": _Route("both", "action", _h_keepalive),
+        "session.newkey": _Route("admin", "action", _h_session_newkey),
+    }
+)
 
 
 def _in_admin_context(route: _Route, call: _Call) -> _Doc:
-    """A user-level function run by an admin without su: the admin has no account, so lists are
-    empty and forms answer ok (with a plausible, never used id for creates) and change nothing.
-    This is the silent no-op (quirk ``billing.silent-ok``) that cloudkit guards against."""
+    """A user-level function run by an admin without su: the silent no-op (``billing.silent-ok``).
+
+    The admin has no account, so lists are empty and forms answer ok (with a plausible, never used
+    id for creates) and change nothing.
+    """
     if route.kind == "list":
         return _list(call, [])
     if route.kind == "form" and not call.sok:
@@ -961,9 +1045,6 @@ class _Reply:
     status: int
     body: bytes
     content_type: str
-
-
-_DROP = None  # the outcome "close the socket without an answer"
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[FakeAttachment]]:
@@ -1000,20 +1081,20 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ARG002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class signature
         """Stay quiet: the fake records calls in `BillingFake.requests` instead."""
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
-        if parts.path != PATH:
+        if parts.path != _PATH:
             self._send(_Reply(404, b"404 Not Found\n", "text/plain; charset=utf-8"))
             return
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -1025,7 +1106,7 @@ class _Handler(BaseHTTPRequestHandler):
             fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         params.update(fields)  # the body wins over the query string
         reply = cast("_Server", self.server).fake._serve(method, params, files)  # noqa: SLF001
-        if reply is _DROP:
+        if reply is None:  # the fault "close the socket without an answer"
             self.close_connection = True
             return
         self._send(reply)
@@ -1090,6 +1171,7 @@ class BillingFake:
         self._faults: list[_ArmedFault] = []
         self._slow = threading.Condition()
         self._slow_releases = 0
+        self._slow_stopping = False
         self._slow_held = threading.Event()  # set while an answer is held (tests wait on it)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -1097,7 +1179,7 @@ class BillingFake:
         """Every call received, in order, secrets replaced by ``"***"``."""
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> BillingFake:
+    def start(self) -> Self:
         """Listen on a fresh loopback port in a daemon thread.
 
         Example:
@@ -1110,9 +1192,11 @@ class BillingFake:
             raise RuntimeError("the billing fake is already running")
         self._server = _Server(self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="billing-fake", daemon=True,
-        )  # fmt: skip
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="billing-fake",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -1127,15 +1211,15 @@ class BillingFake:
         if server is None or thread is None:
             return
         with self._slow:
-            self._slow_releases += 1_000_000
+            self._slow_stopping = True
             self._slow.notify_all()
         server.shutdown()
         server.server_close()
         thread.join()
         with self._slow:
-            self._slow_releases = 0
+            self._slow_stopping = False
 
-    def __enter__(self) -> BillingFake:
+    def __enter__(self) -> Self:
         """Start the server (see `start`)."""
         return self.start()
 
@@ -1155,7 +1239,7 @@ class BillingFake:
         if self._server is None:
             raise RuntimeError("the billing fake is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{PATH}"
+        return f"http://{host!s}:{port}{_PATH}"
 
     def reset(self) -> None:
         """Go back to the seeded state; forget requests, faults, sessions and added objects.
@@ -1198,10 +1282,10 @@ class BillingFake:
             if self._state.user_by_login(login) is not None:
                 raise ValueError(f"user {login!r} already exists")
             account = self._state.add_account(account_name, balance, currency)
-            user = self._state.add_user(login, password, USER_LEVEL, account)
+            user = self._state.add_user(login, password, _USER_LEVEL, account)
             return FakeUser(user.id, login, user.level, account.id, account.name)
 
-    def add_service(self, owner_login: str, name: str, *, status: int = ACTIVE) -> int:
+    def add_service(self, owner_login: str, name: str, *, status: int = _ACTIVE) -> int:
         """Add a ``vds`` service for a client; returns its item id.
 
         Example:
@@ -1240,8 +1324,9 @@ class BillingFake:
                 paid = max(Decimal(0), min(account.balance, amount))
                 account.balance -= paid
                 notpayd = amount - paid
-            expense = _Expense(self._state.next_id("expense"), account.id, amount,
-                               _cents(notpayd), info, _today())  # fmt: skip
+            expense = _Expense(
+                self._state.next_id("expense"), account.id, amount, _cents(notpayd), info, _today()
+            )
             self._state.expenses[expense.id] = expense
             return expense.id
 
@@ -1264,8 +1349,11 @@ class BillingFake:
         """
         with self._lock:
             account_id = self._account_of(login).id
-            return [FakePayment(p.id, str(p.id), p.amount, p.status, p.create_date)
-                    for p in self._state.payments.values() if p.account_id == account_id]  # fmt: skip
+            return [
+                FakePayment(p.id, str(p.id), p.amount, p.status, p.create_date)
+                for p in self._state.payments.values()
+                if p.account_id == account_id
+            ]
 
     def expenses_of(self, login: str) -> list[FakeExpense]:
         """The charges of the user's account, oldest first.
@@ -1276,8 +1364,11 @@ class BillingFake:
         """
         with self._lock:
             account_id = self._account_of(login).id
-            return [FakeExpense(e.id, e.amount, e.notpayd, e.info, e.create_date)
-                    for e in self._state.expenses.values() if e.account_id == account_id]  # fmt: skip
+            return [
+                FakeExpense(e.id, e.amount, e.notpayd, e.info, e.create_date)
+                for e in self._state.expenses.values()
+                if e.account_id == account_id
+            ]
 
     def tickets_of(self, login: str) -> list[FakeTicket]:
         """The tickets of the user's account with their messages, oldest first.
@@ -1288,8 +1379,11 @@ class BillingFake:
         """
         with self._lock:
             account_id = self._account_of(login).id
-            return [FakeTicket(t.id, t.name, t.tstatus, tuple(t.messages))
-                    for t in self._state.tickets.values() if t.account_id == account_id]  # fmt: skip
+            return [
+                FakeTicket(t.id, t.name, t.tstatus, tuple(t.messages))
+                for t in self._state.tickets.values()
+                if t.account_id == account_id
+            ]
 
     def service_status(self, item_id: int) -> int:
         """The status code of a service (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress).
@@ -1312,8 +1406,7 @@ class BillingFake:
             []
         """
         with self._lock:
-            return [FakeOperation(o.id, o.item, o.name, o.trycount)
-                    for o in self._state.operations.values()]  # fmt: skip
+            return [FakeOperation(o.id, o.item, o.name, o.trycount) for o in self._state.operations.values()]
 
     def expire_sessions(self) -> None:
         """Make every open session expired (the next call with one gets an ``auth`` error).
@@ -1379,7 +1472,8 @@ class BillingFake:
     def _hold(self, fault: Fault) -> None:
         self._slow_held.set()
         with self._slow:
-            if self._slow.wait_for(lambda: self._slow_releases > 0, timeout=fault.hold):
+            self._slow.wait_for(lambda: self._slow_releases > 0 or self._slow_stopping, fault.hold)
+            if self._slow_releases > 0:
                 self._slow_releases -= 1
         self._slow_held.clear()
 
@@ -1393,8 +1487,9 @@ class BillingFake:
             mode = "session"
         elif params.get("func") == "auth" and "key" in params:
             mode = "key"
-        call = RecordedCall(params.get("func", ""), params.get("su") or None, mode,
-                            types.MappingProxyType(shown), method)  # fmt: skip
+        call = RecordedCall(
+            params.get("func", ""), params.get("su") or None, mode, types.MappingProxyType(shown), method
+        )
         with self._lock:
             self.requests.append(call)
 
@@ -1406,10 +1501,11 @@ class BillingFake:
             kind = "text/html" if fault.body.lstrip().startswith("<") else "text/plain"
             return _Reply(fault.status, fault.body.encode(), f"{kind}; charset=utf-8")
         if fault is not None and fault.kind == "drop_connection":
-            return _DROP
+            return None
         if fault is not None and fault.kind == "error":
-            err = _WireError(fault.error_type, fault.error_msg, obj=fault.error_object,
-                             params=fault.error_params)  # fmt: skip
+            err = _WireError(
+                fault.error_type, fault.error_msg, obj=fault.error_object, params=fault.error_params
+            )
             return self._json(_doc_error(err))
         if fault is not None and fault.kind == "slow":
             self._hold(fault)
@@ -1430,21 +1526,24 @@ class BillingFake:
 
     def _handle(self, params: dict[str, str], files: list[FakeAttachment]) -> _Doc:
         try:
-            func = params.get("func", "")
-            if func == "auth":
-                return self._login(params)
-            route = _ROUTES.get(func)
-            if route is None:
-                # assumption: the error type for an unknown function is "unknown"
-                raise _WireError("unknown", f"unknown function '{func}'", obj="func", value=func)
-            call = self._authenticate(func, params, files)
-            if route.level == "admin" and not call.is_admin:
-                raise _WireError("access", "access denied: this function needs an administrator")
-            if route.level == "user" and call.is_admin:
-                return _in_admin_context(route, call)
-            return route.handler(call)
+            return self._dispatch(params, files)
         except _WireError as err:
             return _doc_error(err)
+
+    def _dispatch(self, params: dict[str, str], files: list[FakeAttachment]) -> _Doc:
+        func = params.get("func", "")
+        if func == "auth":
+            return self._login(params)
+        route = _ROUTES.get(func)
+        if route is None:
+            # assumption: the error type for an unknown function is "unknown"
+            raise _WireError("unknown", f"unknown function '{func}'", obj="func", value=func)
+        call = self._authenticate(func, params, files)
+        if route.level == "admin" and not call.is_admin:
+            raise _WireError("access", "access denied: this function needs an administrator")
+        if route.level == "user" and call.is_admin:
+            return _in_admin_context(route, call)
+        return route.handler(call)
 
     def _login(self, params: Mapping[str, str]) -> _Doc:
         state, now = self._state, self._options.clock()
@@ -1477,7 +1576,7 @@ class BillingFake:
             raise _WireError("auth", "authorization required")
         actor = principal
         if params.get("su"):
-            if principal.level < ADMIN_LEVEL:
+            if principal.level < _ADMIN_LEVEL:
                 raise _WireError("access", "access denied: only an administrator may use su")
             target = self._state.user_by_login(params["su"])
             if target is None:
@@ -1497,7 +1596,3 @@ class BillingFake:
             raise _WireError("auth", "the session is invalid or has expired; log in again")
         session.last_seen = now
         return session
-
-
-with contextlib.suppress(NameError):  # keep the private helper names out of star imports
-    del Iterable

@@ -1,0 +1,211 @@
+"""The ``cloudkit`` command: ``demo``, ``sim``, ``record`` and ``quirks``.
+
+- ``cloudkit demo`` walks the billing story against the embedded fake and prints every step.
+- ``cloudkit sim`` serves the fakes on loopback and prints their URLs and credentials.
+- ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests.
+- ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from cloudkit import QUIRKS
+from cloudkit.billing import BillingClient, BillingSettings
+from cloudkit.errors import CloudkitError, ScopeError, SilentNoOpError
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+class _Story:
+    """Numbered, readable steps on a stream; a failed step stops the story with its error."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.number = 0
+
+    def heading(self, text: str) -> None:
+        print(f"\n== {text}", file=self.out, flush=True)
+
+    def step(self, text: str, action: Callable[[], T]) -> T:
+        self.number += 1
+        print(f"[{self.number:2d}] {text} ...", end=" ", file=self.out, flush=True)
+        result = action()
+        print("ok", file=self.out, flush=True)
+        return result
+
+    def expect_error(
+        self, text: str, error: type[CloudkitError], action: Callable[[], object]
+    ) -> CloudkitError:
+        self.number += 1
+        print(f"[{self.number:2d}] {text} ...", end=" ", file=self.out, flush=True)
+        try:
+            action()
+        except error as exc:
+            print(f"refused as expected: {type(exc).__name__}", file=self.out, flush=True)
+            return exc
+        msg = f"step {self.number} should have raised {error.__name__}"
+        raise AssertionError(msg)
+
+    def note(self, text: str) -> None:
+        print(f"     {text}", file=self.out, flush=True)
+
+
+def run_demo(out: TextIO = sys.stdout) -> None:
+    """The billing story against the embedded fake; raises if any step does not behave as told."""
+    from cloudkit.testing.fakes import BillingFake, Fault  # noqa: PLC0415 (only the demo needs the fake)
+
+    story = _Story(out)
+    with BillingFake() as fake:
+        settings = BillingSettings(url=fake.url, username="admin", password="secret")
+        story.heading(f"Billing fake on {fake.url} (admin/secret; customers alice and bob)")
+        with BillingClient(settings) as billing:
+            accounts = story.step("admin logs in and lists accounts", billing.list_accounts)
+            for account in accounts:
+                story.note(f"account {account.id}: {account.name}, balance {account.balance}")
+
+            story.heading("Quirk billing.su-scope / billing.silent-ok: an unscoped user-level call")
+            sent = len(fake.requests)
+            err = story.expect_error(
+                "admin calls create_promised_payment without as_user",
+                ScopeError,
+                lambda: billing.create_promised_payment(Decimal(100)),
+            )
+            story.note(f"{err.message}")
+            story.note(f"requests sent for it: {len(fake.requests) - sent} (refused before any request)")
+            doc = story.step(
+                "the same call raw, as the field team made it (billing.call, no su)",
+                lambda: billing.call("payment.add", sok="ok", amount="100", promised="on"),
+            )
+            story.note(
+                f"billing answered {sorted(doc)} and alice's balance is still {fake.balance_of('alice')}"
+            )
+
+            story.heading("Scoped to the customer with su (as_user)")
+            alice = billing.as_user("alice")
+            before = story.step("alice's balance", alice.get_balance)
+            story.note(f"balance {before}")
+            payment = story.step(
+                "promised payment of 100 for alice, verified by reading it back",
+                lambda: alice.create_promised_payment(Decimal(100)),
+            )
+            story.note(f"payment {payment.id}: {payment.amount} {payment.status.name}")
+            story.note(f"balance now {story.step('alice balance again', alice.get_balance)}")
+
+            story.heading("Support ticket proxied for the customer")
+            ticket = story.step(
+                "open a ticket for alice",
+                lambda: alice.create_ticket(subject="Disk is slow", message="Since this morning"),
+            )
+            story.note(f"ticket {ticket.id}: {ticket.subject!r} ({ticket.status.name})")
+            story.step("reply on alice's behalf", lambda: alice.reply_to_ticket(ticket.id, "Any news?"))
+            messages = story.step("read the conversation", lambda: alice.list_ticket_messages(ticket.id))
+            for message in messages:
+                story.note(f"{message.author}: {message.text}")
+
+            story.heading("Service lifecycle, each step verified")
+            service = alice.list_services()[0]
+            suspended = story.step(
+                f"suspend service {service.id} ({service.name})", lambda: billing.suspend_service(service.id)
+            )
+            story.note(f"status {suspended.status.name}")
+            resumed = story.step(f"resume service {service.id}", lambda: billing.resume_service(service.id))
+            story.note(f"status {resumed.status.name}")
+
+            story.heading("Quirk billing.silent-ok caught: billing says OK but does nothing")
+            fake.inject(Fault.swallow_effect(), func="payment.add")
+            err = story.expect_error(
+                "promised payment while billing swallows the effect",
+                SilentNoOpError,
+                lambda: alice.create_promised_payment(Decimal(5)),
+            )
+            story.note(f"{err.message} (quirk {err.quirk})")
+    print("\nDemo finished: every step behaved as described.", file=out)
+
+
+def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None = None) -> None:
+    """Serve the billing fake on loopback until interrupted (or until ``stop`` is set)."""
+    from cloudkit.testing.fakes import BillingFake  # noqa: PLC0415
+
+    with BillingFake(port=port) as fake:
+        print(f"billing  {fake.url}", file=out)
+        print("         admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
+        print(
+            "         CLOUDKIT_BILLING_URL={fake.url} CLOUDKIT_BILLING_USERNAME=admin".format(fake=fake),
+            file=out,
+        )
+        print("Press Ctrl-C to stop.", file=out, flush=True)
+        waiter = stop or threading.Event()
+        try:
+            while not waiter.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            print("stopped", file=out)
+
+
+def run_record(system: str, extra: Sequence[str]) -> int:
+    """Re-record the cassettes of ``tests/contract/<system>`` against the embedded fake."""
+    root = Path.cwd()
+    tests = root / "tests" / "contract" / system
+    if not tests.is_dir():
+        print(f"no contract tests at {tests}; run from the repository root", file=sys.stderr)
+        return 2
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(tests),
+        "-k",
+        "cassette",
+        "--record-mode=rewrite",
+        "-q",
+        *extra,
+    ]
+    print("$", " ".join(command), flush=True)
+    return subprocess.call(command, env=os.environ.copy())  # noqa: S603 (our own interpreter and args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cloudkit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cloudkit", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="walk the billing story against the embedded fakes")
+    sim = commands.add_parser("sim", help="serve the fakes on loopback")
+    sim.add_argument("--port", type=int, default=0, help="billing fake port (default: any free port)")
+    record = commands.add_parser("record", help="re-record cassettes against the fakes")
+    record.add_argument("system", nargs="?", default="billing", choices=["billing"])
+    quirks = commands.add_parser("quirks", help="list the registered quirks")
+    quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
+    args, extra = parser.parse_known_args(argv)
+    try:
+        if args.command == "demo":
+            run_demo()
+        elif args.command == "sim":
+            run_sim(args.port)
+        elif args.command == "record":
+            return run_record(args.system, extra)
+        elif args.markdown:
+            sys.stdout.write(QUIRKS.markdown())
+        else:
+            for quirk_id, quirk in QUIRKS.items():
+                print(f"{quirk_id:32s} {quirk.summary}")
+    except CloudkitError as exc:
+        print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""Cassette configuration on vcrpy: scrubbing, matching, and a recorder that refuses to save secrets.
+
+Defence in depth, as the harness research recommends:
+
+1. Structural scrubbing of every request: the values of ``auth``, ``authinfo``, ``password``,
+   ``passwd`` and ``key`` become ``REDACTED``; the session id in a ``func=auth`` reply becomes
+   ``REDACTED-SESSION`` and is remembered as a secret for the rest of the cassette.
+2. Every declared secret (passwords from settings, session ids seen) is replaced wherever it appears,
+   raw or URL-encoded, in URIs, headers and bodies of requests and responses.
+3. :class:`GuardedPersister` checks the serialized cassette once more and refuses to write it if any
+   known secret is still there.
+
+Matching uses the ``billmgr`` matcher: method, path and the parsed parameters of query and body
+(order-insensitive), after scrubbing, so a replay matches whatever session or port it runs with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "CASSETTE_HOST",
+    "CassetteSecretError",
+    "GuardedPersister",
+    "SecretRegistry",
+    "billing_vcr_config",
+    "billmgr_matcher",
+]
+
+CASSETTE_HOST = "billing.cassette"
+REDACTED = "REDACTED"
+SESSION_PLACEHOLDER = "REDACTED-SESSION"
+_SECRET_PARAMS = frozenset({"auth", "authinfo", "password", "passwd", "key"})
+_MIN_SECRET = 4
+
+
+class CassetteSecretError(RuntimeError):
+    """A cassette about to be written still holds a known secret; nothing was written."""
+
+
+class SecretRegistry:
+    """Secrets that must never reach a cassette: declared up front or learned while recording.
+
+    Example:
+        >>> from cloudkit.testing import SecretRegistry
+        >>> reg = SecretRegistry(["hunter2"])
+        >>> reg.scrub("password=hunter2&x=1")
+        'password=REDACTED&x=1'
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        """Start with ``secrets``."""
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Remember one more secret (too-short values are ignored: they would scrub ordinary text)."""
+        if secret and len(secret) >= _MIN_SECRET and secret not in {REDACTED, SESSION_PLACEHOLDER}:
+            self._secrets.add(secret)
+
+    def forms(self) -> set[str]:
+        """Every secret in the raw and URL-encoded forms it can take on the wire."""
+        found: set[str] = set()
+        for secret in self._secrets:
+            found |= {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+        return found
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``REDACTED`` (longest first)."""
+        for form in sorted(self.forms(), key=len, reverse=True):
+            text = text.replace(form, REDACTED)
+        return text
+
+    def found_in(self, text: str) -> list[str]:
+        """Which secrets (masked) still occur in ``text``."""
+        return [f"{s[:2]}***({len(s)} chars)" for s in self.forms() if s in text]
+
+
+def _scrub_params(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, REDACTED if k in _SECRET_PARAMS and v else v) for k, v in pairs]
+
+
+def _is_form(headers: Any) -> bool:
+    value = headers.get("Content-Type") or headers.get("content-type") or ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return "application/x-www-form-urlencoded" in str(value)
+
+
+def _scrub_request(registry: SecretRegistry) -> Callable[[Any], Any]:
+    def scrub(request: Any) -> Any:
+        parts = urlsplit(request.uri)
+        query = urlencode(_scrub_params(parse_qsl(parts.query, keep_blank_values=True)))
+        request.uri = urlunsplit(("http", CASSETTE_HOST, parts.path, query, ""))
+        body = request.body
+        if isinstance(body, bytes) and body:
+            if _is_form(request.headers):
+                pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+                body = urlencode(_scrub_params(pairs)).encode()
+            request.body = registry.scrub(body.decode("utf-8", "replace")).encode()
+        for name in list(request.headers):
+            if name.lower() in {"authorization", "cookie", "x-auth-token"}:
+                request.headers[name] = REDACTED
+        return request
+
+    return scrub
+
+
+def _scrub_response(registry: SecretRegistry) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def scrub(response: dict[str, Any]) -> dict[str, Any]:
+        body = response.get("body", {}).get("string", b"")
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        _learn_session(text, registry)
+        text = registry.scrub(text)
+        response["body"]["string"] = text.encode()
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() in {"set-cookie", "x-subject-token"}:
+                headers[name] = [REDACTED]
+            else:
+                headers[name] = [registry.scrub(str(v)) for v in headers[name]]
+        return response
+
+    return scrub
+
+
+def _learn_session(text: str, registry: SecretRegistry) -> None:
+    """Remember the session id of a ``func=auth`` (or ``func=su``) reply so it is scrubbed everywhere."""
+    try:
+        doc = json.loads(text).get("doc", {})
+    except (ValueError, AttributeError):
+        return
+    auth = doc.get("auth") if isinstance(doc, dict) else None
+    nodes = auth if isinstance(auth, list) else [auth]
+    for node in nodes:
+        if isinstance(node, dict):
+            for key in ("$id", "$"):
+                value = node.get(key)
+                if isinstance(value, str):
+                    registry.add(value)
+
+
+def billmgr_matcher(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: same method, path and parameters (query + form body, any order).
+
+    Raises AssertionError naming the difference, which vcrpy shows when nothing matches.
+    """
+    assert r1.method == r2.method, f"method {r1.method} != {r2.method}"  # noqa: S101 (vcrpy API)
+    assert r1.path == r2.path, f"path {r1.path} != {r2.path}"  # noqa: S101
+    p1, p2 = _params(r1), _params(r2)
+    assert p1 == p2, f"params differ: {sorted(set(p1) ^ set(p2))}"  # noqa: S101
+
+
+def _params(request: Any) -> list[tuple[str, str]]:
+    pairs = parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)
+    body = request.body
+    if isinstance(body, bytes) and body and _is_form(request.headers):
+        pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return sorted(pairs)
+
+
+class GuardedPersister:
+    """A vcrpy persister that stamps what a cassette was recorded against and refuses secrets.
+
+    Example:
+        >>> from cloudkit.testing import GuardedPersister, SecretRegistry
+        >>> p = GuardedPersister(SecretRegistry(["hunter2"]), recorded_against="BillingFake")
+        >>> p.recorded_against
+        'BillingFake'
+    """
+
+    def __init__(self, registry: SecretRegistry, *, recorded_against: str) -> None:
+        """Guard with ``registry``; stamp cassettes with ``recorded_against``."""
+        self.registry = registry
+        self.recorded_against = recorded_against
+
+    def load_cassette(self, cassette_path: str | Path, serializer: Any) -> Any:
+        """Load as vcrpy's filesystem persister does."""
+        from vcr.persisters.filesystem import FilesystemPersister  # noqa: PLC0415 (test-only dependency)
+
+        return FilesystemPersister.load_cassette(cassette_path, serializer)
+
+    def save_cassette(
+        self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any
+    ) -> None:
+        """Serialize, check for secrets, then write; raise :class:`CassetteSecretError` instead of leaking."""
+        data = serializer.serialize(cassette_dict)
+        leaked = self.registry.found_in(data)
+        if leaked:
+            msg = f"refusing to save {cassette_path}: it still holds secrets {leaked}"
+            raise CassetteSecretError(msg)
+        header = f"# recorded against: {self.recorded_against}\n"
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + data, encoding="utf-8")
+
+
+def billing_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+    """``vcr_config`` for billing cassettes: scrubbing, ``billmgr`` matching and the guarded persister.
+
+    Example:
+        >>> from cloudkit.testing import SecretRegistry, billing_vcr_config
+        >>> config = billing_vcr_config(SecretRegistry(["secret"]), recorded_against="BillingFake")
+        >>> config["match_on"]
+        ['billmgr']
+    """
+    return {
+        "match_on": ["billmgr"],
+        "before_record_request": _scrub_request(registry),
+        "before_record_response": _scrub_response(registry),
+        "decode_compressed_response": True,
+        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "allow_playback_repeats": False,
+    }

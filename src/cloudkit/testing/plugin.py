@@ -1,0 +1,224 @@
+"""cloudkit's pytest plugin (entry point ``pytest11``): fakes, clients, cassettes and call logs.
+
+Fixtures:
+    ``fake_clock``       a :class:`FakeClock` (retries and waits sleep on it, never for real)
+    ``billing_fake``     the billing fake, started once per session and reset for every test
+    ``billing``          a ``BillingClient`` logged in as the fake's admin, with fast retries
+    ``billing_calls``    the ``(func, su)`` of every request ``billing`` sent, in order
+    ``billing_backend``  for contract tests: the same test body against a cassette and the live fake
+    ``secret_registry``  secrets that must not reach a cassette
+
+Contract tests request ``billing_backend``; each runs twice, ``[cassette]`` (replayed with vcrpy,
+record mode ``none`` unless ``--record-mode`` says otherwise) and ``[fake]`` (the live fake over
+loopback HTTP). Cassettes live in ``cassettes/billing/<operation>__<scenario>.yaml`` where the test is
+named ``test_<operation>__<scenario>``. Re-record with ``cloudkit record``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+import httpx
+import pytest
+
+from cloudkit._core._http import make_http_client
+from cloudkit._core._retry import RetryPolicy
+from cloudkit.billing import BillingClient, BillingSettings
+from cloudkit.testing._cassettes import SecretRegistry, billing_vcr_config, billmgr_matcher
+from cloudkit.testing._clock import FakeClock
+from cloudkit.testing.fakes import BillingFake
+
+_REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
+ADMIN = ("admin", "secret")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register cloudkit's markers."""
+    config.addinivalue_line("markers", "quirk(id): the test proves the handling of a registered quirk")
+    config.addinivalue_line("markers", "cassette: run against a replayed cassette (set by cloudkit)")
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Register the ``billmgr`` matcher with vcrpy (pytest-recording hook)."""
+    vcr.register_matcher("billmgr", billmgr_matcher)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the ``[cassette]`` half of every contract test for vcrpy (pytest-recording's ``vcr``)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("billing_backend") == "cassette":
+            item.add_marker(pytest.mark.vcr)
+            item.add_marker(pytest.mark.cassette)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A fake monotonic clock; its ``sleep`` advances it."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def _billing_fake_server() -> Iterator[BillingFake]:
+    with BillingFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def billing_fake(_billing_fake_server: BillingFake) -> BillingFake:
+    """The billing fake in its seeded state (admin ``admin``/``secret``; users alice and bob)."""
+    _billing_fake_server.reset()
+    return _billing_fake_server
+
+
+def fast_retry(clock: FakeClock) -> RetryPolicy:
+    """The retry policy tests use: normal shape, sleeping on the fake clock."""
+    return RetryPolicy(attempts=4, deadline=30.0, jitter=0.0, sleep=clock.sleep, clock=clock)
+
+
+@attrs.define
+class CallLog:
+    """``(func, su)`` of every request a client sent, in order (an httpx request hook)."""
+
+    calls: list[tuple[str, str | None]] = attrs.field(factory=list)
+
+    def __call__(self, request: httpx.Request) -> None:
+        """Record one request."""
+        params = dict(parse_qsl(request.url.query.decode()))
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            params.update(parse_qsl(request.content.decode()))
+        elif content_type.startswith("multipart/form-data"):
+            params.update(_multipart_fields(request.content))
+        self.calls.append((params.get("func", "?"), params.get("su")))
+
+    def funcs(self) -> list[str]:
+        """Just the func names."""
+        return [func for func, _ in self.calls]
+
+    def clear(self) -> None:
+        """Forget what was recorded so far."""
+        self.calls.clear()
+
+
+def _multipart_fields(body: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for part in body.split(b"\r\n--"):
+        head, _, value = part.partition(b"\r\n\r\n")
+        marker = b'name="'
+        if marker in head and b"filename=" not in head:
+            name = head.split(marker, 1)[1].split(b'"', 1)[0].decode()
+            fields[name] = value.rstrip(b"\r\n-").decode("utf-8", "replace")
+    return fields
+
+
+def make_billing_client(
+    url: str,
+    clock: FakeClock,
+    calls: CallLog,
+    *,
+    username: str = ADMIN[0],
+    password: str = ADMIN[1],
+    **settings: Any,
+) -> BillingClient:
+    """A client for tests: fake clock for retries and waits, every request logged in ``calls``."""
+    http = make_http_client()
+    http.event_hooks["request"].append(calls)
+    return BillingClient(
+        BillingSettings(url=url, username=username, password=password, **settings),
+        http=http,
+        retry=fast_retry(clock),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+@pytest.fixture
+def billing_calls() -> CallLog:
+    """The request log of the ``billing`` fixture's client."""
+    return CallLog()
+
+
+@pytest.fixture
+def billing(
+    billing_fake: BillingFake, fake_clock: FakeClock, billing_calls: CallLog
+) -> Iterator[BillingClient]:
+    """A ``BillingClient`` for the fake's admin (fast retries on ``fake_clock``)."""
+    client = make_billing_client(billing_fake.url, fake_clock, billing_calls)
+    yield client
+    client._conn.http.close()  # noqa: SLF001 (the fixture made this http client)
+
+
+@pytest.fixture
+def secret_registry() -> SecretRegistry:
+    """Secrets that must never reach a cassette; the fake's passwords are known up front."""
+    return SecretRegistry(["secret", "alice-pass", "bob-pass", "admin:secret"])
+
+
+@attrs.define
+class BillingBackend:
+    """What a contract test runs against: a replayed cassette, or the live fake.
+
+    ``fake`` is the live fake (also while recording), or ``None`` during replay, when only the cassette
+    answers; ``make_client`` builds a logged client for either.
+    """
+
+    kind: str
+    url: str
+    fake: BillingFake | None
+    clock: FakeClock
+    calls: CallLog
+
+    def make_client(self, **settings: Any) -> BillingClient:
+        """A client for this backend (admin unless ``username``/``password`` are given)."""
+        return make_billing_client(self.url, self.clock, self.calls, **settings)
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """Cassettes live in ``<rootdir>/cassettes/<system>/``; the system is the test's parent folder."""
+    system = Path(str(request.node.path)).parent.name
+    return str(Path(str(request.config.rootpath)) / "cassettes" / system)
+
+
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    """``<operation>__<scenario>`` from a test named ``test_<operation>__<scenario>``."""
+    name = request.node.originalname
+    return name.removeprefix("test_")
+
+
+@pytest.fixture
+def vcr_config(secret_registry: SecretRegistry) -> dict[str, Any]:
+    """Scrubbing, matching and the guarded persister for billing cassettes."""
+    return billing_vcr_config(secret_registry, recorded_against=_recorded_against())
+
+
+def _recorded_against() -> str:
+    from cloudkit import __version__  # noqa: PLC0415 (avoid a cycle at import time)
+
+    return os.environ.get(
+        "CLOUDKIT_RECORDED_AGAINST",
+        f"cloudkit {__version__} BillingFake (embedded fake, docs/billing-wire.md)",
+    )
+
+
+@pytest.fixture(params=["cassette", "fake"])
+def billing_backend(
+    request: pytest.FixtureRequest,
+    fake_clock: FakeClock,
+    billing_calls: CallLog,
+    record_mode: str,
+) -> Iterator[BillingBackend]:
+    """The backend of a contract test: a replayed cassette or the live fake (see module docs)."""
+    replaying = request.param == "cassette" and record_mode == "none"
+    if replaying:
+        yield BillingBackend("cassette", _REPLAY_URL, None, fake_clock, billing_calls)
+        return
+    fake = request.getfixturevalue("billing_fake")
+    yield BillingBackend(request.param, fake.url, fake, fake_clock, billing_calls)
