@@ -141,7 +141,7 @@ def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None
         print(f"billing  {fake.url}", file=out)
         print("         admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
         print(
-            "         CLOUDKIT_BILLING_URL={fake.url} CLOUDKIT_BILLING_USERNAME=admin".format(fake=fake),
+            f"         CLOUDKIT_BILLING_URL={fake.url} CLOUDKIT_BILLING_USERNAME=admin",
             file=out,
         )
         print("Press Ctrl-C to stop.", file=out, flush=True)

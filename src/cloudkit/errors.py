@@ -219,7 +219,6 @@ class InsufficientFundsError(ApiError):
 
     Example:
         >>> from decimal import Decimal
-    from typing import Any
         >>> from cloudkit.errors import InsufficientFundsError
         >>> err = InsufficientFundsError("no money", amount=Decimal("5"), have=Decimal("1"))
         >>> err.amount - err.have

@@ -163,7 +163,7 @@ class RetryPolicy:
     def _backoff(self, state: tenacity.RetryCallState) -> float:
         # Written out rather than tenacity's wait_exponential_jitter, whose parameters were renamed
         # across 9.x releases: initial * 2**(n-1), capped, plus up to `jitter` random seconds.
-        base = min(self.initial_delay * 2 ** (state.attempt_number - 1), self.max_delay)
+        base = min(self.initial_delay * float(2 ** (state.attempt_number - 1)), self.max_delay)
         return base + (random.uniform(0, self.jitter) if self.jitter > 0 else 0.0)
 
     def call_write(

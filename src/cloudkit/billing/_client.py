@@ -497,10 +497,16 @@ class BillingClient:
         attachments: Sequence[tuple[str, bytes]] = (),
     ) -> _wire.Doc:
         """One call: scope, authentication, one re-login if the session expired, typed errors."""
+        had_session = self._conn.session_id is not None
         try:
             return self._send_once(func, params, operation=operation, attachments=attachments)
         except ApiError as exc:
-            renewable = self._conn.settings.auth_mode == "session" and _quirks.is_session_expired(exc.code)
+            # Only a session that worked before can have expired; a refused login is final.
+            renewable = (
+                had_session
+                and self._conn.settings.auth_mode == "session"
+                and _quirks.is_session_expired(exc.code)
+            )
             if not renewable:
                 raise
             log.info("billing session expired during %s; logging in again", operation)

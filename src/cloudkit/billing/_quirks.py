@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudkit._core._quirks import Quirk, quirk
-from cloudkit.errors import ScopeError, SilentNoOpError
+from cloudkit.errors import (
+    ApiError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ScopeError,
+    SilentNoOpError,
+)
 
 SYSTEM = "billing"
 _REF = "reference/billing.md"
@@ -156,6 +164,29 @@ def silent_no_op(operation: str, expectation: str) -> SilentNoOpError:
         operation=operation,
         quirk=SILENT_OK.id,
     )
+
+
+_ERROR_TYPES: dict[str, type[ApiError]] = {
+    "auth": AuthenticationError,
+    "access": PermissionDeniedError,
+    "exists": ConflictError,
+    "exist": ConflictError,
+    "notexist": NotFoundError,
+    "not_exists": NotFoundError,
+}
+_REFERENCE_FIELDS = frozenset({"elid", "plid", "su", "item", "id"})
+
+
+@quirk(ERRORS_AT_HTTP_200)
+def error_class(kind: str, obj: str | None) -> type[ApiError]:
+    """The error class for a ``doc.error`` of type ``kind`` about ``obj`` (the error came with HTTP 200).
+
+    COREmanager's ``missed`` names an element that was not found when the object is a reference
+    (``elid``, ``su``, ...); for a form field it means the field is missing: a plain invalid request.
+    """
+    if kind == "missed":
+        return NotFoundError if obj in _REFERENCE_FIELDS else ApiError
+    return _ERROR_TYPES.get(kind, ApiError)
 
 
 @quirk(SESSION_EXPIRY)

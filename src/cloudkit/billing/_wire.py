@@ -38,7 +38,6 @@ from cloudkit.billing._models import (
 from cloudkit.errors import (
     ApiError,
     AuthenticationError,
-    ConflictError,
     InsufficientFundsError,
     NotFoundError,
     PermissionDeniedError,
@@ -169,24 +168,7 @@ def error_from(node: Any, *, operation: str) -> ApiError:
             currency=params.get("currency"),
             **context,
         )
-    return _ERROR_TYPES.get(kind, _missed_class(obj) if kind == "missed" else ApiError)(message, **context)
-
-
-_ERROR_TYPES: dict[str, type[ApiError]] = {
-    "auth": AuthenticationError,
-    "access": PermissionDeniedError,
-    "exists": ConflictError,
-    "exist": ConflictError,
-    "notexist": NotFoundError,
-    "not_exists": NotFoundError,
-}
-_REFERENCE_FIELDS = frozenset({"elid", "plid", "su", "item", "id"})
-
-
-def _missed_class(obj: str | None) -> type[ApiError]:
-    # COREmanager's "missed" names an element that was not found when the object is a reference
-    # (elid, su, ...); for a form field it means the field is missing, which is a plain invalid request.
-    return NotFoundError if obj in _REFERENCE_FIELDS else ApiError
+    return _quirks.error_class(kind, obj)(message, **context)
 
 
 def _http_error(response: httpx.Response, operation: str) -> ApiError:

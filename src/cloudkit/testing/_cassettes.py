@@ -146,7 +146,7 @@ def _learn_session(text: str, registry: SecretRegistry) -> None:
 
 
 def billmgr_matcher(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: same method, path and parameters (query + form body, any order).
+    """Vcrpy matcher: same method, path and parameters (query + form body, any order).
 
     Raises AssertionError naming the difference, which vcrpy shows when nothing matches.
     """
@@ -189,7 +189,9 @@ class GuardedPersister:
         self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any
     ) -> None:
         """Serialize, check for secrets, then write; raise :class:`CassetteSecretError` instead of leaking."""
-        data = serializer.serialize(cassette_dict)
+        from vcr.serialize import serialize  # noqa: PLC0415 (test-only dependency)
+
+        data = serialize(cassette_dict, serializer)
         leaked = self.registry.found_in(data)
         if leaked:
             msg = f"refusing to save {cassette_path}: it still holds secrets {leaked}"

@@ -12,6 +12,12 @@ Contract tests request ``billing_backend``; each runs twice, ``[cassette]`` (rep
 record mode ``none`` unless ``--record-mode`` says otherwise) and ``[fake]`` (the live fake over
 loopback HTTP). Cassettes live in ``cassettes/billing/<operation>__<scenario>.yaml`` where the test is
 named ``test_<operation>__<scenario>``. Re-record with ``cloudkit record``.
+
+pytest-recording defines ``vcr_config``, ``vcr_cassette_dir`` and ``default_cassette_name`` too, and
+between two plugins its definitions win; import cloudkit's into your ``conftest.py``, where they take
+precedence::
+
+    from cloudkit.testing.plugin import default_cassette_name, vcr_cassette_dir, vcr_config
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cassette: run against a replayed cassette (set by cloudkit)")
 
 
-def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+def pytest_recording_configure(vcr: Any) -> None:
     """Register the ``billmgr`` matcher with vcrpy (pytest-recording hook)."""
     vcr.register_matcher("billmgr", billmgr_matcher)
 
@@ -89,6 +95,7 @@ class CallLog:
 
     def __call__(self, request: httpx.Request) -> None:
         """Record one request."""
+        request.read()
         params = dict(parse_qsl(request.url.query.decode()))
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/x-www-form-urlencoded"):
@@ -127,15 +134,38 @@ def make_billing_client(
     **settings: Any,
 ) -> BillingClient:
     """A client for tests: fake clock for retries and waits, every request logged in ``calls``."""
-    http = make_http_client()
+    billing_settings = BillingSettings(url=url, username=username, password=password, **settings)
+    http = make_http_client(timeout=httpx.Timeout(billing_settings.timeout, connect=5.0))
     http.event_hooks["request"].append(calls)
     return BillingClient(
-        BillingSettings(url=url, username=username, password=password, **settings),
+        billing_settings,
         http=http,
         retry=fast_retry(clock),
         clock=clock,
         sleep=clock.sleep,
     )
+
+
+class ClientFactory:
+    """Makes test clients for one URL and closes them all at teardown (no leaked sockets)."""
+
+    def __init__(self, url: str, clock: FakeClock, calls: CallLog) -> None:
+        """Clients will talk to ``url``, sleep on ``clock`` and log to ``calls``."""
+        self.url = url
+        self.clock = clock
+        self.calls = calls
+        self._made: list[BillingClient] = []
+
+    def __call__(self, *, calls: CallLog | None = None, **settings: Any) -> BillingClient:
+        """A client (admin unless ``username``/``password`` are given); settings pass through."""
+        client = make_billing_client(self.url, self.clock, calls or self.calls, **settings)
+        self._made.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every client made."""
+        for client in self._made:
+            client._conn.http.close()  # noqa: SLF001 (make_billing_client made the http client)
 
 
 @pytest.fixture
@@ -145,13 +175,19 @@ def billing_calls() -> CallLog:
 
 
 @pytest.fixture
-def billing(
+def make_billing(
     billing_fake: BillingFake, fake_clock: FakeClock, billing_calls: CallLog
-) -> Iterator[BillingClient]:
+) -> Iterator[ClientFactory]:
+    """Make more clients for the fake (other logins, settings); all closed at teardown."""
+    factory = ClientFactory(billing_fake.url, fake_clock, billing_calls)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def billing(make_billing: ClientFactory) -> BillingClient:
     """A ``BillingClient`` for the fake's admin (fast retries on ``fake_clock``)."""
-    client = make_billing_client(billing_fake.url, fake_clock, billing_calls)
-    yield client
-    client._conn.http.close()  # noqa: SLF001 (the fixture made this http client)
+    return make_billing()
 
 
 @pytest.fixture
@@ -169,14 +205,8 @@ class BillingBackend:
     """
 
     kind: str
-    url: str
     fake: BillingFake | None
-    clock: FakeClock
-    calls: CallLog
-
-    def make_client(self, **settings: Any) -> BillingClient:
-        """A client for this backend (admin unless ``username``/``password`` are given)."""
-        return make_billing_client(self.url, self.clock, self.calls, **settings)
+    make_client: ClientFactory
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +219,7 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def default_cassette_name(request: pytest.FixtureRequest) -> str:
     """``<operation>__<scenario>`` from a test named ``test_<operation>__<scenario>``."""
-    name = request.node.originalname
+    name = str(request.node.originalname)
     return name.removeprefix("test_")
 
 
@@ -216,9 +246,9 @@ def billing_backend(
     record_mode: str,
 ) -> Iterator[BillingBackend]:
     """The backend of a contract test: a replayed cassette or the live fake (see module docs)."""
-    replaying = request.param == "cassette" and record_mode == "none"
-    if replaying:
-        yield BillingBackend("cassette", _REPLAY_URL, None, fake_clock, billing_calls)
-        return
-    fake = request.getfixturevalue("billing_fake")
-    yield BillingBackend(request.param, fake.url, fake, fake_clock, billing_calls)
+    fake: BillingFake | None = None
+    if request.param == "fake" or record_mode != "none":
+        fake = request.getfixturevalue("billing_fake")
+    factory = ClientFactory(fake.url if fake else _REPLAY_URL, fake_clock, billing_calls)
+    yield BillingBackend(request.param, fake, factory)
+    factory.close()

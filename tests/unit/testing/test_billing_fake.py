@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cloudkit.testing import FakeClock
 from cloudkit.testing.fakes import BillingFake, Fault
 
 ADMIN = "admin:secret"
@@ -17,20 +18,9 @@ ALICE = "alice:alice-pass"
 BOB = "bob:bob-pass"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture
@@ -39,8 +29,8 @@ def fake(clock: FakeClock) -> Iterator[BillingFake]:
         yield running
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:  # one client: building its TLS context is the slow part
     with httpx.Client(trust_env=False, timeout=5.0) as client:
         yield client
 
@@ -279,9 +269,8 @@ def test_paging(fake, wire):
     assert [len(p["elem"]) for p in pages] == [10, 10, 7]
     assert all(p["p_elems"] == {"$": "27"} and p["p_cnt"] == {"$": "10"} for p in pages)
     assert [p["p_num"]["$"] for p in pages] == ["1", "2", "3"]
-    assert sum((ids(p) for p in pages), []) == [str(i) for i in range(301, 303)] + [
-        str(i) for i in range(304, 329)
-    ]
+    seen = [row_id for page in pages for row_id in ids(page)]
+    assert seen == ["301", "302"] + [str(i) for i in range(304, 329)]
     beyond = wire(func="vds", authinfo=ALICE, p_cnt="10", p_num="4")
     assert "elem" not in beyond
     assert beyond["p_elems"] == {"$": "27"}
@@ -425,9 +414,9 @@ def test_invoice_generate(fake, wire):
 
 
 def test_add_user_and_expense_helpers(fake, wire):
-    user = fake.add_user("carol", "carol-pass", account_name="Carol SA", balance=Decimal("5"))
+    user = fake.add_user("carol", "carol-pass", account_name="Carol SA", balance=Decimal(5))
     assert (user.user_id, user.account_id) == (4, 3)
-    fake.add_expense("carol", Decimal("8"))
+    fake.add_expense("carol", Decimal(8))
     assert fake.balance_of("carol") == Decimal("0.00")
     assert fake.expenses_of("carol")[0].notpayd == Decimal("3.00")
     assert wire(func="subaccount", authinfo="carol:carol-pass")["elem"][0]["id"] == {"$": "3"}
@@ -437,11 +426,17 @@ def test_add_user_and_expense_helpers(fake, wire):
 
 def test_reset_restores_the_seed(fake, wire):
     sid = login(wire, "alice", "alice-pass")
+    fake.complete_operations = False
+    fake.wrap_single_children = True
+    assert wire(func="vds.suspend", authinfo=ADMIN, elid="301") == {"ok": [{}]}
+    assert fake.service_status(301) == 5
     wire(func="payment.add", authinfo=ALICE, sok="ok", amount="10", promised="on")
     fake.inject(Fault.drop_connection())
     fake.reset()
     assert fake.requests == []
     assert fake.balance_of("alice") == Decimal("150.00")
+    assert fake.service_status(301) == 2
+    assert (fake.complete_operations, fake.wrap_single_children) == (True, False)
     assert wire(func="vds", auth=sid)["error"]["$type"] == "auth"  # no fault left, no session left
 
 
@@ -501,6 +496,18 @@ def test_swallow_effect_answers_like_success_and_changes_nothing(fake, wire):
     assert fake.service_status(301) == 2
     real = wire(func="payment.add", authinfo=ALICE, sok="ok", amount="40", promised="on")
     assert real["id"]["$"] == "102"  # the swallowed id is never handed out again
+
+
+def test_swallow_effect_passes_reads_by(fake, wire):
+    created = wire(func="clientticket.edit", authinfo=ALICE, sok="ok", name="Disk", message="slow")
+    ticket_id = created["id"]["$"]
+    fake.inject(Fault.swallow_effect(), func="clientticket.edit")
+    assert wire(func="clientticket.edit", authinfo=ALICE, elid=ticket_id)["tstatus"] == {"$": "0"}
+    reply = wire(func="clientticket.edit", authinfo=ALICE, sok="ok", elid=ticket_id, message="more")
+    assert reply == {"ok": {}}
+    assert len(fake.tickets_of("alice")[0].messages) == 1  # the write took the fault
+    wire(func="clientticket.edit", authinfo=ALICE, sok="ok", elid=ticket_id, message="again")
+    assert len(fake.tickets_of("alice")[0].messages) == 2
 
 
 def test_error_fault_is_an_envelope_at_200(fake, wire):

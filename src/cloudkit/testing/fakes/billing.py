@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import socketserver
 import threading
 import time
 import types
@@ -87,6 +88,7 @@ _PAYMENT_NEW, _PAYMENT_PROMISED, _PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
 _TICKET_NEW, _TICKET_UNDER_REVIEW, _TICKET_AWAITING = 0, 1, 2
 _INVOICE_NEW, _INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
+_OPERATION_RUNNING = 1  # assumption: the runningoperation status code of a queued operation
 _OPERATION_TARGET = {"open": _ACTIVE, "suspend": _SUSPENDED, "resume": _ACTIVE, "close": _DELETED}
 _ID_BASES = {
     "user": 1,
@@ -286,6 +288,9 @@ class Fault:
     @classmethod
     def swallow_effect(cls) -> Fault:
         """Answer exactly as a success would (with an ``id`` for creates) but change nothing.
+
+        Only a call that writes (an action, or a form with ``sok``) takes this fault; reads such as
+        the read-back before a write pass it by, since there is no effect to swallow.
 
         Example:
             >>> Fault.swallow_effect().kind
@@ -656,11 +661,9 @@ def _positive(params: Mapping[str, str], name: str, default: str) -> int:
     return int(raw)
 
 
-def _item(call: _Call, item_id: int, *, in_progress_ok: bool = True) -> _Item:
+def _item(call: _Call, item_id: int) -> _Item:
     item = call.state.items.get(item_id)
-    if item is None or item.status == _DELETED or (not in_progress_ok and item.status == _IN_PROGRESS):
-        raise _WireError("missed", f"service {item_id} not found", obj="elid", value=str(item_id))
-    if call.scope() not in (None, item.account_id):
+    if item is None or item.status == _DELETED or call.scope() not in (None, item.account_id):
         raise _WireError("missed", f"service {item_id} not found", obj="elid", value=str(item_id))
     return item
 
@@ -698,20 +701,25 @@ def _h_subaccount(call: _Call) -> _Doc:
     return _list(call, [row])
 
 
-def _h_payment(call: _Call) -> _Doc:
+def _document_rows(call: _Call, records: Iterable[_Payment | _Invoice]) -> _Doc:
+    """Payments and invoices share their columns: id, number, create_date, amount, status."""
     rows = []
-    for p in call.state.payments.values():
-        if _visible(call, p.account_id):
-            currency = call.state.accounts[p.account_id].currency
+    for r in records:
+        if _visible(call, r.account_id):
+            currency = call.state.accounts[r.account_id].currency
             row = {
-                "id": _text(p.id),
-                "number": _text(p.id),
-                "create_date": _text(p.create_date),
-                "amount": _money(p.amount, currency),
-                "status": _text(p.status),
+                "id": _text(r.id),
+                "number": _text(r.id),
+                "create_date": _text(r.create_date),
+                "amount": _money(r.amount, currency),
+                "status": _text(r.status),
             }
-            rows.append(_with_account(call, row, p.account_id))
+            rows.append(_with_account(call, row, r.account_id))
     return _list(call, rows)
+
+
+def _h_payment(call: _Call) -> _Doc:
+    return _document_rows(call, call.state.payments.values())
 
 
 def _h_payment_add(call: _Call) -> _Doc:
@@ -750,19 +758,7 @@ def _h_expense(call: _Call) -> _Doc:
 
 
 def _h_invoice(call: _Call) -> _Doc:
-    rows = []
-    for i in call.state.invoices.values():
-        if _visible(call, i.account_id):
-            currency = call.state.accounts[i.account_id].currency
-            row = {
-                "id": _text(i.id),
-                "number": _text(i.id),
-                "create_date": _text(i.create_date),
-                "amount": _money(i.amount, currency),
-                "status": _text(i.status),
-            }
-            rows.append(_with_account(call, row, i.account_id))
-    return _list(call, rows)
+    return _document_rows(call, call.state.invoices.values())
 
 
 def _h_invoice_generate(call: _Call) -> _Doc:
@@ -945,8 +941,8 @@ def _h_runningoperation(call: _Call) -> _Doc:
             "item": _text(o.item),
             "name": _text(o.name),
             "trycount": _text(o.trycount),
-            "status": _text(1),
-        }  # assumption: 1 = running
+            "status": _text(_OPERATION_RUNNING),
+        }
         for o in call.state.operations.values()
     ]
     return _list(call, rows)
@@ -1073,13 +1069,22 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], li
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: BillingFake) -> None:
+    allow_reuse_address = True
+
+    def __init__(self, fake: BillingFake, port: int) -> None:
         self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the address (slow on some hosts)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid the delayed-ACK stall
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -1105,7 +1110,14 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         params.update(fields)  # the body wins over the query string
-        reply = cast("_Server", self.server).fake._serve(method, params, files)  # noqa: SLF001
+        try:
+            reply = cast("_Server", self.server).fake._serve(method, params, files)  # noqa: SLF001
+        except Exception as exc:
+            # A bug in the fake must not pass for a network fault: answer 500 naming it, then let
+            # socketserver print the traceback.
+            text = f"billing fake internal error: {type(exc).__name__}: {exc}\n"
+            self._send(_Reply(500, text.encode(), "text/plain; charset=utf-8"))
+            raise
         if reply is None:  # the fault "close the socket without an answer"
             self.close_connection = True
             return
@@ -1153,6 +1165,7 @@ class BillingFake:
         wrap_single_children: bool = False,
         complete_operations: bool = True,
         seed: bool = True,
+        port: int = 0,
     ) -> None:
         """Configure the fake; nothing listens until `start`.
 
@@ -1164,8 +1177,14 @@ class BillingFake:
         """
         self._admin = (admin_login, admin_password)
         self._seed = seed
-        self._options = _Options(session_idle_timeout, clock, complete_operations)
-        self._wrap = wrap_single_children
+        self._port = port  # 0: the OS picks a free port
+        self._switches = (wrap_single_children, complete_operations)
+        self._timeout = session_idle_timeout
+        self._clock = clock
+        self.wrap_single_children = wrap_single_children
+        """Wrap every child object of every reply in a one-element list; `reset` restores it."""
+        self.complete_operations = complete_operations
+        """Finish service operations at once (else: in progress until completed); `reset` restores it."""
         self._lock = threading.RLock()
         self._state = _seeded_state(admin_login, admin_password, seed=seed)
         self._faults: list[_ArmedFault] = []
@@ -1190,10 +1209,10 @@ class BillingFake:
         """
         if self._server is not None:
             raise RuntimeError("the billing fake is already running")
-        self._server = _Server(self)
+        self._server = _Server(self, self._port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             name="billing-fake",
             daemon=True,
         )
@@ -1242,7 +1261,7 @@ class BillingFake:
         return f"http://{host!s}:{port}{_PATH}"
 
     def reset(self) -> None:
-        """Go back to the seeded state; forget requests, faults, sessions and added objects.
+        """Go back to the seeded state and the constructor's switches; forget requests, faults, sessions.
 
         Example:
             >>> fake = BillingFake()
@@ -1255,6 +1274,7 @@ class BillingFake:
         """
         with self._lock:
             self._state = _seeded_state(*self._admin, seed=self._seed)
+            self.wrap_single_children, self.complete_operations = self._switches
             self._faults.clear()
             self.requests.clear()
         with self._slow:
@@ -1459,10 +1479,15 @@ class BillingFake:
             raise KeyError(f"{login!r} has no account")
         return self._state.accounts[user.account_id]
 
-    def _take_fault(self, func: str) -> Fault | None:
+    def _take_fault(self, params: Mapping[str, str]) -> Fault | None:
+        func = params.get("func", "")
+        route = _ROUTES.get(func)
+        writes = route is not None and (
+            route.kind == "action" or (route.kind == "form" and bool(params.get("sok")))
+        )
         with self._lock:
             for armed in self._faults:
-                if armed.func in (None, func):
+                if armed.func in (None, func) and (writes or armed.fault.kind != "swallow_effect"):
                     armed.remaining -= 1
                     if armed.remaining == 0:
                         self._faults.remove(armed)
@@ -1496,7 +1521,7 @@ class BillingFake:
     def _serve(self, method: str, params: dict[str, str], files: list[FakeAttachment]) -> _Reply | None:
         """One HTTP call: record it, apply a fault, handle it; None means drop the connection."""
         self._record(method, params, files)
-        fault = self._take_fault(params.get("func", ""))
+        fault = self._take_fault(params)
         if fault is not None and fault.kind == "server_error":
             kind = "text/html" if fault.body.lstrip().startswith("<") else "text/plain"
             return _Reply(fault.status, fault.body.encode(), f"{kind}; charset=utf-8")
@@ -1520,7 +1545,7 @@ class BillingFake:
         return self._json(doc)
 
     def _json(self, doc: _Doc) -> _Reply:
-        body = {"doc": _wrap_children(doc) if self._wrap else doc}
+        body = {"doc": _wrap_children(doc) if self.wrap_single_children else doc}
         payload = json.dumps(body, ensure_ascii=False).encode()
         return _Reply(200, payload, "application/json; charset=utf-8")
 
@@ -1546,10 +1571,10 @@ class BillingFake:
         return route.handler(call)
 
     def _login(self, params: Mapping[str, str]) -> _Doc:
-        state, now = self._state, self._options.clock()
+        state, now = self._state, self._clock()
         if params.get("key"):
             entry = state.keys.pop(params["key"], None)  # a key works once
-            if entry is None or now - entry[1] > self._options.session_idle_timeout:
+            if entry is None or now - entry[1] > self._timeout:
                 raise _WireError("auth", "invalid or expired key")
             user = state.users[entry[0]]
         else:
@@ -1582,14 +1607,13 @@ class BillingFake:
             if target is None:
                 raise _WireError("missed", "no such user for su", obj="su", value=params["su"])
             actor = target
-        return _Call(self._state, self._options, func, params, files, principal, actor, session)
+        options = _Options(self._timeout, self._clock, self.complete_operations)
+        return _Call(self._state, options, func, params, files, principal, actor, session)
 
     def _session(self, sid: str) -> _Session:
         session = self._state.sessions.get(sid)
-        now = self._options.clock()
-        if session is not None and (
-            session.expired or now - session.last_seen > self._options.session_idle_timeout
-        ):
+        now = self._clock()
+        if session is not None and (session.expired or now - session.last_seen > self._timeout):
             del self._state.sessions[sid]
             session = None
         if session is None:
