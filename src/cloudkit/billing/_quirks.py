@@ -83,7 +83,7 @@ ERRORS_AT_HTTP_200 = Quirk(
         "with Decimal amounts."
     ),
     evidence=(
-        "cassettes/billing/create_ticket__missing_message.yaml",
+        "cassettes/billing/call__ticket_without_message.yaml",
         "cassettes/billing/call__unknown_func.yaml",
         f"{_REF} §2 ('Errors come back with HTTP 200'), §5.3, wire examples W7 and W8",
     ),

@@ -1,0 +1,56 @@
+"""The public names are exactly the documented ones, sorted, and each is documented with an example."""
+
+import importlib
+import inspect
+
+import pytest
+
+MODULES = ["cloudkit", "cloudkit.billing", "cloudkit.errors", "cloudkit.testing", "cloudkit.testing.fakes"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_complete(name):
+    module = importlib.import_module(name)
+    assert module.__all__ == sorted(module.__all__)
+    public = {n for n, obj in vars(module).items() if not n.startswith("_") and not inspect.ismodule(obj)}
+    public -= {"annotations", "Any", "Decimal"}
+    assert set(module.__all__) >= {
+        n for n in public if getattr(vars(module)[n], "__module__", "").startswith("cloudkit")
+    }
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_public_names_have_docstrings(name):
+    module = importlib.import_module(name)
+    for attr in module.__all__:
+        obj = getattr(module, attr)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{name}.{attr} has no docstring"
+
+
+def test_issue_public_names_import():
+    from cloudkit.billing import BillingClient, BillingSettings  # noqa: F401
+    from cloudkit.errors import (  # noqa: F401
+        ApiError,
+        AuthenticationError,
+        CloudkitError,
+        ResponseDecodeError,
+        ScopeError,
+        SilentNoOpError,
+    )
+
+
+def test_no_httpx_import_outside_http_and_wire():
+    """Project rule: only _core/_http.py, */_wire.py and */_client.py (I/O) touch httpx."""
+    from pathlib import Path
+
+    root = Path(importlib.import_module("cloudkit").__file__).parent
+    allowed = {"_core/_http.py", "billing/_wire.py", "billing/_client.py", "testing/plugin.py"}
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if "import httpx" in p.read_text()
+        and str(p.relative_to(root)) not in allowed
+        and not str(p.relative_to(root)).startswith("testing/fakes")
+    ]
+    assert offenders == []
