@@ -36,6 +36,9 @@ REDACTED = "REDACTED"
 SESSION_PLACEHOLDER = "REDACTED-SESSION"
 _SECRET_PARAMS = frozenset({"auth", "authinfo", "password", "passwd", "key"})
 _MIN_SECRET = 4
+# Headers that change on every recording (ports, clocks, lengths before scrubbing) and mean nothing
+# to replay: dropped so a re-recording diffs only where behaviour changed.
+_VOLATILE_HEADERS = frozenset({"host", "date", "content-length"})
 
 
 class CassetteSecretError(RuntimeError):
@@ -106,6 +109,8 @@ def _scrub_request(registry: SecretRegistry) -> Callable[[Any], Any]:
         for name in list(request.headers):
             if name.lower() in {"authorization", "cookie", "x-auth-token"}:
                 request.headers[name] = REDACTED
+            elif name.lower() in _VOLATILE_HEADERS:
+                del request.headers[name]
         return request
 
     return scrub
@@ -120,7 +125,9 @@ def _scrub_response(registry: SecretRegistry) -> Callable[[dict[str, Any]], dict
         response["body"]["string"] = text.encode()
         headers = response.get("headers", {})
         for name in list(headers):
-            if name.lower() in {"set-cookie", "x-subject-token"}:
+            if name.lower() in _VOLATILE_HEADERS:
+                del headers[name]
+            elif name.lower() in {"set-cookie", "x-subject-token"}:
                 headers[name] = [REDACTED]
             else:
                 headers[name] = [registry.scrub(str(v)) for v in headers[name]]
@@ -161,7 +168,21 @@ def _params(request: Any) -> list[tuple[str, str]]:
     body = request.body
     if isinstance(body, bytes) and body and _is_form(request.headers):
         pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    elif isinstance(body, bytes) and body.startswith(b"--"):
+        pairs += list(multipart_fields(body).items())
     return sorted(pairs)
+
+
+def multipart_fields(body: bytes) -> dict[str, str]:
+    """The plain (non-file) fields of a multipart/form-data body."""
+    fields: dict[str, str] = {}
+    for part in body.split(b"\r\n--"):
+        head, _, value = part.partition(b"\r\n\r\n")
+        marker = b'name="'
+        if marker in head and b"filename=" not in head:
+            name = head.split(marker, 1)[1].split(b'"', 1)[0].decode()
+            fields[name] = value.rstrip(b"\r\n-").decode("utf-8", "replace")
+    return fields
 
 
 class GuardedPersister:

@@ -35,7 +35,7 @@ import pytest
 from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.testing._cassettes import SecretRegistry, billing_vcr_config, billmgr_matcher
+from cloudkit.testing._cassettes import SecretRegistry, billing_vcr_config, billmgr_matcher, multipart_fields
 from cloudkit.testing._clock import FakeClock
 from cloudkit.testing.fakes import BillingFake
 
@@ -101,7 +101,7 @@ class CallLog:
         if content_type.startswith("application/x-www-form-urlencoded"):
             params.update(parse_qsl(request.content.decode()))
         elif content_type.startswith("multipart/form-data"):
-            params.update(_multipart_fields(request.content))
+            params.update(multipart_fields(request.content))
         self.calls.append((params.get("func", "?"), params.get("su")))
 
     def funcs(self) -> list[str]:
@@ -111,17 +111,6 @@ class CallLog:
     def clear(self) -> None:
         """Forget what was recorded so far."""
         self.calls.clear()
-
-
-def _multipart_fields(body: bytes) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for part in body.split(b"\r\n--"):
-        head, _, value = part.partition(b"\r\n\r\n")
-        marker = b'name="'
-        if marker in head and b"filename=" not in head:
-            name = head.split(marker, 1)[1].split(b'"', 1)[0].decode()
-            fields[name] = value.rstrip(b"\r\n-").decode("utf-8", "replace")
-    return fields
 
 
 def make_billing_client(
