@@ -53,8 +53,6 @@ def test_every_quirk_handler_is_tagged():
     import cloudkit.billing._quirks as billing_quirks
 
     tagged = {
-        getattr(obj, "quirk").id
-        for obj in vars(billing_quirks).values()
-        if callable(obj) and hasattr(obj, "quirk")
+        obj.quirk.id for obj in vars(billing_quirks).values() if callable(obj) and hasattr(obj, "quirk")
     }
     assert tagged == {q for q in QUIRKS if q.startswith("billing.")}

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cloudkit.billing import BillingClient, BillingSettings, ServiceStatus
+from cloudkit.billing import BillingClient, ServiceStatus
 from cloudkit.testing import FakeClock
 from cloudkit.testing.fakes import BillingFake, Fault
 from cloudkit.testing.plugin import CallLog, make_billing_client

@@ -351,7 +351,9 @@ class BillingClient:
         operation = "list_ticket_messages"
         self._require_user_scope(operation)
         doc = self._read(self._fn.ticket_form, {"elid": str(ticket_id)}, operation=operation)
-        return _wire.decode_rows(_wire.sub_rows(doc, "mlist"), _wire.ticket_message, operation=operation)
+        return _wire.decode_rows(
+            _wire.sub_rows(doc, "mlist", operation=operation), _wire.ticket_message, operation=operation
+        )
 
     def reply_to_ticket(
         self,
@@ -468,7 +470,7 @@ class BillingClient:
         while True:
             params = {"p_cnt": str(size), "p_num": str(page)}
             doc = self._read(func, params, operation=operation)
-            batch = _wire.rows_of(doc)
+            batch = _wire.rows_of(doc, operation=operation)
             # A server that ignores p_num sends page 1 again: stop rather than loop or duplicate.
             if page > 1 and batch and batch == previous:
                 break
@@ -654,5 +656,6 @@ def _scrub(exc: CloudkitError, secrets: Iterable[str]) -> None:
     """Remove every known secret from an error before it leaves the client."""
     exc.message = redact(exc.message, secrets)
     exc.args = (exc.message,)
-    if isinstance(exc, ApiError) and exc.detail:
-        exc.detail = redact(exc.detail, secrets)
+    if isinstance(exc, ApiError):
+        exc.detail = redact(exc.detail, secrets) if exc.detail else exc.detail
+        exc.value = redact(exc.value, secrets) if exc.value else exc.value

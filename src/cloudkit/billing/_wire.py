@@ -143,7 +143,7 @@ def error_from(node: Any, *, operation: str) -> ApiError:
         node = {}
     kind = _attr(node, "type") or "unknown"
     obj = _attr(node, "object")
-    value = _attr(node, "value")
+    value = None if _names_a_secret(obj) else _attr(node, "value")
     msg = _excerpt(text_of(node.get("msg")) or "")
     where = f" ({obj})" if obj else ""
     message = f"billing error {kind}{where}: {msg}" if msg else f"billing error {kind}{where}"
@@ -169,6 +169,13 @@ def error_from(node: Any, *, operation: str) -> ApiError:
             **context,
         )
     return _quirks.error_class(kind, obj)(message, **context)
+
+
+_SECRET_FIELDS = ("pass", "auth", "key", "token", "secret")
+
+
+def _names_a_secret(field: str | None) -> bool:
+    return field is not None and any(word in field.lower() for word in _SECRET_FIELDS)
 
 
 def _http_error(response: httpx.Response, operation: str) -> ApiError:
@@ -213,7 +220,7 @@ def _attr(node: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def rows_of(doc: Doc, *, path: str = "$.doc") -> list[Row]:
+def rows_of(doc: Doc, *, operation: str | None = None, path: str = "$.doc") -> list[Row]:
     """The ``elem`` rows of a list reply (none, one object, or a list of objects)."""
     elem = doc.get("elem")
     if elem is None:
@@ -221,34 +228,34 @@ def rows_of(doc: Doc, *, path: str = "$.doc") -> list[Row]:
     if isinstance(elem, dict):
         return [elem]
     if not isinstance(elem, list):
-        raise _decode_error(None, f"{path}.elem: expected a list of rows, got {_kind(elem)}")
+        raise _decode_error(operation, f"{path}.elem: expected a list of rows, got {_kind(elem)}")
     for i, row in enumerate(elem):
         if not isinstance(row, dict):
-            raise _decode_error(None, f"{path}.elem[{i}]: expected a row object, got {_kind(row)}")
+            raise _decode_error(operation, f"{path}.elem[{i}]: expected a row object, got {_kind(row)}")
     return elem
 
 
 def total_rows(doc: Doc) -> int | None:
     """``p_elems``: the number of rows across all pages, when the reply says."""
     raw = text_of(doc.get("p_elems"))
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return _digits(raw)
 
 
-def sub_rows(doc: Doc, name: str) -> list[Row]:
+def sub_rows(doc: Doc, name: str, *, operation: str | None = None) -> list[Row]:
     """Rows of the named sub-list ``doc.list[$name=name].elem`` (e.g. a ticket's messages)."""
     lists = doc.get("list")
     candidates = lists if isinstance(lists, list) else [lists]
     for i, candidate in enumerate(candidates):
         node = _quirks.unwrap(candidate)
         if isinstance(node, dict) and _attr(node, "name") == name:
-            return rows_of(node, path=f"$.doc.list[{i}]")
+            return rows_of(node, operation=operation, path=f"$.doc.list[{i}]")
     return []
 
 
 def created_id(doc: Doc) -> int | None:
     """The id a create form reported (``doc.id``), if any."""
     raw = text_of(doc.get("id"))
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return _digits(raw)
 
 
 def is_ok(doc: Doc) -> bool:
@@ -271,33 +278,55 @@ def session_of(doc: Doc) -> tuple[str, bool | None]:
     if not sid:
         raise _decode_error("login", "$.doc.auth.$id: missing session id")
     level = _attr(node, "level")
-    is_admin = int(level) >= _ADMIN_LEVEL if level and level.isdigit() else None
+    level_number = _digits(level)
+    is_admin = level_number >= _ADMIN_LEVEL if level_number is not None else None
     return sid, is_admin
 
 
 # ---------------------------------------------------------------------------------------------- values
-_NUMBER = re.compile(r"[-+]?\d[\d\s\u00a0\u202f']*(?:[.,]\d+)?")
+_PLAIN_AMOUNT = re.compile(r"[-+]?\d+(?:\.\d+)?")
+# An optional currency prefix or suffix (letters or symbols, no digits) around one number whose
+# groups may be split by spaces or apostrophes and whose separators may be "," or ".".
+_MONEY_CELL = re.compile(
+    r"\s*(?:[^\d\s.,+-]{1,4}\s*)?([-+]?\d[\d\s\u00a0\u202f']*(?:[.,]\d[\d\s\u00a0\u202f']*)*)"
+    r"\s*(?:[^\d\s.,+-]{1,4})?\s*"
+)
 
 
 def parse_money(raw: str) -> Decimal:
-    """A Decimal from a money cell: ``"150.00"``, ``"150.00 EUR"``, ``"-1 234,50 RUB"``.
+    """A Decimal from a money cell: ``"150.00"``, ``"150.00 EUR"``, ``"-1 234,50 RUB"``, ``"1,234.50"``.
+
+    With both separators present the last one is the decimal point; a lone ``,`` is a decimal comma
+    (BILLmanager's Russian locale). Exponents and anything but one number raise ``ValueError``.
 
     Example:
         >>> from cloudkit.billing._wire import parse_money
-        >>> parse_money("1 234,50 RUB"), parse_money("-12.5 EUR")
-        (Decimal('1234.50'), Decimal('-12.5'))
+        >>> parse_money("1 234,50 RUB"), parse_money("-12.5 EUR"), parse_money("$1,234.50")
+        (Decimal('1234.50'), Decimal('-12.5'), Decimal('1234.50'))
     """
+    if _PLAIN_AMOUNT.fullmatch(raw):
+        return Decimal(raw)
+    match = _MONEY_CELL.fullmatch(raw)
+    if match is None:
+        raise ValueError(f"no amount in {raw!r}")
+    number = re.sub(r"[\s\u00a0\u202f']", "", match.group(1))
+    if "," in number and "." in number:
+        decimal_point = max(number.rfind(","), number.rfind("."))
+        whole = number[:decimal_point].replace(",", "").replace(".", "")
+        number = f"{whole}.{number[decimal_point + 1 :]}"
+    elif number.count(",") == 1:
+        number = number.replace(",", ".")
+    elif number.count(".") > 1 or number.count(",") > 1:
+        number = number.replace(",", "").replace(".", "")  # "1.234.567" / "1,234,567": groups only
     try:
-        value = Decimal(raw)
+        return Decimal(number)
     except InvalidOperation:
-        match = _NUMBER.search(raw)
-        if match is None:
-            raise ValueError(f"no amount in {raw!r}") from None
-        digits = re.sub(r"[\s\u00a0\u202f']", "", match.group(0)).replace(",", ".")
-        value = Decimal(digits)
-    if not value.is_finite():
-        raise ValueError(f"not a finite amount: {raw!r}")
-    return value
+        raise ValueError(f"no amount in {raw!r}") from None
+
+
+def _digits(raw: str | None) -> int | None:
+    """An ASCII digit string as int; ``None`` for anything else (``"²".isdigit()`` is true)."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 def _decimal_or_none(raw: str | None) -> Decimal | None:
@@ -342,11 +371,11 @@ class _RowReader:
         return text_of(self.row.get(key))
 
     def integer(self, key: str) -> int:
-        value = self.text(key)
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f"{self.path}.{key}: expected an integer, got {value!r}") from None
+        value = self.text(key).strip()
+        number = _digits(value.removeprefix("-"))
+        if number is None:
+            raise ValueError(f"{self.path}.{key}: expected an integer, got {value!r}")
+        return -number if value.startswith("-") else number
 
     def money(self, key: str) -> Decimal:
         node = self.row.get(key)
@@ -473,8 +502,9 @@ def service(r: _RowReader) -> Service:
     """Decode a service row; the status is a code or the UI's English word (assumption)."""
     raw = r.text("status").strip()
     status: ServiceStatus | None
-    if raw.isdigit():
-        status = ServiceStatus(int(raw)) if int(raw) in ServiceStatus._value2member_map_ else None
+    code = _digits(raw)
+    if code is not None:
+        status = ServiceStatus(code) if code in ServiceStatus._value2member_map_ else None
     else:
         lowered = raw.lower()
         status = next((s for word, s in _SERVICE_WORDS.items() if lowered.startswith(word)), None)
@@ -490,7 +520,7 @@ def running_operation(r: _RowReader) -> RunningOperation:
         id=r.integer("id"),
         service_id=ServiceId(r.integer("item")),
         operation=r.optional_text("name") or "",
-        attempts=int(tries) if tries and tries.isdigit() else 0,
+        attempts=_digits(tries) or 0,
     )
 
 
