@@ -371,6 +371,8 @@ class _RowReader:
         return text_of(self.row.get(key))
 
     def integer(self, key: str) -> int:
+        if key == "id" and "id" not in self.row and "elid" in self.row:
+            key = "elid"  # the B6 reference lists the account list's id column as "elid"
         value = self.text(key).strip()
         number = _digits(value.removeprefix("-"))
         if number is None:
@@ -484,7 +486,7 @@ def ticket_message(r: _RowReader) -> TicketMessage:
     return TicketMessage(
         id=r.integer("id"),
         text=r.text("message"),
-        author=r.optional_text("user") or "",
+        author=r.optional_text("message_user") or r.optional_text("user") or "",
         posted=r.optional_text("date_post"),
     )
 

@@ -195,7 +195,7 @@ def test_promised_payment_with_su_is_credited_at_once(fake, wire):
     assert fake.balance_of("alice") == Decimal("190.00")
     row = wire(func="payment", authinfo=ALICE)["elem"][0]
     assert row["status"] == {"$": "3"}
-    assert row["amount"] == {"$": "40.00 EUR", "$orig": "40.00"}
+    assert row["subaccountamount_iso"] == {"$": "40.00 EUR", "$orig": "40.00"}
 
 
 def test_credited_payment_settles_debt_first(fake, wire):
@@ -370,7 +370,7 @@ def test_ticket_lifecycle(fake, wire):
     assert view["tstatus"] == {"$": "1"}
     (mlist,) = view["list"]
     assert mlist["$name"] == "mlist"
-    assert [(m["message"]["$"], m["user"]["$"]) for m in mlist["elem"]] == [
+    assert [(m["message"]["$"], m["message_user"]["$"]) for m in mlist["elem"]] == [
         ("help", "alice"),
         ("Looking into it", "admin"),
         ("thanks", "alice"),

@@ -701,8 +701,14 @@ def _h_subaccount(call: _Call) -> _Doc:
     return _list(call, [row])
 
 
-def _document_rows(call: _Call, records: Iterable[_Payment | _Invoice]) -> _Doc:
-    """Payments and invoices share their columns: id, number, create_date, amount, status."""
+def _document_rows(
+    call: _Call, records: Iterable[_Payment | _Invoice], *, amount_column: str = "amount"
+) -> _Doc:
+    """Payments and invoices share their columns: id, number, create_date, amount, status.
+
+    The B6 reference names a payment's amount column ``subaccountamount_iso`` ("amount credited to
+    the client's account"); invoices keep ``amount`` (assumption).
+    """
     rows = []
     for r in records:
         if _visible(call, r.account_id):
@@ -711,7 +717,7 @@ def _document_rows(call: _Call, records: Iterable[_Payment | _Invoice]) -> _Doc:
                 "id": _text(r.id),
                 "number": _text(r.id),
                 "create_date": _text(r.create_date),
-                "amount": _money(r.amount, currency),
+                amount_column: _money(r.amount, currency),
                 "status": _text(r.status),
             }
             rows.append(_with_account(call, row, r.account_id))
@@ -719,7 +725,7 @@ def _document_rows(call: _Call, records: Iterable[_Payment | _Invoice]) -> _Doc:
 
 
 def _h_payment(call: _Call) -> _Doc:
-    return _document_rows(call, call.state.payments.values())
+    return _document_rows(call, call.state.payments.values(), amount_column="subaccountamount_iso")
 
 
 def _h_payment_add(call: _Call) -> _Doc:
@@ -785,7 +791,7 @@ def _messages(ticket: _Ticket) -> list[_Doc]:
         {
             "id": _text(m.message_id),
             "message": _text(m.text),
-            "user": _text(m.user),
+            "message_user": _text(m.user),  # B6 ticket.message / ticket_all.message column name
             "date_post": _text(m.date_post),
         }
         for m in ticket.messages
