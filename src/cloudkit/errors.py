@@ -6,6 +6,7 @@ The system that failed is an attribute, not a branch of the tree::
     ├── ConfigError              bad settings, raised before any I/O
     ├── PolicyError              refused by cloudkit before any request is sent
     │   ├── ScopeError           wrong billing scope (admin without as_user, su from a user session)
+    │   ├── SystemVolumeError    a server's system volume cannot be detached or deleted on its own
     │   └── InvalidArgumentError a bad argument (also a ValueError), e.g. a negative amount
     ├── TransportError           no usable answer                               retryable
     │   └── RequestTimeoutError
@@ -20,6 +21,7 @@ The system that failed is an attribute, not a branch of the tree::
     ├── ResponseDecodeError      answered, but not what the model expects: .problems
     ├── OutcomeError             the call "succeeded", its post-condition failed
     │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
+    │   ├── VolumeAttachError    an attach was accepted but the volume fell back or failed
     │   └── WaitTimeoutError     a state was not reached within its budget: .last_status
     └── SessionError             the composite portal token
         ├── TokenInvalidError
@@ -62,10 +64,12 @@ __all__ = [
     "ServerError",
     "SessionError",
     "SilentNoOpError",
+    "SystemVolumeError",
     "TokenExpiredError",
     "TokenInvalidError",
     "TokenRevokedError",
     "TransportError",
+    "VolumeAttachError",
     "WaitTimeoutError",
 ]
 
@@ -139,6 +143,18 @@ class ScopeError(PolicyError):
         >>> issubclass(ScopeError, PolicyError)
         True
     """  # noqa: D205 (the summary needs two lines to name both cases)
+
+
+class SystemVolumeError(PolicyError):
+    """A server's system (boot) volume lives and dies with the server (quirk ``openstack.system-volume``).
+
+    Detaching or deleting it is refused before any request; Nova's own refusal ("root device") maps here.
+
+    Example:
+        >>> from cloudkit.errors import PolicyError, SystemVolumeError
+        >>> issubclass(SystemVolumeError, PolicyError)
+        True
+    """
 
 
 class InvalidArgumentError(PolicyError, ValueError):
@@ -303,6 +319,16 @@ class SilentNoOpError(OutcomeError):
     Example:
         >>> from cloudkit.errors import OutcomeError, SilentNoOpError
         >>> issubclass(SilentNoOpError, OutcomeError)
+        True
+    """
+
+
+class VolumeAttachError(OutcomeError):
+    """An attach was accepted but did not happen: the volume fell back to ``available`` or failed.
+
+    Example:
+        >>> from cloudkit.errors import OutcomeError, VolumeAttachError
+        >>> issubclass(VolumeAttachError, OutcomeError)
         True
     """
 

@@ -16,6 +16,8 @@ from cloudkit.testing._cassettes import (
     SecretRegistry,
     billing_vcr_config,
     billmgr_matcher,
+    openstack_matcher,
+    openstack_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock
 
@@ -26,4 +28,6 @@ __all__ = [
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
+    "openstack_matcher",
+    "openstack_vcr_config",
 ]

@@ -16,6 +16,7 @@ Matching uses the ``billmgr`` matcher: method, path and the parsed parameters of
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +30,8 @@ __all__ = [
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
+    "openstack_matcher",
+    "openstack_vcr_config",
 ]
 
 CASSETTE_HOST = "billing.cassette"
@@ -236,6 +239,112 @@ def billing_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> di
         "match_on": ["billmgr"],
         "before_record_request": _scrub_request(registry),
         "before_record_response": _scrub_response(registry),
+        "decode_compressed_response": True,
+        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "allow_playback_repeats": False,
+    }
+
+
+# ------------------------------------------------------------------------------------------ OpenStack
+OPENSTACK_HOST = "openstack.cassette"
+FAR_FUTURE = "2099-12-31T23:59:59.000000Z"
+_TOKEN_HEADERS = frozenset({"x-auth-token", "x-subject-token", "authorization", "cookie", "set-cookie"})
+
+
+def _scrub_json_secrets(node: Any) -> Any:
+    """Blank passwords, secrets and token ids anywhere in a JSON document; far-future token expiry."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in {"password", "secret", "original_password"} and isinstance(value, str):
+                out[key] = REDACTED
+            elif key == "expires_at" and isinstance(value, str):
+                # Replayed tokens must not expire, or keystoneauth re-authenticates mid-cassette.
+                out[key] = FAR_FUTURE
+            else:
+                out[key] = _scrub_json_secrets(value)
+        return out
+    if isinstance(node, list):
+        return [_scrub_json_secrets(item) for item in node]
+    return node
+
+
+def _scrub_json_body(body: bytes, registry: SecretRegistry) -> bytes:
+    text = body.decode("utf-8", "replace")
+    with contextlib.suppress(ValueError):  # not JSON: only the registry scrub applies
+        text = json.dumps(_scrub_json_secrets(json.loads(text)), sort_keys=True)
+    return registry.scrub(text).encode()
+
+
+def _scrub_openstack_request(registry: SecretRegistry) -> Callable[[Any], Any]:
+    def scrub(request: Any) -> Any:
+        parts = urlsplit(request.uri)
+        request.uri = urlunsplit(("http", OPENSTACK_HOST, parts.path, parts.query, ""))
+        if isinstance(request.body, bytes) and request.body:
+            request.body = _scrub_json_body(request.body, registry)
+        for name in list(request.headers):
+            if name.lower() in _TOKEN_HEADERS:
+                request.headers[name] = REDACTED
+            elif name.lower() in _VOLATILE_HEADERS or name.lower() == "user-agent":
+                del request.headers[name]
+        return request
+
+    return scrub
+
+
+def _scrub_openstack_response(registry: SecretRegistry) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def scrub(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() == "x-subject-token":
+                for value in headers[name]:
+                    registry.add(str(value))
+        body = response.get("body", {}).get("string", b"")
+        if isinstance(body, bytes) and body:
+            response["body"]["string"] = _scrub_json_body(body, registry)
+        for name in list(headers):
+            if name.lower() in _TOKEN_HEADERS:
+                headers[name] = [REDACTED]
+            elif name.lower() in _VOLATILE_HEADERS:
+                del headers[name]
+            else:
+                headers[name] = [registry.scrub(str(v)) for v in headers[name]]
+        return response
+
+    return scrub
+
+
+def openstack_matcher(r1: Any, r2: Any) -> None:
+    """Match OpenStack requests on method, path, query and JSON body (any host or port: no server needed)."""
+    assert r1.method == r2.method, f"method {r1.method} != {r2.method}"  # noqa: S101 (vcrpy API)
+    assert r1.path == r2.path, f"path {r1.path} != {r2.path}"  # noqa: S101
+    q1 = sorted(parse_qsl(urlsplit(r1.uri).query, keep_blank_values=True))
+    q2 = sorted(parse_qsl(urlsplit(r2.uri).query, keep_blank_values=True))
+    assert q1 == q2, f"query {q1} != {q2}"  # noqa: S101
+    assert _json_or_bytes(r1.body) == _json_or_bytes(r2.body), "bodies differ"  # noqa: S101
+
+
+def _json_or_bytes(body: Any) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        return body
+
+
+def openstack_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+    """``vcr_config`` for OpenStack cassettes: token and password scrubbing, far-future token expiry.
+
+    Example:
+        >>> from cloudkit.testing import SecretRegistry, openstack_vcr_config
+        >>> openstack_vcr_config(SecretRegistry(), recorded_against="OpenStackFake")["match_on"]
+        ['openstack']
+    """
+    return {
+        "match_on": ["openstack"],
+        "before_record_request": _scrub_openstack_request(registry),
+        "before_record_response": _scrub_openstack_response(registry),
         "decode_compressed_response": True,
         "persister": GuardedPersister(registry, recorded_against=recorded_against),
         "allow_playback_repeats": False,

@@ -1,0 +1,763 @@
+"""`OpenStackClient`: the only OpenStack module that does I/O, over openstacksdk's proxy layer.
+
+Every SDK call runs inside :func:`_translate` (no openstacksdk, keystoneauth or requests exception
+reaches a caller), reads go through the one retry layer, creates carry a client-side marker and are
+repeated only when a read-back shows the first attempt did not land, and every wait has a finite
+budget, backs off between polls and names the last status it saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import keystoneauth1.exceptions as ks_exc
+import openstack.connection
+import openstack.exceptions as os_exc
+import requests
+
+from cloudkit._core._retry import RetryPolicy
+from cloudkit.errors import (
+    ApiError,
+    AuthenticationError,
+    CloudkitError,
+    ConfigError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    SilentNoOpError,
+    TransportError,
+    VolumeAttachError,
+    WaitTimeoutError,
+)
+from cloudkit.openstack import _quirks, _wire
+from cloudkit.openstack._models import (
+    AttachStrategy,
+    Flavor,
+    Image,
+    Server,
+    Snapshot,
+    Volume,
+    VolumeAttachment,
+)
+from cloudkit.openstack._settings import OpenStackSettings
+
+__all__ = ["OpenStackClient"]
+
+log = logging.getLogger("cloudkit.openstack")
+T = TypeVar("T")
+SYSTEM = "openstack"
+_MAX_POLL = 5.0
+_CINDER_MOUNTPOINT = "/dev/vdb"  # os-attach needs one; it only lands in Cinder's records anyway
+_VOLUME_FAILURES = frozenset({"error", "error_attaching", "error_detaching", "error_deleting"})
+
+
+@contextlib.contextmanager
+def _translate(operation: str) -> Iterator[None]:
+    """The one boundary where openstacksdk, keystoneauth and requests exceptions become cloudkit's."""
+    try:
+        yield
+    except CloudkitError:
+        raise
+    except os_exc.ResourceTimeout as exc:
+        raise WaitTimeoutError(f"timed out ({exc})", system=SYSTEM, operation=operation) from exc
+    except os_exc.HttpException as exc:
+        raise _http_error(
+            exc.status_code, str(exc.details or exc.message or ""), exc.request_id, operation
+        ) from exc
+    except ks_exc.ConnectTimeout as exc:
+        raise RequestTimeoutError("request timed out", system=SYSTEM, operation=operation) from exc
+    except ks_exc.ConnectFailure as exc:
+        raise TransportError("connection failed", system=SYSTEM, operation=operation) from exc
+    except ks_exc.HttpError as exc:  # keystoneauth's own HTTP errors (auth requests)
+        raise _http_error(exc.http_status, str(exc.message or ""), exc.request_id, operation) from exc
+    except (ks_exc.ClientException, requests.RequestException) as exc:
+        raise TransportError(
+            f"no usable answer ({type(exc).__name__})", system=SYSTEM, operation=operation
+        ) from exc
+    except os_exc.SDKException as exc:
+        raise ApiError(f"openstacksdk: {exc}", system=SYSTEM, operation=operation) from exc
+
+
+_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: RateLimitedError,
+    429: RateLimitedError,
+}
+
+
+def _http_error(status: int | None, details: str, request_id: str | None, operation: str) -> CloudkitError:
+    details = " ".join(details.split())[:300]
+    if _quirks.is_root_device_refusal(status, details):
+        refused = _quirks.refuse_system_volume(operation, "(root device)", None)
+        refused.add_note(f"Nova refused: HTTP {status}: {details}")
+        return refused
+    quirk = _quirks.transient_quirk(status, details)
+    cls = ServerError if status is not None and status >= 500 else _STATUS_ERRORS.get(status or 0, ApiError)  # noqa: PLR2004
+    err = cls(
+        f"HTTP {status}: {details}" if details else f"HTTP {status}",
+        system=SYSTEM,
+        operation=operation,
+        quirk=quirk,
+        status=status,
+        code=str(status),
+        detail=details or None,
+    )
+    if request_id:
+        err.add_note(f"request id {request_id}")
+    return err
+
+
+_DEFAULT_WAITS = OpenStackSettings(
+    auth_url="http://unused.invalid/v3",
+    username="unused",
+    password="unused",  # noqa: S106 (placeholder settings that only carry the default budgets)
+    project_name="unused",
+)
+
+
+class OpenStackClient:
+    """A typed client for Nova, Cinder, Glance and Keystone, over openstacksdk.
+
+    Servers boot from a new system volume that lives and dies with them; volume attach is verified on
+    both sides (quirk ``openstack.cinder-attach-no-device``); transient 5xx such as Galera's WSREP are
+    retried safely (``openstack.wsrep-not-ready``).
+
+    Args:
+        settings: credentials and budgets; or pass ``connection``.
+        connection: an existing ``openstack.connection.Connection`` (the caller keeps ownership).
+        retry: the retry policy for reads and verified creates.
+        clock: monotonic seconds, for waits (tests inject a fake clock).
+        sleep: how to wait between polls.
+        new_marker: makes the client-side marker a create carries (tests make it deterministic).
+
+    Example:
+        >>> from cloudkit.openstack import OpenStackClient, OpenStackSettings
+        >>> from cloudkit.testing.fakes import OpenStackFake
+        >>> with OpenStackFake() as fake, OpenStackClient(OpenStackSettings(
+        ...         auth_url=fake.auth_url, username="portal", password="portal-pass",
+        ...         project_name="alice")) as client:
+        ...     [image.name for image in client.list_images()][:1]
+        ['cirros-0.6.2']
+    """
+
+    def __init__(
+        self,
+        settings: OpenStackSettings | None = None,
+        *,
+        connection: openstack.connection.Connection | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        new_marker: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        """Create a client; authentication happens on the first call."""
+        if settings is None and connection is None:
+            raise ConfigError("OpenStackClient needs settings or a connection", system=SYSTEM)
+        self._settings = settings
+        # Budgets come from the settings; a client built from a bare connection uses the defaults.
+        self._waits = settings or _DEFAULT_WAITS
+        self._owns_connection = connection is None
+        if connection is None:
+            assert settings is not None  # noqa: S101 (checked above)
+            with _translate("connect"):
+                connection = openstack.connection.Connection(**settings.connection_config())
+        self._conn = connection
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._new_marker = new_marker
+        self._lock = threading.Lock()
+        self._system_volumes: dict[str, str] = {}  # system volume id -> its server id
+
+    # ------------------------------------------------------------------------------ lifecycle
+    def __repr__(self) -> str:
+        """Where and as whom; never the password or token."""
+        if self._settings is None:
+            return "OpenStackClient(connection=...)"
+        s = self._settings
+        return (
+            f"OpenStackClient(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
+        )
+
+    def __enter__(self) -> Self:
+        """Use as a context manager; the connection is closed on exit if this client made it."""
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close on exit."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection if this client made it."""
+        if self._owns_connection:
+            self._conn.close()
+
+    # ------------------------------------------------------------------------------ servers
+    def create_server(
+        self,
+        name: str,
+        *,
+        image: str,
+        flavor: str,
+        system_volume_size: int,
+        networks: str | list[str] = "none",
+        wait: float | None = None,
+    ) -> Server:
+        """Create a server booting from a new system volume, and wait until it is ACTIVE.
+
+        The system volume is created from ``image`` with ``delete_on_termination``: it lives and dies with
+        the server. The create carries a client-side marker; after a lost answer it is repeated only if
+        no server with that marker exists (never a duplicate server).
+
+        Args:
+            name: server name.
+            image: Glance image id for the system volume.
+            flavor: flavor id.
+            system_volume_size: size of the system volume in GiB.
+            networks: ``"none"``, ``"auto"`` or a list of network ids.
+            wait: seconds to wait for ACTIVE (``None``: ``settings.wait_timeout``).
+
+        Raises:
+            InvalidArgumentError: empty name, ids, or a size below 1.
+            WaitTimeoutError: not ACTIVE within ``wait``; ``last_status`` says where it stopped.
+            ApiError: the server went to ERROR or the cloud refused.
+        """
+        operation = "create_server"
+        _require(name=name, image=image, flavor=flavor, operation=operation)
+        _require_size(system_volume_size, "system_volume_size", operation)
+        marker = self._new_marker()
+        nets: Any = networks if isinstance(networks, str) else [{"uuid": n} for n in networks]
+
+        def attempt() -> str:
+            with _translate(operation):
+                created = self._conn.compute.create_server(
+                    name=name,
+                    flavor_id=flavor,
+                    networks=nets,
+                    metadata={_wire.MARKER_KEY: marker},
+                    block_device_mapping=[
+                        {
+                            "boot_index": 0,
+                            "uuid": image,
+                            "source_type": "image",
+                            "destination_type": "volume",
+                            "volume_size": system_volume_size,
+                            "delete_on_termination": True,
+                        }
+                    ],
+                )
+            return str(created.id)
+
+        def landed() -> str | None:
+            with _translate(operation):
+                found = self._conn.compute.servers(details=True, name=f"^{re.escape(name)}$")
+                return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
+
+        server_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        self._wait_server_status(server_id, "ACTIVE", operation, wait)
+        return self.get_server(server_id)
+
+    def get_server(self, server_id: str) -> Server:
+        """One server, with its system volume identified.
+
+        Raises:
+            NotFoundError: no such server in this project.
+        """
+        operation = "get_server"
+        raw = self._read(operation, lambda: self._conn.compute.get_server(server_id))
+        return _wire.server(raw, system_volume=self._system_volume_of(raw, operation), operation=operation)
+
+    def list_servers(self) -> list[Server]:
+        """Servers of the project, each with its system volume identified."""
+        operation = "list_servers"
+        raws = self._read(operation, lambda: list(self._conn.compute.servers(details=True)))
+        unknown = [s for s in raws if self._cached_system_volume(s) is None and _wire.attached_volume_ids(s)]
+        volumes = (
+            self._read(operation, lambda: list(self._conn.block_storage.volumes(details=True)))
+            if unknown
+            else []
+        )
+        result = []
+        for raw in raws:
+            system_volume = self._cached_system_volume(raw) or _wire.system_volume_id(raw, volumes)
+            self._remember(raw, system_volume)
+            result.append(_wire.server(raw, system_volume=system_volume, operation=operation))
+        return result
+
+    def delete_server(self, server_id: str, *, wait: float | None = None) -> None:
+        """Delete a server together with its system volume, and wait until both are gone.
+
+        Raises:
+            NotFoundError: no such server.
+            WaitTimeoutError: the server or its system volume did not go within ``wait``.
+        """
+        operation = "delete_server"
+        server = self.get_server(server_id)
+        self._read(operation, lambda: self._conn.compute.delete_server(server_id, ignore_missing=True))
+        self._wait_gone(operation, lambda: self._conn.compute.get_server(server_id), wait, what="server")
+        if server.system_volume_id:
+            volume_id = server.system_volume_id
+            # delete_on_termination removes it; a volume created otherwise is removed here once released.
+            remaining = self._wait_volume_released(volume_id, operation, wait)
+            if remaining is not None:
+                self._read(
+                    operation, lambda: self._conn.block_storage.delete_volume(volume_id, ignore_missing=True)
+                )
+                self._wait_gone(
+                    operation, lambda: self._conn.block_storage.get_volume(volume_id), wait, what="volume"
+                )
+            with self._lock:
+                self._system_volumes.pop(volume_id, None)
+
+    def suspend_server(self, server_id: str, *, reason: str, wait: float | None = None) -> Server:
+        """Suspend a customer's server: stop it, then lock it with ``reason``; verified by reading back.
+
+        A locked server refuses start, stop and delete from the customer's own (non-admin) token.
+
+        Raises:
+            InvalidArgumentError: empty reason.
+            SilentNoOpError: Nova accepted the lock but the server is not locked.
+        """
+        operation = "suspend_server"
+        _require(reason=reason, operation=operation)
+        server = self.get_server(server_id)
+        if server.status != "SHUTOFF":
+            if server.locked:
+                self._read(operation, lambda: self._conn.compute.unlock_server(server_id))
+            self._read(operation, lambda: self._conn.compute.stop_server(server_id))
+            self._wait_server_status(server_id, "SHUTOFF", operation, wait)
+        self._read(operation, lambda: self._conn.compute.lock_server(server_id, locked_reason=reason))
+        server = self.get_server(server_id)
+        if not server.locked:
+            raise SilentNoOpError(
+                f"Nova accepted the lock but server {server_id} is not locked",
+                system=SYSTEM,
+                operation=operation,
+            )
+        return server
+
+    def resume_server(self, server_id: str, *, wait: float | None = None) -> Server:
+        """Resume a suspended server: unlock it, start it and wait until ACTIVE."""
+        operation = "resume_server"
+        server = self.get_server(server_id)
+        if server.locked:
+            self._read(operation, lambda: self._conn.compute.unlock_server(server_id))
+        if server.status != "ACTIVE":
+            self._read(operation, lambda: self._conn.compute.start_server(server_id))
+            self._wait_server_status(server_id, "ACTIVE", operation, wait)
+        return self.get_server(server_id)
+
+    # ------------------------------------------------------------------------------ volumes
+    def create_volume(self, name: str, *, size: int, wait: float | None = None) -> Volume:
+        """Create a volume and wait until it is available (never a duplicate, as for servers)."""
+        operation = "create_volume"
+        _require(name=name, operation=operation)
+        _require_size(size, "size", operation)
+        marker = self._new_marker()
+
+        def attempt() -> str:
+            with _translate(operation):
+                created = self._conn.block_storage.create_volume(
+                    name=name, size=size, metadata={_wire.MARKER_KEY: marker}
+                )
+            return str(created.id)
+
+        def landed() -> str | None:
+            with _translate(operation):
+                found = self._conn.block_storage.volumes(details=True, name=name)
+                return next((str(v.id) for v in found if _wire.has_marker(v, marker)), None)
+
+        volume_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        return self._wait_volume_status(volume_id, "available", operation, wait)
+
+    def get_volume(self, volume_id: str) -> Volume:
+        """One volume.
+
+        Raises:
+            NotFoundError: no such volume in this project.
+        """
+        operation = "get_volume"
+        raw = self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+        return _wire.volume(raw, operation=operation)
+
+    def list_volumes(self) -> list[Volume]:
+        """Volumes of the project."""
+        operation = "list_volumes"
+        raws = self._read(operation, lambda: list(self._conn.block_storage.volumes(details=True)))
+        return [_wire.volume(v, operation=operation) for v in raws]
+
+    def delete_volume(self, volume_id: str, *, wait: float | None = None) -> None:
+        """Delete a volume that is not a system volume, and wait until it is gone.
+
+        Raises:
+            SystemVolumeError: ``volume_id`` is a server's system volume (no request is sent when this
+                client has seen that server; otherwise after one read and before any delete).
+        """
+        operation = "delete_volume"
+        self._refuse_if_system_volume(volume_id, None, operation)
+        raw = self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+        for server_id in _wire.volume_server_ids(raw):
+            if _wire.volume_device_on(raw, server_id) in _wire.ROOT_DEVICES:
+                raise _quirks.refuse_system_volume(operation, volume_id, server_id)
+        self._read(operation, lambda: self._conn.block_storage.delete_volume(volume_id, ignore_missing=False))
+        self._wait_gone(
+            operation, lambda: self._conn.block_storage.get_volume(volume_id), wait, what="volume"
+        )
+
+    def attach_volume(
+        self,
+        server_id: str,
+        volume_id: str,
+        *,
+        strategy: AttachStrategy = AttachStrategy.NOVA,
+        wait: float | None = None,
+    ) -> VolumeAttachment:
+        """Attach a volume to a server and verify it on both sides (Nova lists it, Cinder shows in-use).
+
+        Args:
+            server_id: the server.
+            volume_id: an available volume.
+            strategy: ``AttachStrategy.NOVA`` (default) or ``AttachStrategy.CINDER_THEN_NOVA``; see
+                :class:`AttachStrategy` and quirk ``openstack.cinder-attach-no-device``.
+            wait: seconds to wait for the attachment (``None``: ``settings.wait_timeout``).
+
+        Raises:
+            VolumeAttachError: the volume fell back to available or went to an error state.
+            WaitTimeoutError: not attached within ``wait``.
+        """
+        operation = "attach_volume"
+        _require(server_id=server_id, volume_id=volume_id, operation=operation)
+        if strategy is AttachStrategy.CINDER_THEN_NOVA:
+            found = self._attach_via_cinder_then_verify(server_id, volume_id, operation)
+            if found is not None:
+                return found
+        return self._attach_via_nova(server_id, volume_id, operation, wait)
+
+    def list_volume_attachments(self, server_id: str) -> list[VolumeAttachment]:
+        """The volumes Nova lists as attached to a server (the system volume included)."""
+        operation = "list_volume_attachments"
+        raws = self._read(operation, lambda: list(self._conn.compute.volume_attachments(server_id)))
+        return [_wire.attachment(a, operation=operation) for a in raws]
+
+    def detach_volume(self, server_id: str, volume_id: str, *, wait: float | None = None) -> None:
+        """Detach a data volume through Nova and wait until it is available again.
+
+        Raises:
+            SystemVolumeError: ``volume_id`` is the server's system volume (refused before any request
+                when this client has seen the server; Nova's own 400/403 maps here too).
+        """
+        operation = "detach_volume"
+        _require(server_id=server_id, volume_id=volume_id, operation=operation)
+        self._refuse_if_system_volume(volume_id, server_id, operation)
+        if volume_id not in self._system_volumes and self.get_server(server_id).system_volume_id == volume_id:
+            raise _quirks.refuse_system_volume(operation, volume_id, server_id)
+        with _translate(operation):
+            self._conn.compute.delete_volume_attachment(server_id, volume_id, ignore_missing=False)
+
+        def check() -> tuple[bool, None, str]:
+            listed = self._nova_lists(server_id, volume_id, operation)
+            volume = self.get_volume(volume_id)
+            return (not listed and volume.status == "available"), None, volume.status
+
+        self._poll(operation, check, wait)
+
+    # ------------------------------------------------------------------------------ snapshots
+    def create_snapshot(self, volume_id: str, *, name: str, wait: float | None = None) -> Snapshot:
+        """Snapshot a volume and wait until the snapshot is available (never a duplicate)."""
+        operation = "create_snapshot"
+        _require(volume_id=volume_id, name=name, operation=operation)
+        marker = self._new_marker()
+
+        def attempt() -> str:
+            with _translate(operation):
+                created = self._conn.block_storage.create_snapshot(
+                    volume_id=volume_id, name=name, force=True, metadata={_wire.MARKER_KEY: marker}
+                )
+            return str(created.id)
+
+        def landed() -> str | None:
+            with _translate(operation):
+                found = self._conn.block_storage.snapshots(details=True, name=name)
+                return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
+
+        snapshot_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+        def check() -> tuple[bool, Snapshot, str]:
+            raw = self._read(operation, lambda: self._conn.block_storage.get_snapshot(snapshot_id))
+            snap = _wire.snapshot(raw, operation=operation)
+            if snap.status in _VOLUME_FAILURES:
+                raise ApiError(
+                    f"snapshot {snapshot_id} went to {snap.status}", system=SYSTEM, operation=operation
+                )
+            return snap.status == "available", snap, snap.status
+
+        return self._poll(operation, check, wait)
+
+    def list_snapshots(self) -> list[Snapshot]:
+        """Snapshots of the project."""
+        operation = "list_snapshots"
+        raws = self._read(operation, lambda: list(self._conn.block_storage.snapshots(details=True)))
+        return [_wire.snapshot(s, operation=operation) for s in raws]
+
+    def delete_snapshot(self, snapshot_id: str, *, wait: float | None = None) -> None:
+        """Delete a snapshot and wait until it is gone."""
+        operation = "delete_snapshot"
+        self._read(
+            operation, lambda: self._conn.block_storage.delete_snapshot(snapshot_id, ignore_missing=False)
+        )
+        self._wait_gone(
+            operation, lambda: self._conn.block_storage.get_snapshot(snapshot_id), wait, what="snapshot"
+        )
+
+    # ------------------------------------------------------------------------------ images, flavors
+    def list_images(self) -> list[Image]:
+        """Images visible to the project, every page read (Glance's ``next`` links followed)."""
+        operation = "list_images"
+        raws = self._read(operation, lambda: list(self._conn.image.images()))
+        return [_wire.image(i, operation=operation) for i in raws]
+
+    def get_image(self, image_id: str) -> Image:
+        """One image with its OS metadata."""
+        operation = "get_image"
+        return _wire.image(
+            self._read(operation, lambda: self._conn.image.get_image(image_id)), operation=operation
+        )
+
+    def list_flavors(self) -> list[Flavor]:
+        """Flavors visible to the project."""
+        operation = "list_flavors"
+        raws = self._read(operation, lambda: list(self._conn.compute.flavors(details=True)))
+        return [_wire.flavor(f, operation=operation) for f in raws]
+
+    def get_flavor(self, flavor_id: str) -> Flavor:
+        """One flavor."""
+        operation = "get_flavor"
+        return _wire.flavor(
+            self._read(operation, lambda: self._conn.compute.get_flavor(flavor_id)), operation=operation
+        )
+
+    # ------------------------------------------------------------------------------ internals
+    def _read(self, operation: str, fn: Callable[[], T]) -> T:
+        """An idempotent SDK call: translated errors, retried by the policy."""
+
+        def call() -> T:
+            with _translate(operation):
+                return fn()
+
+        return self._retry.call(call, system=SYSTEM, operation=operation)
+
+    def _budget(self, wait: float | None) -> float:
+        if wait is None:
+            return self._waits.wait_timeout
+        if wait < 0:
+            raise InvalidArgumentError("wait must be >= 0", system=SYSTEM)
+        return wait
+
+    def _poll(self, operation: str, check: Callable[[], tuple[bool, T, str]], wait: float | None) -> T:
+        """Call ``check`` until it reports done, backing off between polls, within the budget."""
+        budget = self._budget(wait)
+        deadline = self._clock() + budget
+        delay = self._waits.poll_interval
+        while True:
+            done, value, status = check()
+            if done:
+                return value
+            if self._clock() + delay > deadline:
+                raise WaitTimeoutError(
+                    f"still {status} after {budget:g}s",
+                    last_status=status,
+                    system=SYSTEM,
+                    operation=operation,
+                )
+            self._sleep(delay)
+            delay = min(delay * 2, _MAX_POLL)
+
+    def _wait_server_status(self, server_id: str, target: str, operation: str, wait: float | None) -> None:
+        def check() -> tuple[bool, None, str]:
+            raw = self._read(operation, lambda: self._conn.compute.get_server(server_id))
+            status = str(getattr(raw, "status", "") or "UNKNOWN").upper()
+            if status == "ERROR":
+                fault = getattr(raw, "fault", None) or {}
+                message = fault.get("message", "") if isinstance(fault, dict) else ""
+                raise ApiError(
+                    f"server {server_id} went to ERROR {message}".strip(), system=SYSTEM, operation=operation
+                )
+            return status == target and not getattr(raw, "task_state", None), None, status
+
+        self._poll(operation, check, wait)
+
+    def _wait_volume_status(self, volume_id: str, target: str, operation: str, wait: float | None) -> Volume:
+        def check() -> tuple[bool, Volume, str]:
+            volume = self.get_volume(volume_id)
+            if volume.status in _VOLUME_FAILURES:
+                raise ApiError(
+                    f"volume {volume_id} went to {volume.status}", system=SYSTEM, operation=operation
+                )
+            return volume.status == target, volume, volume.status
+
+        return self._poll(operation, check, wait)
+
+    def _wait_gone(self, operation: str, fetch: Callable[[], Any], wait: float | None, *, what: str) -> None:
+        def check() -> tuple[bool, None, str]:
+            try:
+                raw = self._read(operation, fetch)
+            except NotFoundError:
+                return True, None, "gone"
+            status = str(getattr(raw, "status", "") or "unknown")
+            if status.lower() in {"deleted", "soft_deleted"}:
+                return True, None, status
+            if status.lower() in _VOLUME_FAILURES or status == "ERROR":
+                raise ApiError(f"{what} went to {status} while deleting", system=SYSTEM, operation=operation)
+            return False, None, status
+
+        self._poll(operation, check, wait)
+
+    def _wait_volume_released(self, volume_id: str, operation: str, wait: float | None) -> Volume | None:
+        """After its server is deleted: ``None`` once the volume is gone, or the volume once available."""
+
+        def check() -> tuple[bool, Volume | None, str]:
+            try:
+                volume = self.get_volume(volume_id)
+            except NotFoundError:
+                return True, None, "gone"
+            return volume.status == "available", volume, volume.status
+
+        return self._poll(operation, check, wait)
+
+    def _nova_lists(self, server_id: str, volume_id: str, operation: str) -> bool:
+        attachments = self._read(operation, lambda: list(self._conn.compute.volume_attachments(server_id)))
+        return any(str(getattr(a, "volume_id", "")) == volume_id for a in attachments)
+
+    def _attach_via_nova(
+        self, server_id: str, volume_id: str, operation: str, wait: float | None
+    ) -> VolumeAttachment:
+        def attempt() -> bool:
+            with _translate(operation):
+                self._conn.compute.create_volume_attachment(server_id, volume_id)
+            return True
+
+        def landed() -> bool | None:
+            return True if self._nova_lists(server_id, volume_id, operation) else None
+
+        self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        left_available = False
+
+        def check() -> tuple[bool, VolumeAttachment, str]:
+            nonlocal left_available
+            raw = self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+            volume = _wire.volume(raw, operation=operation)
+            if volume.status in _VOLUME_FAILURES:
+                raise VolumeAttachError(
+                    f"volume {volume_id} went to {volume.status} while attaching",
+                    system=SYSTEM,
+                    operation=operation,
+                    quirk=_quirks.CINDER_ATTACH_NO_DEVICE.id,
+                )
+            if volume.status != "available":
+                left_available = True
+            elif left_available:
+                raise VolumeAttachError(
+                    f"volume {volume_id} fell back to available: the attach to {server_id} failed",
+                    system=SYSTEM,
+                    operation=operation,
+                    quirk=_quirks.CINDER_ATTACH_NO_DEVICE.id,
+                )
+            listed = self._nova_lists(server_id, volume_id, operation)
+            done = listed and volume.status == "in-use" and server_id in volume.server_ids
+            device = _wire.volume_device_on(raw, server_id)
+            return (
+                done,
+                VolumeAttachment(server_id=server_id, volume_id=volume_id, device=device),
+                volume.status,
+            )
+
+        return self._poll(operation, check, wait)
+
+    def _attach_via_cinder_then_verify(
+        self, server_id: str, volume_id: str, operation: str
+    ) -> VolumeAttachment | None:
+        """Cinder's os-attach, then Nova must list the disk within the verify budget; else undo it."""
+        with _translate(operation):
+            self._conn.block_storage.attach_volume(volume_id, _CINDER_MOUNTPOINT, instance=server_id)
+        verify = self._waits.cinder_attach_verify_seconds
+
+        def check() -> tuple[bool, bool, str]:
+            return self._nova_lists(server_id, volume_id, operation), True, "not listed by Nova"
+
+        try:
+            self._poll(operation, check, verify)
+        except WaitTimeoutError:
+            _quirks.cinder_attach_not_seen(server_id, volume_id)
+            self._undo_cinder_attach(server_id, volume_id, operation)
+            return None
+        raw = self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+        return VolumeAttachment(
+            server_id=server_id, volume_id=volume_id, device=_wire.volume_device_on(raw, server_id)
+        )
+
+    def _undo_cinder_attach(self, server_id: str, volume_id: str, operation: str) -> None:
+        raw = self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+        attachment_id = _wire.volume_attachment_id_on(raw, server_id)
+        if attachment_id is not None:
+            with _translate(operation):
+                self._conn.block_storage.detach_volume(volume_id, attachment_id)
+        self._wait_volume_status(volume_id, "available", operation, None)
+
+    def _cached_system_volume(self, raw: Any) -> str | None:
+        attached = _wire.attached_volume_ids(raw)
+        with self._lock:
+            return next((v for v in attached if self._system_volumes.get(v) == raw.id), None)
+
+    def _remember(self, raw: Any, system_volume: str | None) -> None:
+        if system_volume:
+            with self._lock:
+                self._system_volumes[system_volume] = str(raw.id)
+
+    def _system_volume_of(self, raw: Any, operation: str) -> str | None:
+        cached = self._cached_system_volume(raw)
+        if cached is not None:
+            return cached
+        attached = _wire.attached_volume_ids(raw)
+        volumes = [self._fetch_volume(volume_id, operation) for volume_id in attached]
+        system_volume = _wire.system_volume_id(raw, volumes)
+        self._remember(raw, system_volume)
+        return system_volume
+
+    def _fetch_volume(self, volume_id: str, operation: str) -> Any:
+        return self._read(operation, lambda: self._conn.block_storage.get_volume(volume_id))
+
+    def _refuse_if_system_volume(self, volume_id: str, server_id: str | None, operation: str) -> None:
+        with self._lock:
+            owner = self._system_volumes.get(volume_id)
+        if owner is not None and (server_id is None or owner == server_id):
+            raise _quirks.refuse_system_volume(operation, volume_id, owner)
+
+
+def _require_size(value: object, name: str, operation: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name} must be an int >= 1 (GiB)", system=SYSTEM, operation=operation)
+
+
+def _require(*, operation: str, **fields: object) -> None:
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidArgumentError(
+                f"{name} must be a non-empty string", system=SYSTEM, operation=operation
+            )

@@ -1,0 +1,132 @@
+"""OpenStack models: frozen attrs classes with domain names (SDK attribute names live in ``_wire.py``)."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = ["AttachStrategy", "Flavor", "Image", "Server", "Snapshot", "Volume", "VolumeAttachment"]
+
+
+class AttachStrategy(enum.Enum):
+    """How :meth:`OpenStackClient.attach_volume` attaches (quirk ``openstack.cinder-attach-no-device``).
+
+    ``NOVA`` (default): Nova's ``os-volume_attachments``; only Nova (nova-compute, libvirt, os-brick)
+    connects a disk to the guest. ``CINDER_THEN_NOVA``: Cinder's ``os-attach`` action first (which only
+    writes Cinder's records), then verify through Nova; if Nova does not list the disk within
+    ``cinder_attach_verify_seconds``, undo the Cinder-side state and attach through Nova.
+
+    Example:
+        >>> from cloudkit.openstack import AttachStrategy
+        >>> AttachStrategy.CINDER_THEN_NOVA.value
+        'cinder-then-nova'
+    """
+
+    NOVA = "nova"
+    CINDER_THEN_NOVA = "cinder-then-nova"
+
+
+@attrs.frozen(kw_only=True)
+class Server:
+    """A server; ``system_volume_id`` is its boot volume, which lives and dies with it.
+
+    Example:
+        >>> from cloudkit.openstack import Server
+        >>> Server(id="s1", name="web-1", status="ACTIVE", system_volume_id="v1").system_volume_id
+        'v1'
+    """
+
+    id: str
+    name: str
+    status: str
+    system_volume_id: str | None = None
+    volume_ids: tuple[str, ...] = ()
+    locked: bool = False
+    locked_reason: str | None = None
+    task_state: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Volume:
+    """A block-storage volume; ``server_ids`` are the servers Cinder records it attached to.
+
+    Example:
+        >>> from cloudkit.openstack import Volume
+        >>> Volume(id="v1", name="data-1", status="available", size=20).size
+        20
+    """
+
+    id: str
+    name: str
+    status: str
+    size: int
+    bootable: bool = False
+    server_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class VolumeAttachment:
+    """A volume attached to a server, as Nova lists it.
+
+    Example:
+        >>> from cloudkit.openstack import VolumeAttachment
+        >>> VolumeAttachment(server_id="s1", volume_id="v1", device="/dev/vdb").device
+        '/dev/vdb'
+    """
+
+    server_id: str
+    volume_id: str
+    device: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """A volume snapshot.
+
+    Example:
+        >>> from cloudkit.openstack import Snapshot
+        >>> Snapshot(id="n1", name="before-upgrade", status="available", volume_id="v1", size=20).volume_id
+        'v1'
+    """
+
+    id: str
+    name: str
+    status: str
+    volume_id: str
+    size: int
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """A Glance image with its OS metadata.
+
+    Example:
+        >>> from cloudkit.openstack import Image
+        >>> Image(id="i1", name="ubuntu-24.04", status="active", os_distro="ubuntu").os_distro
+        'ubuntu'
+    """
+
+    id: str
+    name: str
+    status: str
+    os_distro: str | None = None
+    os_version: str | None = None
+    min_disk: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Flavor:
+    """A compute flavor.
+
+    Example:
+        >>> from cloudkit.openstack import Flavor
+        >>> Flavor(id="1", name="m1.small", vcpus=1, ram=2048, disk=0).ram
+        2048
+    """
+
+    id: str
+    name: str
+    vcpus: int
+    ram: int
+    disk: int

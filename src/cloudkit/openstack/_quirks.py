@@ -1,0 +1,110 @@
+"""Every OpenStack workaround, each registered as a :class:`~cloudkit.Quirk` with one handler."""
+
+from __future__ import annotations
+
+import re
+
+from cloudkit._core._quirks import Quirk, quirk
+from cloudkit.errors import SystemVolumeError
+
+SYSTEM = "openstack"
+_REF = "reference/openstack.md"
+
+CINDER_ATTACH_NO_DEVICE = Quirk(
+    id="openstack.cinder-attach-no-device",
+    system="openstack",
+    summary=(
+        "Cinder's os-attach action reports success and marks the volume in-use, but only writes "
+        "Cinder's records: nothing connects the disk to the guest, so no device appears in the server."
+    ),
+    handling=(
+        "attach_volume uses Nova's os-volume_attachments by default and waits until Nova lists the "
+        "attachment and Cinder shows the volume in-use on that server. AttachStrategy.CINDER_THEN_NOVA "
+        "verifies a Cinder-side attach through Nova and, if Nova never sees it, undoes it and attaches "
+        "through Nova. A volume that falls back to available during an attach raises VolumeAttachError."
+    ),
+    evidence=(
+        "cassettes/openstack/attach_volume__cinder_then_nova.yaml",
+        f"{_REF} §1.1 (who connects the disk to the guest), §3.1, quirk (a)",
+        "FIELD-NOTES.md OpenStack 1",
+    ),
+)
+
+SYSTEM_VOLUME = Quirk(
+    id="openstack.system-volume",
+    system="openstack",
+    summary=(
+        "The boot volume cannot be detached: Nova refuses (400 or 403 'root device'), or on older clouds "
+        "reports the connection torn down and then refuses operations on the disk."
+    ),
+    handling=(
+        "A server always has its system volume: detach_volume and delete_volume on it raise "
+        "SystemVolumeError before any request is sent (when the client knows it) or before any mutating "
+        "request (after a read); delete_server removes the system volume with the server; Nova's own "
+        "refusal maps to the same error."
+    ),
+    evidence=(
+        "cassettes/openstack/detach_volume__system_volume.yaml",
+        f"{_REF} §2.2, quirk (b)",
+        "FIELD-NOTES.md OpenStack 2",
+    ),
+)
+
+WSREP_NOT_READY = Quirk(
+    id="openstack.wsrep-not-ready",
+    system="openstack",
+    summary=(
+        "Galera answers 'WSREP has not yet prepared node for application use' during resyncs; the APIs "
+        "pass it on as 500 (or 503)."
+    ),
+    handling=(
+        "Idempotent calls are retried with backoff inside a deadline on 5xx naming WSREP, other transient "
+        "5xx and connection resets. Creates carry a client-side marker and are retried only after a "
+        "read-back shows the first attempt did not land: never a duplicate server, volume or snapshot."
+    ),
+    evidence=(
+        "cassettes/openstack/list_servers__wsrep_then_ok.yaml",
+        f"{_REF} §6, quirk (c)",
+        "FIELD-NOTES.md OpenStack 3",
+    ),
+)
+
+_ROOT_DEVICE = re.compile(r"root[ _-]?device", re.IGNORECASE)
+_TRANSIENT_DB = re.compile(r"WSREP|DBConnectionError|Deadlock", re.IGNORECASE)
+_ROOT_REFUSAL_STATUSES = frozenset({400, 403})
+
+
+@quirk(SYSTEM_VOLUME)
+def refuse_system_volume(operation: str, volume_id: str, server_id: str | None) -> SystemVolumeError:
+    """The error for detaching or deleting a server's system volume on its own."""
+    SYSTEM_VOLUME.fired(operation)
+    owner = f" of server {server_id}" if server_id else ""
+    return SystemVolumeError(
+        f"volume {volume_id} is the system volume{owner}: it goes only with the server "
+        "(delete the server to remove it)",
+        system=SYSTEM,
+        operation=operation,
+        quirk=SYSTEM_VOLUME.id,
+    )
+
+
+def is_root_device_refusal(status: int | None, details: str) -> bool:
+    """Whether a Nova error is its refusal to detach a root device (400 or 403)."""
+    return status in _ROOT_REFUSAL_STATUSES and bool(_ROOT_DEVICE.search(details))
+
+
+@quirk(WSREP_NOT_READY)
+def transient_quirk(status: int | None, details: str) -> str | None:
+    """The quirk id to tag a 5xx with when it names a transient Galera/database failure."""
+    if status is not None and status >= 500 and _TRANSIENT_DB.search(details):  # noqa: PLR2004
+        WSREP_NOT_READY.fired(details[:80])
+        return WSREP_NOT_READY.id
+    return None
+
+
+@quirk(CINDER_ATTACH_NO_DEVICE)
+def cinder_attach_not_seen(server_id: str, volume_id: str) -> None:
+    """Log that Nova never saw a Cinder-side attach (the handler that follows undoes it)."""
+    CINDER_ATTACH_NO_DEVICE.fired(
+        f"volume {volume_id} not on server {server_id}; undoing, attaching via Nova"
+    )
