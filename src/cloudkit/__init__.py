@@ -7,7 +7,7 @@ Example:
 """
 
 # Importing the systems registers their quirks.
-import cloudkit.billing  # noqa: F401
+import cloudkit.billing
 import cloudkit.openstack  # noqa: F401
 from cloudkit._core import QUIRKS, Quirk, RetryPolicy, Secret, make_converter
 

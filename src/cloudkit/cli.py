@@ -20,7 +20,7 @@ from typing import TextIO, TypeVar
 
 from cloudkit import QUIRKS
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.errors import CloudkitError, ScopeError, SilentNoOpError
+from cloudkit.errors import CloudkitError, ScopeError, SilentNoOpError, SystemVolumeError
 
 __all__ = ["main"]
 
@@ -130,7 +130,80 @@ def run_demo(out: TextIO = sys.stdout) -> None:
                 lambda: alice.create_promised_payment(Decimal(5)),
             )
             story.note(f"{err.message} (quirk {err.quirk})")
+    run_openstack_demo(story)
     print("\nDemo finished: every step behaved as described.", file=out)
+
+
+def run_openstack_demo(story: _Story) -> None:
+    """The OpenStack story: server with system volume, attach with fallback, refusals, suspend."""
+    from cloudkit.openstack import AttachStrategy, OpenStackClient, OpenStackSettings  # noqa: PLC0415
+    from cloudkit.testing.fakes import OpenStackFake  # noqa: PLC0415
+
+    with OpenStackFake() as fake:
+        story.heading(f"OpenStack fake on {fake.url} (Keystone, Nova, Cinder, Glance; portal/portal-pass)")
+        settings = OpenStackSettings(
+            auth_url=fake.auth_url,
+            username="portal",
+            password="portal-pass",
+            project_name="alice",
+            cinder_attach_verify_seconds=2.0,  # the demo need not give Nova the default 10 s
+        )
+        with OpenStackClient(settings) as cloud:
+            image = story.step("list images", cloud.list_images)[0]
+            story.note(f"image {image.name} ({image.os_distro} {image.os_version})")
+            server = story.step(
+                "create server web-1 booting from a new 10 GiB system volume",
+                lambda: cloud.create_server("web-1", image=image.id, flavor="2", system_volume_size=10),
+            )
+            story.note(f"server {server.id} {server.status}, system volume {server.system_volume_id}")
+            volume = story.step(
+                "create data volume data-1 (20 GiB)", lambda: cloud.create_volume("data-1", size=20)
+            )
+
+            sent = len(fake.requests)
+            story.heading(
+                "Quirk openstack.cinder-attach-no-device: Cinder says attached, the guest sees nothing"
+            )
+            attachment = story.step(
+                "attach with CINDER_THEN_NOVA (Cinder os-attach, verify in Nova, fall back)",
+                lambda: cloud.attach_volume(server.id, volume.id, strategy=AttachStrategy.CINDER_THEN_NOVA),
+            )
+            changes = [_describe_attach_call(r.service, r.path, r.body) for r in fake.requests[sent:]]
+            story.note("requests that changed attachments: " + ", ".join(c for c in changes if c))
+            story.note(
+                "Cinder's os-attach only wrote Cinder's records; cloudkit undid it and attached via Nova"
+            )
+            story.note(f"Nova lists {attachment.volume_id} at {attachment.device}")
+
+            story.heading("Quirk openstack.system-volume: the system volume goes only with its server")
+            sent = len(fake.requests)
+            story.expect_error(
+                "detach the system volume",
+                SystemVolumeError,
+                lambda: cloud.detach_volume(server.id, server.system_volume_id or ""),
+            )
+            story.note(f"requests sent for it: {len(fake.requests) - sent}")
+
+            story.heading("Suspend a customer who ran out of money, then resume")
+            suspended = story.step(
+                "suspend: stop and lock with a reason",
+                lambda: cloud.suspend_server(server.id, reason="balance below zero"),
+            )
+            story.note(f"{suspended.status}, locked: {suspended.locked_reason!r}")
+            resumed = story.step("resume: unlock and start", lambda: cloud.resume_server(server.id))
+            story.note(f"{resumed.status}, locked: {resumed.locked}")
+            story.step(
+                "delete the server; its system volume goes with it", lambda: cloud.delete_server(server.id)
+            )
+
+
+def _describe_attach_call(service: str, path: str, body: str) -> str:
+    """``volume os-attach`` / ``compute os-volume_attachments`` for a request that changes attachments."""
+    if path.endswith("/action") and body.startswith('{"os-'):
+        return f"{service} {body[2:].split(chr(34), 1)[0]}"
+    if path.endswith("/os-volume_attachments") and body:
+        return f"{service} os-volume_attachments"
+    return ""
 
 
 def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None = None) -> None:

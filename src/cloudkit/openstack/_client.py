@@ -151,8 +151,8 @@ class OpenStackClient:
         >>> with OpenStackFake() as fake, OpenStackClient(OpenStackSettings(
         ...         auth_url=fake.auth_url, username="portal", password="portal-pass",
         ...         project_name="alice")) as client:
-        ...     [image.name for image in client.list_images()][:1]
-        ['cirros-0.6.2']
+        ...     sorted(image.os_distro for image in client.list_images())[-1]
+        'ubuntu'
     """
 
     def __init__(

@@ -22,11 +22,13 @@ precedence::
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 import httpx
@@ -35,9 +37,17 @@ import pytest
 from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.testing._cassettes import SecretRegistry, billing_vcr_config, billmgr_matcher, multipart_fields
+from cloudkit.openstack import OpenStackClient, OpenStackSettings
+from cloudkit.testing._cassettes import (
+    SecretRegistry,
+    billing_vcr_config,
+    billmgr_matcher,
+    multipart_fields,
+    openstack_matcher,
+    openstack_vcr_config,
+)
 from cloudkit.testing._clock import FakeClock
-from cloudkit.testing.fakes import BillingFake
+from cloudkit.testing.fakes import BillingFake, OpenStackFake
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -50,15 +60,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_recording_configure(vcr: Any) -> None:
-    """Register the ``billmgr`` matcher with vcrpy (pytest-recording hook)."""
+    """Register cloudkit's matchers with vcrpy (pytest-recording hook)."""
     vcr.register_matcher("billmgr", billmgr_matcher)
+    vcr.register_matcher("openstack", openstack_matcher)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the ``[cassette]`` half of every contract test for vcrpy (pytest-recording's ``vcr``)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("billing_backend") == "cassette":
+        if callspec is None:
+            continue
+        if "cassette" in (callspec.params.get("billing_backend"), callspec.params.get("openstack_backend")):
             item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.cassette)
 
@@ -182,7 +195,7 @@ def billing(make_billing: ClientFactory) -> BillingClient:
 @pytest.fixture
 def secret_registry() -> SecretRegistry:
     """Secrets that must never reach a cassette; the fake's passwords are known up front."""
-    return SecretRegistry(["secret", "alice-pass", "bob-pass", "admin:secret"])
+    return SecretRegistry(["secret", "alice-pass", "bob-pass", "admin:secret", "portal-pass"])
 
 
 @attrs.define
@@ -213,18 +226,18 @@ def default_cassette_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def vcr_config(secret_registry: SecretRegistry) -> dict[str, Any]:
-    """Scrubbing, matching and the guarded persister for billing cassettes."""
-    return billing_vcr_config(secret_registry, recorded_against=_recorded_against())
+def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) -> dict[str, Any]:
+    """Scrubbing, matching and the guarded persister, chosen by the test's system folder."""
+    system = Path(str(request.node.path)).parent.name
+    if system == "openstack":
+        return openstack_vcr_config(secret_registry, recorded_against=_recorded_against("OpenStackFake"))
+    return billing_vcr_config(secret_registry, recorded_against=_recorded_against("BillingFake"))
 
 
-def _recorded_against() -> str:
+def _recorded_against(fake: str) -> str:
     from cloudkit import __version__  # noqa: PLC0415 (avoid a cycle at import time)
 
-    return os.environ.get(
-        "CLOUDKIT_RECORDED_AGAINST",
-        f"cloudkit {__version__} BillingFake (embedded fake, docs/billing-wire.md)",
-    )
+    return os.environ.get("CLOUDKIT_RECORDED_AGAINST", f"cloudkit {__version__} {fake} (embedded fake)")
 
 
 @pytest.fixture(params=["cassette", "fake"])
@@ -240,4 +253,141 @@ def billing_backend(
         fake = request.getfixturevalue("billing_fake")
     factory = ClientFactory(fake.url if fake else _REPLAY_URL, fake_clock, billing_calls)
     yield BillingBackend(request.param, fake, factory)
+    factory.close()
+
+
+# ------------------------------------------------------------------------------------------ OpenStack
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
+_REPLAY_AUTH_URL = "http://127.0.0.1:9/identity/v3"  # discard port: nothing answers but the cassette
+
+
+@attrs.define
+class OpenStackCallLog:
+    """``(method, path)`` of every HTTP request an OpenStack client sent; ids become ``{id}``."""
+
+    calls: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def __call__(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
+        """A requests response hook: record one exchange."""
+        path = urlsplit(response.request.url).path
+        self.calls.append((response.request.method, _UUID.sub("{id}", path)))
+
+    def api_calls(self) -> list[tuple[str, str]]:
+        """Calls to Nova, Cinder and Glance resources: no Keystone, no version discovery."""
+        return [
+            (method, path)
+            for method, path in self.calls
+            if not path.startswith("/identity") and path.rstrip("/").count("/") > 2  # noqa: PLR2004
+        ]
+
+    def clear(self) -> None:
+        """Forget what was recorded so far."""
+        self.calls.clear()
+
+
+def _deterministic_markers() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"marker-{next(counter)}"
+
+
+class OpenStackClientFactory:
+    """Makes OpenStack test clients (fake clock, logged requests, deterministic markers); closes them all."""
+
+    def __init__(self, auth_url: str, clock: FakeClock, calls: OpenStackCallLog) -> None:
+        """Clients authenticate at ``auth_url``, sleep on ``clock`` and log to ``calls``."""
+        self.auth_url = auth_url
+        self.clock = clock
+        self.calls = calls
+        self._made: list[OpenStackClient] = []
+
+    def __call__(
+        self,
+        *,
+        username: str = "portal",
+        password: str = "portal-pass",  # noqa: S107 (the fake's published fixture credentials)
+        project_name: str = "alice",
+        **settings: Any,
+    ) -> OpenStackClient:
+        """A client for ``username`` in ``project_name``; settings pass through."""
+        client = OpenStackClient(
+            OpenStackSettings(
+                auth_url=self.auth_url,
+                username=username,
+                password=password,
+                project_name=project_name,
+                poll_interval=1.0,
+                **settings,
+            ),
+            retry=fast_retry(self.clock),
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            new_marker=_deterministic_markers(),
+        )
+        client._conn.session.session.hooks["response"].append(self.calls)  # noqa: SLF001 (test seam)
+        self._made.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every client made."""
+        for client in self._made:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def _openstack_fake_server() -> Iterator[OpenStackFake]:
+    with OpenStackFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def openstack_fake(_openstack_fake_server: OpenStackFake) -> OpenStackFake:
+    """The OpenStack fake in its seeded state (admin/secret; portal/portal-pass in project alice)."""
+    _openstack_fake_server.reset()
+    return _openstack_fake_server
+
+
+@pytest.fixture
+def openstack_calls() -> OpenStackCallLog:
+    """The request log of the OpenStack clients a test makes."""
+    return OpenStackCallLog()
+
+
+@pytest.fixture
+def make_openstack(
+    openstack_fake: OpenStackFake, fake_clock: FakeClock, openstack_calls: OpenStackCallLog
+) -> Iterator[OpenStackClientFactory]:
+    """Make OpenStack clients for the fake; all closed at teardown."""
+    factory = OpenStackClientFactory(openstack_fake.auth_url, fake_clock, openstack_calls)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def openstack(make_openstack: OpenStackClientFactory) -> OpenStackClient:
+    """An ``OpenStackClient`` for ``portal`` in project ``alice`` on the fake."""
+    return make_openstack()
+
+
+@attrs.define
+class OpenStackBackend:
+    """What an OpenStack contract test runs against: a replayed cassette, or the live fake."""
+
+    kind: str
+    fake: OpenStackFake | None
+    make_client: OpenStackClientFactory
+
+
+@pytest.fixture(params=["cassette", "fake"])
+def openstack_backend(
+    request: pytest.FixtureRequest,
+    fake_clock: FakeClock,
+    openstack_calls: OpenStackCallLog,
+    record_mode: str,
+) -> Iterator[OpenStackBackend]:
+    """The backend of an OpenStack contract test: a replayed cassette or the live fake."""
+    fake: OpenStackFake | None = None
+    if request.param == "fake" or record_mode != "none":
+        fake = request.getfixturevalue("openstack_fake")
+    factory = OpenStackClientFactory(fake.auth_url if fake else _REPLAY_AUTH_URL, fake_clock, openstack_calls)
+    yield OpenStackBackend(request.param, fake, factory)
     factory.close()

@@ -21,18 +21,38 @@ from cloudkit.testing.fakes.billing import (
     FaultKind,
     RecordedCall,
 )
+from cloudkit.testing.fakes.openstack import (
+    FakeCredentials,
+    FakeServer,
+    FakeSnapshot,
+    FakeVolume,
+    FakeVolumeAttachment,
+    OpenStackCall,
+    OpenStackFake,
+    OpenStackFault,
+    OpenStackFaultKind,
+)
 
 __all__ = [
     "AuthMode",
     "BillingFake",
     "FakeAttachment",
+    "FakeCredentials",
     "FakeExpense",
     "FakeMessage",
     "FakeOperation",
     "FakePayment",
+    "FakeServer",
+    "FakeSnapshot",
     "FakeTicket",
     "FakeUser",
+    "FakeVolume",
+    "FakeVolumeAttachment",
     "Fault",
     "FaultKind",
+    "OpenStackCall",
+    "OpenStackFake",
+    "OpenStackFault",
+    "OpenStackFaultKind",
     "RecordedCall",
 ]
