@@ -13,6 +13,7 @@ from cloudkit.openstack._models import (
     Image,
     Server,
     Snapshot,
+    TokenInfo,
     Volume,
     VolumeAttachment,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "OpenStackSettings",
     "Server",
     "Snapshot",
+    "TokenInfo",
     "Volume",
     "VolumeAttachment",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ import openstack.exceptions as os_exc
 import requests
 
 from cloudkit._core._retry import RetryPolicy
+from cloudkit._core._secret import Secret
 from cloudkit.errors import (
     ApiError,
     AuthenticationError,
@@ -48,6 +48,7 @@ from cloudkit.openstack._models import (
     Image,
     Server,
     Snapshot,
+    TokenInfo,
     Volume,
     VolumeAttachment,
 )
@@ -209,6 +210,40 @@ class OpenStackClient:
         if self._owns_connection:
             self._conn.close()
 
+    # ------------------------------------------------------------------------------ identity
+    def token(self) -> Secret:
+        """The project-scoped Keystone token this client uses (authenticating if needed).
+
+        Raises:
+            AuthenticationError: Keystone refused the credentials.
+        """
+        with _translate("token"):
+            return Secret(str(self._conn.session.get_token()))
+
+    def token_info(self) -> TokenInfo:
+        """Who this client is in Keystone: user, project, roles and expiry (its own token, validated)."""
+        return self.validate_token(self.token())
+
+    def validate_token(self, token: Secret | str) -> TokenInfo:
+        """Ask Keystone about a token (``GET /v3/auth/tokens``); any user may validate their own.
+
+        Raises:
+            AuthenticationError: the token is unknown, expired or revoked (Keystone's 404 or 401).
+        """
+        operation = "validate_token"
+        value = token.get_secret_value() if isinstance(token, Secret) else token
+        try:
+            raw = self._read(operation, lambda: self._conn.identity.validate_token(value))  # type: ignore[union-attr]
+        except NotFoundError as exc:
+            raise AuthenticationError(
+                "Keystone does not accept this token (unknown, expired or revoked)",
+                system=SYSTEM,
+                operation=operation,
+                status=404,
+                code="token-invalid",
+            ) from exc
+        return _wire.token_info(raw, operation=operation)
+
     # ------------------------------------------------------------------------------ servers
     def create_server(
         self,
@@ -267,7 +302,9 @@ class OpenStackClient:
 
         def landed() -> str | None:
             with _translate(operation):
-                found = self._conn.compute.servers(details=True, name=f"^{re.escape(name)}$")
+                # No server-side name filter: Nova reads it as a regex, other servers may not; the marker
+                # decides, and this read happens only after a failed create.
+                found = self._conn.compute.servers(details=True)
                 return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
 
         server_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)

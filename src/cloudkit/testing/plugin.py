@@ -71,7 +71,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
-        if "cassette" in (callspec.params.get("billing_backend"), callspec.params.get("openstack_backend")):
+        backends = ("billing_backend", "openstack_backend", "keystone_backend")
+        if "cassette" in (callspec.params.get(name) for name in backends):
             item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.cassette)
 
@@ -229,15 +230,22 @@ def default_cassette_name(request: pytest.FixtureRequest) -> str:
 def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) -> dict[str, Any]:
     """Scrubbing, matching and the guarded persister, chosen by the test's system folder."""
     system = Path(str(request.node.path)).parent.name
+    if "keystone_backend" in request.fixturenames:
+        real = "real Keystone 30.0.0 and Glance 33.0.0 (tools/real-services, constraints.txt)"
+        return openstack_vcr_config(secret_registry, recorded_against=_recorded_against(real))
     if system == "openstack":
-        return openstack_vcr_config(secret_registry, recorded_against=_recorded_against("OpenStackFake"))
-    return billing_vcr_config(secret_registry, recorded_against=_recorded_against("BillingFake"))
+        return openstack_vcr_config(
+            secret_registry, recorded_against=_recorded_against("OpenStackFake (embedded fake)")
+        )
+    return billing_vcr_config(
+        secret_registry, recorded_against=_recorded_against("BillingFake (embedded fake)")
+    )
 
 
 def _recorded_against(fake: str) -> str:
     from cloudkit import __version__  # noqa: PLC0415 (avoid a cycle at import time)
 
-    return os.environ.get("CLOUDKIT_RECORDED_AGAINST", f"cloudkit {__version__} {fake} (embedded fake)")
+    return os.environ.get("CLOUDKIT_RECORDED_AGAINST", f"cloudkit {__version__} against {fake}")
 
 
 @pytest.fixture(params=["cassette", "fake"])
@@ -389,5 +397,49 @@ def openstack_backend(
     if request.param == "fake" or record_mode != "none":
         fake = request.getfixturevalue("openstack_fake")
     factory = OpenStackClientFactory(fake.auth_url if fake else _REPLAY_AUTH_URL, fake_clock, openstack_calls)
+    yield OpenStackBackend(request.param, fake, factory)
+    factory.close()
+
+
+# ------------------------------------------------------------------------------------------ real services
+REAL_ENV = "CLOUDKIT_REAL_KEYSTONE_URL"
+
+
+def real_keystone_url(*, required: bool) -> str | None:
+    """The real Keystone started by ``tools/real-services/start.sh``; fail in CI, skip elsewhere.
+
+    Tests that need a real service never skip silently in CI: with ``CI`` set, a missing service fails.
+    """
+    url = os.environ.get(REAL_ENV)
+    if url:
+        return url
+    message = f"real Keystone/Glance not started ({REAL_ENV} unset): run tools/real-services/start.sh"
+    if os.environ.get("CI") or required:
+        pytest.fail(message)
+    pytest.skip(message)
+    return None  # pragma: no cover (skip raises)
+
+
+@pytest.fixture(params=["cassette", "fake", "real"])
+def keystone_backend(
+    request: pytest.FixtureRequest,
+    fake_clock: FakeClock,
+    openstack_calls: OpenStackCallLog,
+    record_mode: str,
+) -> Iterator[OpenStackBackend]:
+    """Identity and image contract tests: cassette (recorded from the real services), fake, real.
+
+    ``real`` is the Keystone and Glance started by ``tools/real-services/start.sh``.
+    """
+    fake: OpenStackFake | None = None
+    if request.param == "fake":
+        fake = request.getfixturevalue("openstack_fake")
+        auth_url = fake.auth_url
+    elif request.param == "real" or record_mode != "none":
+        # Cassettes of these tests are recorded from the real services, never from the fake.
+        auth_url = real_keystone_url(required=record_mode != "none") or ""
+    else:
+        auth_url = "http://127.0.0.1:9/v3"  # real Keystone serves /v3 at the root, as when recorded
+    factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
     yield OpenStackBackend(request.param, fake, factory)
     factory.close()
