@@ -405,7 +405,7 @@ def openstack_backend(
 REAL_ENV = "CLOUDKIT_REAL_KEYSTONE_URL"
 
 
-def real_keystone_url(*, required: bool) -> str | None:
+def real_keystone_url(*, required: bool) -> str:
     """The real Keystone started by ``tools/real-services/start.sh``; fail in CI, skip elsewhere.
 
     Tests that need a real service never skip silently in CI: with ``CI`` set, a missing service fails.
@@ -417,7 +417,6 @@ def real_keystone_url(*, required: bool) -> str | None:
     if os.environ.get("CI") or required:
         pytest.fail(message)
     pytest.skip(message)
-    return None  # pragma: no cover (skip raises)
 
 
 @pytest.fixture(params=["cassette", "fake", "real"])
@@ -437,7 +436,7 @@ def keystone_backend(
         auth_url = fake.auth_url
     elif request.param == "real" or record_mode != "none":
         # Cassettes of these tests are recorded from the real services, never from the fake.
-        auth_url = real_keystone_url(required=record_mode != "none") or ""
+        auth_url = real_keystone_url(required=record_mode != "none")
     else:
         auth_url = "http://127.0.0.1:9/v3"  # real Keystone serves /v3 at the root, as when recorded
     factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
