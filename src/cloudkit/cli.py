@@ -207,14 +207,17 @@ def _describe_attach_call(service: str, path: str, body: str) -> str:
 
 
 def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None = None) -> None:
-    """Serve the billing fake on loopback until interrupted (or until ``stop`` is set)."""
-    from cloudkit.testing.fakes import BillingFake  # noqa: PLC0415
+    """Serve the billing and OpenStack fakes on loopback until interrupted (or until ``stop`` is set)."""
+    from cloudkit.testing.fakes import BillingFake, OpenStackFake  # noqa: PLC0415
 
-    with BillingFake(port=port) as fake:
-        print(f"billing  {fake.url}", file=out)
-        print("         admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
+    with BillingFake(port=port) as billing, OpenStackFake(port=port + 1 if port else 0) as cloud:
+        print(f"billing    {billing.url}", file=out)
+        print("           admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
+        print(f"           CLOUDKIT_BILLING_URL={billing.url} CLOUDKIT_BILLING_USERNAME=admin", file=out)
+        print(f"openstack  {cloud.auth_url}   (Keystone; Nova, Cinder, Glance in its catalog)", file=out)
+        print("           admin / secret (project admin); portal / portal-pass (project alice)", file=out)
         print(
-            f"         CLOUDKIT_BILLING_URL={fake.url} CLOUDKIT_BILLING_USERNAME=admin",
+            f"           CLOUDKIT_OPENSTACK_AUTH_URL={cloud.auth_url} CLOUDKIT_OPENSTACK_USERNAME=portal",
             file=out,
         )
         print("Press Ctrl-C to stop.", file=out, flush=True)
@@ -256,9 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="walk the billing story against the embedded fakes")
     sim = commands.add_parser("sim", help="serve the fakes on loopback")
-    sim.add_argument("--port", type=int, default=0, help="billing fake port (default: any free port)")
+    sim.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="billing fake port; OpenStack gets the next one (default: any free)",
+    )
     record = commands.add_parser("record", help="re-record cassettes against the fakes")
-    record.add_argument("system", nargs="?", default="billing", choices=["billing"])
+    record.add_argument("system", nargs="?", default="billing", choices=["billing", "openstack"])
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)

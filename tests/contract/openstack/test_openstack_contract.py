@@ -143,3 +143,21 @@ def test_list_servers__wsrep_then_ok(openstack_backend):
         openstack_backend.fake.inject(Fault.wsrep(), method="GET", path="/servers/detail", times=2)
     assert client.list_servers() == []
     assert openstack_backend.make_client.clock.sleeps == [0.2, 0.4]
+
+
+def test_volume__create_list_delete(openstack_backend):
+    client = openstack_backend.make_client()
+    volume = client.create_volume("scratch", size=2)
+    assert (volume.name, volume.size, volume.status) == ("scratch", 2, "available")
+    assert [v.id for v in client.list_volumes()] == [volume.id]
+    client.delete_volume(volume.id)
+    assert client.list_volumes() == []
+
+
+def test_list_servers__with_system_volumes(openstack_backend):
+    client = openstack_backend.make_client()
+    server = _server(client)
+    fresh = openstack_backend.make_client()  # a client that has not seen the server finds its system volume
+    (listed,) = fresh.list_servers()
+    assert (listed.id, listed.system_volume_id) == (server.id, server.system_volume_id)
+    assert fresh.get_server(server.id) == listed
