@@ -308,8 +308,12 @@ class OpenStackClient:
                 return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
 
         server_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
-        self._wait_server_status(server_id, "ACTIVE", operation, wait)
-        return self.get_server(server_id)
+        raw = self._wait_server_status(server_id, "ACTIVE", operation, wait)
+        # A boot-from-volume server fresh from create_server has exactly one volume: its system volume.
+        attached = _wire.attached_volume_ids(raw)
+        system_volume = attached[0] if len(attached) == 1 else self._system_volume_of(raw, operation)
+        self._remember(raw, system_volume)
+        return _wire.server(raw, system_volume=system_volume, operation=operation)
 
     def get_server(self, server_id: str) -> Server:
         """One server, with its system volume identified.
@@ -626,8 +630,10 @@ class OpenStackClient:
             self._sleep(delay)
             delay = min(delay * 2, _MAX_POLL)
 
-    def _wait_server_status(self, server_id: str, target: str, operation: str, wait: float | None) -> None:
-        def check() -> tuple[bool, None, str]:
+    def _wait_server_status(self, server_id: str, target: str, operation: str, wait: float | None) -> Any:
+        """Poll until the server reaches ``target`` with no task in progress; the last SDK server read."""
+
+        def check() -> tuple[bool, Any, str]:
             raw = self._read(operation, lambda: self._conn.compute.get_server(server_id))
             status = str(getattr(raw, "status", "") or "UNKNOWN").upper()
             if status == "ERROR":
@@ -636,9 +642,9 @@ class OpenStackClient:
                 raise ApiError(
                     f"server {server_id} went to ERROR {message}".strip(), system=SYSTEM, operation=operation
                 )
-            return status == target and not getattr(raw, "task_state", None), None, status
+            return status == target and not getattr(raw, "task_state", None), raw, status
 
-        self._poll(operation, check, wait)
+        return self._poll(operation, check, wait)
 
     def _wait_volume_status(self, volume_id: str, target: str, operation: str, wait: float | None) -> Volume:
         def check() -> tuple[bool, Volume, str]:
@@ -716,8 +722,9 @@ class OpenStackClient:
                     operation=operation,
                     quirk=_quirks.CINDER_ATTACH_NO_DEVICE.id,
                 )
-            listed = self._nova_lists(server_id, volume_id, operation)
-            done = listed and volume.status == "in-use" and server_id in volume.server_ids
+            # Nova's list is read only once Cinder shows the volume in use here: one read per poll until then.
+            cinder_done = volume.status == "in-use" and server_id in volume.server_ids
+            done = cinder_done and self._nova_lists(server_id, volume_id, operation)
             device = _wire.volume_device_on(raw, server_id)
             return (
                 done,
