@@ -8,7 +8,8 @@ Example:
 
 # Importing the systems registers their quirks.
 import cloudkit.billing
-import cloudkit.openstack  # noqa: F401
+import cloudkit.openstack
+import cloudkit.session  # noqa: F401
 from cloudkit._core import QUIRKS, Quirk, RetryPolicy, Secret, make_converter
 
 __all__ = ["QUIRKS", "Quirk", "RetryPolicy", "Secret", "make_converter"]

@@ -26,7 +26,8 @@ The system that failed is an attribute, not a branch of the tree::
     └── SessionError             the composite portal token
         ├── TokenInvalidError
         ├── TokenExpiredError
-        └── TokenRevokedError
+        ├── TokenRevokedError
+        └── PasswordChangeError  a password change left the systems disagreeing: .billing_changed ...
 
 No httpx, keystoneauth or openstacksdk exception reaches a caller: each system translates them at one
 boundary and chains the original with ``raise ... from exc``. Messages never contain secrets.
@@ -55,6 +56,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "OutcomeError",
+    "PasswordChangeError",
     "PermissionDeniedError",
     "PolicyError",
     "RateLimitedError",
@@ -364,3 +366,32 @@ class TokenExpiredError(SessionError):
 
 class TokenRevokedError(SessionError):
     """The token was revoked (logout or password change)."""
+
+
+class PasswordChangeError(SessionError):
+    """A password change failed half-way and could not be undone: the systems now disagree.
+
+    Attributes say which system holds the new password, so an operator can repair it; the message never
+    contains a password. A change that failed cleanly (nothing changed, or the first change undone)
+    raises the underlying error instead.
+
+    Example:
+        >>> from cloudkit.errors import PasswordChangeError
+        >>> err = PasswordChangeError("keystone refused", billing_changed=True, keystone_changed=False)
+        >>> err.billing_changed, err.keystone_changed
+        (True, False)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        billing_changed: bool,
+        keystone_changed: bool,
+        system: str | None = "session",
+        operation: str | None = "change_password",
+    ) -> None:
+        """Create the error with the state each system was left in."""
+        super().__init__(message, system=system, operation=operation)
+        self.billing_changed = billing_changed
+        self.keystone_changed = keystone_changed

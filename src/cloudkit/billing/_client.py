@@ -20,6 +20,7 @@ import httpx
 
 from cloudkit._core._http import make_http_client, redact, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
+from cloudkit._core._secret import Secret
 from cloudkit.billing import _quirks, _wire
 from cloudkit.billing._models import (
     Account,
@@ -37,6 +38,7 @@ from cloudkit.billing._models import (
 from cloudkit.billing._settings import BillingFunctions, BillingSettings
 from cloudkit.errors import (
     ApiError,
+    AuthenticationError,
     CloudkitError,
     InvalidArgumentError,
     NotFoundError,
@@ -190,14 +192,61 @@ class BillingClient:
         view._su = login
         return view
 
-    def login(self) -> None:
-        """Open a session now (``func=auth``); normally the first call does it.
+    def login(self) -> Secret:
+        """Open a session now (``func=auth``) and return its id; normally the first call does it.
+
+        In ``authinfo`` mode there is no session: this checks the credentials with one cheap call and
+        returns an empty secret.
 
         Raises:
             AuthenticationError: the credentials were refused.
         """
-        if self._conn.settings.auth_mode == "session":
-            self._conn.retry.call(self._login, system=SYSTEM, operation="login")
+        if self._conn.settings.auth_mode != "session":
+            self._read(
+                self._fn.balance if self._admin_known() is False else self._fn.accounts,
+                {"p_cnt": "1"},
+                operation="login",
+            )
+            return Secret("")
+        self._conn.retry.call(self._login, system=SYSTEM, operation="login")
+        return Secret(self._conn.session_id or "")
+
+    def keepalive(self) -> None:
+        """Keep the session from expiring (``func=keepalive``): sessions die after an idle hour."""
+        self._send("keepalive", {}, operation="keepalive")
+
+    def change_password(self, new_password: Secret | str) -> None:
+        """Change the password of the user this client acts for, verified by logging in with it.
+
+        User level: on an admin client call it through ``as_user``. Billing ends the user's sessions;
+        this client logs in again with the new password if it is the user's own client.
+
+        Assumption: the form is ``usrparam`` with ``passwd`` and ``confirm`` (the COREmanager user
+        settings form); change ``BillingFunctions.user_settings`` if your install differs.
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user``.
+            InvalidArgumentError: an empty password.
+            SilentNoOpError: billing answered OK but the new password does not log in.
+        """
+        operation = "change_password"
+        self._require_user_scope(operation)
+        secret = new_password if isinstance(new_password, Secret) else Secret(new_password)
+        if not secret.get_secret_value().strip():
+            raise InvalidArgumentError("the new password is empty", system=SYSTEM, operation=operation)
+        value = secret.get_secret_value()
+        form = _quirks.submit({"passwd": value, "confirm": value})
+        self._send(self._fn.user_settings, form, operation=operation)
+        login = self._su or self._conn.settings.username
+        probe = _wire.build_request(self._conn.settings.url, "auth", {"username": login, "password": value})
+        try:
+            self._exchange(probe, operation, extra_secrets=(value,))
+        except AuthenticationError as exc:
+            raise _quirks.silent_no_op(operation, "the new password does not log in") from exc
+        if self._su is None:
+            self._conn.settings = attrs.evolve(self._conn.settings, password=secret)
+            with self._conn.lock:
+                self._conn.session_id = None
 
     # ------------------------------------------------------------------------------ raw
     def call(self, func: str, **params: ParamValue) -> _wire.Doc:
@@ -539,13 +588,15 @@ class BillingClient:
         log.debug("billing %s: func=%s su=%s", operation, func, self._su or "-")
         return self._exchange(request, operation)
 
-    def _exchange(self, request: httpx.Request, operation: str) -> _wire.Doc:
+    def _exchange(
+        self, request: httpx.Request, operation: str, extra_secrets: Sequence[str] = ()
+    ) -> _wire.Doc:
         try:
             with translate_transport_errors(SYSTEM, operation):
                 response = self._conn.http.send(request)
             return _wire.parse_reply(response, operation=operation)
         except CloudkitError as exc:
-            _scrub(exc, self._conn.secrets())
+            _scrub(exc, [*self._conn.secrets(), *extra_secrets])
             raise
 
     def _session(self) -> str:

@@ -20,7 +20,8 @@ class BillingFunctions:
     types get their own prefix), so each one can be changed; defaults follow the public reference.
 
     Assumptions (no public source names them): ``promised_payment`` and its ``promised=on`` flag,
-    ``balance`` (the user's sub-account list) and ``services`` (the product type family, ``vds``).
+    ``balance`` (the user's sub-account list), ``services`` (the product type family, ``vds``) and
+    ``user_settings`` (the form that changes the user's password).
 
     Example:
         >>> from cloudkit.billing import BillingFunctions
@@ -38,6 +39,7 @@ class BillingFunctions:
     ticket_form: str = "clientticket.edit"
     services: str = "vds"
     running_operations: str = "runningoperation"
+    user_settings: str = "usrparam"
 
     @property
     def service_suspend(self) -> str:

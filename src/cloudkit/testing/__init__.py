@@ -18,6 +18,8 @@ from cloudkit.testing._cassettes import (
     billmgr_matcher,
     openstack_matcher,
     openstack_vcr_config,
+    session_matcher,
+    session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock
 
@@ -30,4 +32,6 @@ __all__ = [
     "billmgr_matcher",
     "openstack_matcher",
     "openstack_vcr_config",
+    "session_matcher",
+    "session_vcr_config",
 ]

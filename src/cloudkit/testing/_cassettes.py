@@ -32,6 +32,8 @@ __all__ = [
     "billmgr_matcher",
     "openstack_matcher",
     "openstack_vcr_config",
+    "session_matcher",
+    "session_vcr_config",
 ]
 
 CASSETTE_HOST = "billing.cassette"
@@ -345,6 +347,47 @@ def openstack_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> 
         "match_on": ["openstack"],
         "before_record_request": _scrub_openstack_request(registry),
         "before_record_response": _scrub_openstack_response(registry),
+        "decode_compressed_response": True,
+        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "allow_playback_repeats": False,
+    }
+
+
+# ------------------------------------------------------------------------------------------ session
+def _is_billing(request: Any) -> bool:
+    return str(urlsplit(request.uri).path).endswith("/billmgr")
+
+
+def session_matcher(r1: Any, r2: Any) -> None:
+    """Billing requests match as billing's, Keystone requests as OpenStack's (a session cassette has both)."""
+    assert _is_billing(r1) == _is_billing(r2), "billing and Keystone requests never match"  # noqa: S101
+    (billmgr_matcher if _is_billing(r1) else openstack_matcher)(r1, r2)
+
+
+def session_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+    """``vcr_config`` for session cassettes: billing scrubbing for billing, OpenStack's for Keystone.
+
+    Example:
+        >>> from cloudkit.testing import SecretRegistry, session_vcr_config
+        >>> session_vcr_config(SecretRegistry(), recorded_against="fakes")["match_on"]
+        ['session']
+    """
+    billing_request, keystone_request = _scrub_request(registry), _scrub_openstack_request(registry)
+    billing_response, keystone_response = _scrub_response(registry), _scrub_openstack_response(registry)
+    seen: dict[str, bool] = {}  # vcrpy scrubs a response without its request: remember which it was
+
+    def scrub_request(request: Any) -> Any:
+        billing = _is_billing(request)
+        seen["billing"] = billing
+        return billing_request(request) if billing else keystone_request(request)
+
+    def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+        return billing_response(response) if seen.get("billing") else keystone_response(response)
+
+    return {
+        "match_on": ["session"],
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
         "decode_compressed_response": True,
         "persister": GuardedPersister(registry, recorded_against=recorded_against),
         "allow_playback_repeats": False,

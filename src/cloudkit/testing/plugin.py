@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
+from cloudkit.session import SessionManager
 from cloudkit.testing._cassettes import (
     SecretRegistry,
     billing_vcr_config,
@@ -45,6 +47,8 @@ from cloudkit.testing._cassettes import (
     multipart_fields,
     openstack_matcher,
     openstack_vcr_config,
+    session_matcher,
+    session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock
 from cloudkit.testing.fakes import BillingFake, OpenStackFake
@@ -63,6 +67,7 @@ def pytest_recording_configure(vcr: Any) -> None:
     """Register cloudkit's matchers with vcrpy (pytest-recording hook)."""
     vcr.register_matcher("billmgr", billmgr_matcher)
     vcr.register_matcher("openstack", openstack_matcher)
+    vcr.register_matcher("session", session_matcher)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,7 +76,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
-        backends = ("billing_backend", "openstack_backend", "keystone_backend")
+        backends = ("billing_backend", "openstack_backend", "keystone_backend", "session_backend")
         if "cassette" in (callspec.params.get(name) for name in backends):
             item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.cassette)
@@ -196,7 +201,7 @@ def billing(make_billing: ClientFactory) -> BillingClient:
 @pytest.fixture
 def secret_registry() -> SecretRegistry:
     """Secrets that must never reach a cassette; the fake's passwords are known up front."""
-    return SecretRegistry(["secret", "alice-pass", "bob-pass", "admin:secret", "portal-pass"])
+    return SecretRegistry(["secret", "alice-pass", "alice-pass-2", "bob-pass", "admin:secret", "portal-pass"])
 
 
 @attrs.define
@@ -230,6 +235,9 @@ def default_cassette_name(request: pytest.FixtureRequest) -> str:
 def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) -> dict[str, Any]:
     """Scrubbing, matching and the guarded persister, chosen by the test's system folder."""
     system = Path(str(request.node.path)).parent.name
+    if "session_backend" in request.fixturenames:
+        fakes = _recorded_against("BillingFake and OpenStackFake (embedded fakes)")
+        return session_vcr_config(secret_registry, recorded_against=fakes)
     if "keystone_backend" in request.fixturenames:
         real = "real Keystone 30.0.0 and Glance 33.0.0 (tools/real-services, constraints.txt)"
         return openstack_vcr_config(secret_registry, recorded_against=_recorded_against(real))
@@ -442,3 +450,55 @@ def keystone_backend(
     factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
     yield OpenStackBackend(request.param, fake, factory)
     factory.close()
+
+
+# ------------------------------------------------------------------------------------------ session
+SESSION_KEY = bytes(range(32))  # a fixed test key: tokens are never recorded, only upstream traffic
+
+
+@attrs.define
+class SessionBackend:
+    """What a session test runs against: the fakes on the test's clock, or a replayed cassette.
+
+    The Keystone fake shares the fake clock, so its same-second revocation follows the clock's seconds.
+    """
+
+    kind: str
+    billing: BillingFake | None
+    cloud: OpenStackFake | None
+    clock: FakeClock
+    billing_url: str
+    auth_url: str
+    managers: list[SessionManager] = attrs.field(factory=list)
+
+    def make_manager(self, **options: Any) -> SessionManager:
+        """A manager on this backend: fake clock, fast retries, the fixed test key (unless given)."""
+        if "keys" not in options:
+            options.setdefault("key", SESSION_KEY)
+        manager = SessionManager(
+            billing_url=self.billing_url,
+            auth_url=self.auth_url,
+            retry=fast_retry(self.clock),
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            **options,
+        )
+        self.managers.append(manager)
+        return manager
+
+
+@pytest.fixture(params=["cassette", "fake"])
+def session_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterator[SessionBackend]:
+    """Billing and Keystone fakes on one fake clock (``alice``/``alice-pass`` in both), or a cassette."""
+    clock = FakeClock(start=float(int(time.time())))
+    if request.param == "cassette" and record_mode == "none":
+        backend = SessionBackend("cassette", None, None, clock, _REPLAY_URL, _REPLAY_AUTH_URL)
+        yield backend
+    else:
+        billing = request.getfixturevalue("billing_fake")
+        with OpenStackFake(clock=clock) as cloud:
+            cloud.add_user("alice", "alice-pass", project="alice")
+            backend = SessionBackend(request.param, billing, cloud, clock, billing.url, cloud.auth_url)
+            yield backend
+    for manager in backend.managers:
+        manager.close()

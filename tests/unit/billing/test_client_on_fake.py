@@ -290,3 +290,20 @@ def test_client_owns_and_closes_its_http_client(billing_fake):
         view.close()  # a view closes nothing
         assert client.list_accounts()
     assert client._conn.http.is_closed
+
+
+def test_change_password_as_the_user_verifies_the_new_one(make_billing, billing_fake, billing_calls):
+    alice = make_billing(username="alice", password="alice-pass", is_admin=False)
+    old_session = alice.login()
+    alice.change_password("alice-new-pass")
+    assert billing_calls.funcs() == ["auth", "usrparam", "auth"]
+    assert alice.get_balance() == Decimal("150.00")  # logs in again with the new password
+    assert alice.login().get_secret_value() != old_session.get_secret_value()
+    form = next(r for r in billing_fake.requests if r.func == "usrparam")
+    assert form.params["passwd"] == "***"
+
+
+def test_change_password_unscoped_admin_is_refused(billing, billing_fake):
+    with pytest.raises(ScopeError):
+        billing.change_password("x-new-pass")
+    assert billing_fake.requests == []

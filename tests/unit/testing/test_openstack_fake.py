@@ -166,16 +166,16 @@ def test_token_has_subject_header_project_roles_and_catalog(fake, http):
         assert {e["region"] for e in entry["endpoints"]} == {"RegionOne"}
 
 
-def test_scope_by_project_id_and_unscoped_token(fake, http):
+def test_scope_by_project_id_and_default_project_without_scope(fake, http):
     body = fake.admin.token_request()
     body["auth"]["scope"] = {"project": {"id": fake.admin.project_id}}
     scoped = http.post(f"{fake.auth_url}/auth/tokens", json=body).json()["token"]
     assert [r["name"] for r in scoped["roles"]] == ["admin", "member", "reader"]
     del body["auth"]["scope"]
-    unscoped = http.post(f"{fake.auth_url}/auth/tokens", json=body)
-    assert unscoped.status_code == 201
-    assert "catalog" not in unscoped.json()["token"]
-    assert "project" not in unscoped.json()["token"]
+    # Keystone scopes a login without a scope to the user's default project (when it has a role there)
+    defaulted = http.post(f"{fake.auth_url}/auth/tokens", json=body)
+    assert defaulted.status_code == 201
+    assert defaulted.json()["token"]["project"]["id"] == fake.admin.project_id
 
 
 @pytest.mark.parametrize(

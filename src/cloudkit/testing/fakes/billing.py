@@ -970,6 +970,25 @@ def _h_chlevel(call: _Call) -> _Doc:
     return _doc_ok()
 
 
+def _h_usrparam(call: _Call) -> _Doc:
+    """The user's own settings form; with ``passwd`` and ``confirm`` it changes the password.
+
+    assumption: BILLmanager's user settings form is ``usrparam`` with ``passwd``/``confirm`` (the
+    COREmanager convention); the public docs do not name it. Changing the password ends every session
+    of that user (the field notes: the wrapped billing session dies on password change).
+    """
+    if not call.sok:
+        return call.form({"passwd": ""})
+    new = call.required("passwd")
+    if call.params.get("confirm", "") != new:
+        raise _WireError("value", "The passwords do not match", obj="confirm")
+    call.actor.password = new
+    for sid, session in list(call.state.sessions.items()):
+        if session.user_id == call.actor.id:
+            del call.state.sessions[sid]
+    return _doc_ok()
+
+
 def _h_keepalive(call: _Call) -> _Doc:  # noqa: ARG001 - every handler takes the call
     return _doc_ok()
 
@@ -999,6 +1018,7 @@ _ROUTES: Mapping[str, _Route] = types.MappingProxyType(
     {
         "account": _Route("admin", "list", _h_account),
         "subaccount": _Route("user", "list", _h_subaccount),
+        "usrparam": _Route("user", "form", _h_usrparam),
         "payment": _Route("both", "list", _h_payment),
         "payment.add": _Route("user", "form", _h_payment_add, creates="payment"),
         "expense": _Route("both", "list", _h_expense),

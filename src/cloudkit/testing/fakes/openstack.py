@@ -968,6 +968,11 @@ class _Cloud:
 
     def _scope_project(self, scope: _Json | None, user: _User) -> _Project | None:
         if not scope:
+            # Keystone scopes a login without a scope to the user's default project, when the user
+            # has a role there (keystone.auth: "default_project_id"); otherwise the token is unscoped.
+            default = self.state.projects.get(user.default_project_id or "")
+            if default is not None and default.enabled and self.state.roles_of(user.id, default.id):
+                return default
             return None
         spec = scope.get("project")
         if not isinstance(spec, dict):

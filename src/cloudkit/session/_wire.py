@@ -1,0 +1,132 @@
+"""Pure encoding and decoding of the composite token, and of Keystone's token replies.
+
+The token is a JWE in compact form: ``dir`` key management with ``A256GCM`` content encryption, so
+the payload (including the wrapped Keystone token and billing session) is encrypted and authenticated
+with one 256-bit key. The header carries ``kid`` for key rotation and a fixed ``typ``. Anything that
+is not exactly that shape (``alg: none``, a JWS, another algorithm, a tampered byte, an unknown key)
+is a :class:`~cloudkit.errors.TokenInvalidError`; nothing else escapes :func:`decode`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from joserfc import jwe
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from cloudkit.errors import ResponseDecodeError, TokenInvalidError
+
+__all__ = ["ALG", "ENC", "TYP", "decode", "encode", "keystone_token_reply"]
+
+ALG = "dir"
+ENC = "A256GCM"
+TYP = "cloudkit-session+jwe"
+_KEY_BYTES = 32
+_SEGMENTS = 5
+_MAX_TOKEN = 16_384  # a session token is a few KiB at most; refuse to parse megabytes
+
+
+def _invalid(reason: str) -> TokenInvalidError:
+    return TokenInvalidError(f"invalid session token: {reason}", system="session", operation="verify")
+
+
+def oct_key(raw: bytes) -> OctKey:
+    """A 256-bit symmetric key for ``dir`` + ``A256GCM``."""
+    if len(raw) != _KEY_BYTES:
+        msg = f"session keys must be exactly {_KEY_BYTES} bytes, got {len(raw)}"
+        raise ValueError(msg)
+    return OctKey.import_key(raw)
+
+
+def encode(claims: Mapping[str, Any], *, key: OctKey, kid: str) -> str:
+    """Encrypt ``claims`` (JSON) into a compact JWE.
+
+    Example:
+        >>> from cloudkit.session._wire import decode, encode, oct_key
+        >>> key = oct_key(bytes(32))
+        >>> token = encode({"sub": "alice"}, key=key, kid="k1")
+        >>> decode(token, keys={"k1": key})["sub"]
+        'alice'
+    """
+    header = {"alg": ALG, "enc": ENC, "kid": kid, "typ": TYP}
+    return jwe.encrypt_compact(
+        header, json.dumps(dict(claims), separators=(",", ":")), key, algorithms=[ALG, ENC]
+    )
+
+
+def _header(token: str) -> dict[str, Any]:
+    first = token.split(".", 1)[0]
+    try:
+        raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+        header = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _invalid("unreadable header") from None
+    if not isinstance(header, dict):
+        raise _invalid("header is not an object")
+    return header
+
+
+def decode(token: object, *, keys: Mapping[str, OctKey]) -> dict[str, Any]:
+    """Decrypt and authenticate a compact JWE; its claims as a dict.
+
+    Raises:
+        TokenInvalidError: for anything but a well-formed token encrypted with one of ``keys``.
+    """
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN or not token.isascii():
+        raise _invalid("not a token string")
+    if token.count(".") != _SEGMENTS - 1:
+        raise _invalid("not a compact JWE")
+    header = _header(token)
+    if header.get("alg") != ALG or header.get("enc") != ENC or header.get("typ") != TYP:
+        raise _invalid("unexpected algorithm or type")  # alg: none, JWS, algorithm confusion
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise _invalid("unknown key id")
+    try:
+        result = jwe.decrypt_compact(token, key, algorithms=[ALG, ENC])
+    except (JoseError, ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise _invalid("decryption failed") from exc
+    try:
+        claims = json.loads(result.plaintext or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("payload is not JSON") from None
+    if not isinstance(claims, dict):
+        raise _invalid("payload is not an object")
+    return claims
+
+
+def timestamp(value: dt.datetime) -> int:
+    """Seconds since the epoch (JWT ``exp``/``iat`` style)."""
+    return int(value.timestamp())
+
+
+def keystone_token_reply(body: Any, *, operation: str) -> tuple[dt.datetime, str, str | None]:
+    """``(expires_at, user_id, project_id)`` from a Keystone ``POST /v3/auth/tokens`` reply body."""
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, dict):
+        raise ResponseDecodeError(
+            "Keystone answered without a token",
+            problems=("$.token: missing",),
+            system="session",
+            operation=operation,
+        )
+    try:
+        expires_at = dt.datetime.fromisoformat(str(token.get("expires_at")))
+        user_id = str(token["user"]["id"])
+    except (ValueError, KeyError, TypeError):
+        raise ResponseDecodeError(
+            "Keystone token lacks expiry or user",
+            problems=("$.token.expires_at / $.token.user.id",),
+            system="session",
+            operation=operation,
+        ) from None
+    project = token.get("project")
+    project_id = project.get("id") if isinstance(project, dict) else None
+    return expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC), user_id, project_id
