@@ -20,7 +20,14 @@ from typing import TextIO, TypeVar
 
 from cloudkit import QUIRKS
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.errors import CloudkitError, ScopeError, SilentNoOpError, SystemVolumeError
+from cloudkit.errors import (
+    AuthenticationError,
+    CloudkitError,
+    ScopeError,
+    SilentNoOpError,
+    SystemVolumeError,
+    TokenRevokedError,
+)
 
 __all__ = ["main"]
 
@@ -131,7 +138,53 @@ def run_demo(out: TextIO = sys.stdout) -> None:
             )
             story.note(f"{err.message} (quirk {err.quirk})")
     run_openstack_demo(story)
+    run_session_demo(story)
     print("\nDemo finished: every step behaved as described.", file=out)
+
+
+def run_session_demo(story: _Story) -> None:
+    """The portal session story: login, change password, new token works, old token refused."""
+    import os  # noqa: PLC0415
+
+    from cloudkit.session import SessionManager  # noqa: PLC0415
+    from cloudkit.testing.fakes import BillingFake, OpenStackFake  # noqa: PLC0415
+
+    with BillingFake() as billing, OpenStackFake() as cloud:
+        cloud.add_user("alice", "alice-pass", project="alice")
+        story.heading("Portal session: one token wrapping the billing session and the Keystone token")
+        manager = SessionManager(billing_url=billing.url, auth_url=cloud.auth_url, key=os.urandom(32))
+        try:
+            issued = story.step("alice logs in to the portal", lambda: manager.login("alice", "alice-pass"))
+            story.note(
+                f"token of {len(issued.token)} characters (JWE: the wrapped credentials are encrypted)"
+            )
+            session = story.step("verify it", lambda: manager.verify(issued.token))
+            story.note(
+                f"{session.username}, Keystone project {session.project_id}, until {session.expires_at:%H:%M}"
+            )
+
+            story.heading(
+                "Password change: both systems, then a new token (quirk keystone.same-second-revocation)"
+            )
+            new = story.step(
+                "change alice's password in billing and Keystone",
+                lambda: manager.change_password(issued.token, "alice-pass", "alice-pass-2"),
+            )
+            story.step("the new token works", lambda: manager.verify(new.token))
+            story.expect_error(
+                "the old token is refused", TokenRevokedError, lambda: manager.verify(issued.token)
+            )
+            story.expect_error(
+                "the old password no longer logs in",
+                AuthenticationError,
+                lambda: manager.login("alice", "alice-pass"),
+            )
+            story.step("log out", lambda: manager.logout(new.token))
+            story.expect_error(
+                "the logged-out token is refused", TokenRevokedError, lambda: manager.verify(new.token)
+            )
+        finally:
+            manager.close()
 
 
 def run_openstack_demo(story: _Story) -> None:

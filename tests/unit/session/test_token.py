@@ -100,3 +100,34 @@ def test_fuzz_random_headers_and_payloads_raise_only_session_errors(header, payl
     token = f"{b64(header)}.{b64(payload)}.{b64(b'x')}.{b64(b'y')}.{b64(b'z')}"
     with pytest.raises(SessionError):
         wire.decode(token, keys={"k1": KEY})
+
+
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.builds(
+            lambda h, p: f"{b64(h)}.{b64(p)}.{b64(b'i')}.{b64(b'c')}.{b64(b't')}", json_values, json_values
+        ),
+    )
+)
+def test_fuzz_manager_verify_raises_only_session_errors(value):
+    from cloudkit.session import SessionManager
+
+    manager = SessionManager(
+        billing_url="http://127.0.0.1:9/billmgr", auth_url="http://127.0.0.1:9/v3", key=b"k" * 32
+    )
+    with pytest.raises(SessionError):
+        manager.verify(value)
+    manager.close()
+
+
+def test_valid_encryption_with_bad_claims_is_invalid():
+    from cloudkit.session import SessionManager
+
+    manager = SessionManager(
+        billing_url="http://127.0.0.1:9/billmgr", auth_url="http://127.0.0.1:9/v3", key=b"k" * 32
+    )
+    for claims in ({}, {"sub": "a"}, {"sub": "a", "jti": "j", "gen": True, "exp": 1, "ks": {}, "bl": {}}):
+        with pytest.raises(TokenInvalidError):
+            manager.verify(wire.encode(claims, key=KEY, kid="k1"))
+    manager.close()
