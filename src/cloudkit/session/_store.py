@@ -38,6 +38,9 @@ class TokenStore(Protocol):
     def bump_generation(self, username: str) -> int:
         """Invalidate every token issued to the user so far; the new generation."""
 
+    def status(self, jti: str, username: str) -> tuple[bool, int]:
+        """``(is_revoked(jti), generation(username))`` in one look-up: what every verify asks."""
+
 
 class MemoryTokenStore:
     """An in-process store (a dict under a lock); lost when the process ends.
@@ -78,6 +81,11 @@ class MemoryTokenStore:
         with self._lock:
             self._generations[username] = self._generations.get(username, 0) + 1
             return self._generations[username]
+
+    def status(self, jti: str, username: str) -> tuple[bool, int]:
+        """Whether the token is revoked, and the user's generation."""
+        with self._lock:
+            return jti in self._revoked, self._generations.get(username, 0)
 
 
 class SqliteTokenStore:
@@ -142,6 +150,19 @@ class SqliteTokenStore:
         """Whether this token id was revoked."""
         row = self._connect().execute("SELECT 1 FROM revoked WHERE jti = ?", (jti,)).fetchone()
         return row is not None
+
+    def status(self, jti: str, username: str) -> tuple[bool, int]:
+        """Whether the token is revoked, and the user's generation: one query (verify's hot path)."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT EXISTS(SELECT 1 FROM revoked WHERE jti = ?), "
+                "(SELECT generation FROM generations WHERE username = ?)",
+                (jti, username),
+            )
+            .fetchone()
+        )
+        return bool(row[0]), int(row[1] or 0)
 
     def generation(self, username: str) -> int:
         """The user's generation."""

@@ -60,20 +60,28 @@ def encode(claims: Mapping[str, Any], *, key: OctKey, kid: str) -> str:
     )
 
 
-def _header(token: str) -> dict[str, Any]:
+def _diagnose(token: str, keys: Mapping[str, OctKey]) -> str:
+    """Why a token failed: read its header again (only on the failure path, off the hot path)."""
     first = token.split(".", 1)[0]
     try:
-        raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
-        header = json.loads(raw)
+        header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise _invalid("unreadable header") from None
+        return "unreadable header"
     if not isinstance(header, dict):
-        raise _invalid("header is not an object")
-    return header
+        return "header is not an object"
+    if header.get("alg") != ALG or header.get("enc") != ENC or header.get("typ") != TYP:
+        return "unexpected algorithm or type"  # alg: none, JWS, algorithm confusion
+    if not isinstance(header.get("kid"), str) or header["kid"] not in keys:
+        return "unknown key id"
+    return "decryption failed"
 
 
 def decode(token: object, *, keys: Mapping[str, OctKey]) -> dict[str, Any]:
     """Decrypt and authenticate a compact JWE; its claims as a dict.
+
+    joserfc parses the header once: ``algorithms`` pins ``dir`` + ``A256GCM`` (so ``alg: none``, a JWS
+    or another algorithm never reaches a key) and the key lookup accepts only our ``typ`` and a known
+    ``kid``, before any decryption.
 
     Raises:
         TokenInvalidError: for anything but a well-formed token encrypted with one of ``keys``.
@@ -82,21 +90,20 @@ def decode(token: object, *, keys: Mapping[str, OctKey]) -> dict[str, Any]:
         raise _invalid("not a token string")
     if token.count(".") != _SEGMENTS - 1:
         raise _invalid("not a compact JWE")
-    header = _header(token)
-    if header.get("alg") != ALG or header.get("enc") != ENC or header.get("typ") != TYP:
-        raise _invalid("unexpected algorithm or type")  # alg: none, JWS, algorithm confusion
-    kid = header.get("kid")
-    key = keys.get(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise _invalid("unknown key id")
+
+    def choose_key(obj: Any) -> OctKey:
+        header = obj.headers()
+        kid = header.get("kid")
+        key = keys.get(kid) if isinstance(kid, str) and header.get("typ") == TYP else None
+        if key is None:
+            raise KeyError(kid)
+        return key
+
     try:
-        result = jwe.decrypt_compact(token, key, algorithms=[ALG, ENC])
-    except (JoseError, ValueError, TypeError, KeyError, binascii.Error) as exc:
-        raise _invalid("decryption failed") from exc
-    try:
+        result = jwe.decrypt_compact(token, choose_key, algorithms=[ALG, ENC])
         claims = json.loads(result.plaintext or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise _invalid("payload is not JSON") from None
+    except (JoseError, ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid(_diagnose(token, keys)) from exc
     if not isinstance(claims, dict):
         raise _invalid("payload is not an object")
     return claims
