@@ -11,15 +11,16 @@ MODULES = [
     "cloudkit.errors",
     "cloudkit.openstack",
     "cloudkit.session",
+    "cloudkit.tungsten",
     "cloudkit.testing",
     "cloudkit.testing.fakes",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_all_is_sorted_and_complete(name):
+def test_all_is_unique_and_complete(name):
     module = importlib.import_module(name)
-    assert module.__all__ == sorted(module.__all__)
+    assert len(set(module.__all__)) == len(module.__all__)  # the order itself is ruff's RUF022
     public = {n for n, obj in vars(module).items() if not n.startswith("_") and not inspect.ismodule(obj)}
     public -= {"annotations", "Any", "Decimal"}
     assert set(module.__all__) >= {

@@ -9,8 +9,10 @@ Example:
 # Importing the systems registers their quirks.
 import cloudkit.billing
 import cloudkit.openstack
-import cloudkit.session  # noqa: F401
+import cloudkit.session
+import cloudkit.tungsten  # noqa: F401
 from cloudkit._core import QUIRKS, Quirk, RetryPolicy, Secret, make_converter
+from cloudkit.platform import Platform
 
-__all__ = ["QUIRKS", "Quirk", "RetryPolicy", "Secret", "make_converter"]
+__all__ = ["QUIRKS", "Platform", "Quirk", "RetryPolicy", "Secret", "make_converter"]
 __version__ = "0.1.0"

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from cloudkit import QUIRKS
+from cloudkit._demos import tungsten as tungsten_demo
+from cloudkit._doctor import run_doctor_from_env
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import (
     AuthenticationError,
@@ -138,6 +140,7 @@ def run_demo(out: TextIO = sys.stdout) -> None:
             )
             story.note(f"{err.message} (quirk {err.quirk})")
     run_openstack_demo(story)
+    tungsten_demo.run(story)
     run_session_demo(story)
     print("\nDemo finished: every step behaved as described.", file=out)
 
@@ -319,7 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="billing fake port; OpenStack gets the next one (default: any free)",
     )
     record = commands.add_parser("record", help="re-record cassettes against the fakes")
-    record.add_argument("system", nargs="?", default="billing", choices=["billing", "openstack"])
+    record.add_argument(
+        "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
+    )
+    commands.add_parser("doctor", help="check a live deployment (CLOUDKIT_* settings) for known traps")
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)
@@ -330,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_sim(args.port)
         elif args.command == "record":
             return run_record(args.system, extra)
+        elif args.command == "doctor":
+            return run_doctor_from_env(sys.stdout)
         elif args.markdown:
             sys.stdout.write(QUIRKS.markdown())
         else:

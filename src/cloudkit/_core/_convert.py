@@ -33,8 +33,14 @@ def _structure_date(value: object, _: type) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
+def _structure_datetime(value: object, _: type) -> dt.datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 date-time string, got {type(value).__name__}")
+    return dt.datetime.fromisoformat(value)
+
+
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
-    """A converter with cloudkit's hooks: ``Decimal`` <-> str, ``date`` <-> ISO 8601.
+    """A converter with cloudkit's hooks: ``Decimal`` <-> str, ``date`` and ``datetime`` <-> ISO 8601.
 
     Detailed validation is on, so a failure names the path of each bad field.
 
@@ -55,4 +61,7 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_unstructure_hook(dt.date, dt.date.isoformat)
     converter.register_structure_hook(dt.date, _structure_date)
+    # datetime is a date: without its own hooks it would lose its time of day.
+    converter.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
+    converter.register_structure_hook(dt.datetime, _structure_datetime)
     return converter

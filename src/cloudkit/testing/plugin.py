@@ -76,7 +76,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is None:
             continue
-        backends = ("billing_backend", "openstack_backend", "keystone_backend", "session_backend")
+        backends = (
+            "billing_backend",
+            "openstack_backend",
+            "keystone_backend",
+            "session_backend",
+            "tungsten_backend",
+        )
         if "cassette" in (callspec.params.get(name) for name in backends):
             item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.cassette)
@@ -502,3 +508,23 @@ def session_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterato
             yield backend
     for manager in backend.managers:
         manager.close()
+
+
+# ------------------------------------------------------------------------------------------ Tungsten Fabric
+from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtures they build on)
+    _tungsten_fake_server,
+    make_tungsten,
+    tungsten,
+    tungsten_backend,
+    tungsten_calls,
+    tungsten_fake,
+)
+
+__all__ = [
+    "_tungsten_fake_server",
+    "make_tungsten",
+    "tungsten",
+    "tungsten_backend",
+    "tungsten_calls",
+    "tungsten_fake",
+]

@@ -32,6 +32,13 @@ from cloudkit.testing.fakes.openstack import (
     OpenStackFault,
     OpenStackFaultKind,
 )
+from cloudkit.testing.fakes.tungsten import (
+    TungstenCall,
+    TungstenFake,
+    TungstenFault,
+    TungstenFaultKind,
+    TungstenScopeCapture,
+)
 
 __all__ = [
     "AuthMode",
@@ -55,4 +62,9 @@ __all__ = [
     "OpenStackFault",
     "OpenStackFaultKind",
     "RecordedCall",
+    "TungstenCall",
+    "TungstenFake",
+    "TungstenFault",
+    "TungstenFaultKind",
+    "TungstenScopeCapture",
 ]

@@ -1,0 +1,184 @@
+"""`Platform`: one object composing the systems' settings and building their clients.
+
+It also checks the identities across systems before any I/O: Tungsten Fabric must not log in as the
+OpenStack identity that acts in users' scope (quirk ``tungsten.admin-scope-capture``). The session and
+lifecycle parts join it later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from cloudkit._core._settings import EnvReader
+from cloudkit.billing import BillingClient, BillingSettings
+from cloudkit.errors import ConfigError
+from cloudkit.openstack import OpenStackClient, OpenStackSettings
+from cloudkit.tungsten import KeystoneIdentity, TungstenClient, TungstenSettings
+from cloudkit.tungsten import _quirks as tungsten_quirks
+
+__all__ = ["Platform", "openstack_identity", "settings_from_env"]
+
+
+def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
+    """The Keystone identity the OpenStack settings log in as (host, user, user domain).
+
+    Example:
+        >>> from cloudkit.openstack import OpenStackSettings
+        >>> from cloudkit.platform import openstack_identity
+        >>> openstack_identity(OpenStackSettings(auth_url="http://ks:5000/v3", username="portal",
+        ...                                      password="pw", project_name="alice")).username
+        'portal'
+    """
+    return KeystoneIdentity.of(settings.auth_url, settings.username, settings.user_domain_name)
+
+
+@attrs.frozen(kw_only=True)
+class Platform:
+    """The portal's systems: billing, OpenStack and Tungsten Fabric settings, each optional.
+
+    Creating a platform checks the identities before any I/O: when the TF service account is the same
+    Keystone user as the OpenStack identity that acts in users' scope (same Keystone host, same user and
+    user domain), it raises :class:`~cloudkit.errors.ConfigError` with quirk
+    ``tungsten.admin-scope-capture`` and the fix. ``cloudkit doctor`` checks a live deployment for the
+    same trap (an application credential names no user, so only a live check sees whose it is).
+
+    Attributes:
+        billing: billing settings, or ``None``.
+        openstack: OpenStack settings (the identity that acts in users' scope), or ``None``.
+        tungsten: TF settings (the dedicated service account), or ``None``.
+
+    Example:
+        >>> from cloudkit.platform import Platform
+        >>> from cloudkit.openstack import OpenStackSettings
+        >>> from cloudkit.tungsten import TungstenSettings
+        >>> os_settings = OpenStackSettings(auth_url="http://ks:5000/v3", username="admin",
+        ...                                 password="secret", project_name="admin")
+        >>> Platform(openstack=os_settings, tungsten=TungstenSettings(url="http://tf:8082",
+        ...     auth_url="http://ks:5000/v3", username="admin", password="secret", project_name="admin"))
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.ConfigError: Tungsten Fabric and OpenStack log in as the same Keystone user ...
+        >>> Platform(openstack=os_settings, tungsten=TungstenSettings(url="http://tf:8082",
+        ...     auth_url="http://ks:5000/v3", username="svc-tf", password="pw", project_name="service"))
+        Platform(billing=None, openstack=OpenStackSettings(...), tungsten=TungstenSettings(...))
+    """
+
+    billing: BillingSettings | None = None
+    openstack: OpenStackSettings | None = None
+    tungsten: TungstenSettings | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Check the identities across systems, before any I/O."""
+        problem = self.identity_problem()
+        if problem is not None:
+            raise problem
+
+    def __repr__(self) -> str:
+        """Which systems are configured; never a secret."""
+        parts = []
+        for name in ("billing", "openstack", "tungsten"):
+            settings = getattr(self, name)
+            shown = "None" if settings is None else f"{type(settings).__name__}(...)"
+            parts.append(f"{name}={shown}")
+        return f"Platform({', '.join(parts)})"
+
+    def identity_problem(self) -> ConfigError | None:
+        """The ConfigError of sharing one Keystone user between TF and OpenStack, or ``None``.
+
+        Example:
+            >>> from cloudkit.platform import Platform
+            >>> Platform().identity_problem() is None
+            True
+        """
+        if self.tungsten is None or self.openstack is None:
+            return None
+        return tungsten_quirks.shared_identity(
+            self.tungsten.keystone_identity(), openstack_identity(self.openstack)
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Platform:
+        """Settings of every system whose main variable is set (``CLOUDKIT_BILLING_URL``,
+        ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``CLOUDKIT_TUNGSTEN_URL``), each read by its own ``from_env``.
+
+        Example:
+            >>> from cloudkit.platform import Platform
+            >>> env = {"CLOUDKIT_TUNGSTEN_URL": "http://tf:8082", "CLOUDKIT_TUNGSTEN_AUTH_URL": "http://ks:5000/v3",
+            ...        "CLOUDKIT_TUNGSTEN_USERNAME": "svc-tf", "CLOUDKIT_TUNGSTEN_PASSWORD": "pw",
+            ...        "CLOUDKIT_TUNGSTEN_PROJECT_NAME": "service"}
+            >>> Platform.from_env(env)
+            Platform(billing=None, openstack=None, tungsten=TungstenSettings(...))
+        """  # noqa: D205 (the variables are the summary; a doctest line)
+        return cls(**settings_from_env(environ))
+
+    def billing_client(self, **kwargs: Any) -> BillingClient:
+        """A :class:`~cloudkit.billing.BillingClient` (keyword arguments pass through).
+
+        Raises:
+            ConfigError: billing is not configured.
+
+        Example:
+            >>> from cloudkit.platform import Platform
+            >>> Platform().billing_client()
+            Traceback (most recent call last):
+            ...
+            cloudkit.errors.ConfigError: billing is not configured (set CLOUDKIT_BILLING_URL ...) [billing]
+        """
+        if self.billing is None:
+            raise _not_configured("billing", "CLOUDKIT_BILLING_URL")
+        return BillingClient(self.billing, **kwargs)
+
+    def openstack_client(self, **kwargs: Any) -> OpenStackClient:
+        """An :class:`~cloudkit.openstack.OpenStackClient` (keyword arguments pass through).
+
+        Raises:
+            ConfigError: OpenStack is not configured.
+        """
+        if self.openstack is None:
+            raise _not_configured("openstack", "CLOUDKIT_OPENSTACK_AUTH_URL")
+        return OpenStackClient(self.openstack, **kwargs)
+
+    def tungsten_client(self, **kwargs: Any) -> TungstenClient:
+        """A :class:`~cloudkit.tungsten.TungstenClient` as the TF service account (keyword arguments pass through).
+
+        Raises:
+            ConfigError: Tungsten Fabric is not configured.
+
+        Example:
+            >>> from cloudkit.platform import Platform
+            >>> from cloudkit.tungsten import TungstenSettings
+            >>> platform = Platform(tungsten=TungstenSettings(url="http://tf:8082",
+            ...     auth_url="http://ks:5000/v3", username="svc-tf", password="pw", project_name="service"))
+            >>> with platform.tungsten_client() as tf:
+            ...     tf
+            TungstenClient(url='http://tf:8082', account='svc-tf')
+        """  # noqa: E501 (the summary names the class)
+        if self.tungsten is None:
+            raise _not_configured("tungsten", "CLOUDKIT_TUNGSTEN_URL")
+        return TungstenClient(self.tungsten, **kwargs)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``billing``, ``openstack`` and ``tungsten`` settings read from the environment, without the
+    cross-system check (``cloudkit doctor`` reports that check instead of stopping at it).
+
+    Example:
+        >>> from cloudkit.platform import settings_from_env
+        >>> settings_from_env({})
+        {'billing': None, 'openstack': None, 'tungsten': None}
+    """  # noqa: D205 (the summary needs the reason)
+    env = EnvReader.of("CLOUDKIT_", environ, system="cloudkit")
+    return {
+        "billing": BillingSettings.from_env(env.environ) if env.optional("BILLING_URL") else None,
+        "openstack": OpenStackSettings.from_env(env.environ) if env.optional("OPENSTACK_AUTH_URL") else None,
+        "tungsten": TungstenSettings.from_env(env.environ) if env.optional("TUNGSTEN_URL") else None,
+    }
+
+
+def _not_configured(system: str, variable: str) -> ConfigError:
+    return ConfigError(
+        f"{system} is not configured (set {variable} and the rest, or pass settings)", system=system
+    )
