@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import re
 import secrets
-import socketserver
 import threading
 import time
 import types
@@ -34,9 +33,10 @@ from decimal import Decimal, InvalidOperation
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self, cast
 from urllib.parse import parse_qsl, urlsplit
+
+from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler
 
 __all__ = [
     "AuthMode",
@@ -1092,34 +1092,12 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], li
     return fields, files
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    allow_reuse_address = True
-
-    def __init__(self, fake: BillingFake, port: int) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", port), _Handler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup of the address (slow on some hosts)."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: avoid the delayed-ACK stall
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class signature
-        """Stay quiet: the fake records calls in `BillingFake.requests` instead."""
+class _Handler(QuietHandler):
+    def serve(self) -> None:
+        if self.command not in {"GET", "POST"}:
+            self.send_error(501, "Unsupported method")
+            return
+        self._serve(self.command)
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -1137,7 +1115,7 @@ class _Handler(BaseHTTPRequestHandler):
             fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         params.update(fields)  # the body wins over the query string
         try:
-            reply = cast("_Server", self.server).fake._serve(method, params, files)  # noqa: SLF001
+            reply = cast("LoopbackServer", self.server).fake._serve(method, params, files)  # noqa: SLF001
         except Exception as exc:
             # A bug in the fake must not pass for a network fault: answer 500 naming it, then let
             # socketserver print the traceback.
@@ -1218,7 +1196,7 @@ class BillingFake:
         self._slow_releases = 0
         self._slow_stopping = False
         self._slow_held = threading.Event()  # set while an answer is held (tests wait on it)
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[RecordedCall] = []
         """Every call received, in order, secrets replaced by ``"***"``."""
@@ -1235,7 +1213,7 @@ class BillingFake:
         """
         if self._server is not None:
             raise RuntimeError("the billing fake is already running")
-        self._server = _Server(self, self._port)
+        self._server = LoopbackServer(self, self._port, _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},

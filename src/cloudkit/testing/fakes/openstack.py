@@ -38,16 +38,16 @@ import json
 import math
 import re
 import secrets
-import socketserver
 import threading
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self, TypeVar, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler
 
 __all__ = [
     "FakeCredentials",
@@ -2618,45 +2618,9 @@ def _page(items: list[_T], req: _Request, key: Callable[[_T], str]) -> tuple[lis
 
 
 # ================================================================================== HTTP
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, fake: OpenStackFake, port: int) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", port), _HttpHandler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup of the address (slow on some hosts)."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
-class _HttpHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: avoid the delayed-ACK stall
-
-    def do_GET(self) -> None:
+class _HttpHandler(QuietHandler):
+    def serve(self) -> None:
         self._serve()
-
-    def do_HEAD(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class signature
-        """Stay quiet: the fake records calls in `OpenStackFake.requests` instead."""
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -2674,7 +2638,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             service=_service_of(path),
         )
         try:
-            reply = cast("_HttpServer", self.server).fake._serve(request)  # noqa: SLF001
+            reply = cast("LoopbackServer", self.server).fake._serve(request)  # noqa: SLF001
         except Exception as exc:
             # A bug in the fake must not pass for a network fault: answer 500 naming it, then let
             # socketserver print the traceback.
@@ -2784,7 +2748,7 @@ class OpenStackFake:
         self._slow_releases = 0
         self._slow_stopping = False
         self._slow_held = threading.Event()
-        self._server: _HttpServer | None = None
+        self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self._cloud = self._new_cloud()
         self.requests: list[OpenStackCall] = []
@@ -2824,7 +2788,7 @@ class OpenStackFake:
         """
         if self._server is not None:
             raise RuntimeError("the openstack fake is already running")
-        self._server = _HttpServer(self, self._port)
+        self._server = LoopbackServer(self, self._port, _HttpHandler)
         self._cloud.base_url = self.url
         self._thread = threading.Thread(
             target=self._server.serve_forever,

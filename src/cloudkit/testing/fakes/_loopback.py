@@ -1,0 +1,76 @@
+"""HTTP plumbing the fakes share: a loopback server that binds fast and a quiet handler base.
+
+Each fake keeps its own request parsing and answers; only the socket-level behaviour lives here, so a
+fix (say, to binding or to Nagle's algorithm) is made once for all of them.
+"""
+
+from __future__ import annotations
+
+import socketserver
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["LoopbackServer", "QuietHandler"]
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threading HTTP server on ``127.0.0.1`` that hands each request to ``fake`` through its handler.
+
+    Example:
+        >>> server = LoopbackServer(object(), 0, QuietHandler)
+        >>> server.server_address[0]
+        '127.0.0.1'
+        >>> server.server_close()
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, fake: Any, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        """Bind to ``port`` on loopback (0: any free port)."""
+        self.fake = fake
+        super().__init__(("127.0.0.1", port), handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the address (slow on some hosts)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with Nagle off and no access log; every method goes to :meth:`serve`."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid the delayed-ACK stall
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self.serve()
+
+    def do_HEAD(self) -> None:
+        """Serve a HEAD."""
+        self.serve()
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self.serve()
+
+    def do_PUT(self) -> None:
+        """Serve a PUT."""
+        self.serve()
+
+    def do_PATCH(self) -> None:
+        """Serve a PATCH."""
+        self.serve()
+
+    def do_DELETE(self) -> None:
+        """Serve a DELETE."""
+        self.serve()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class signature)
+        """Stay quiet: the fakes record their calls in ``requests`` instead."""
+
+    def serve(self) -> None:
+        """Answer the request; each fake's handler implements it."""
+        self.send_error(501)
