@@ -476,7 +476,7 @@ def test_slow_fault_holds_until_released(fake, http):
         target=lambda: answers.append(http.post(fake.url, data={"func": "vds", "authinfo": ALICE}))
     )
     worker.start()
-    assert fake._slow_held.wait(timeout=5)
+    assert fake._slow.wait_until_held(timeout=5)
     assert answers == []
     fake.release_slow()
     worker.join(timeout=5)

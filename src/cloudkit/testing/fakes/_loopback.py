@@ -7,10 +7,11 @@ fix (say, to binding or to Nagle's algorithm) is made once for all of them.
 from __future__ import annotations
 
 import socketserver
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["LoopbackServer", "QuietHandler"]
+__all__ = ["LoopbackServer", "QuietHandler", "SlowGate"]
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -74,3 +75,57 @@ class QuietHandler(BaseHTTPRequestHandler):
     def serve(self) -> None:
         """Answer the request; each fake's handler implements it."""
         self.send_error(501)
+
+
+class SlowGate:
+    """Holds "slow" answers until a test releases them (or a timeout passes); opens wide on stop.
+
+    Example:
+        >>> gate = SlowGate()
+        >>> gate.release(); gate.hold(timeout=5.0)  # a release made in advance lets one answer through
+        >>> gate.held.is_set()
+        False
+    """
+
+    def __init__(self) -> None:
+        """A closed gate with no releases pending."""
+        self._cond = threading.Condition()
+        self._releases = 0
+        self._stopping = False
+        self.held = threading.Event()  # set while an answer is held (tests wait on it)
+
+    def hold(self, timeout: float) -> None:
+        """Hold the calling request until released, the server stops, or ``timeout`` passes."""
+        self.held.set()
+        with self._cond:
+            self._cond.wait_for(lambda: self._releases > 0 or self._stopping, timeout)
+            if self._releases > 0:
+                self._releases -= 1
+        self.held.clear()
+
+    def release(self) -> None:
+        """Let one held (or the next) answer go."""
+        with self._cond:
+            self._releases += 1
+            self._cond.notify_all()
+
+    def wait_until_held(self, timeout: float) -> bool:
+        """Wait until an answer is being held; whether one is."""
+        return self.held.wait(timeout)
+
+    def open_all(self) -> None:
+        """Let everything go (the server is stopping)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Hold answers again (after a stop, for a later start)."""
+        with self._cond:
+            self._stopping = False
+
+    def reset(self) -> None:
+        """Forget releases made in advance."""
+        with self._cond:
+            self._releases = 0
+        self.held.clear()

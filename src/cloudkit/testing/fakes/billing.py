@@ -36,7 +36,7 @@ from email.policy import HTTP
 from typing import Any, Literal, Self, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler
+from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
 
 __all__ = [
     "AuthMode",
@@ -1192,10 +1192,7 @@ class BillingFake:
         self._lock = threading.RLock()
         self._state = _seeded_state(admin_login, admin_password, seed=seed)
         self._faults: list[_ArmedFault] = []
-        self._slow = threading.Condition()
-        self._slow_releases = 0
-        self._slow_stopping = False
-        self._slow_held = threading.Event()  # set while an answer is held (tests wait on it)
+        self._slow = SlowGate()
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[RecordedCall] = []
@@ -1233,14 +1230,11 @@ class BillingFake:
         server, thread, self._server, self._thread = self._server, self._thread, None, None
         if server is None or thread is None:
             return
-        with self._slow:
-            self._slow_stopping = True
-            self._slow.notify_all()
+        self._slow.open_all()
         server.shutdown()
         server.server_close()
         thread.join()
-        with self._slow:
-            self._slow_stopping = False
+        self._slow.close()
 
     def __enter__(self) -> Self:
         """Start the server (see `start`)."""
@@ -1281,9 +1275,7 @@ class BillingFake:
             self.wrap_single_children, self.complete_operations = self._switches
             self._faults.clear()
             self.requests.clear()
-        with self._slow:
-            self._slow_releases = 0
-        self._slow_held.clear()
+        self._slow.reset()
 
     # ------------------------------------------------------------------------------ state helpers
     def add_user(
@@ -1470,9 +1462,7 @@ class BillingFake:
         Example:
             >>> BillingFake().release_slow()
         """
-        with self._slow:
-            self._slow_releases += 1
-            self._slow.notify_all()
+        self._slow.release()
 
     # ------------------------------------------------------------------------------ internals
     def _account_of(self, login: str) -> _Account:
@@ -1499,12 +1489,7 @@ class BillingFake:
         return None
 
     def _hold(self, fault: Fault) -> None:
-        self._slow_held.set()
-        with self._slow:
-            self._slow.wait_for(lambda: self._slow_releases > 0 or self._slow_stopping, fault.hold)
-            if self._slow_releases > 0:
-                self._slow_releases -= 1
-        self._slow_held.clear()
+        self._slow.hold(fault.hold)
 
     def _record(self, method: str, params: Mapping[str, str], files: list[FakeAttachment]) -> None:
         shown = {k: "***" if k in _SECRET_PARAMS else v for k, v in params.items()}

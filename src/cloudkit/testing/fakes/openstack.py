@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeVar, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler
+from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
 
 __all__ = [
     "FakeCredentials",
@@ -2744,10 +2744,7 @@ class OpenStackFake:
         self._options = _Options(transition_seconds, token_ttl_seconds, compute_max)
         self._lock = threading.RLock()
         self._faults: list[_ArmedFault] = []
-        self._slow = threading.Condition()
-        self._slow_releases = 0
-        self._slow_stopping = False
-        self._slow_held = threading.Event()
+        self._slow = SlowGate()
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self._cloud = self._new_cloud()
@@ -2809,14 +2806,11 @@ class OpenStackFake:
         server, thread, self._server, self._thread = self._server, self._thread, None, None
         if server is None or thread is None:
             return
-        with self._slow:
-            self._slow_stopping = True
-            self._slow.notify_all()
+        self._slow.open_all()
         server.shutdown()
         server.server_close()
         thread.join()
-        with self._slow:
-            self._slow_stopping = False
+        self._slow.close()
 
     def __enter__(self) -> Self:
         """Start the server (see `start`)."""
@@ -2868,9 +2862,7 @@ class OpenStackFake:
             self._cloud = self._new_cloud()
             self._faults.clear()
             self.requests.clear()
-        with self._slow:
-            self._slow_releases = 0
-        self._slow_held.clear()
+        self._slow.reset()
 
     @property
     def cinder_attach_reaches_guest(self) -> bool:
@@ -3081,9 +3073,7 @@ class OpenStackFake:
         Example:
             >>> OpenStackFake().release_slow()
         """
-        with self._slow:
-            self._slow_releases += 1
-            self._slow.notify_all()
+        self._slow.release()
 
     def wait_until_held(self, timeout: float = 5.0) -> bool:
         """Block until a ``slow`` answer is being held (True) or ``timeout`` passes (False).
@@ -3092,7 +3082,7 @@ class OpenStackFake:
             >>> OpenStackFake().wait_until_held(timeout=0.0)
             False
         """
-        return self._slow_held.wait(timeout)
+        return self._slow.wait_until_held(timeout)
 
     # ------------------------------------------------------------------------------ serving
     def _take_fault(self, request: _Request) -> OpenStackFault | None:
@@ -3106,12 +3096,7 @@ class OpenStackFake:
         return None
 
     def _hold(self, fault: OpenStackFault) -> None:
-        self._slow_held.set()
-        with self._slow:
-            self._slow.wait_for(lambda: self._slow_releases > 0 or self._slow_stopping, fault.hold)
-            if self._slow_releases > 0:
-                self._slow_releases -= 1
-        self._slow_held.clear()
+        self._slow.hold(fault.hold)
 
     def _serve(self, request: _Request) -> _Reply | None:
         """One HTTP request: apply a fault, handle it, record it; None means close without answer."""

@@ -63,7 +63,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler
+from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
 
 __all__ = [
     "AaaMode",
@@ -2748,10 +2748,7 @@ class TungstenFake:
         self._port = port
         self._lock = threading.RLock()
         self._faults: list[_ArmedFault] = []
-        self._slow = threading.Condition()
-        self._slow_releases = 0
-        self._slow_stopping = False
-        self._slow_held = threading.Event()
+        self._slow = SlowGate()
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self._tf = _Server(self._options, self._keystone, clock, aaa_mode)
@@ -2791,14 +2788,11 @@ class TungstenFake:
         server, thread, self._server, self._thread = self._server, self._thread, None, None
         if server is None or thread is None:
             return
-        with self._slow:
-            self._slow_stopping = True
-            self._slow.notify_all()
+        self._slow.open_all()
         server.shutdown()
         server.server_close()
         thread.join()
-        with self._slow:
-            self._slow_stopping = False
+        self._slow.close()
         with self._lock:
             self._keystone.close()
 
@@ -2840,9 +2834,7 @@ class TungstenFake:
             self._tf.base_url = base_url
             self._faults.clear()
             self.requests.clear()
-        with self._slow:
-            self._slow_releases = 0
-        self._slow_held.clear()
+        self._slow.reset()
 
     @property
     def aaa_mode(self) -> AaaMode:
@@ -2971,9 +2963,7 @@ class TungstenFake:
         Example:
             >>> TungstenFake(keystone_url="http://127.0.0.1:1/v3").release_slow()
         """
-        with self._slow:
-            self._slow_releases += 1
-            self._slow.notify_all()
+        self._slow.release()
 
     def wait_until_held(self, timeout: float = 5.0) -> bool:
         """Block until a ``slow`` answer is being held (True) or ``timeout`` passes (False).
@@ -2982,7 +2972,7 @@ class TungstenFake:
             >>> TungstenFake(keystone_url="http://127.0.0.1:1/v3").wait_until_held(timeout=0.0)
             False
         """
-        return self._slow_held.wait(timeout)
+        return self._slow.wait_until_held(timeout)
 
     # ------------------------------------------------------------------------------ serving
     def _take_fault(self, request: _Request) -> TungstenFault | None:
@@ -2996,12 +2986,7 @@ class TungstenFake:
         return None
 
     def _hold(self, fault: TungstenFault) -> None:
-        self._slow_held.set()
-        with self._slow:
-            self._slow.wait_for(lambda: self._slow_releases > 0 or self._slow_stopping, fault.hold)
-            if self._slow_releases > 0:
-                self._slow_releases -= 1
-        self._slow_held.clear()
+        self._slow.hold(fault.hold)
 
     def _serve(self, request: _Request) -> _Reply | None:
         """One HTTP request: apply a fault, handle it, record it; None means close without answer."""
