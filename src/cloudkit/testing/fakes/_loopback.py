@@ -38,6 +38,19 @@ class LoopbackServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
+    def serve_in_background(self, name: str) -> None:
+        """Serve from a daemon thread named ``name`` until :meth:`stop_serving`."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def stop_serving(self) -> None:
+        """Stop serving, close the socket and wait for the serving thread."""
+        self.shutdown()
+        self.server_close()
+        self._thread.join()
+
 
 class QuietHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with Nagle off and no access log; every method goes to :meth:`serve`."""

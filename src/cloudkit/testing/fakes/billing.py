@@ -1194,7 +1194,6 @@ class BillingFake:
         self._faults: list[_ArmedFault] = []
         self._slow = SlowGate()
         self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
         self.requests: list[RecordedCall] = []
         """Every call received, in order, secrets replaced by ``"***"``."""
 
@@ -1211,13 +1210,7 @@ class BillingFake:
         if self._server is not None:
             raise RuntimeError("the billing fake is already running")
         self._server = LoopbackServer(self, self._port, _Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="billing-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.serve_in_background("billing-fake")
         return self
 
     def stop(self) -> None:
@@ -1227,13 +1220,11 @@ class BillingFake:
             >>> fake = BillingFake().start()
             >>> fake.stop(); fake.stop()
         """
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is None or thread is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         self._slow.open_all()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        server.stop_serving()
         self._slow.close()
 
     def __enter__(self) -> Self:

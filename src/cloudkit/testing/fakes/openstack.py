@@ -2746,7 +2746,6 @@ class OpenStackFake:
         self._faults: list[_ArmedFault] = []
         self._slow = SlowGate()
         self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
         self._cloud = self._new_cloud()
         self.requests: list[OpenStackCall] = []
         """Every request received, in the order the answers were decided, secrets replaced by ``"***"``."""
@@ -2787,13 +2786,7 @@ class OpenStackFake:
             raise RuntimeError("the openstack fake is already running")
         self._server = LoopbackServer(self, self._port, _HttpHandler)
         self._cloud.base_url = self.url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="openstack-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.serve_in_background("openstack-fake")
         return self
 
     def stop(self) -> None:
@@ -2803,13 +2796,11 @@ class OpenStackFake:
             >>> fake = OpenStackFake().start()
             >>> fake.stop(); fake.stop()
         """
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is None or thread is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         self._slow.open_all()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        server.stop_serving()
         self._slow.close()
 
     def __enter__(self) -> Self:

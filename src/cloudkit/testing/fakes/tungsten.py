@@ -2750,7 +2750,6 @@ class TungstenFake:
         self._faults: list[_ArmedFault] = []
         self._slow = SlowGate()
         self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
         self._tf = _Server(self._options, self._keystone, clock, aaa_mode)
         self.requests: list[TungstenCall] = []
         """Every request received, in the order the answers were decided; tokens replaced by ``"***"``."""
@@ -2769,13 +2768,7 @@ class TungstenFake:
             raise RuntimeError("the tungsten fake is already running")
         self._server = LoopbackServer(self, self._port, _HttpHandler)
         self._tf.base_url = self.url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="tungsten-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.serve_in_background("tungsten-fake")
         return self
 
     def stop(self) -> None:
@@ -2785,13 +2778,11 @@ class TungstenFake:
             >>> fake = TungstenFake(keystone_url="http://127.0.0.1:1/v3").start()
             >>> fake.stop(); fake.stop()
         """
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is None or thread is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         self._slow.open_all()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        server.stop_serving()
         self._slow.close()
         with self._lock:
             self._keystone.close()
