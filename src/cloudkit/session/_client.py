@@ -177,9 +177,8 @@ class SessionManager:
         session = _session_from(claims)
         if self._clock() >= session.expires_at.timestamp():
             raise TokenExpiredError("session token has expired", system=SYSTEM, operation="verify")
-        if self._store.is_revoked(session.jti) or session.generation < self._store.generation(
-            session.username
-        ):
+        revoked, generation = self._store.status(session.jti, session.username)
+        if revoked or session.generation < generation:
             raise TokenRevokedError("session token was revoked", system=SYSTEM, operation="verify")
         return session
 

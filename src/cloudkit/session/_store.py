@@ -7,13 +7,33 @@ processes sharing one file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import mmap
+import os
 import sqlite3
+import struct
 import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 __all__ = ["MemoryTokenStore", "SqliteTokenStore", "TokenStore"]
+
+_EPOCH = struct.Struct("<Q")  # the write counter shared through <path>.epoch
+_CACHE_LIMIT = 10_000  # remembered answers per thread before starting afresh
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    """An exclusive advisory lock on the file ``fd`` across processes."""
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 @runtime_checkable
@@ -92,6 +112,12 @@ class SqliteTokenStore:
     """A store in one SQLite file, safe across threads (a connection per thread) and processes (WAL,
     immediate transactions for the generation bump). Expired revocations are purged as new ones arrive.
 
+    Verify's hot path avoids SQLite's read locks: every write, after its commit, increments an 8-byte
+    epoch in ``<path>.epoch``, which every process maps into memory. ``status`` answers from a
+    per-thread cache while the epoch is unchanged, and asks SQLite when it moved. Once ``revoke`` or
+    ``bump_generation`` returns, every verify in every process on the host sees it. The file must be on
+    a local file system (as SQLite's WAL mode requires anyway), and all writers must use this class.
+
     Example:
         >>> import datetime as dt, tempfile, pathlib
         >>> from cloudkit.session import SqliteTokenStore
@@ -106,6 +132,12 @@ class SqliteTokenStore:
         self._path = str(path)
         self._timeout = timeout
         self._local = threading.local()
+        self._epoch_fd = os.open(f"{self._path}.epoch", os.O_RDWR | os.O_CREAT, 0o600)
+        weakref.finalize(self, os.close, self._epoch_fd)
+        with _locked(self._epoch_fd):
+            if os.fstat(self._epoch_fd).st_size < _EPOCH.size:
+                os.ftruncate(self._epoch_fd, _EPOCH.size)  # a new epoch file starts at zero
+        self._epoch = mmap.mmap(self._epoch_fd, _EPOCH.size)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(
@@ -130,6 +162,12 @@ class SqliteTokenStore:
             conn.close()
             self._local.conn = None
 
+    def _advance_epoch(self) -> None:
+        """After a commit: tell every process that cached answers may be stale."""
+        with _locked(self._epoch_fd):
+            (epoch,) = _EPOCH.unpack_from(self._epoch, 0)
+            _EPOCH.pack_into(self._epoch, 0, epoch + 1)
+
     def revoke(self, jti: str, expires_at: dt.datetime) -> None:
         """Revoke one token; purge revocations whose tokens have expired anyway."""
         conn = self._connect()
@@ -142,6 +180,7 @@ class SqliteTokenStore:
                 (jti, int(expires_at.timestamp())),
             )
             conn.execute("COMMIT")
+            self._advance_epoch()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -152,17 +191,25 @@ class SqliteTokenStore:
         return row is not None
 
     def status(self, jti: str, username: str) -> tuple[bool, int]:
-        """Whether the token is revoked, and the user's generation: one query (verify's hot path)."""
-        row = (
-            self._connect()
-            .execute(
-                "SELECT EXISTS(SELECT 1 FROM revoked WHERE jti = ?), "
-                "(SELECT generation FROM generations WHERE username = ?)",
-                (jti, username),
+        """Whether the token is revoked, and the user's generation (verify's hot path, see the class)."""
+        (epoch,) = _EPOCH.unpack_from(self._epoch, 0)
+        cache: dict[tuple[str, str], tuple[bool, int]] | None = getattr(self._local, "cache", None)
+        if cache is None or self._local.epoch != epoch or len(cache) > _CACHE_LIMIT:
+            cache = self._local.cache = {}
+            self._local.epoch = epoch
+        answer = cache.get((jti, username))
+        if answer is None:
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT EXISTS(SELECT 1 FROM revoked WHERE jti = ?), "
+                    "(SELECT generation FROM generations WHERE username = ?)",
+                    (jti, username),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
-        return bool(row[0]), int(row[1] or 0)
+            answer = cache[(jti, username)] = (bool(row[0]), int(row[1] or 0))
+        return answer
 
     def generation(self, username: str) -> int:
         """The user's generation."""
@@ -187,6 +234,7 @@ class SqliteTokenStore:
                 "SELECT generation FROM generations WHERE username = ?", (username,)
             ).fetchone()
             conn.execute("COMMIT")
+            self._advance_epoch()
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -73,3 +73,32 @@ def test_sqlite_purges_expired_revocations(tmp_path):
     assert not store.is_revoked("old")  # purged: it had expired anyway
     assert store.is_revoked("new")
     store.close()
+
+
+def test_sqlite_cached_answers_follow_writes_of_other_stores_and_processes(tmp_path):
+    path = tmp_path / "tokens.db"
+    reader, writer = SqliteTokenStore(path), SqliteTokenStore(path)
+    assert reader.status("j1", "alice") == (False, 0)  # now cached in the reader
+    writer.revoke("j1", LATER)
+    assert reader.status("j1", "alice") == (True, 0)  # the epoch moved: asked SQLite again
+    writer.bump_generation("alice")
+    assert reader.status("j1", "alice") == (True, 1)
+    script = (
+        "import sys, datetime as dt\n"
+        "from cloudkit.session import SqliteTokenStore\n"
+        "SqliteTokenStore(sys.argv[1]).revoke('j2', dt.datetime(2099, 1, 1, tzinfo=dt.UTC))\n"
+    )
+    assert reader.status("j2", "alice") == (False, 1)
+    assert subprocess.run([sys.executable, "-c", script, str(path)], check=False).returncode == 0
+    assert reader.status("j2", "alice") == (True, 1)  # another process's revocation, seen at once
+    reader.close()
+    writer.close()
+
+
+def test_sqlite_own_writes_invalidate_own_cache(tmp_path):
+    store = SqliteTokenStore(tmp_path / "tokens.db")
+    assert store.status("j1", "bob") == (False, 0)
+    store.revoke("j1", LATER)
+    store.bump_generation("bob")
+    assert store.status("j1", "bob") == (True, 1)
+    store.close()
