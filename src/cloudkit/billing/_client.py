@@ -591,6 +591,9 @@ class BillingClient:
     def _exchange(
         self, request: httpx.Request, operation: str, extra_secrets: Sequence[str] = ()
     ) -> _wire.Doc:
+        # A prebuilt request does not get the client's default headers (User-Agent): add them here.
+        for name, value in self._conn.http.headers.items():
+            request.headers.setdefault(name, value)
         try:
             with translate_transport_errors(SYSTEM, operation):
                 response = self._conn.http.send(request)

@@ -307,3 +307,13 @@ def test_change_password_unscoped_admin_is_refused(billing, billing_fake):
     with pytest.raises(ScopeError):
         billing.change_password("x-new-pass")
     assert billing_fake.requests == []
+
+
+def test_requests_carry_the_cloudkit_user_agent(billing):
+    seen = []
+    billing._conn.http.event_hooks["request"].append(
+        lambda request: seen.append(request.headers["user-agent"])
+    )
+    billing.list_accounts()
+    assert seen
+    assert all(agent.startswith("cloudkit/") for agent in seen)
