@@ -316,7 +316,7 @@ class SessionManager:
             with self._translate("login", password):
                 response = self._http.post(f"{self._auth_url}/auth/tokens", json={"auth": auth})
             self._raise_for(response, "login", password)
-            expires_at, user_id, project_id = _wire.keystone_token_reply(response.json(), operation="login")
+            expires_at, user_id, project_id = _wire.keystone_token_reply(response.content, operation="login")
             if project_id is None:
                 raise ConfigError(
                     f"Keystone gave {identity.username} an unscoped token: the user has no default project; "
@@ -382,7 +382,7 @@ class SessionManager:
                 "Keystone no longer accepts the token", system=SYSTEM, operation="validate"
             )
         self._raise_for(response, "validate")
-        expires_at, user_id, project_id = _wire.keystone_token_reply(response.json(), operation="validate")
+        expires_at, user_id, project_id = _wire.keystone_token_reply(response.content, operation="validate")
         return _KeystoneCredentials(token, expires_at, user_id, project_id)
 
     @staticmethod

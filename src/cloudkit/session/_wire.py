@@ -114,8 +114,12 @@ def timestamp(value: dt.datetime) -> int:
     return int(value.timestamp())
 
 
-def keystone_token_reply(body: Any, *, operation: str) -> tuple[dt.datetime, str, str | None]:
-    """``(expires_at, user_id, project_id)`` from a Keystone ``POST /v3/auth/tokens`` reply body."""
+def keystone_token_reply(content: bytes, *, operation: str) -> tuple[dt.datetime, str, str | None]:
+    """``(expires_at, user_id, project_id)`` from a Keystone token reply body (raw bytes)."""
+    try:
+        body = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        body = None
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, dict):
         raise ResponseDecodeError(
