@@ -1,8 +1,9 @@
-"""The ``cloudkit`` command: ``demo``, ``sim``, ``record`` and ``quirks``.
+"""The ``cloudkit`` command: ``demo``, ``sim``, ``record``, ``doctor``, ``lab`` and ``quirks``.
 
 - ``cloudkit demo`` walks the billing story against the embedded fake and prints every step.
 - ``cloudkit sim`` serves the fakes on loopback and prints their URLs and credentials.
 - ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests.
+- ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance on loopback.
 - ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
 """
 
@@ -307,6 +308,34 @@ def run_record(system: str, extra: Sequence[str]) -> int:
     return subprocess.call(command, env=os.environ.copy())  # noqa: S603 (our own interpreter and args)
 
 
+def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: TextIO = sys.stdout) -> int:
+    """``cloudkit lab install|up|down|status``; progress goes to stderr, results to ``out``."""
+    from cloudkit.lab import Lab  # noqa: PLC0415 (only this command needs it)
+
+    lab = Lab(home)
+    if action == "install":
+        lab.install(rebuild=rebuild)
+    elif action == "up":
+        info = lab.up(fresh=fresh)
+        print(info.describe(), file=out)
+    elif action == "down":
+        left = lab.down()
+        if left:
+            print(f"still answering: {', '.join(left)}", file=out)
+            return 1
+    else:
+        states = lab.status()
+        for state in states:
+            pid = "-" if state.pid is None else str(state.pid)
+            port = "" if state.port is None else f"port {state.port} {'open' if state.listening else 'closed'}"
+            print(f"{state.name:17s} {'up' if state.alive else 'down':5s} pid {pid:>8s}  {port}", file=out)
+        info = lab.info()
+        if info is not None:
+            print(info.describe(), file=out)
+        return 0 if all(state.alive for state in states) else 3
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cloudkit`` command."""
     parser = argparse.ArgumentParser(
@@ -326,6 +355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
     )
     commands.add_parser("doctor", help="check a live deployment (CLOUDKIT_* settings) for known traps")
+    lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
+    lab.add_argument("action", choices=["install", "up", "down", "status"])
+    lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")
+    lab.add_argument("--rebuild", action="store_true", help="install: rebuild every venv")
+    lab.add_argument("--home", type=Path, default=None, help="lab folder (default ~/.cache/cloudkit-lab)")
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)
@@ -338,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_record(args.system, extra)
         elif args.command == "doctor":
             return run_doctor_from_env(sys.stdout)
+        elif args.command == "lab":
+            return run_lab(args.action, home=args.home, fresh=args.fresh, rebuild=args.rebuild)
         elif args.markdown:
             sys.stdout.write(QUIRKS.markdown())
         else:

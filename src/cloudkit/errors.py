@@ -54,6 +54,7 @@ __all__ = [
     "ConflictError",
     "InsufficientFundsError",
     "InvalidArgumentError",
+    "LabError",
     "NotFoundError",
     "OutcomeError",
     "PasswordChangeError",
@@ -130,6 +131,22 @@ class ConfigError(CloudkitError):
         ...
         cloudkit.errors.ConfigError: billing url must be http(s)://host/path, got scheme 'ftp' [billing]
     """
+
+
+class LabError(CloudkitError):
+    """The local lab control plane (``cloudkit lab``) could not be installed, started or stopped.
+
+    The message names the step and the log file to read; ``system`` is ``"lab"``.
+
+    Example:
+        >>> from cloudkit.errors import LabError
+        >>> str(LabError("nova-api did not answer", operation="up"))
+        'nova-api did not answer [lab up]'
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        """Create a lab error for ``operation`` (``install``, ``up``, ``down``)."""
+        super().__init__(message, system="lab", operation=operation)
 
 
 class PolicyError(CloudkitError):
