@@ -327,11 +327,13 @@ def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: 
         states = lab.status()
         for state in states:
             pid = "-" if state.pid is None else str(state.pid)
-            port = "" if state.port is None else f"port {state.port} {'open' if state.listening else 'closed'}"
+            port = (
+                "" if state.port is None else f"port {state.port} {'open' if state.listening else 'closed'}"
+            )
             print(f"{state.name:17s} {'up' if state.alive else 'down':5s} pid {pid:>8s}  {port}", file=out)
-        info = lab.info()
-        if info is not None:
-            print(info.describe(), file=out)
+        running = lab.info()
+        if running is not None:
+            print(running.describe(), file=out)
         return 0 if all(state.alive for state in states) else 3
     return 0
 

@@ -6,6 +6,7 @@ comments say why the less obvious ones are there (the reference's pitfall number
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import attrs
@@ -15,7 +16,7 @@ __all__ = ["ADMIN_PASSWORD", "PORTS", "SERVICE_USERS", "LabPorts", "Rendered", "
 ADMIN_PASSWORD = "adminpass"  # noqa: S105 (a throwaway loopback lab; printed by `cloudkit lab up`)
 SERVICE_USERS = ("nova", "placement", "cinder", "neutron", "glance")  # password: "<name>pass"
 REGION = "RegionOne"
-DB_USER, DB_PASSWORD = "os", "ospass"  # noqa: S105 (the lab's private MariaDB on loopback)
+DB_USER, DB_PASSWORD = "os", "ospass"
 MYSQL_DATABASES = ("nova_api", "nova_cell0", "nova_cell1", "cinder")
 
 
@@ -121,7 +122,7 @@ def _shim(module: str, env: dict[str, str]) -> str:
 # FakeLoggingVolumeDriver inherits LVM's image path: it downloads the image and runs qemu-img through
 # privsep/sudo, and the volume goes to error [pitfall 9]. Claiming a driver-side clone skips that; Cinder
 # still reads the image from Glance and copies its metadata (bootable, volume_image_metadata).
-LAB_CINDER_DRIVER = '''"""Upstream FakeLoggingVolumeDriver that can also create a volume from an image (cloudkit lab)."""
+LAB_CINDER_DRIVER = '''"""FakeLoggingVolumeDriver (upstream) that can make volumes from images."""
 from cinder.tests.fake_driver import FakeLoggingVolumeDriver
 
 
@@ -139,16 +140,19 @@ class ImageFakeVolumeDriver(FakeLoggingVolumeDriver):
 
 @attrs.frozen
 class Rendered:
-    """The files of one service: path relative to the run folder -> text."""
+    """The lab's files: path relative to the run folder -> text, or -> a file shipped in a venv to copy."""
 
     files: dict[str, str]
+    copies: dict[str, Path]
 
     def write(self, run: Path) -> None:
-        """Write every file under ``run``."""
+        """Write (and copy) every file under ``run``."""
         for relative, text in self.files.items():
             path = run / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+        for relative, source in self.copies.items():
+            shutil.copyfile(source, run / relative)
 
 
 def render_all(run: Path, venvs: Path, ports: LabPorts = PORTS) -> Rendered:
@@ -163,7 +167,6 @@ def render_all(run: Path, venvs: Path, ports: LabPorts = PORTS) -> Rendered:
         True
     """
     rabbit = f"rabbit://guest:guest@127.0.0.1:{ports.rabbit}/"
-    ks = keystone_url(ports)
     files: dict[str, str] = {}
     state = run / "keystone"
     files["keystone/keystone.conf"] = f"""[DEFAULT]
@@ -250,7 +253,6 @@ catalog_info = volumev3::publicURL
         # The paste file must come first: nova loads its app from the first file [pitfall 2].
         {"OS_NOVA_CONFIG_FILES": "api-paste.ini;nova.conf", "OS_NOVA_CONFIG_DIR": str(nova)},
     )
-    files["nova/api-paste.ini"] = (venvs / "nova/etc/nova/api-paste.ini").read_text(encoding="utf-8")
 
     cinder = run / "cinder"
     files["cinder/cinder.conf"] = (
@@ -301,10 +303,11 @@ filesystem_store_datadir = {glance}/tasks
 flavor = keystone
 config_file = {glance}/glance-api-paste.ini
 """ + _authtoken("glance", ports)
-    files["glance/glance-api-paste.ini"] = (venvs / "glance/etc/glance/glance-api-paste.ini").read_text(
-        encoding="utf-8"
-    )
-    return Rendered(files)
+    copies = {
+        "nova/api-paste.ini": venvs / "nova/etc/nova/api-paste.ini",
+        "glance/glance-api-paste.ini": venvs / "glance/etc/glance/glance-api-paste.ini",
+    }
+    return Rendered(files, copies)
 
 
 def mysql_ready_sql() -> str:

@@ -37,7 +37,8 @@ import httpx
 from cloudkit._core._secret import Secret
 from cloudkit.errors import LabError
 from cloudkit.lab import _configs
-from cloudkit.lab._configs import ADMIN_PASSWORD, PORTS, SERVICE_USERS, LabPorts
+from cloudkit.lab._admin import LabAdmin
+from cloudkit.lab._configs import ADMIN_PASSWORD, PORTS, LabPorts
 from cloudkit.lab._install import VENV_PACKAGES, constraints_text, install_venvs, venv_ready
 from cloudkit.openstack import OpenStackSettings
 
@@ -47,12 +48,6 @@ _READY_COMPUTE = "Join ServiceGroup membership for this service compute"  # nova
 _READY_VOLUME = "Driver post RPC initialization completed"  # cinder/volume/manager.py
 _RABBIT_SERVER = Path("/usr/sbin/rabbitmq-server")
 _SNAPSHOT_FORMAT = "1"
-_SEED_FLAVORS = (("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40))
-_SEED_IMAGES = (
-    ("cirros-0.6.2", "cirros", "0.6.2", 1),
-    ("debian-12", "debian", "12", 2),
-    ("ubuntu-24.04", "ubuntu", "24.04", 3),
-)
 
 
 @attrs.frozen
@@ -81,8 +76,9 @@ class LabInfo:
     rss_mib: int
     restored: bool
     admin_username: str = "admin"
-    admin_password: Secret = Secret(ADMIN_PASSWORD)
+    admin_password: Secret = attrs.field(factory=lambda: Secret(ADMIN_PASSWORD))
     admin_project: str = "admin"
+    ports: LabPorts = PORTS
 
     def __repr__(self) -> str:
         """Short; the password stays masked."""
@@ -102,12 +98,13 @@ class LabInfo:
         )
 
     def describe(self) -> str:
-        """Credentials and a ready-to-paste ``OpenStackSettings``; the lab's password is a fixed test value."""
+        """Credentials and a ready-to-paste ``OpenStackSettings`` (the lab password is a fixed test one)."""
         how = "restored from the saved snapshot" if self.restored else "bootstrapped"
         return (
             f"lab ready in {self.seconds_to_ready:.1f} s ({how}), {self.rss_mib} MiB resident\n"
             f"  Keystone  {self.auth_url}  admin / {self.admin_password.get_secret_value()} (project admin)\n"
-            f"  Nova {PORTS.nova}, Cinder {PORTS.cinder}, Glance {PORTS.glance}, Placement {PORTS.placement}; "
+            f"  Nova {self.ports.nova}, Cinder {self.ports.cinder}, Glance {self.ports.glance}, "
+            f"Placement {self.ports.placement}; "
             f"Neutron is a stub on {PORTS.neutron} (use networks='none')\n"
             "  from cloudkit.openstack import OpenStackSettings\n"
             f"  settings = OpenStackSettings(auth_url={self.auth_url!r}, username='admin',\n"
@@ -149,11 +146,11 @@ def _listening(port: int) -> bool:
 
 def _port_owner(port: int) -> int | None:
     """The pid that listens on ``port`` (via ``ss``), or None."""
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         ["ss", "-ltnpH", f"sport = :{port}"],
         capture_output=True,
         text=True,
-        check=False,  # noqa: S607
+        check=False,
     )
     for part in done.stdout.split("pid=")[1:]:
         digits = part.split(",", 1)[0]
@@ -186,108 +183,8 @@ def _tree_rss_kib(pids: Sequence[int]) -> int:
     return sum(rss.get(pid, 0) for pid in seen)
 
 
-class _Admin:
-    """The few Keystone/Nova/Glance admin calls the lab makes itself (plain httpx: no SDK warnings)."""
-
-    def __init__(self, ports: LabPorts) -> None:
-        self.ports = ports
-        self.http = httpx.Client(timeout=60.0)
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-            }
-        }
-        reply = self.http.post(f"{_configs.keystone_url(ports)}/v3/auth/tokens", json=body)
-        reply.raise_for_status()
-        self.http.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
-
-    def close(self) -> None:
-        self.http.close()
-
-    def ks(self, method: str, path: str, **kwargs: Any) -> Any:
-        reply = self.http.request(method, f"{_configs.keystone_url(self.ports)}/v3{path}", **kwargs)
-        reply.raise_for_status()
-        return reply.json() if reply.content else None
-
-    def find_or_create(self, collection: str, name: str, body: dict[str, Any]) -> str:
-        found = self.ks("GET", f"/{collection}", params={"name": name})[collection]
-        if found:
-            return str(found[0]["id"])
-        key = collection.removesuffix("s")
-        return str(self.ks("POST", f"/{collection}", json={key: {"name": name, **body}})[key]["id"])
-
-    def register_services(self) -> None:
-        """Service project, users with admin+service roles, and the catalog (reference §7.5)."""
-        project = self.find_or_create("projects", "service", {"domain_id": "default"})
-        roles = {
-            name: self.find_or_create("roles", name, {}) for name in ("admin", "service", "member", "reader")
-        }
-        for user in SERVICE_USERS:
-            uid = self.find_or_create("users", user, {"password": f"{user}pass", "domain_id": "default"})
-            for role in ("admin", "service"):
-                self.ks("PUT", f"/projects/{project}/users/{uid}/roles/{roles[role]}")
-        for name, kind, url in _configs.catalog(self.ports):
-            if self.ks("GET", "/services", params={"type": kind})["services"]:
-                continue
-            sid = self.ks("POST", "/services", json={"service": {"name": name, "type": kind}})["service"][
-                "id"
-            ]
-            for interface in ("public", "internal", "admin"):
-                endpoint = {"service_id": sid, "interface": interface, "url": url, "region_id": "RegionOne"}
-                self.ks("POST", "/endpoints", json={"endpoint": endpoint})
-
-    def seed(self) -> None:
-        """The flavors and public images the embedded fake is seeded with, so the same tests run on both."""
-        nova = f"http://127.0.0.1:{self.ports.nova}/v2.1"
-        for flavor_id, name, vcpus, ram, disk in _SEED_FLAVORS:
-            flavor = {"id": flavor_id, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk}
-            self.http.post(f"{nova}/flavors", json={"flavor": flavor}).raise_for_status()
-        glance = f"http://127.0.0.1:{self.ports.glance}/v2"
-        for name, distro, version, min_disk in _SEED_IMAGES:
-            spec = {
-                "name": name,
-                "disk_format": "raw",
-                "container_format": "bare",
-                "visibility": "public",
-                "min_disk": min_disk,
-                "os_distro": distro,
-                "os_version": version,
-            }
-            created = self.http.post(f"{glance}/images", json=spec)
-            created.raise_for_status()
-            upload = self.http.put(
-                f"{glance}/images/{created.json()['id']}/file",
-                content=b"\0" * 1024 * 1024,
-                headers={"Content-Type": "application/octet-stream"},  # else Glance answers 415
-            )
-            upload.raise_for_status()
-
-    def volume_round_trip(self, deadline: float) -> None:
-        """Make and delete a 1 GiB volume: proves cinder-api, -scheduler and -volume talk to each other."""
-        project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
-        cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{project}"
-        volume = self.http.post(f"{cinder}/volumes", json={"volume": {"size": 1, "name": "lab-ready-check"}})
-        volume.raise_for_status()
-        url = f"{cinder}/volumes/{volume.json()['volume']['id']}"
-        status = "?"
-        while time.monotonic() < deadline:
-            status = self.http.get(url).json()["volume"]["status"]
-            if status in {"available", "error"}:
-                break
-            time.sleep(0.2)
-        self.http.delete(url).raise_for_status()
-        if status != "available":
-            raise LabError(f"the ready-check volume ended {status!r}; see cinder-volume.log", operation="up")
-
-
 class Lab:
-    """The lab control plane under one home folder.
+    r"""The lab control plane under one home folder.
 
     Layout: ``venvs/`` (one venv per service family, kept between runs), ``run/`` (configs, databases,
     logs and pids of the running lab; rebuilt by every ``up``), ``snapshot/`` (state saved after the first
@@ -302,14 +199,14 @@ class Lab:
     """
 
     def __init__(self, home: Path | None = None, *, say: Callable[[str], None] | None = None) -> None:
-        """Use ``home`` (default ``$CLOUDKIT_LAB_HOME`` or ``~/.cache/cloudkit-lab``); ``say`` prints progress."""
+        """Use ``home`` (default ``$CLOUDKIT_LAB_HOME`` or ``~/.cache/cloudkit-lab``), progress to ``say``."""
         default = os.environ.get("CLOUDKIT_LAB_HOME") or str(Path.home() / ".cache/cloudkit-lab")
         self.home = Path(home or default)
         self.venvs = self.home / "venvs"
         self.run_dir = self.home / "run"
         self.snapshot_dir = self.home / "snapshot"
         self.ports = PORTS
-        self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201 (progress)
         self._t0 = time.monotonic()
 
     def __repr__(self) -> str:
@@ -496,7 +393,7 @@ class Lab:
             )
             keystone.result()
             if not restore:
-                admin = _Admin(self.ports)
+                admin = LabAdmin(self.ports)
                 try:
                     admin.register_services()
                 finally:
@@ -603,7 +500,7 @@ class Lab:
             )
             self._progress("compute host mapped to cell1")
         self._wait_log("cinder-volume", _READY_VOLUME, timeout=120)
-        admin = _Admin(self.ports)
+        admin = LabAdmin(self.ports)
         try:
             if not restored:
                 admin.seed()
@@ -663,14 +560,14 @@ class Lab:
 
     def _mysql(self, sql: str, *, check: bool = True) -> bool:
         argv = ["mariadb", "--no-defaults", f"--socket={self.run_dir}/mysql/mysqld.sock", "-uroot", "-e", sql]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if check and done.returncode != 0:
             raise LabError(f"mariadb: {done.stderr.strip()[:300]}", operation="up")
         return done.returncode == 0
 
     def _mysql_feed(self, dump: Any) -> None:
         argv = ["mariadb", "--no-defaults", f"--socket={self.run_dir}/mysql/mysqld.sock", "-uroot"]
-        done = subprocess.run(argv, stdin=dump, capture_output=True, text=True, check=False)  # noqa: S603
+        done = subprocess.run(argv, stdin=dump, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise LabError(f"restoring the databases failed: {done.stderr.strip()[:300]}", operation="up")
 
@@ -818,7 +715,7 @@ class Lab:
         )
 
     def _save_snapshot(self) -> None:
-        """Save the bootstrapped state: MariaDB dump, Keystone/Placement/Glance databases and keys, Nova's node id."""
+        """Save the bootstrapped state: a MariaDB dump, the sqlite databases, keys and Nova's node id."""
         started = time.monotonic()
         tmp = self.home / "snapshot.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -835,7 +732,7 @@ class Lab:
                 "--databases",
                 *_configs.MYSQL_DATABASES,
             ]
-            done = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, check=False)  # noqa: S603
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, check=False)
             if done.returncode != 0:
                 raise LabError(f"mariadb-dump failed: {done.stderr.decode()[:300]}", operation="up")
         staged = tmp / "files"
@@ -881,7 +778,7 @@ class Lab:
             )
 
     def _gunicorn(self, venv: Path, chdir: Path, port: int, app: str, *, threads: int) -> list[str]:
-        # --no-control-socket: gunicorn 27 otherwise shares ~/.gunicorn/gunicorn.ctl between servers [pitfall 11]
+        # --no-control-socket: else gunicorn 27 servers share ~/.gunicorn/gunicorn.ctl [pitfall 11]
         return [
             str(venv / "bin/gunicorn"),
             "--chdir",
@@ -909,7 +806,7 @@ class Lab:
     ) -> None:
         log = (self.run_dir / "logs" / f"{name}.out").open("ab")
         try:
-            process = subprocess.Popen(  # noqa: S603
+            process = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -929,7 +826,7 @@ class Lab:
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,  # noqa: S603
+                stderr=subprocess.STDOUT,
                 env=self._env(None),
                 check=False,
                 timeout=300,

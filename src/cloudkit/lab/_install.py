@@ -89,7 +89,7 @@ def _build(venvs: Path, name: str, constraints: Path) -> float:
         for step in steps:
             log.write(f"$ {' '.join(step)}\n")
             log.flush()
-            done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)  # noqa: S603
+            done = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
             if done.returncode != 0:
                 tail = "\n".join(log_path.read_text(encoding="utf-8").splitlines()[-15:])
                 msg = f"building the {name} venv failed (exit {done.returncode}); see {log_path}:\n{tail}"

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -32,7 +33,8 @@ def make_app(port: int, log: TextIO) -> Callable[[dict[str, Any], _StartResponse
         >>> import io
         >>> app = make_app(29696, io.StringIO())
         >>> seen = []
-        >>> body = app({"PATH_INFO": "/v2.0/ports.json", "REQUEST_METHOD": "GET"}, lambda s, h: seen.append(s))
+        >>> request = {"PATH_INFO": "/v2.0/ports.json", "REQUEST_METHOD": "GET"}
+        >>> body = app(request, lambda status, headers: seen.append(status))
         >>> seen, b"".join(body)
         (['200 OK'], b'{"ports": []}')
     """
@@ -41,7 +43,7 @@ def make_app(port: int, log: TextIO) -> Callable[[dict[str, Any], _StartResponse
         path = str(environ.get("PATH_INFO", "/")).rstrip("/")
         method = str(environ["REQUEST_METHOD"])
         log.write(f"{method} {path}?{environ.get('QUERY_STRING', '')}\n")
-        status, body = "404 Not Found", None
+        status, body = "404 Not Found", None  # type: str, dict[str, Any] | None
         if path == "" and method == "GET":
             href = f"http://127.0.0.1:{port}/v2.0/"
             body = {
@@ -76,7 +78,7 @@ class _QuietHandler(WSGIRequestHandler):
 def main(argv: list[str]) -> None:  # pragma: no cover (runs as the lab's stub process)
     """Serve on ``127.0.0.1:PORT`` until killed."""
     port = int(argv[0])
-    log = open(argv[1], "a", buffering=1, encoding="utf-8") if len(argv) > 1 else sys.stderr  # noqa: SIM115
+    log = Path(argv[1]).open("a", buffering=1, encoding="utf-8") if len(argv) > 1 else sys.stderr  # noqa: SIM115
     make_server("127.0.0.1", port, make_app(port, log), _Server, _QuietHandler).serve_forever()
 
 

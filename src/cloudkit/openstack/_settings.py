@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,10 +14,56 @@ from cloudkit.errors import ConfigError
 
 __all__ = ["OpenStackSettings"]
 
+# openstacksdk reads ``<service type, "-" as "_">_endpoint_override`` (openstack/config/cloud_region.py).
+_OVERRIDABLE = ("block_storage", "compute", "image")
+
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
         raise ConfigError(f"OpenStackSettings.{attribute.name} must be > 0", system="openstack")
+
+
+def _frozen_overrides(value: Mapping[str, str] | None) -> types.MappingProxyType[str, str]:
+    """A read-only copy, sorted by service key (so equal overrides print and compare alike)."""
+    if value is None:
+        return types.MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            "openstack endpoint_overrides must be a mapping of service key to URL", system="openstack"
+        )
+    return types.MappingProxyType({key: value[key] for key in sorted(value)})
+
+
+def _check_overrides(_: object, __: attrs.Attribute[Mapping[str, str]], value: Mapping[str, str]) -> None:
+    for key, url in value.items():
+        if key not in _OVERRIDABLE:
+            raise ConfigError(
+                f"openstack endpoint_overrides key {key!r} is not one of {', '.join(_OVERRIDABLE)}",
+                system="openstack",
+            )
+        if not isinstance(url, str):
+            raise ConfigError(
+                f"openstack endpoint_overrides[{key!r}] must be a URL string", system="openstack"
+            )
+        try:
+            check_http_url(url, system="openstack")
+        except ConfigError as exc:
+            raise ConfigError(
+                f"openstack endpoint_overrides[{key!r}] is not usable: {exc.message}", system="openstack"
+            ) from exc
+
+
+def _parse_overrides(text: str | None, variable: str) -> dict[str, str]:
+    """``compute=http://a/v2.1,image=http://b`` as a dict; errors name the variable, never a value."""
+    overrides: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, url = item.partition("=")
+        if not sep or not key.strip() or not url.strip():
+            raise ConfigError(f"{variable} must look like 'compute=URL,image=URL'", system="openstack")
+        overrides[key.strip()] = url.strip()
+    return overrides
 
 
 @attrs.frozen(kw_only=True)
@@ -36,12 +83,28 @@ class OpenStackSettings:
         cinder_attach_verify_seconds: how long ``AttachStrategy.CINDER_THEN_NOVA`` waits for Nova to see a
             Cinder-side attach before undoing it and attaching through Nova.
         verify_tls: verify TLS certificates.
+        endpoint_overrides: service URLs to use instead of the catalog's, keyed ``compute``,
+            ``block_storage`` or ``image`` (openstacksdk's ``<key>_endpoint_override``): for a portal that
+            reaches services at other addresses than the catalog names, or a test that puts a
+            :class:`~cloudkit.testing.FaultProxy` in front of one. Give the versioned URL the catalog
+            would give (``.../v2.1``; Cinder's with the project id itself, ``.../v3/<project id>``, or
+            ``.../v3`` where Cinder takes URLs without it) or the service root (version discovery then
+            runs there). A ``%(project_id)s`` template is not filled in for version discovery. openstacksdk
+            still asks the URL for its version document (microversions); links in that document that name
+            another host are followed on the override's host. Stored read-only, sorted by key.
 
     Example:
         >>> from cloudkit.openstack import OpenStackSettings
         >>> OpenStackSettings(auth_url="http://127.0.0.1:5000/v3", username="portal",
         ...                   password="secret", project_name="alice")
         OpenStackSettings(auth_url='http://127.0.0.1:5000/v3', username='portal', password=Secret('***'), project_name='alice', ...)
+        >>> settings = OpenStackSettings(auth_url="http://127.0.0.1:5000/v3", username="portal",
+        ...     password="secret", project_name="alice",
+        ...     endpoint_overrides={"compute": "http://127.0.0.1:18774/v2.1", "image": "http://127.0.0.1:19292"})
+        >>> settings.connection_config()["compute_endpoint_override"]
+        'http://127.0.0.1:18774/v2.1'
+        >>> dict(settings.endpoint_overrides)
+        {'compute': 'http://127.0.0.1:18774/v2.1', 'image': 'http://127.0.0.1:19292'}
     """  # noqa: E501 (a doctest output line)
 
     auth_url: str
@@ -57,6 +120,10 @@ class OpenStackSettings:
     poll_interval: float = attrs.field(default=1.0, validator=_positive)
     cinder_attach_verify_seconds: float = attrs.field(default=10.0, validator=_positive)
     verify_tls: bool = True
+    # Left out of the hash (a read-only mapping is not hashable); equality still compares it.
+    endpoint_overrides: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_overrides, validator=_check_overrides, hash=False
+    )
 
     def __attrs_post_init__(self) -> None:
         """Validate before any I/O."""
@@ -78,7 +145,8 @@ class OpenStackSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OpenStackSettings:
         """Read ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME`` and
         optional ``_USER_DOMAIN_NAME``, ``_PROJECT_DOMAIN_NAME``, ``_REGION_NAME``, ``_INTERFACE``,
-        ``_TIMEOUT``, ``_WAIT_TIMEOUT``.
+        ``_TIMEOUT``, ``_WAIT_TIMEOUT`` and ``_ENDPOINT_OVERRIDES`` (``compute=URL,image=URL``, comma
+        separated ``key=URL`` pairs; see ``endpoint_overrides``).
 
         Example:
             >>> from cloudkit.openstack import OpenStackSettings
@@ -86,8 +154,12 @@ class OpenStackSettings:
             ...        "CLOUDKIT_OPENSTACK_PASSWORD": "pw", "CLOUDKIT_OPENSTACK_PROJECT_NAME": "alice"}
             >>> OpenStackSettings.from_env(env).project_name
             'alice'
+            >>> env["CLOUDKIT_OPENSTACK_ENDPOINT_OVERRIDES"] = "compute=http://nova:18774/v2.1"
+            >>> dict(OpenStackSettings.from_env(env).endpoint_overrides)
+            {'compute': 'http://nova:18774/v2.1'}
         """  # noqa: D205 (the list of variables is the summary)
         env = EnvReader.of("CLOUDKIT_OPENSTACK_", environ, system="openstack")
+        overrides = _parse_overrides(env.optional("ENDPOINT_OVERRIDES"), env.name("ENDPOINT_OVERRIDES"))
         return cls(
             auth_url=env.required("AUTH_URL"),
             username=env.required("USERNAME"),
@@ -99,6 +171,7 @@ class OpenStackSettings:
             interface=env.optional("INTERFACE", "public") or "public",
             timeout=env.optional_float("TIMEOUT", 30.0),
             wait_timeout=env.optional_float("WAIT_TIMEOUT", 300.0),
+            endpoint_overrides=overrides,
         )
 
     def connection_config(self) -> dict[str, Any]:
@@ -106,6 +179,14 @@ class OpenStackSettings:
 
         cloudkit's RetryPolicy is the one retry layer, so keystoneauth's connect and status retries
         stay at 0 (a connect retry after a read timeout could re-send a POST and duplicate a server).
+        Each of ``endpoint_overrides`` becomes ``<key>_endpoint_override``.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackSettings
+            >>> settings = OpenStackSettings(auth_url="http://ks:5000/v3", username="p", password="pw",
+            ...     project_name="alice", endpoint_overrides={"block_storage": "http://cinder:8776/v3/abc"})
+            >>> sorted(k for k in settings.connection_config() if k.endswith("_endpoint_override"))
+            ['block_storage_endpoint_override']
         """
         config: dict[str, Any] = {
             "auth_type": "password",
@@ -128,4 +209,6 @@ class OpenStackSettings:
         }
         if self.region_name:
             config["region_name"] = self.region_name
+        for key, url in self.endpoint_overrides.items():
+            config[f"{key}_endpoint_override"] = url
         return config

@@ -1,4 +1,4 @@
-"""cloudkit's public test harness: fakes, cassette configuration, a fake clock and hypothesis strategies.
+"""cloudkit's public test harness: fakes, a fault proxy, cassette configuration, a fake clock, strategies.
 
 The pytest plugin (``cloudkit.testing.plugin``) is registered through the ``pytest11`` entry point, so
 installing ``cloudkit[test]`` gives a project the fixtures ``billing_fake``, ``billing``,
@@ -21,12 +21,17 @@ from cloudkit.testing._cassettes import (
     session_matcher,
     session_vcr_config,
 )
-from cloudkit.testing._clock import FakeClock
+from cloudkit.testing._clock import FakeClock, PacedClock
+from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
 
 __all__ = [
     "CassetteSecretError",
     "FakeClock",
+    "FaultProxy",
     "GuardedPersister",
+    "PacedClock",
+    "ProxiedService",
+    "ProxyCall",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",

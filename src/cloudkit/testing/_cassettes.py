@@ -10,6 +10,7 @@ Defence in depth, as the harness research recommends:
 3. :class:`GuardedPersister` checks the serialized cassette once more and refuses to write it if any
    known secret is still there.
 
+
 Matching uses the ``billmgr`` matcher: method, path and the parsed parameters of query and body
 (order-insensitive), after scrubbing, so a replay matches whatever session or port it runs with.
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
+from cloudkit.lab._admin import LAB_ADMIN_HEADER
+
 __all__ = [
     "CASSETTE_HOST",
     "CassetteSecretError",
@@ -30,6 +33,7 @@ __all__ = [
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
+    "openstack_lab_matcher",
     "openstack_matcher",
     "openstack_vcr_config",
     "session_matcher",
@@ -278,10 +282,13 @@ def _scrub_json_body(body: bytes, registry: SecretRegistry) -> bytes:
     return registry.scrub(text).encode()
 
 
-def _scrub_openstack_request(registry: SecretRegistry) -> Callable[[Any], Any]:
+def _scrub_openstack_request(registry: SecretRegistry, *, keep_port: bool = False) -> Callable[[Any], Any]:
     def scrub(request: Any) -> Any:
+        if any(name.lower() == LAB_ADMIN_HEADER.lower() for name in request.headers):
+            return None  # the lab's own set-up and clean-up: not part of what the test exercised
         parts = urlsplit(request.uri)
-        request.uri = urlunsplit(("http", OPENSTACK_HOST, parts.path, parts.query, ""))
+        host = f"{OPENSTACK_HOST}:{parts.port}" if keep_port and parts.port else OPENSTACK_HOST
+        request.uri = urlunsplit(("http", host, parts.path, parts.query, ""))
         if isinstance(request.body, bytes) and request.body:
             request.body = _scrub_json_body(request.body, registry)
         for name in list(request.headers):
@@ -326,6 +333,16 @@ def openstack_matcher(r1: Any, r2: Any) -> None:
     assert _json_or_bytes(r1.body) == _json_or_bytes(r2.body), "bodies differ"  # noqa: S101
 
 
+def openstack_lab_matcher(r1: Any, r2: Any) -> None:
+    """:func:`openstack_matcher` plus the port, for cassettes recorded from the lab.
+
+    Against the lab, Keystone's ``GET /v3`` and Cinder's ``GET /v3`` differ only by port (each lab service
+    and fault proxy has a fixed one).
+    """
+    openstack_matcher(r1, r2)
+    assert r1.port == r2.port, f"port {r1.port} != {r2.port}"  # noqa: S101 (vcrpy API)
+
+
 def _json_or_bytes(body: Any) -> Any:
     if not body:
         return None
@@ -335,17 +352,24 @@ def _json_or_bytes(body: Any) -> Any:
         return body
 
 
-def openstack_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+def openstack_vcr_config(
+    registry: SecretRegistry, *, recorded_against: str, lab: bool = False
+) -> dict[str, Any]:
     """``vcr_config`` for OpenStack cassettes: token and password scrubbing, far-future token expiry.
+
+    With ``lab=True`` (cassettes recorded from ``cloudkit lab``) ports are kept and matched, and the lab's
+    own admin requests (header ``X-Cloudkit-Lab-Admin``) are never recorded.
 
     Example:
         >>> from cloudkit.testing import SecretRegistry, openstack_vcr_config
         >>> openstack_vcr_config(SecretRegistry(), recorded_against="OpenStackFake")["match_on"]
         ['openstack']
+        >>> openstack_vcr_config(SecretRegistry(), recorded_against="lab", lab=True)["match_on"]
+        ['openstack_lab']
     """
     return {
-        "match_on": ["openstack"],
-        "before_record_request": _scrub_openstack_request(registry),
+        "match_on": ["openstack_lab" if lab else "openstack"],
+        "before_record_request": _scrub_openstack_request(registry, keep_port=lab),
         "before_record_response": _scrub_openstack_response(registry),
         "decode_compressed_response": True,
         "persister": GuardedPersister(registry, recorded_against=recorded_against),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "PacedClock"]
 
 
 class FakeClock:
@@ -38,3 +39,24 @@ class FakeClock:
         """Move time forward without recording a sleep (time passing elsewhere)."""
         with self._lock:
             self._now += seconds
+
+
+class PacedClock(FakeClock):
+    """A :class:`FakeClock` whose sleeps also really pass: for tests against real services.
+
+    Time is the sum of the sleeps, as on a ``FakeClock``, so a wait polls exactly as often against a real
+    service as when its cassette is replayed on a ``FakeClock`` (request latency never costs a poll),
+    while the real service gets real seconds to change state.
+
+    Example:
+        >>> from cloudkit.testing import PacedClock
+        >>> clock = PacedClock()
+        >>> clock.sleep(0.01)
+        >>> clock(), clock.sleeps
+        (0.01, [0.01])
+    """
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for real, then advance the clock by ``seconds``."""
+        time.sleep(seconds)
+        super().sleep(seconds)

@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -38,6 +38,7 @@ import pytest
 from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
 from cloudkit.billing import BillingClient, BillingSettings
+from cloudkit.lab import PORTS, LabInfo
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
 from cloudkit.session import SessionManager
 from cloudkit.testing._cassettes import (
@@ -45,13 +46,15 @@ from cloudkit.testing._cassettes import (
     billing_vcr_config,
     billmgr_matcher,
     multipart_fields,
+    openstack_lab_matcher,
     openstack_matcher,
     openstack_vcr_config,
     session_matcher,
     session_vcr_config,
 )
-from cloudkit.testing._clock import FakeClock
-from cloudkit.testing.fakes import BillingFake, OpenStackFake
+from cloudkit.testing._clock import FakeClock, PacedClock
+from cloudkit.testing._lab_fixtures import LabProxies
+from cloudkit.testing.fakes import BillingFake, OpenStackFake, OpenStackFault
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -67,6 +70,7 @@ def pytest_recording_configure(vcr: Any) -> None:
     """Register cloudkit's matchers with vcrpy (pytest-recording hook)."""
     vcr.register_matcher("billmgr", billmgr_matcher)
     vcr.register_matcher("openstack", openstack_matcher)
+    vcr.register_matcher("openstack_lab", openstack_lab_matcher)
     vcr.register_matcher("session", session_matcher)
 
 
@@ -249,7 +253,7 @@ def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) 
         return openstack_vcr_config(secret_registry, recorded_against=_recorded_against(real))
     if system == "openstack":
         return openstack_vcr_config(
-            secret_registry, recorded_against=_recorded_against("OpenStackFake (embedded fake)")
+            secret_registry, recorded_against=_recorded_against(LAB_RECORDED), lab=True
         )
     return billing_vcr_config(
         secret_registry, recorded_against=_recorded_against("BillingFake (embedded fake)")
@@ -280,7 +284,11 @@ def billing_backend(
 
 # ------------------------------------------------------------------------------------------ OpenStack
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
+# A service path prefix, version and (Cinder's) project id: what differs between the fake's and the lab's
+# URLs for the same call.
+_SERVICE_PREFIX = re.compile(r"^(/(compute|volume|image|identity))?(/v\d+(\.\d+)?)?(/\{id\}(?=/))?")
 _REPLAY_AUTH_URL = "http://127.0.0.1:9/identity/v3"  # discard port: nothing answers but the cassette
+_IDENTITY_RESOURCES = ("/auth/", "/users", "/projects", "/roles", "/domains", "/role_assignments")
 
 
 @attrs.define
@@ -295,12 +303,18 @@ class OpenStackCallLog:
         self.calls.append((response.request.method, _UUID.sub("{id}", path)))
 
     def api_calls(self) -> list[tuple[str, str]]:
-        """Calls to Nova, Cinder and Glance resources: no Keystone, no version discovery."""
-        return [
-            (method, path)
-            for method, path in self.calls
-            if not path.startswith("/identity") and path.rstrip("/").count("/") > 2  # noqa: PLR2004
-        ]
+        """Calls to Nova, Cinder and Glance resources, as paths within their service: no Keystone, no
+        version discovery.
+
+        The same call reads the same on every backend: the fake's ``/compute/v2.1/servers`` and the lab's
+        ``/v2.1/servers`` are both ``/servers``; Cinder's project segment is dropped too.
+        """  # noqa: D205 (two-line summary)
+        calls = []
+        for method, path in self.calls:
+            resource = _SERVICE_PREFIX.sub("", path)
+            if resource.rstrip("/") and not resource.startswith(_IDENTITY_RESOURCES):
+                calls.append((method, resource))
+        return calls
 
     def clear(self) -> None:
         """Forget what was recorded so far."""
@@ -315,11 +329,15 @@ def _deterministic_markers() -> Callable[[], str]:
 class OpenStackClientFactory:
     """Makes OpenStack test clients (fake clock, logged requests, deterministic markers); closes them all."""
 
-    def __init__(self, auth_url: str, clock: FakeClock, calls: OpenStackCallLog) -> None:
-        """Clients authenticate at ``auth_url``, sleep on ``clock`` and log to ``calls``."""
+    def __init__(self, auth_url: str, clock: FakeClock, calls: OpenStackCallLog, **defaults: Any) -> None:
+        """Clients authenticate at ``auth_url``, sleep on ``clock`` and log to ``calls``.
+
+        ``defaults`` are settings every client gets unless a call overrides them (``poll_interval`` is 1 s).
+        """
         self.auth_url = auth_url
         self.clock = clock
         self.calls = calls
+        self.defaults: dict[str, Any] = {"poll_interval": 1.0, **defaults}
         self._made: list[OpenStackClient] = []
 
     def __call__(
@@ -337,8 +355,7 @@ class OpenStackClientFactory:
                 username=username,
                 password=password,
                 project_name=project_name,
-                poll_interval=1.0,
-                **settings,
+                **{**self.defaults, **settings},
             ),
             retry=fast_retry(self.clock),
             clock=self.clock,
@@ -392,26 +409,83 @@ def openstack(make_openstack: OpenStackClientFactory) -> OpenStackClient:
 
 @attrs.define
 class OpenStackBackend:
-    """What an OpenStack contract test runs against: a replayed cassette, or the live fake."""
+    """What an OpenStack contract test runs against: a replayed cassette, the live fake, or the lab.
+
+    ``lab`` is a real Keystone, Nova, Cinder and Glance (``cloudkit lab``) with a fresh project per test
+    and a :class:`FaultProxy` in front of Nova and Cinder.
+    """
 
     kind: str
     fake: OpenStackFake | None
     make_client: OpenStackClientFactory
+    proxies: LabProxies | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether a service answers (fake or lab), as opposed to a cassette."""
+        return self.fake is not None or self.proxies is not None
+
+    def inject(
+        self,
+        fault: OpenStackFault,
+        *,
+        service: Literal["compute", "volume"] = "compute",
+        method: str | None = None,
+        path: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Arm a fault in the fake, or in the lab's proxy for ``service``; a cassette already holds it."""
+        if self.fake is not None:
+            self.fake.inject(fault, method=method, path=path, service=service, times=times)
+        elif self.proxies is not None:
+            getattr(self.proxies, service).inject(fault, method=method, path=path, times=times)
 
 
-@pytest.fixture(params=["cassette", "fake"])
+# Settings every contract-test client gets, whatever the backend, so that a wait polls as often against the
+# lab (on a PacedClock) as when its cassette is replayed (on a FakeClock).
+_CONTRACT_DEFAULTS: dict[str, Any] = {"poll_interval": 0.25, "cinder_attach_verify_seconds": 2.0}
+
+LAB_RECORDED = (
+    "cloudkit lab: real Keystone 30.0.0, Placement 16.0.0, Nova 34.0.0 (fake virt driver), Cinder 29.0.0 "
+    "(fake volume driver), Glance 33.0.0; Nova and Cinder reached through FaultProxy"
+)
+
+
+@pytest.fixture(params=["cassette", "fake", "lab"])
 def openstack_backend(
     request: pytest.FixtureRequest,
     fake_clock: FakeClock,
     openstack_calls: OpenStackCallLog,
     record_mode: str,
 ) -> Iterator[OpenStackBackend]:
-    """The backend of an OpenStack contract test: a replayed cassette or the live fake."""
-    fake: OpenStackFake | None = None
-    if request.param == "fake" or record_mode != "none":
-        fake = request.getfixturevalue("openstack_fake")
-    factory = OpenStackClientFactory(fake.auth_url if fake else _REPLAY_AUTH_URL, fake_clock, openstack_calls)
-    yield OpenStackBackend(request.param, fake, factory)
+    """The backend of an OpenStack contract test: a cassette (recorded from the lab), the fake, the lab."""
+    kind = request.param
+    if kind == "fake":
+        fake: OpenStackFake = request.getfixturevalue("openstack_fake")
+        factory = OpenStackClientFactory(fake.auth_url, fake_clock, openstack_calls, **_CONTRACT_DEFAULTS)
+        yield OpenStackBackend(kind, fake, factory)
+    elif kind == "lab" or record_mode != "none":
+        lab: LabInfo = request.getfixturevalue("openstack_lab")
+        request.getfixturevalue("lab_tenant")
+        proxies: LabProxies = request.getfixturevalue("lab_proxies")
+        factory = OpenStackClientFactory(
+            lab.auth_url,
+            PacedClock(),
+            openstack_calls,
+            **_CONTRACT_DEFAULTS,
+            endpoint_overrides=LabProxies.fixed_endpoint_overrides(),
+        )
+        yield OpenStackBackend(kind, None, factory, proxies)
+    else:
+        # The lab's URLs as recorded (ports are matched); vcrpy answers, nothing needs to listen there.
+        factory = OpenStackClientFactory(
+            f"http://127.0.0.1:{PORTS.keystone}/v3",
+            fake_clock,
+            openstack_calls,
+            **_CONTRACT_DEFAULTS,
+            endpoint_overrides=LabProxies.fixed_endpoint_overrides(),
+        )
+        yield OpenStackBackend(kind, None, factory)
     factory.close()
 
 
@@ -511,6 +585,13 @@ def session_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterato
 
 
 # ------------------------------------------------------------------------------------------ Tungsten Fabric
+# ------------------------------------------------------------------------------------------ lab
+from cloudkit.testing._lab_fixtures import (  # noqa: E402
+    _lab_proxy_servers,
+    lab_proxies,
+    lab_tenant,
+    openstack_lab,
+)
 from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtures they build on)
     _tungsten_fake_server,
     make_tungsten,
@@ -521,8 +602,12 @@ from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtu
 )
 
 __all__ = [
+    "_lab_proxy_servers",
     "_tungsten_fake_server",
+    "lab_proxies",
+    "lab_tenant",
     "make_tungsten",
+    "openstack_lab",
     "tungsten",
     "tungsten_backend",
     "tungsten_calls",

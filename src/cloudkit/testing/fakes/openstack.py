@@ -2683,6 +2683,49 @@ class _ArmedFault:
         return found or (self.pattern is not None and self.pattern.search(request.raw_path) is not None)
 
 
+class _FaultBook:
+    """Armed faults, matched in arming order and used up under one lock.
+
+    Shared by `OpenStackFake` and ``cloudkit.testing.FaultProxy`` so both read ``inject`` the same way.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[_ArmedFault] = []
+
+    def arm(
+        self,
+        fault: OpenStackFault,
+        *,
+        method: str | None,
+        path: str | None,
+        service: ServiceName | None,
+        times: int,
+    ) -> None:
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        try:
+            pattern = re.compile(path) if path is not None else None
+        except re.error:
+            pattern = None
+        with self._lock:
+            self._armed.append(_ArmedFault(fault, method, path, pattern, service, times))
+
+    def take(self, request: _Request) -> OpenStackFault | None:
+        with self._lock:
+            for armed in self._armed:
+                if armed.matches(request):
+                    armed.remaining -= 1
+                    if armed.remaining == 0:
+                        self._armed.remove(armed)
+                    return armed.fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+
+
 class OpenStackFake:
     """Keystone, Nova, Cinder and Glance subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
 
@@ -2743,7 +2786,7 @@ class OpenStackFake:
         self._switch = cinder_attach_reaches_guest
         self._options = _Options(transition_seconds, token_ttl_seconds, compute_max)
         self._lock = threading.RLock()
-        self._faults: list[_ArmedFault] = []
+        self._faults = _FaultBook()
         self._slow = SlowGate()
         self._server: LoopbackServer | None = None
         self._cloud = self._new_cloud()
@@ -3049,14 +3092,7 @@ class OpenStackFake:
         Example:
             >>> OpenStackFake().inject(OpenStackFault.wsrep(), method="POST", path="/servers", times=2)
         """
-        if times < 1:
-            raise ValueError(f"times must be at least 1, got {times}")
-        try:
-            pattern = re.compile(path) if path is not None else None
-        except re.error:
-            pattern = None
-        with self._lock:
-            self._faults.append(_ArmedFault(fault, method, path, pattern, service, times))
+        self._faults.arm(fault, method=method, path=path, service=service, times=times)
 
     def release_slow(self) -> None:
         """Let one held ``slow`` answer go (or the next one, if none is held yet).
@@ -3077,14 +3113,7 @@ class OpenStackFake:
 
     # ------------------------------------------------------------------------------ serving
     def _take_fault(self, request: _Request) -> OpenStackFault | None:
-        with self._lock:
-            for armed in self._faults:
-                if armed.matches(request):
-                    armed.remaining -= 1
-                    if armed.remaining == 0:
-                        self._faults.remove(armed)
-                    return armed.fault
-        return None
+        return self._faults.take(request)
 
     def _hold(self, fault: OpenStackFault) -> None:
         self._slow.hold(fault.hold)
@@ -3097,7 +3126,7 @@ class OpenStackFake:
         if fault is not None and kind == "drop_connection":
             reply = None
         elif fault is not None and kind == "server_error":
-            reply = self._fault_reply(fault, request.service)
+            reply = _fault_reply(fault, request.service)
         elif fault is not None and kind == "wsrep":
             reply = _wsrep_reply(request.service, echo=fault.echo)
         else:
@@ -3108,17 +3137,6 @@ class OpenStackFake:
         sent = None if kind == "drop_after_effect" else reply
         self._record(request, sent, kind)
         return sent
-
-    @staticmethod
-    def _fault_reply(fault: OpenStackFault, service: ServiceName) -> _Reply:
-        if fault.body is None:
-            message = (
-                "The server is currently unavailable. Please try again at a later time."
-                if fault.status == 503  # noqa: PLR2004 - webob's text for 503
-                else http.HTTPStatus(fault.status).phrase
-            )
-            return _envelope_reply(_ENVELOPES[service], fault.status, message)
-        return _Reply(fault.status, fault.body.encode(), fault.content_type)
 
     def _record(self, request: _Request, reply: _Reply | None, fault: OpenStackFaultKind | None) -> None:
         headers = {k: "***" if k in _SECRET_HEADERS else v for k, v in request.headers.items()}
@@ -3136,7 +3154,20 @@ class OpenStackFake:
             self.requests.append(call)
 
 
+def _fault_reply(fault: OpenStackFault, service: ServiceName) -> _Reply:
+    """The answer of an injected ``server_error``: its body, or the service's envelope for its status."""
+    if fault.body is None:
+        message = (
+            "The server is currently unavailable. Please try again at a later time."
+            if fault.status == 503  # noqa: PLR2004 - webob's text for 503
+            else http.HTTPStatus(fault.status).phrase
+        )
+        return _envelope_reply(_ENVELOPES[service], fault.status, message)
+    return _Reply(fault.status, fault.body.encode(), fault.content_type)
+
+
 def _wsrep_reply(service: ServiceName, *, echo: bool) -> _Reply:
+    """The answer of an injected ``wsrep`` fault, as the service gives it."""
     if service == "identity":
         return _envelope_reply("keystone", 500, _WSREP_ECHO if echo else _KEYSTONE_500)
     if service == "image":

@@ -1,0 +1,214 @@
+"""The admin calls the lab makes itself, over plain httpx: registration, seeding, readiness, tenants.
+
+Per-test isolation lives here too: ``create_tenant`` makes a project and a member user, ``purge_project``
+deletes everything a test left in a project (servers, snapshots, volumes), then the user and the project.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import attrs
+import httpx
+
+from cloudkit.errors import LabError
+from cloudkit.lab import _configs
+from cloudkit.lab._configs import ADMIN_PASSWORD, SERVICE_USERS, LabPorts
+
+LAB_ADMIN_HEADER = "X-Cloudkit-Lab-Admin"  # cassettes never record a request that carries it
+
+__all__ = ["LabAdmin", "LabTenant"]
+
+_SEED_FLAVORS = (("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40))
+_SEED_IMAGES = (
+    ("cirros-0.6.2", "cirros", "0.6.2", 1),
+    ("debian-12", "debian", "12", 2),
+    ("ubuntu-24.04", "ubuntu", "24.04", 3),
+)
+
+
+class LabAdmin:
+    """The few Keystone/Nova/Glance admin calls the lab makes itself (plain httpx: no SDK warnings)."""
+
+    def __init__(self, ports: LabPorts) -> None:
+        self.ports = ports
+        # The header keeps these calls out of cassettes recorded while the lab sets a test up.
+        self.http = httpx.Client(timeout=60.0, headers={LAB_ADMIN_HEADER: "1"})
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+            }
+        }
+        reply = self.http.post(f"{_configs.keystone_url(ports)}/v3/auth/tokens", json=body)
+        reply.raise_for_status()
+        self.http.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
+
+    def close(self) -> None:
+        self.http.close()
+
+    def ks(self, method: str, path: str, **kwargs: Any) -> Any:
+        reply = self.http.request(method, f"{_configs.keystone_url(self.ports)}/v3{path}", **kwargs)
+        reply.raise_for_status()
+        return reply.json() if reply.content else None
+
+    def find_or_create(self, collection: str, name: str, body: dict[str, Any]) -> str:
+        found = self.ks("GET", f"/{collection}", params={"name": name})[collection]
+        if found:
+            return str(found[0]["id"])
+        key = collection.removesuffix("s")
+        return str(self.ks("POST", f"/{collection}", json={key: {"name": name, **body}})[key]["id"])
+
+    def register_services(self) -> None:
+        """Service project, users with admin+service roles, and the catalog (reference §7.5)."""
+        project = self.find_or_create("projects", "service", {"domain_id": "default"})
+        roles = {
+            name: self.find_or_create("roles", name, {}) for name in ("admin", "service", "member", "reader")
+        }
+        for user in SERVICE_USERS:
+            uid = self.find_or_create("users", user, {"password": f"{user}pass", "domain_id": "default"})
+            for role in ("admin", "service"):
+                self.ks("PUT", f"/projects/{project}/users/{uid}/roles/{roles[role]}")
+        for name, kind, url in _configs.catalog(self.ports):
+            if self.ks("GET", "/services", params={"type": kind})["services"]:
+                continue
+            sid = self.ks("POST", "/services", json={"service": {"name": name, "type": kind}})["service"][
+                "id"
+            ]
+            for interface in ("public", "internal", "admin"):
+                endpoint = {"service_id": sid, "interface": interface, "url": url, "region_id": "RegionOne"}
+                self.ks("POST", "/endpoints", json={"endpoint": endpoint})
+
+    def seed(self) -> None:
+        """The flavors and public images the embedded fake is seeded with, so the same tests run on both."""
+        nova = f"http://127.0.0.1:{self.ports.nova}/v2.1"
+        for flavor_id, name, vcpus, ram, disk in _SEED_FLAVORS:
+            flavor = {"id": flavor_id, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk}
+            self.http.post(f"{nova}/flavors", json={"flavor": flavor}).raise_for_status()
+        glance = f"http://127.0.0.1:{self.ports.glance}/v2"
+        for name, distro, version, min_disk in _SEED_IMAGES:
+            spec = {
+                "name": name,
+                "disk_format": "raw",
+                "container_format": "bare",
+                "visibility": "public",
+                "min_disk": min_disk,
+                "os_distro": distro,
+                "os_version": version,
+            }
+            created = self.http.post(f"{glance}/images", json=spec)
+            created.raise_for_status()
+            upload = self.http.put(
+                f"{glance}/images/{created.json()['id']}/file",
+                content=b"\0" * 1024 * 1024,
+                headers={"Content-Type": "application/octet-stream"},  # else Glance answers 415
+            )
+            upload.raise_for_status()
+
+    def volume_round_trip(self, deadline: float) -> None:
+        """Make and delete a 1 GiB volume: proves cinder-api, -scheduler and -volume talk to each other."""
+        project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
+        cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{project}"
+        volume = self.http.post(f"{cinder}/volumes", json={"volume": {"size": 1, "name": "lab-ready-check"}})
+        volume.raise_for_status()
+        url = f"{cinder}/volumes/{volume.json()['volume']['id']}"
+        status = "?"
+        while time.monotonic() < deadline:
+            status = self.http.get(url).json()["volume"]["status"]
+            if status in {"available", "error"}:
+                break
+            time.sleep(0.2)
+        self.http.delete(url).raise_for_status()
+        if status != "available":
+            raise LabError(f"the ready-check volume ended {status!r}; see cinder-volume.log", operation="up")
+
+    # ------------------------------------------------------------------------------ tenants
+    def create_tenant(self, project: str, username: str, password: str) -> LabTenant:
+        """A new project with a new user holding ``member`` in it (purge an older one first)."""
+        project_id = self.ks(
+            "POST", "/projects", json={"project": {"name": project, "domain_id": "default"}}
+        )["project"]["id"]
+        user = {
+            "name": username,
+            "password": password,
+            "domain_id": "default",
+            "default_project_id": project_id,
+        }
+        user_id = self.ks("POST", "/users", json={"user": user})["user"]["id"]
+        member = self.ks("GET", "/roles", params={"name": "member"})["roles"][0]["id"]
+        self.ks("PUT", f"/projects/{project_id}/users/{user_id}/roles/{member}")
+        return LabTenant(project, project_id, username, user_id)
+
+    def purge_project(self, project: str, username: str | None = None, *, timeout: float = 120.0) -> None:
+        """Delete the project's servers, snapshots and volumes (waiting until gone), then user and project."""
+        found = self.ks("GET", "/projects", params={"name": project})["projects"]
+        deadline = time.monotonic() + timeout
+        for entry in found:
+            self._purge_compute_and_storage(str(entry["id"]), deadline)
+        if username is not None:
+            for user in self.ks("GET", "/users", params={"name": username})["users"]:
+                self.ks("DELETE", f"/users/{user['id']}")
+        for entry in found:
+            self.ks("DELETE", f"/projects/{entry['id']}")
+
+    def _purge_compute_and_storage(self, project_id: str, deadline: float) -> None:
+        nova = f"http://127.0.0.1:{self.ports.nova}/v2.1"
+        servers_url = f"{nova}/servers/detail"
+        scope = {"all_tenants": "1", "project_id": project_id}
+        for server in self.http.get(servers_url, params=scope).json()["servers"]:
+            if server.get("locked"):
+                self.http.post(f"{nova}/servers/{server['id']}/action", json={"unlock": None})
+            self.http.delete(f"{nova}/servers/{server['id']}")
+        self._wait_empty(
+            lambda: self.http.get(servers_url, params=scope).json()["servers"], deadline, "servers"
+        )
+        admin_project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
+        cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{admin_project}"
+        snapshots_url = f"{cinder}/snapshots/detail"
+        for snapshot in self.http.get(snapshots_url, params=scope).json()["snapshots"]:
+            self.http.delete(f"{cinder}/snapshots/{snapshot['id']}")
+        self._wait_empty(
+            lambda: self.http.get(snapshots_url, params=scope).json()["snapshots"], deadline, "snapshots"
+        )
+        volumes_url = f"{cinder}/volumes/detail"
+        for volume in self.http.get(volumes_url, params=scope).json()["volumes"]:
+            url = f"{cinder}/volumes/{volume['id']}"
+            if volume["status"] != "available":  # e.g. a Cinder-only attach a test left behind
+                reset = {"os-reset_status": {"status": "available", "attach_status": "detached"}}
+                self.http.post(f"{url}/action", json=reset)
+            self.http.delete(url)
+        self._wait_empty(
+            lambda: self.http.get(volumes_url, params=scope).json()["volumes"], deadline, "volumes"
+        )
+
+    @staticmethod
+    def _wait_empty(listing: Any, deadline: float, what: str) -> None:
+        while True:
+            left = listing()
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                names = [(item.get("id"), item.get("status")) for item in left]
+                raise LabError(f"cleanup: {what} still there: {names}", operation="purge")
+            time.sleep(0.25)
+
+
+@attrs.frozen
+class LabTenant:
+    """A project and its member user, made for one test.
+
+    Example:
+        >>> LabTenant("alice", "p-1", "portal", "u-1").project_name
+        'alice'
+    """
+
+    project_name: str
+    project_id: str
+    username: str
+    user_id: str
