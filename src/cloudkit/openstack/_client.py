@@ -422,7 +422,9 @@ class OpenStackClient:
 
         def landed() -> str | None:
             with _translate(operation):
-                found = self._conn.block_storage.volumes(details=True, name=name)
+                # No server-side name filter: a Cinder without resource_filters.json refuses every filter
+                # from a non-admin with a 400 (seen on the lab); the marker decides, after a failed create.
+                found = self._conn.block_storage.volumes(details=True)
                 return next((str(v.id) for v in found if _wire.has_marker(v, marker)), None)
 
         volume_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
@@ -535,7 +537,7 @@ class OpenStackClient:
 
         def landed() -> str | None:
             with _translate(operation):
-                found = self._conn.block_storage.snapshots(details=True, name=name)
+                found = self._conn.block_storage.snapshots(details=True)  # no filter: see create_volume
                 return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
 
         snapshot_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)

@@ -635,7 +635,9 @@ def test_cinder_detach_of_a_nova_attachment_is_409(fake, portal, http):
     assert answer.json() == {
         "conflictingRequest": {
             "code": 409,
-            "message": f"Detach volume from instance {server.id} using the Compute API",
+            "message": (
+                f"ConflictNovaUsingAttachment: Detach volume from instance {server.id} using the Compute API"
+            ),
         }
     }
 

@@ -2341,7 +2341,12 @@ class _Cloud:
             )
         if attachment.nova_owned and "service" not in ctx.roles:
             # Cinder since the OSSA for bug 2004555 (reference §3.1, "Wire examples")
-            raise _ApiError(409, f"Detach volume from instance {attachment.server_id} using the Compute API")
+            # The lab (real Cinder 29) prefixes the exception class name: "ConflictNovaUsingAttachment: ...".
+            raise _ApiError(
+                409,
+                f"ConflictNovaUsingAttachment: Detach volume from instance {attachment.server_id} using the "
+                "Compute API",
+            )
         volume.attachments.remove(attachment)
         volume.status = "in-use" if volume.attachments else "available"
 
