@@ -287,30 +287,42 @@ def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None
 
 
 def run_record(system: str, extra: Sequence[str]) -> int:
-    """Re-record the cassettes of ``tests/contract/<system>`` against the embedded fake."""
+    """Re-record the cassettes of ``tests/contract/<system>`` (OpenStack: from the lab; others: the fakes)."""
     root = Path.cwd()
     tests = root / "tests" / "contract" / system
     if not tests.is_dir():
         print(f"no contract tests at {tests}; run from the repository root", file=sys.stderr)
         return 2
+    # pytest keeps only the last -k: fold the caller's expression into the [cassette] selection.
+    selection, rest = "cassette", []
+    args = iter(extra)
+    for arg in args:
+        if arg == "-k":
+            selection = f"cassette and ({next(args, '')})"
+        elif arg.startswith("-k"):
+            selection = f"cassette and ({arg.removeprefix('-k').lstrip('=')})"
+        else:
+            rest.append(arg)
     command = [
         sys.executable,
         "-m",
         "pytest",
         str(tests),
         "-k",
-        "cassette",
+        selection,
         "--record-mode=rewrite",
         "-q",
-        *extra,
+        *rest,
     ]
     print("$", " ".join(command), flush=True)
     return subprocess.call(command, env=os.environ.copy())  # noqa: S603 (our own interpreter and args)
 
 
-def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: TextIO = sys.stdout) -> int:
-    """``cloudkit lab install|up|down|status``; progress goes to stderr, results to ``out``."""
+def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: TextIO | None = None) -> int:
+    """``cloudkit lab install|up|down|status``; progress goes to stderr, results to ``out`` (stdout)."""
     from cloudkit.lab import Lab  # noqa: PLC0415 (only this command needs it)
+
+    out = out or sys.stdout
 
     lab = Lab(home)
     if action == "install":

@@ -1,0 +1,122 @@
+"""The lab's parts that need no running service: configs, the Neutron stub, errors, status, the CLI."""
+
+import io
+import json
+import threading
+from pathlib import Path
+from wsgiref.simple_server import make_server
+
+import httpx
+import pytest
+
+from cloudkit import cli
+from cloudkit.cli import main
+from cloudkit.errors import LabError
+from cloudkit.lab import PORTS, Lab, LabInfo, _control
+from cloudkit.lab._configs import render_all
+from cloudkit.lab._neutron_stub import _QuietHandler, _Server, make_app
+
+
+def _quiet(_line):
+    pass
+
+
+def test_every_service_config_points_at_the_lab_ports_and_nothing_default():
+    files = render_all(Path("/lab/run"), Path("/lab/venvs")).files
+    text = "\n".join(files.values())
+    for default_port in (":5000", ":8774/", ":8776", ":9292", ":5672", ":3306"):
+        assert default_port not in text
+    assert f"rabbit://guest:guest@127.0.0.1:{PORTS.rabbit}/" in files["nova/nova.conf"]
+    assert "send_service_user_token = true" in files["cinder/cinder.conf"]
+    assert "volume_driver = labcinder.ImageFakeVolumeDriver" in files["cinder/cinder.conf"]
+    assert "class ImageFakeVolumeDriver(FakeLoggingVolumeDriver)" in files["cinder/labcinder.py"]
+
+
+def test_wsgi_shims_hide_argv_and_set_the_config_dir():
+    shim = render_all(Path("/lab/run"), Path("/lab/venvs")).files["nova/nova_api_wsgi.py"]
+    assert "os.environ['OS_NOVA_CONFIG_FILES'] = 'api-paste.ini;nova.conf'" in shim
+    assert "_argv, sys.argv = sys.argv, sys.argv[:1]" in shim
+    compile(shim, "nova_api_wsgi.py", "exec")
+
+
+@pytest.fixture
+def neutron_stub():
+    log = io.StringIO()
+    server = make_server("127.0.0.1", 0, make_app(0, log), _Server, _QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", log
+    server.shutdown()
+    server.server_close()
+
+
+def test_neutron_stub_answers_empty_lists_and_404_for_everything_else(neutron_stub):
+    url, log = neutron_stub
+    assert httpx.get(f"{url}/v2.0/ports", params={"device_id": "x"}).json() == {"ports": []}
+    assert httpx.get(f"{url}/v2.0/security-groups.json").json() == {"security_groups": []}
+    assert httpx.get(f"{url}/").json()["versions"][0]["id"] == "v2.0"
+    refused = httpx.post(f"{url}/v2.0/ports", json={"port": {}})
+    assert refused.status_code == 404
+    assert "not a Neutron" in refused.json()["NeutronError"]["message"]
+    assert "GET /v2.0/ports?device_id=x" in log.getvalue()
+
+
+def test_lab_info_never_shows_the_password_in_its_repr():
+    info = LabInfo(auth_url="http://127.0.0.1:25000/v3", seconds_to_ready=1.0, rss_mib=1, restored=True)
+    assert "adminpass" not in repr(info)
+    assert "adminpass" in info.describe()  # printed on purpose: a fixed test credential of a loopback lab
+    assert info.admin_settings().auth_url == "http://127.0.0.1:25000/v3"
+
+
+def test_status_of_a_lab_that_never_ran(tmp_path):
+    lab = Lab(tmp_path, say=_quiet)
+    assert not any(state.alive for state in lab.status())
+    assert lab.info() is None
+    assert lab.down() == [] or all(":" in p for p in lab.down())  # nothing of ours to stop
+
+
+def test_up_without_venvs_says_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(_control.Lab, "_check_system_packages", lambda _self: None)
+    with pytest.raises(LabError, match="cloudkit lab install"):
+        Lab(tmp_path, say=_quiet).up()
+
+
+def test_missing_debian_packages_are_named_with_the_command_to_install_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(_control.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(_control, "_RABBIT_SERVER", tmp_path / "no-rabbitmq-server")
+    with pytest.raises(LabError) as info:
+        Lab(tmp_path, say=_quiet).install()
+    assert "apt-get install -y --no-install-recommends mariadb-server rabbitmq-server" in str(info.value)
+    assert info.value.system == "lab"
+
+
+def test_cli_lab_status_without_a_lab_exits_3(tmp_path, capsys):
+    assert main(["lab", "status", "--home", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "nova-compute" in out
+    assert "down" in out
+
+
+def test_snapshot_is_used_only_when_its_stamp_matches(tmp_path):
+    lab = Lab(tmp_path, say=_quiet)
+    assert not lab._snapshot_usable()
+    lab.snapshot_dir.mkdir()
+    (lab.snapshot_dir / "files.tar").write_bytes(b"")
+    (lab.snapshot_dir / "mysql.sql").write_bytes(b"")
+    (lab.snapshot_dir / "stamp.json").write_text(lab._snapshot_stamp())
+    assert lab._snapshot_usable()
+    stale = json.loads(lab._snapshot_stamp()) | {"constraints": "0000"}
+    (lab.snapshot_dir / "stamp.json").write_text(json.dumps(stale, sort_keys=True))
+    assert not lab._snapshot_usable()
+
+
+def test_record_folds_the_callers_selection_into_the_cassette_half(tmp_path, monkeypatch):
+    (tmp_path / "tests/contract/openstack").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **_: ran.append(command) or 0)
+    assert cli.run_record("openstack", ["-k", "not keystone", "-x"]) == 0
+    command = ran[0]
+    assert command[command.index("-k") + 1] == "cassette and (not keystone)"
+    assert command.count("-k") == 1
+    assert command[-1] == "-x"
