@@ -121,3 +121,13 @@ def test_list_volumes__wsrep_then_ok(openstack_backend):
     )
     assert [v.id for v in client.list_volumes()] == [volume.id]
     assert openstack_backend.make_client.clock.sleeps[-2:] == [0.2, 0.4]
+
+
+@live
+def test_list_servers__slow_answer_times_out_and_is_retried(openstack_backend):
+    """Nova holds one answer past the client's timeout: the read times out, is retried, and succeeds."""
+    client = openstack_backend.make_client(timeout=1.0)
+    client.list_images()
+    openstack_backend.inject(OpenStackFault.slow(timeout=3.0), method="GET", path="/servers/detail")
+    assert client.list_servers() == []
+    assert openstack_backend.make_client.clock.sleeps == [0.2]  # one retry after the timed-out attempt
