@@ -16,6 +16,6 @@ Example (not run here: it starts about 25 processes)::
 """
 
 from cloudkit.lab._configs import ADMIN_PASSWORD, PORTS, LabPorts
-from cloudkit.lab._control import Lab, LabInfo, ServiceState, running_lab
+from cloudkit.lab._control import Lab, LabInfo, ServiceState
 
-__all__ = ["ADMIN_PASSWORD", "PORTS", "Lab", "LabInfo", "LabPorts", "ServiceState", "running_lab"]
+__all__ = ["ADMIN_PASSWORD", "PORTS", "Lab", "LabInfo", "LabPorts", "ServiceState"]

@@ -28,13 +28,29 @@ _SEED_IMAGES = (
 )
 
 
+def _refuse_errors(response: httpx.Response) -> None:
+    """Every admin call must succeed, except a DELETE of what is already gone (clean-up is idempotent)."""
+    already_gone = response.status_code == httpx.codes.NOT_FOUND and response.request.method == "DELETE"
+    if not response.is_error or already_gone:
+        return
+    response.read()
+    request = response.request
+    raise LabError(
+        f"{request.method} {request.url.copy_with(query=None)} answered {response.status_code}: "
+        f"{response.text[:300]}",
+        operation="admin",
+    )
+
+
 class LabAdmin:
     """The few Keystone/Nova/Glance admin calls the lab makes itself (plain httpx: no SDK warnings)."""
 
     def __init__(self, ports: LabPorts) -> None:
         self.ports = ports
         # The header keeps these calls out of cassettes recorded while the lab sets a test up.
-        self.http = httpx.Client(timeout=60.0, headers={LAB_ADMIN_HEADER: "1"})
+        self.http = httpx.Client(
+            timeout=60.0, headers={LAB_ADMIN_HEADER: "1"}, event_hooks={"response": [_refuse_errors]}
+        )
         body = {
             "auth": {
                 "identity": {
@@ -47,7 +63,6 @@ class LabAdmin:
             }
         }
         reply = self.http.post(f"{_configs.keystone_url(ports)}/v3/auth/tokens", json=body)
-        reply.raise_for_status()
         self.http.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
 
     def close(self) -> None:
@@ -55,7 +70,6 @@ class LabAdmin:
 
     def ks(self, method: str, path: str, **kwargs: Any) -> Any:
         reply = self.http.request(method, f"{_configs.keystone_url(self.ports)}/v3{path}", **kwargs)
-        reply.raise_for_status()
         return reply.json() if reply.content else None
 
     def find_or_create(self, collection: str, name: str, body: dict[str, Any]) -> str:
@@ -90,7 +104,7 @@ class LabAdmin:
         nova = f"http://127.0.0.1:{self.ports.nova}/v2.1"
         for flavor_id, name, vcpus, ram, disk in _SEED_FLAVORS:
             flavor = {"id": flavor_id, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk}
-            self.http.post(f"{nova}/flavors", json={"flavor": flavor}).raise_for_status()
+            self.http.post(f"{nova}/flavors", json={"flavor": flavor})
         glance = f"http://127.0.0.1:{self.ports.glance}/v2"
         for name, distro, version, min_disk in _SEED_IMAGES:
             spec = {
@@ -103,20 +117,17 @@ class LabAdmin:
                 "os_version": version,
             }
             created = self.http.post(f"{glance}/images", json=spec)
-            created.raise_for_status()
-            upload = self.http.put(
+            self.http.put(
                 f"{glance}/images/{created.json()['id']}/file",
                 content=b"\0" * 1024 * 1024,
                 headers={"Content-Type": "application/octet-stream"},  # else Glance answers 415
             )
-            upload.raise_for_status()
 
     def volume_round_trip(self, deadline: float) -> None:
         """Make and delete a 1 GiB volume: proves cinder-api, -scheduler and -volume talk to each other."""
         project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
         cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{project}"
         volume = self.http.post(f"{cinder}/volumes", json={"volume": {"size": 1, "name": "lab-ready-check"}})
-        volume.raise_for_status()
         url = f"{cinder}/volumes/{volume.json()['volume']['id']}"
         status = "?"
         while time.monotonic() < deadline:
@@ -124,7 +135,7 @@ class LabAdmin:
             if status in {"available", "error"}:
                 break
             time.sleep(0.2)
-        self.http.delete(url).raise_for_status()
+        self.http.delete(url)
         if status != "available":
             raise LabError(f"the ready-check volume ended {status!r}; see cinder-volume.log", operation="up")
 

@@ -26,7 +26,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -253,9 +253,11 @@ class Lab:
             self._start(restore=restore)
             if save and not restore:
                 self._save_snapshot()
-        except BaseException:
+        except BaseException as exc:
             self._progress("start failed; stopping what was started")
             self.down()
+            if isinstance(exc, httpx.HTTPError):  # a service stopped answering mid-start
+                raise LabError(f"{type(exc).__name__}: {exc}", operation="up") from exc
             raise
         info = LabInfo(
             auth_url=f"{_configs.keystone_url(self.ports)}/v3",
@@ -890,6 +892,8 @@ class Lab:
         while time.monotonic() < deadline:
             alive = []
             for pid in pids:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)  # reap it if it is our child (a fixture-started lab)
                 try:
                     os.killpg(pid, 0) if group else os.kill(pid, 0)
                 except ProcessLookupError:
@@ -908,15 +912,3 @@ class Lab:
     def _rss_kib(self) -> int:
         pids = [pid for s in self.status() if (pid := s.pid) is not None and s.alive]
         return _tree_rss_kib(pids)
-
-
-@contextlib.contextmanager
-def running_lab(home: Path | None = None, *, say: Callable[[str], None] | None = None) -> Iterator[LabInfo]:
-    """Install if needed, start the lab, yield its ``LabInfo``, and stop it on exit."""
-    lab = Lab(home, say=say)
-    lab.install()
-    info = lab.up()
-    try:
-        yield info
-    finally:
-        lab.down()
