@@ -387,10 +387,12 @@ class Lab:
                 []
                 if restore
                 else [
-                    pool.submit(self._sync_placement),
+                    pool.submit(
+                        self._sync, "nova", "placement-manage", "placement/placement.conf", "db", "sync"
+                    ),
                     pool.submit(self._sync_nova),
-                    pool.submit(self._sync_cinder),
-                    pool.submit(self._sync_glance),
+                    pool.submit(self._sync, "cinder", "cinder-manage", "cinder/cinder.conf", "db", "sync"),
+                    pool.submit(self._sync, "glance", "glance-manage", "glance/glance-api.conf", "db_sync"),
                 ]
             )
             keystone.result()
@@ -666,13 +668,6 @@ class Lab:
         )
         self._wait_http("keystone", f"{_configs.keystone_url(self.ports)}/v3/", {200})
 
-    def _sync_placement(self) -> None:
-        conf = str(self.run_dir / "placement/placement.conf")
-        self._run(
-            "placement-db-sync",
-            [str(self.venvs / "nova/bin/placement-manage"), "--config-file", conf, "db", "sync"],
-        )
-
     def _sync_nova(self) -> None:
         manage = [
             str(self.venvs / "nova/bin/nova-manage"),
@@ -687,18 +682,10 @@ class Lab:
         self._run("nova-create-cell1", [*manage, "cell_v2", "create_cell", "--name", "cell1"])
         self._run("nova-db-sync", [*manage, "db", "sync"])
 
-    def _sync_cinder(self) -> None:
-        conf = str(self.run_dir / "cinder/cinder.conf")
-        self._run(
-            "cinder-db-sync",
-            [str(self.venvs / "cinder/bin/cinder-manage"), "--config-file", conf, "db", "sync"],
-        )
-
-    def _sync_glance(self) -> None:
-        conf = str(self.run_dir / "glance/glance-api.conf")
-        self._run(
-            "glance-db-sync", [str(self.venvs / "glance/bin/glance-manage"), "--config-file", conf, "db_sync"]
-        )
+    def _sync(self, venv: str, tool: str, conf: str, *command: str) -> None:
+        """One service's schema sync, e.g. ``cinder-manage --config-file cinder/cinder.conf db sync``."""
+        argv = [str(self.venvs / venv / "bin" / tool), "--config-file", str(self.run_dir / conf), *command]
+        self._run(f"{tool}-{'-'.join(command)}", argv)
 
     # ------------------------------------------------------------------------------ snapshot
     def _snapshot_stamp(self) -> str:
