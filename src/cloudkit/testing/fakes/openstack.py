@@ -732,9 +732,16 @@ def _iso(wall: float, *, style: Literal["nova", "cinder", "keystone"]) -> str:
     moment = dt.datetime.fromtimestamp(wall, dt.UTC)
     if style == "nova":
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if style == "cinder":
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if style == "cinder":  # MySQL DATETIME keeps whole seconds: the lab's Cinder shows ".000000"
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.000000")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _sanitize_hostname(name: str) -> str:
+    """Nova's ``sanitize_hostname``: lower case, spaces and underscores to ``-``, only ``[a-z0-9.-]``."""
+    text = re.sub(r"[ _]", "-", name.lower())
+    text = re.sub(r"[^\w.-]+", "", text, flags=re.ASCII).strip(".-")
+    return text[:63] or "server"
 
 
 def _parse_version(text: str) -> tuple[int, int] | None:
@@ -1452,7 +1459,7 @@ class _Cloud:
         ]
         return sorted(found, key=lambda a: (a.volume_id != server.root_volume_id, a.device))
 
-    def _server_view(self, server: _Server, ctx: _Ctx) -> _Json:
+    def _server_view(self, server: _Server, ctx: _Ctx, *, single: bool = False) -> _Json:
         flavor = self.state.flavors.get(server.flavor_id) or _Flavor(server.flavor_id, "deleted", 0, 0, 0)
         volumes: list[_Json] = []
         for attachment in self._guest_attachments(server):
@@ -1509,26 +1516,35 @@ class _Cloud:
         if server.addresses:
             view["security_groups"] = [{"name": "default"}]
         self._server_view_versioned(view, server, ctx)
+        if single and ctx.at_least(2, 71):  # only GET /servers/{id} lists them, not /servers/detail (lab)
+            view["server_groups"] = []
         return view
 
     @staticmethod
     def _server_view_versioned(view: _Json, server: _Server, ctx: _Ctx) -> None:
-        if ctx.at_least(2, 9):
-            view["locked"] = server.locked
-        if ctx.at_least(2, 19):
-            view["description"] = server.description
-        if ctx.at_least(2, 26):
-            view["tags"] = []
-        if ctx.at_least(2, 63):
-            view["trusted_image_certificates"] = None
-        if ctx.at_least(2, 71):
-            view["server_groups"] = []
-        if ctx.at_least(2, 73):
-            view["locked_reason"] = server.locked_reason
+        for version, key, value in (
+            ((2, 9), "locked", server.locked),
+            ((2, 19), "description", server.description),
+            ((2, 26), "tags", []),
+            ((2, 63), "trusted_image_certificates", None),
+            ((2, 73), "locked_reason", server.locked_reason),
+            # every user sees the guest hostname from 2.90 (as the lab's Nova 34 shows it)
+            ((2, 90), "OS-EXT-SRV-ATTR:hostname", _sanitize_hostname(server.name)),
+            ((2, 96), "pinned_availability_zone", None),
+        ):
+            if ctx.at_least(*version):
+                view[key] = value
         if ctx.is_admin:  # assumption: one fake hypervisor host
             view["OS-EXT-SRV-ATTR:host"] = "fake-compute-1"
             view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = "fake-compute-1"
             view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.seq:08x}"
+            if ctx.at_least(2, 3):  # the admin-only extended attributes, as the lab's Nova 34 shows them
+                view["OS-EXT-SRV-ATTR:reservation_id"] = f"r-{_hex5(server.id)[:8]}"
+                view["OS-EXT-SRV-ATTR:launch_index"] = 0
+                view["OS-EXT-SRV-ATTR:kernel_id"] = ""
+                view["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+                view["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+                view["OS-EXT-SRV-ATTR:user_data"] = None
 
     def _server_links(self, server_id: str) -> list[_Json]:
         return [
@@ -1566,7 +1582,9 @@ class _Cloud:
         return f"{self.base_url}{req.path}?{urlencode(params)}"
 
     def _get_server(self, _req: _Request, ctx: _Ctx, m: re.Match[str]) -> _Reply:
-        return _json_reply(_STATUS_GOOD, {"server": self._server_view(self._server(ctx, m.group(1)), ctx)})
+        return _json_reply(
+            _STATUS_GOOD, {"server": self._server_view(self._server(ctx, m.group(1)), ctx, single=True)}
+        )
 
     def _create_server(self, req: _Request, ctx: _Ctx, _m: re.Match[str]) -> _Reply:
         spec = req.json().get("server")
@@ -2112,7 +2130,6 @@ class _Cloud:
             "os-vol-tenant-attr:tenant_id": volume.project_id,
             "replication_status": None,
             "consistencygroup_id": None,
-            "migration_status": None,
             "links": self._volume_links("volumes", volume.id),
         }
         image = self.state.images.get(volume.image_id or "")
@@ -2127,16 +2144,19 @@ class _Cloud:
                 "disk_format": "qcow2",
                 "container_format": "bare",
             }
-        for version, key, value in (
-            ((3, 13), "group_id", None),
-            ((3, 21), "provider_id", None),
-            ((3, 48), "shared_targets", False),
-            ((3, 48), "service_uuid", _uuid5("service:cinder-volume")),
-            ((3, 61), "cluster_name", None),
-            ((3, 63), "volume_type_id", _uuid5("volume-type:__DEFAULT__")),
-            ((3, 65), "consumes_quota", True),
+        # migration_status, provider_id and cluster_name are admin-only: the lab's Cinder 29 shows a member
+        # none of them, and an admin all three.
+        for version, key, value, admin_only in (
+            ((3, 0), "migration_status", None, True),
+            ((3, 13), "group_id", None, False),
+            ((3, 21), "provider_id", None, True),
+            ((3, 48), "shared_targets", False, False),
+            ((3, 48), "service_uuid", _uuid5("service:cinder-volume"), False),
+            ((3, 61), "cluster_name", None, True),
+            ((3, 63), "volume_type_id", _uuid5("volume-type:__DEFAULT__"), False),
+            ((3, 65), "consumes_quota", True, False),
         ):
-            if ctx.at_least(*version):
+            if ctx.at_least(*version) and (ctx.is_admin or not admin_only):
                 view[key] = value
         if ctx.is_admin:
             view["os-vol-host-attr:host"] = "fake-cinder@lvm#lvm"  # assumption: one fake backend
