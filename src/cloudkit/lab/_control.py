@@ -619,11 +619,12 @@ class Lab:
     def _stop_rabbit(self) -> None:
         pids = self.run_dir / "pids"
         # rabbitmqctl stop needs epmd; SIGTERM to the VM that owns the AMQP port stops it cleanly [pitfall 8].
-        for name, port in (("beam", self.ports.rabbit), ("epmd", self.ports.epmd)):
+        # Only the pids this lab recorded at start: whatever else owns those ports is not ours to stop.
+        for name in ("beam", "epmd"):
             recorded = pids / f"{name}.pid"
-            pid = int(recorded.read_text(encoding="utf-8")) if recorded.is_file() else _port_owner(port)
-            if pid is None:
+            if not recorded.is_file():
                 continue
+            pid = int(recorded.read_text(encoding="utf-8"))
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             self._wait_gone([pid], 15.0, group=False)

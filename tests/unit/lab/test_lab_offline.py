@@ -72,7 +72,7 @@ def test_status_of_a_lab_that_never_ran(tmp_path):
     lab = Lab(tmp_path, say=_quiet)
     assert not any(state.alive for state in lab.status())
     assert lab.info() is None
-    assert lab.down() == [] or all(":" in p for p in lab.down())  # nothing of ours to stop
+    lab.down()  # nothing of its own to stop, and nothing else is touched (see the next test)
 
 
 def test_up_without_venvs_says_to_install(tmp_path, monkeypatch):
@@ -120,3 +120,13 @@ def test_record_folds_the_callers_selection_into_the_cassette_half(tmp_path, mon
     assert command[command.index("-k") + 1] == "cassette and (not keystone)"
     assert command.count("-k") == 1
     assert command[-1] == "-x"
+
+
+def test_down_stops_only_what_this_lab_recorded(tmp_path, monkeypatch):
+    """A lab home that never started anything must not stop another lab's RabbitMQ found by its port."""
+    killed = []
+    monkeypatch.setattr(_control.os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    monkeypatch.setattr(_control.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    monkeypatch.setattr(_control, "_port_owner", lambda _port: 4242)  # "someone" owns every lab port
+    Lab(tmp_path, say=_quiet).down()
+    assert killed == []
