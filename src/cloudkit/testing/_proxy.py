@@ -38,10 +38,10 @@ import types
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Self, cast
+from typing import Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
+from cloudkit.testing.fakes._loopback import LoopbackServer, LoopbackService, QuietHandler, SlowGate
 from cloudkit.testing.fakes.openstack import (
     _SECRET_HEADERS,
     OpenStackFault,
@@ -118,7 +118,7 @@ class _ProxyHandler(QuietHandler):
         cast("FaultProxy", cast("LoopbackServer", self.server).fake)._handle(self)  # noqa: SLF001
 
 
-class FaultProxy:
+class FaultProxy(LoopbackService):
     """Forward requests to ``upstream`` from ``127.0.0.1``, giving matching ones an injected fault.
 
     ``upstream`` is the service's root, such as ``http://127.0.0.1:28774``: the proxy sends each
@@ -137,6 +137,9 @@ class FaultProxy:
         >>> FaultProxy("http://127.0.0.1:9292", service="image")
         FaultProxy(upstream='http://127.0.0.1:9292', url=None)
     """
+
+    _what = "fault proxy"
+    _handler = _ProxyHandler
 
     def __init__(
         self, upstream: str, *, service: ProxiedService, port: int = 0, timeout: float = 120.0
@@ -184,57 +187,6 @@ class FaultProxy:
         return f"FaultProxy(upstream={self._upstream!r}, url={url!r})"
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> Self:
-        """Listen on loopback in a daemon thread.
-
-        Example:
-            >>> proxy = FaultProxy("http://127.0.0.1:8774", service="compute").start()
-            >>> proxy.url.startswith("http://127.0.0.1:")
-            True
-            >>> proxy.stop()
-        """
-        if self._server is not None:
-            raise RuntimeError("the fault proxy is already running")
-        self._server = LoopbackServer(self, self._port, _ProxyHandler)
-        self._server.serve_in_background("fault-proxy")
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and let every held answer go. Safe to call twice.
-
-        Example:
-            >>> proxy = FaultProxy("http://127.0.0.1:8774", service="compute").start()
-            >>> proxy.stop(); proxy.stop()
-        """
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._slow.open_all()
-        server.stop_serving()
-        self._slow.close()
-
-    def __enter__(self) -> Self:
-        """Start the proxy (see `start`)."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the proxy (see `stop`)."""
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The proxy's root, ``http://127.0.0.1:<port>``; valid after `start`.
-
-        Example:
-            >>> with FaultProxy("http://127.0.0.1:8774", service="compute") as proxy:
-            ...     proxy.url.count(":")
-            2
-        """
-        if self._server is None:
-            raise RuntimeError("the fault proxy is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     @property
     def upstream(self) -> str:
         """The service the proxy forwards to.

@@ -9,9 +9,9 @@ from __future__ import annotations
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 
-__all__ = ["LoopbackServer", "QuietHandler", "SlowGate"]
+__all__ = ["LoopbackServer", "LoopbackService", "QuietHandler", "SlowGate"]
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -142,3 +142,87 @@ class SlowGate:
         with self._cond:
             self._releases = 0
         self.held.clear()
+
+
+class LoopbackService:
+    """Start, stop and address of an HTTP service on loopback: the fakes and the fault proxy.
+
+    A subclass sets ``_what`` (for messages and the thread name), ``_handler`` and, if its endpoint is
+    not the root, ``_url_path``; its ``__init__`` sets ``_port`` (0: any free port), ``_slow`` (a
+    :class:`SlowGate`) and ``_server = None``. ``_before_serving`` and ``_after_stop`` are hooks.
+
+    Example:
+        >>> from cloudkit.testing.fakes import OpenStackFake
+        >>> with OpenStackFake() as fake:
+        ...     fake.url.startswith("http://127.0.0.1:")
+        True
+    """
+
+    _what: ClassVar[str]
+    _handler: ClassVar[type[BaseHTTPRequestHandler]]
+    _url_path: ClassVar[str] = ""
+    _port: int
+    _slow: SlowGate
+    _server: LoopbackServer | None
+
+    def start(self) -> Self:
+        """Listen on loopback in a daemon thread.
+
+        Example:
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> fake = BillingFake().start()
+            >>> fake.url.startswith("http://127.0.0.1:")
+            True
+            >>> fake.stop()
+        """
+        if self._server is not None:
+            raise RuntimeError(f"the {self._what} is already running")
+        self._server = LoopbackServer(self, self._port, self._handler)
+        self._before_serving()
+        self._server.serve_in_background(self._what.replace(" ", "-"))
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and let every held answer go. Safe to call twice.
+
+        Example:
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> fake = BillingFake().start()
+            >>> fake.stop(); fake.stop()
+        """
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._slow.open_all()
+        server.stop_serving()
+        self._slow.close()
+        self._after_stop()
+
+    def __enter__(self) -> Self:
+        """Start (see `start`)."""
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop (see `stop`)."""
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The endpoint, ``http://127.0.0.1:<port>`` plus the service's path; valid after `start`.
+
+        Example:
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake:
+            ...     fake.url.endswith("/billmgr")
+            True
+        """
+        if self._server is None:
+            raise RuntimeError(f"the {self._what} is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{self._url_path}"
+
+    def _before_serving(self) -> None:
+        """Hook: the socket is bound (``url`` is valid), no request is served yet."""
+
+    def _after_stop(self) -> None:
+        """Hook: the server has stopped."""

@@ -33,10 +33,10 @@ from decimal import Decimal, InvalidOperation
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
+from cloudkit.testing.fakes._loopback import LoopbackServer, LoopbackService, QuietHandler, SlowGate
 
 __all__ = [
     "AuthMode",
@@ -1143,7 +1143,7 @@ class _ArmedFault:
     remaining: int
 
 
-class BillingFake:
+class BillingFake(LoopbackService):
     """A BILLmanager-style billing server on ``127.0.0.1`` (an OS-chosen port), seeded and stateful.
 
     Seed (``seed=True``): the admin (user 1, level 28, no account); ``alice``/``alice-pass`` (user 2,
@@ -1158,6 +1158,10 @@ class BillingFake:
         >>> doc["doc"]["p_elems"], fake.requests[0].params["authinfo"]
         ({'$': '3'}, '***')
     """
+
+    _what = "billing fake"
+    _handler = _Handler
+    _url_path = "/billmgr"
 
     def __init__(
         self,
@@ -1198,57 +1202,6 @@ class BillingFake:
         """Every call received, in order, secrets replaced by ``"***"``."""
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> Self:
-        """Listen on a fresh loopback port in a daemon thread.
-
-        Example:
-            >>> fake = BillingFake().start()
-            >>> fake.url.startswith("http://127.0.0.1:")
-            True
-            >>> fake.stop()
-        """
-        if self._server is not None:
-            raise RuntimeError("the billing fake is already running")
-        self._server = LoopbackServer(self, self._port, _Handler)
-        self._server.serve_in_background("billing-fake")
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and let every held answer go. Safe to call twice.
-
-        Example:
-            >>> fake = BillingFake().start()
-            >>> fake.stop(); fake.stop()
-        """
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._slow.open_all()
-        server.stop_serving()
-        self._slow.close()
-
-    def __enter__(self) -> Self:
-        """Start the server (see `start`)."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the server (see `stop`)."""
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The endpoint, ``http://127.0.0.1:<port>/billmgr``; valid after `start`.
-
-        Example:
-            >>> with BillingFake() as fake:
-            ...     fake.url.endswith("/billmgr")
-            True
-        """
-        if self._server is None:
-            raise RuntimeError("the billing fake is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{_PATH}"
-
     def reset(self) -> None:
         """Go back to the seeded state and the constructor's switches; forget requests, faults, sessions.
 

@@ -44,10 +44,10 @@ import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
+from cloudkit.testing.fakes._loopback import LoopbackServer, LoopbackService, QuietHandler, SlowGate
 
 __all__ = [
     "FakeCredentials",
@@ -2751,7 +2751,7 @@ class _FaultBook:
             self._armed.clear()
 
 
-class OpenStackFake:
+class OpenStackFake(LoopbackService):
     """Keystone, Nova, Cinder and Glance subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
@@ -2776,6 +2776,9 @@ class OpenStackFake:
         >>> fake.requests[0].headers.get("x-auth-token"), fake.requests[1].headers["x-auth-token"]
         (None, '***')
     """
+
+    _what = "openstack fake"
+    _handler = _HttpHandler
 
     def __init__(
         self,
@@ -2841,57 +2844,8 @@ class OpenStackFake:
         return cloud
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> Self:
-        """Listen on a fresh loopback port in a daemon thread.
-
-        Example:
-            >>> fake = OpenStackFake().start()
-            >>> fake.url.startswith("http://127.0.0.1:")
-            True
-            >>> fake.stop()
-        """
-        if self._server is not None:
-            raise RuntimeError("the openstack fake is already running")
-        self._server = LoopbackServer(self, self._port, _HttpHandler)
-        self._cloud.base_url = self.url
-        self._server.serve_in_background("openstack-fake")
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and let every held answer go. Safe to call twice.
-
-        Example:
-            >>> fake = OpenStackFake().start()
-            >>> fake.stop(); fake.stop()
-        """
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._slow.open_all()
-        server.stop_serving()
-        self._slow.close()
-
-    def __enter__(self) -> Self:
-        """Start the server (see `start`)."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the server (see `stop`)."""
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server root, ``http://127.0.0.1:<port>``; valid after `start`.
-
-        Example:
-            >>> with OpenStackFake() as fake:
-            ...     fake.url.count(":")
-            2
-        """
-        if self._server is None:
-            raise RuntimeError("the openstack fake is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _before_serving(self) -> None:
+        self._cloud.base_url = self.url  # links in answers name the fake's own address
 
     @property
     def auth_url(self) -> str:

@@ -58,12 +58,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 
-from cloudkit.testing.fakes._loopback import LoopbackServer, QuietHandler, SlowGate
+from cloudkit.testing.fakes._loopback import LoopbackServer, LoopbackService, QuietHandler, SlowGate
 
 __all__ = [
     "AaaMode",
@@ -2673,7 +2673,7 @@ class _ArmedFault:
         return found or (self.pattern is not None and self.pattern.search(request.raw_path) is not None)
 
 
-class TungstenFake:
+class TungstenFake(LoopbackService):
     """The Tungsten Fabric config API on ``127.0.0.1`` (an OS-chosen port), validating tokens on Keystone.
 
     ``keystone_url`` is Keystone v3 (``OpenStackFake.auth_url`` or a real one; ``/v3`` is added when
@@ -2709,6 +2709,9 @@ class TungstenFake:
         ...     tf.stop()
         (True, 'rbac', True)
     """
+
+    _what = "tungsten fake"
+    _handler = _HttpHandler
 
     def __init__(
         self,
@@ -2755,59 +2758,12 @@ class TungstenFake:
         """Every request received, in the order the answers were decided; tokens replaced by ``"***"``."""
 
     # ------------------------------------------------------------------------------ lifecycle
-    def start(self) -> Self:
-        """Listen on a fresh loopback port in a daemon thread.
+    def _before_serving(self) -> None:
+        self._tf.base_url = self.url  # hrefs in answers name the fake's own address
 
-        Example:
-            >>> fake = TungstenFake(keystone_url="http://127.0.0.1:1/v3").start()
-            >>> fake.url.startswith("http://127.0.0.1:")
-            True
-            >>> fake.stop()
-        """
-        if self._server is not None:
-            raise RuntimeError("the tungsten fake is already running")
-        self._server = LoopbackServer(self, self._port, _HttpHandler)
-        self._tf.base_url = self.url
-        self._server.serve_in_background("tungsten-fake")
-        return self
-
-    def stop(self) -> None:
-        """Stop listening, let every held answer go and close the Keystone client. Safe to call twice.
-
-        Example:
-            >>> fake = TungstenFake(keystone_url="http://127.0.0.1:1/v3").start()
-            >>> fake.stop(); fake.stop()
-        """
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._slow.open_all()
-        server.stop_serving()
-        self._slow.close()
+    def _after_stop(self) -> None:
         with self._lock:
             self._keystone.close()
-
-    def __enter__(self) -> Self:
-        """Start the server (see `start`)."""
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the server (see `stop`)."""
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server root, ``http://127.0.0.1:<port>``; valid after `start`.
-
-        Example:
-            >>> with TungstenFake(keystone_url="http://127.0.0.1:1/v3") as fake:
-            ...     fake.url.count(":")
-            2
-        """
-        if self._server is None:
-            raise RuntimeError("the tungsten fake is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def reset(self) -> None:
         """Back to the seeded state and the first ``aaa_mode``; forget requests, faults, tokens, captures.
