@@ -1,17 +1,11 @@
-"""Smoke test of the real Keystone and Glance that tools/real-services/start.sh runs on loopback.
+"""Smoke test of the lab's real Keystone and Glance (``cloudkit lab``) through plain openstacksdk.
 
-Run with the env file that start.sh writes::
-
-    tools/real-services/start.sh /tmp/ck-real && source /tmp/ck-real/env
-    pytest tests/real -q
-
-Without the CLOUDKIT_REAL_* variables every test is skipped, except under CI (``CI`` set), where a
-missing server is a failure: a CI run that silently skipped the live checks would prove nothing.
+The lab is found or started by the ``openstack_lab`` fixture: under CI a missing lab is a failure, never
+a skip, because a CI run that silently skipped the live checks would prove nothing.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +15,8 @@ from dataclasses import dataclass
 import pytest
 from openstack import exceptions
 from openstack.connection import Connection
+
+from cloudkit.testing._lab_fixtures import LAB_PASSWORD
 
 # openstacksdk 4.22 warns against itself, whatever the caller passes, so with filterwarnings=error it
 # cannot be used at all. Exactly these three messages (by text and class) are ignored; any other warning
@@ -42,8 +38,6 @@ pytestmark = [
     ),
 ]
 
-NOT_STARTED = "real Keystone/Glance not started: run tools/real-services/start.sh"
-
 
 @dataclass(frozen=True)
 class RealServices:
@@ -52,26 +46,18 @@ class RealServices:
     region: str
     admin_password: str
     portal_password: str
-    seed_image_id: str
 
 
-def real_services() -> RealServices:
-    """The servers described by start.sh's env file; fails under CI, skips elsewhere, if absent."""
-    names = {
-        "keystone_url": "CLOUDKIT_REAL_KEYSTONE_URL",
-        "glance_url": "CLOUDKIT_REAL_GLANCE_URL",
-        "region": "CLOUDKIT_REAL_REGION",
-        "admin_password": "CLOUDKIT_REAL_ADMIN_PASSWORD",
-        "portal_password": "CLOUDKIT_REAL_PORTAL_PASSWORD",
-        "seed_image_id": "CLOUDKIT_REAL_SEED_IMAGE_ID",
-    }
-    missing = [var for var in names.values() if not os.environ.get(var)]
-    if missing:
-        reason = f"{NOT_STARTED} and source <state>/env (missing: {', '.join(missing)})"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return RealServices(**{field: os.environ[var] for field, var in names.items()})
+@pytest.fixture
+def real(openstack_lab, lab_tenant) -> RealServices:
+    """The lab's Keystone and Glance, with user portal in a fresh project alice."""
+    return RealServices(
+        keystone_url=openstack_lab.auth_url,
+        glance_url=f"http://127.0.0.1:{openstack_lab.ports.glance}",
+        region="RegionOne",
+        admin_password=openstack_lab.admin_password.get_secret_value(),
+        portal_password=LAB_PASSWORD,
+    )
 
 
 @contextmanager
@@ -97,8 +83,7 @@ def connect(real: RealServices, username: str, password: str, project: str) -> I
         conn.close()
 
 
-def test_portal_authenticates_and_its_token_validates() -> None:
-    real = real_services()
+def test_portal_authenticates_and_its_token_validates(real: RealServices) -> None:
     with connect(real, "portal", real.portal_password, "alice") as portal:
         token = portal.authorize()
         validated = portal.identity.validate_token(token)
@@ -113,20 +98,17 @@ def test_portal_authenticates_and_its_token_validates() -> None:
         assert garbage.status_code == 404
 
 
-def test_portal_lists_the_seeded_image_through_the_catalog() -> None:
-    real = real_services()
+def test_portal_lists_the_public_images_through_the_catalog(real: RealServices) -> None:
     with connect(real, "portal", real.portal_password, "alice") as portal:
-        # The image endpoint comes from the Keystone catalog (service type "image"), not from the env.
+        # The image endpoint comes from the Keystone catalog (service type "image"), not from the test.
         assert portal.image.get_endpoint().rstrip("/").startswith(real.glance_url.rstrip("/"))
-        images = {image.id: image for image in portal.image.images()}
-        assert real.seed_image_id in images
-        seed = images[real.seed_image_id]
-        assert (seed.name, seed.status, seed.visibility) == ("cloudkit-seed", "queued", "private")
-        assert seed.owner_id == portal.current_project_id
+        images = {image.name: image for image in portal.image.images()}
+        ubuntu = images["ubuntu-24.04"]
+        assert (ubuntu.status, ubuntu.visibility, ubuntu.os_distro) == ("active", "public", "ubuntu")
+        assert ubuntu.owner_id != portal.current_project_id  # the lab's admin published it
 
 
-def test_password_change_revokes_the_old_token_and_a_new_login_works() -> None:
-    real = real_services()
+def test_password_change_revokes_the_old_token_and_a_new_login_works(real: RealServices) -> None:
     name = f"smoke-{uuid.uuid4().hex[:12]}"
     old_password, new_password = "old-pass-1", "new-pass-2"
     with connect(real, "admin", real.admin_password, "admin") as admin:

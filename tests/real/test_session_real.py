@@ -1,64 +1,39 @@
-"""The portal session against the real Keystone (tools/real-services) and the billing fake.
+"""The portal session against the lab's real Keystone (``cloudkit lab``) and the billing fake.
 
 Keystone's same-second revocation is a property of the real server's clock, so this module waits for
 real (about one second per password change): the only tests in the suite that do.
 """
 
-import json
 import os
 import uuid
-from urllib.request import Request, urlopen
 
 import pytest
 
 from cloudkit.errors import AuthenticationError, TokenRevokedError
+from cloudkit.lab._admin import LabAdmin
 from cloudkit.session import SessionManager
-from cloudkit.testing.plugin import real_keystone_url
-
-
-def _call(method: str, url: str, *, token: str | None = None, body: dict | None = None) -> tuple[dict, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310 (loopback)
-    if token:
-        request.add_header("X-Auth-Token", token)
-    with urlopen(request, timeout=30) as response:  # noqa: S310 (loopback Keystone)
-        raw = response.read()
-        return (json.loads(raw) if raw else {}), dict(response.headers)
 
 
 @pytest.fixture
-def keystone_user(billing_fake):
-    """A throwaway user in real Keystone (default project alice, role member) and in the billing fake."""
-    url = real_keystone_url(required=False)
-    admin_body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"name": "Default"},
-                        "password": os.environ["CLOUDKIT_REAL_ADMIN_PASSWORD"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-        }
-    }
-    _, headers = _call("POST", f"{url}/auth/tokens", body=admin_body)
-    admin = headers["X-Subject-Token"]
-    project_id = os.environ["CLOUDKIT_REAL_ALICE_PROJECT_ID"]
+def keystone_user(openstack_lab, lab_tenant, billing_fake):
+    """A throwaway user in the lab's Keystone (project alice, role member) and in the billing fake."""
     name, password = f"portal-{uuid.uuid4().hex[:8]}", "first-Passw0rd"
-    user = {
-        "user": {"name": name, "password": password, "domain_id": "default", "default_project_id": project_id}
-    }
-    created, _ = _call("POST", f"{url}/users", token=admin, body=user)
-    roles, _ = _call("GET", f"{url}/roles?name=member", token=admin)
-    role_id = roles["roles"][0]["id"]
-    _call("PUT", f"{url}/projects/{project_id}/users/{created['user']['id']}/roles/{role_id}", token=admin)
-    billing_fake.add_user(name, password, account_name=f"{name} Ltd")
-    yield url, name, password
-    _call("DELETE", f"{url}/users/{created['user']['id']}", token=admin)
+    admin = LabAdmin(openstack_lab.ports)
+    try:
+        user = {
+            "name": name,
+            "password": password,
+            "domain_id": "default",
+            "default_project_id": lab_tenant.project_id,
+        }
+        user_id = admin.ks("POST", "/users", json={"user": user})["user"]["id"]
+        member = admin.ks("GET", "/roles", params={"name": "member"})["roles"][0]["id"]
+        admin.ks("PUT", f"/projects/{lab_tenant.project_id}/users/{user_id}/roles/{member}")
+        billing_fake.add_user(name, password, account_name=f"{name} Ltd")
+        yield openstack_lab.auth_url, name, password
+        admin.ks("DELETE", f"/users/{user_id}")
+    finally:
+        admin.close()
 
 
 @pytest.mark.quirk("keystone.same-second-revocation")

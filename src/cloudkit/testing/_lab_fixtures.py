@@ -21,7 +21,16 @@ from cloudkit.lab import Lab, LabInfo
 from cloudkit.lab._admin import LabAdmin, LabTenant
 from cloudkit.testing._proxy import FaultProxy
 
-__all__ = ["LAB_PASSWORD", "LabProxies", "_lab_proxy_servers", "lab_proxies", "lab_tenant", "openstack_lab"]
+__all__ = [
+    "LAB_PASSWORD",
+    "LabProxies",
+    "LabUsers",
+    "_lab_proxy_servers",
+    "lab_proxies",
+    "lab_tenant",
+    "lab_users",
+    "openstack_lab",
+]
 
 LAB_PROJECT, LAB_USER = "alice", "portal"
 LAB_PASSWORD = "portal-pass"  # noqa: S105 (the per-test user of a throwaway loopback lab)
@@ -61,6 +70,32 @@ def lab_tenant(openstack_lab: LabInfo) -> Iterator[LabTenant]:
         admin.purge_project(LAB_PROJECT, LAB_USER)
     finally:
         admin.close()
+
+
+@attrs.define
+class LabUsers:
+    """Extra member users, each in its own project, made for one test and deleted after it."""
+
+    admin: LabAdmin
+    made: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def add(self, name: str, password: str, *, project: str) -> LabTenant:
+        """A new project ``project`` with member ``name`` (an older one of those names is purged first)."""
+        self.admin.purge_project(project, name)
+        self.made.append((project, name))
+        return self.admin.create_tenant(project, name, password)
+
+
+@pytest.fixture
+def lab_users(openstack_lab: LabInfo) -> Iterator[LabUsers]:
+    """Add more lab users for a test (``lab_tenant`` makes the first); all are purged in teardown."""
+    users = LabUsers(LabAdmin(openstack_lab.ports))
+    try:
+        yield users
+        for project, name in users.made:
+            users.admin.purge_project(project, name)
+    finally:
+        users.admin.close()
 
 
 @attrs.frozen

@@ -53,7 +53,7 @@ from cloudkit.testing._cassettes import (
     session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
-from cloudkit.testing._lab_fixtures import LabProxies
+from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
 from cloudkit.testing.fakes import BillingFake, OpenStackFake, OpenStackFault
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
@@ -249,7 +249,7 @@ def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) 
         fakes = _recorded_against("BillingFake and OpenStackFake (embedded fakes)")
         return session_vcr_config(secret_registry, recorded_against=fakes)
     if "keystone_backend" in request.fixturenames:
-        real = "real Keystone 30.0.0 and Glance 33.0.0 (tools/real-services, constraints.txt)"
+        real = "cloudkit lab: real Keystone 30.0.0 and Glance 33.0.0"
         return openstack_vcr_config(secret_registry, recorded_against=_recorded_against(real))
     if system == "openstack":
         return openstack_vcr_config(
@@ -419,6 +419,14 @@ class OpenStackBackend:
     fake: OpenStackFake | None
     make_client: OpenStackClientFactory
     proxies: LabProxies | None = None
+    users: LabUsers | None = None
+
+    def add_user(self, name: str, password: str, *, project: str) -> None:
+        """Add a member user in its own project on the live backend (fake or lab); a cassette has it."""
+        if self.fake is not None:
+            self.fake.add_user(name, password, project=project)
+        elif self.users is not None:
+            self.users.add(name, password, project=project)
 
     @property
     def live(self) -> bool:
@@ -489,46 +497,34 @@ def openstack_backend(
     factory.close()
 
 
-# ------------------------------------------------------------------------------------------ real services
-REAL_ENV = "CLOUDKIT_REAL_KEYSTONE_URL"
-
-
-def real_keystone_url(*, required: bool) -> str:
-    """The real Keystone started by ``tools/real-services/start.sh``; fail in CI, skip elsewhere.
-
-    Tests that need a real service never skip silently in CI: with ``CI`` set, a missing service fails.
-    """
-    url = os.environ.get(REAL_ENV)
-    if url:
-        return url
-    message = f"real Keystone/Glance not started ({REAL_ENV} unset): run tools/real-services/start.sh"
-    if os.environ.get("CI") or required:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(params=["cassette", "fake", "real"])
+# ------------------------------------------------------------------------------------------ identity
+@pytest.fixture(params=["cassette", "fake", "lab"])
 def keystone_backend(
     request: pytest.FixtureRequest,
     fake_clock: FakeClock,
     openstack_calls: OpenStackCallLog,
     record_mode: str,
 ) -> Iterator[OpenStackBackend]:
-    """Identity and image contract tests: cassette (recorded from the real services), fake, real.
+    """Identity and image contract tests: cassette (recorded from the lab's real Keystone and Glance),
+    fake, lab.
 
-    ``real`` is the Keystone and Glance started by ``tools/real-services/start.sh``.
-    """
+    Each test gets user ``portal`` / ``portal-pass`` in project ``alice`` (role member) on every backend;
+    ``backend.add_user`` adds another on the live ones.
+    """  # noqa: D205 (two-line summary)
     fake: OpenStackFake | None = None
+    users: LabUsers | None = None
     if request.param == "fake":
         fake = request.getfixturevalue("openstack_fake")
         auth_url = fake.auth_url
-    elif request.param == "real" or record_mode != "none":
-        # Cassettes of these tests are recorded from the real services, never from the fake.
-        auth_url = real_keystone_url(required=record_mode != "none")
+    elif request.param == "lab" or record_mode != "none":
+        # Cassettes of these tests are recorded from the lab's real services, never from the fake.
+        auth_url = request.getfixturevalue("openstack_lab").auth_url
+        request.getfixturevalue("lab_tenant")
+        users = request.getfixturevalue("lab_users")
     else:
         auth_url = "http://127.0.0.1:9/v3"  # real Keystone serves /v3 at the root, as when recorded
     factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
-    yield OpenStackBackend(request.param, fake, factory)
+    yield OpenStackBackend(request.param, fake, factory, users=users)
     factory.close()
 
 
@@ -590,6 +586,7 @@ from cloudkit.testing._lab_fixtures import (  # noqa: E402
     _lab_proxy_servers,
     lab_proxies,
     lab_tenant,
+    lab_users,
     openstack_lab,
 )
 from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtures they build on)
@@ -606,6 +603,7 @@ __all__ = [
     "_tungsten_fake_server",
     "lab_proxies",
     "lab_tenant",
+    "lab_users",
     "make_tungsten",
     "openstack_lab",
     "tungsten",

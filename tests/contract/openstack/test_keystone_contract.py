@@ -1,5 +1,5 @@
-"""Identity, scoping and image contract tests: cassette (recorded from real Keystone and Glance),
-the fake, and the real services started by ``tools/real-services/start.sh``.
+"""Identity, scoping and image contract tests: cassette (recorded from the lab's real Keystone and
+Glance), the fake, and the lab (``cloudkit lab``).
 
 The same assertions hold on all three, which is what proves the fake faithful here.
 """
@@ -33,8 +33,7 @@ def test_validate_token__garbage(keystone_backend):
 
 def test_validate_token__other_users_token_is_refused(keystone_backend):
     """Keystone's default policy lets a user validate only their own token (token_subject)."""
-    if keystone_backend.fake:  # the real services are started with bob; the fake is seeded here
-        keystone_backend.fake.add_user("bob", "bob-pass", project="bob")
+    keystone_backend.add_user("bob", "bob-pass", project="bob")
     portal = keystone_backend.make_client()
     bob = keystone_backend.make_client(username="bob", password="bob-pass", project_name="bob")
     with pytest.raises(PermissionDeniedError):
