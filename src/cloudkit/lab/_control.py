@@ -207,6 +207,9 @@ class Lab:
         self.snapshot_dir = self.home / "snapshot"
         self.ports = PORTS
         self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201 (progress)
+        self._children: list[
+            subprocess.Popen[bytes]
+        ] = []  # kept, so `down` can reap what this object started
         self._t0 = time.monotonic()
 
     def __repr__(self) -> str:
@@ -350,6 +353,10 @@ class Lab:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         self._stop_rabbit()
+        for child in self._children:  # started by this object (a pytest fixture's lab): reap them
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
+        self._children.clear()
         for pid_file in pids_dir.glob("*.pid") if pids_dir.is_dir() else []:
             pid_file.unlink()
         (self.run_dir / "lab.json").unlink(missing_ok=True)
@@ -807,6 +814,7 @@ class Lab:
             )
         finally:
             log.close()
+        self._children.append(process)
         (self.run_dir / "pids" / f"{name}.pid").write_text(str(process.pid), encoding="utf-8")
 
     def _run(self, name: str, argv: list[str]) -> None:
