@@ -2,8 +2,8 @@
 the embedded fake and against the lab (real Nova and Cinder behind a FaultProxy).
 
 A plain-Python model is the oracle. Faults (WSREP 500s, answers lost after a create landed, dropped
-connections on reads) are armed before operations; whatever happens, every operation either completes as
-the model says or raises, no create lands twice, and Nova's and Cinder's views agree with the model.
+connections on reads) are armed before operations; every operation still completes as the model says, no
+create lands twice, and Nova's and Cinder's views agree with the model after every step.
 """
 
 from collections.abc import Callable
