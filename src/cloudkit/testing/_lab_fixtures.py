@@ -44,6 +44,7 @@ def openstack_lab() -> Iterator[LabInfo]:
     lab = Lab(say=lambda line: print(f"cloudkit lab: {line}", flush=True))  # noqa: T201 (progress)
     info = lab.info()
     if info is not None:
+        _require_whole(lab)
         yield info
         return
     if os.environ.get(_START_ENV) == "1":
@@ -60,9 +61,24 @@ def openstack_lab() -> Iterator[LabInfo]:
     pytest.skip(message)
 
 
+def _require_whole(lab: Lab) -> None:
+    """Fail at once when a lab process has died, instead of letting tests wait out their budgets."""
+    dead = [state.name for state in lab.status() if not state.alive]
+    if dead:
+        pytest.fail(
+            f"the lab under {lab.home} is running without {', '.join(dead)} (see run/logs/); "
+            "restart it: `cloudkit lab down && cloudkit lab up`",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def lab_tenant(openstack_lab: LabInfo) -> Iterator[LabTenant]:
-    """A fresh project ``alice`` and member user ``portal``/``portal-pass``, purged in teardown."""
+    """A fresh project ``alice`` and member user ``portal``/``portal-pass``, purged in teardown.
+
+    Checks first that every lab process is still alive.
+    """
+    _require_whole(Lab(say=lambda _line: None))
     admin = LabAdmin(openstack_lab.ports)
     try:
         admin.purge_project(LAB_PROJECT, LAB_USER)  # whatever an interrupted run left behind

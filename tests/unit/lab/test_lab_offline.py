@@ -130,3 +130,10 @@ def test_down_stops_only_what_this_lab_recorded(tmp_path, monkeypatch):
     monkeypatch.setattr(_control, "_port_owner", lambda _port: 4242)  # "someone" owns every lab port
     Lab(tmp_path, say=_quiet).down()
     assert killed == []
+
+
+def test_a_lab_with_a_dead_process_fails_fast_naming_it(tmp_path):
+    from cloudkit.testing._lab_fixtures import _require_whole
+
+    with pytest.raises(pytest.fail.Exception, match="running without mariadb, rabbitmq, keystone"):
+        _require_whole(Lab(tmp_path, say=_quiet))

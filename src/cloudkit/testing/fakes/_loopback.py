@@ -7,6 +7,7 @@ fix (say, to binding or to Nagle's algorithm) is made once for all of them.
 from __future__ import annotations
 
 import socketserver
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
@@ -37,6 +38,12 @@ class LoopbackServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (timed out, or closed by a fault) is normal here; anything else is not."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            return
+        super().handle_error(request, client_address)
 
     def serve_in_background(self, name: str) -> None:
         """Serve from a daemon thread named ``name`` until :meth:`stop_serving`."""
