@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from cloudkit.errors import ConflictError
 from cloudkit.lab._admin import LabAdmin
 from cloudkit.openstack import AttachStrategy
 from cloudkit.testing import FakeClock, PacedClock
@@ -129,12 +130,18 @@ class Lifecycle(RuleBasedStateMachine):
             assert self.client.suspend_server(server, reason="balance below zero").locked
         state["locked"] = not state["locked"]
 
-    @rule(server=consumes(servers))
-    def delete_server(self, server):
-        state = self.model_servers.pop(server, None)
+    @rule(server=servers, unlock=st.booleans())
+    def delete_server(self, server, unlock):
+        state = self.model_servers.get(server)
         if state is None:
             return
-        self.client.delete_server(server)
+        if state["locked"] and not unlock:  # Nova would answer 409; cloudkit refuses first
+            with pytest.raises(ConflictError) as refused:
+                self.client.delete_server(server)
+            assert refused.value.code == "locked"
+            return
+        self.client.delete_server(server, unlock=unlock)
+        del self.model_servers[server]
         for volume in state["data"]:  # data volumes survive, detached
             self.model_volumes[volume] = None
 
@@ -173,7 +180,7 @@ class OnTheFake(Lifecycle):
 
 def test_lifecycle_on_the_fake():
     run_state_machine_as_test(
-        OnTheFake, settings=settings(max_examples=12, stateful_step_count=10, deadline=None)
+        OnTheFake, settings=settings(max_examples=50, stateful_step_count=10, deadline=None)
     )
 
 
@@ -235,7 +242,9 @@ def test_lifecycle_on_the_lab(openstack_lab, request):
             lambda: machine.suspend_or_resume(server),
             lambda: machine.detach(first),
             lambda: machine.delete_volume(first),
-            lambda: machine.delete_server(server),  # the second volume survives, detached
+            lambda: machine.suspend_or_resume(server),
+            lambda: machine.delete_server(server, unlock=False),  # refused: it is locked
+            lambda: machine.delete_server(server, unlock=True),  # the second volume survives, detached
             lambda: machine.delete_volume(second),
         ]
         for step in steps:

@@ -123,6 +123,24 @@ class LabAdmin:
                 headers={"Content-Type": "application/octet-stream"},  # else Glance answers 415
             )
 
+    def wait_compute_up(self, deadline: float) -> None:
+        """Until Nova itself reports nova-compute ``up``: what its scheduler checks before placing a server.
+
+        After a restore the service row carries the snapshot's heartbeat, too old to count, until the
+        first new one (5 s after nova-compute joins); a server asked for before that gets "No valid host".
+        """
+        url = f"http://127.0.0.1:{self.ports.nova}/v2.1/os-services"
+        states: list[tuple[str, str]] = []
+        while time.monotonic() < deadline:
+            services = self.http.get(url, params={"binary": "nova-compute"}).json()["services"]
+            states = [(str(s["state"]), str(s["status"])) for s in services]
+            if ("up", "enabled") in states:
+                return
+            time.sleep(0.2)
+        raise LabError(
+            f"nova-compute never reported up to Nova: {states}; see nova-compute.log", operation="up"
+        )
+
     def volume_round_trip(self, deadline: float) -> None:
         """Make and delete a 1 GiB volume: proves cinder-api, -scheduler and -volume talk to each other."""
         project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]

@@ -516,10 +516,11 @@ class Lab:
             if not restored:
                 admin.seed()
                 self._progress("seeded flavors m1.tiny/small/medium and images cirros, debian, ubuntu")
+            admin.wait_compute_up(time.monotonic() + 60)
             admin.volume_round_trip(time.monotonic() + 60)
         finally:
             admin.close()
-        self._progress("a volume was made and deleted: cinder api, scheduler and volume work")
+        self._progress("nova reports its compute host up; a volume was made and deleted")
 
     def _start_mariadb(self, *, restore: bool) -> None:
         data, sock = self.run_dir / "mysql", self.run_dir / "mysql/mysqld.sock"

@@ -342,15 +342,32 @@ class OpenStackClient:
             result.append(_wire.server(raw, system_volume=system_volume, operation=operation))
         return result
 
-    def delete_server(self, server_id: str, *, wait: float | None = None) -> None:
+    def delete_server(self, server_id: str, *, unlock: bool = False, wait: float | None = None) -> None:
         """Delete a server together with its system volume, and wait until both are gone.
+
+        Nova refuses to delete a locked server (``suspend_server`` locks it) for anyone but an admin, with
+        a 409 "Instance ... is locked"; the lab's real Nova 34 does. So a locked server is refused here,
+        before any request, unless ``unlock=True``: then the lock is lifted first, as its owner may.
 
         Raises:
             NotFoundError: no such server.
+            ConflictError: the server is locked and ``unlock`` is False (``code`` is ``"locked"``,
+                ``detail`` the lock's reason).
             WaitTimeoutError: the server or its system volume did not go within ``wait``.
         """
         operation = "delete_server"
         server = self.get_server(server_id)
+        if server.locked and not unlock:
+            raise ConflictError(
+                f"server {server_id} is locked ({server.locked_reason or 'no reason given'}): resume it, "
+                "or delete it with unlock=True",
+                system=SYSTEM,
+                operation=operation,
+                code="locked",
+                detail=server.locked_reason,
+            )
+        if server.locked:
+            self._read(operation, lambda: self._conn.compute.unlock_server(server_id))
         self._read(operation, lambda: self._conn.compute.delete_server(server_id, ignore_missing=True))
         self._wait_gone(operation, lambda: self._conn.compute.get_server(server_id), wait, what="server")
         if server.system_volume_id:

@@ -8,7 +8,7 @@ holds them). Ids in call logs are normalised to ``{id}`` and paths are relative 
 
 import pytest
 
-from cloudkit.errors import AuthenticationError, NotFoundError, SystemVolumeError
+from cloudkit.errors import AuthenticationError, ConflictError, NotFoundError, SystemVolumeError
 from cloudkit.openstack import AttachStrategy
 from cloudkit.testing.fakes.openstack import Fault
 
@@ -124,6 +124,19 @@ def test_delete_server__with_system_volume(openstack_backend):
         client.get_server(server.id)
     with pytest.raises(NotFoundError):
         client.get_volume(server.system_volume_id)
+
+
+def test_delete_server__locked(openstack_backend):
+    """Nova refuses a member deleting a locked server (409); cloudkit refuses first, or unlocks if asked."""
+    client = openstack_backend.make_client()
+    server = _server(client)
+    client.suspend_server(server.id, reason="balance below zero")
+    with pytest.raises(ConflictError) as refused:
+        client.delete_server(server.id)
+    assert (refused.value.code, refused.value.detail) == ("locked", "balance below zero")
+    client.delete_server(server.id, unlock=True)
+    with pytest.raises(NotFoundError):
+        client.get_server(server.id)
 
 
 def test_snapshot__create_list_delete(openstack_backend):
