@@ -422,6 +422,10 @@ class Lab:
         nova_conf = str(run / "nova/nova.conf")
         cinder_conf = str(run / "cinder/cinder.conf")
         logs = run / "logs"
+
+        def log_to(name: str) -> list[str]:
+            return ["--log-file", str(logs / f"{name}.log")]
+
         self._spawn(
             "neutron-stub",
             [
@@ -443,30 +447,12 @@ class Lab:
             self._gunicorn(nova_venv, run / "nova", self.ports.nova, "nova_api_wsgi:application", threads=8),
         )
         for name in ("nova-conductor", "nova-scheduler"):
-            self._spawn(
-                name,
-                [
-                    str(nova_venv / "bin" / name),
-                    "--config-file",
-                    nova_conf,
-                    "--log-file",
-                    str(logs / f"{name}.log"),
-                ],
-            )
+            self._spawn(name, [str(nova_venv / "bin" / name), "--config-file", nova_conf, *log_to(name)])
         # cinder-volume imports the lab driver from the run folder (volume_driver takes an import path).
         cinder_env = {"PYTHONPATH": str(run / "cinder")}
         for name in ("cinder-api", "cinder-scheduler", "cinder-volume"):
-            self._spawn(
-                name,
-                [
-                    str(cinder_venv / "bin" / name),
-                    "--config-file",
-                    cinder_conf,
-                    "--log-file",
-                    str(logs / f"{name}.log"),
-                ],
-                env=cinder_env,
-            )
+            argv = [str(cinder_venv / "bin" / name), "--config-file", cinder_conf, *log_to(name)]
+            self._spawn(name, argv, env=cinder_env)
         self._spawn(
             "glance",
             self._gunicorn(
@@ -481,17 +467,8 @@ class Lab:
         self._wait_http("placement", f"http://127.0.0.1:{self.ports.placement}/", {200})
         # nova-compute makes its resource provider at startup: start it once Placement answers.
         # --debug: its only "ready" line (after the RPC server started) is a debug one.
-        self._spawn(
-            "nova-compute",
-            [
-                str(nova_venv / "bin/nova-compute"),
-                "--config-file",
-                nova_conf,
-                "--log-file",
-                str(logs / "nova-compute.log"),
-                "--debug",
-            ],
-        )
+        compute = [str(nova_venv / "bin/nova-compute"), "--config-file", nova_conf, *log_to("nova-compute")]
+        self._spawn("nova-compute", [*compute, "--debug"])
         self._wait_http("nova-api", f"http://127.0.0.1:{self.ports.nova}/", {200})
         self._wait_http("cinder-api", f"http://127.0.0.1:{self.ports.cinder}/", {200, 300})
         self._wait_http("glance", f"http://127.0.0.1:{self.ports.glance}/", {200, 300})

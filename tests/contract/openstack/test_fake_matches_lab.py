@@ -50,19 +50,17 @@ def _answers(client):
     }
 
 
+def _portal(auth_url):
+    """The per-test member on either backend (the lab's lab_tenant and the fake's seed share the name)."""
+    settings = OpenStackSettings(
+        auth_url=auth_url, username="portal", password=LAB_PASSWORD, project_name="alice", poll_interval=0.25
+    )
+    return OpenStackClient(settings)
+
+
 @pytest.fixture
 def lab_and_fake_clients(openstack_lab, lab_tenant, openstack_fake):
-    def client(auth_url):
-        settings = OpenStackSettings(
-            auth_url=auth_url,
-            username="portal",
-            password=LAB_PASSWORD,
-            project_name="alice",
-            poll_interval=0.25,
-        )
-        return OpenStackClient(settings)
-
-    with client(openstack_lab.auth_url) as lab, client(openstack_fake.auth_url) as fake:
+    with _portal(openstack_lab.auth_url) as lab, _portal(openstack_fake.auth_url) as fake:
         yield lab, fake
 
 
@@ -89,14 +87,7 @@ def test_an_admin_sees_the_fields_a_member_does_not(openstack_lab, lab_tenant, o
     """migration_status, provider_id and cluster_name: shown to an admin only, on both."""
     hidden = {"migration_status", "provider_id", "cluster_name"}
     for auth_url in (openstack_lab.auth_url, openstack_fake.auth_url):
-        settings = OpenStackSettings(
-            auth_url=auth_url,
-            username="portal",
-            password=LAB_PASSWORD,
-            project_name="alice",
-            poll_interval=0.25,
-        )
-        with OpenStackClient(settings) as member:
+        with _portal(auth_url) as member:
             volume = member.create_volume("data", size=1)
             as_member = member._conn.block_storage.get(f"/volumes/{volume.id}", microversion=CINDER).json()
         admin_settings = OpenStackSettings(
