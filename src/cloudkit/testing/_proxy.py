@@ -13,11 +13,10 @@ Point a client at `FaultProxy.url` instead of the service, for instance through
 ``OpenStackSettings(endpoint_overrides={"compute": proxy.url + "/v2.1"})``.
 
 Example:
-    >>> import http.client
     >>> from cloudkit.testing.fakes import OpenStackFake, OpenStackFault
     >>> with OpenStackFake() as fake, FaultProxy(fake.url, service="compute") as proxy:
     ...     proxy.inject(OpenStackFault.wsrep(), path="/compute/v2.1")
-    ...     conn = http.client.HTTPConnection(proxy.url.removeprefix("http://"), timeout=10)
+    ...     conn = _HTTP_CONNECTION(proxy.url.removeprefix("http://"), timeout=10)
     ...     for _ in range(2):
     ...         conn.request("GET", "/compute/v2.1")
     ...         print(conn.getresponse().read()[:18])
@@ -53,6 +52,12 @@ from cloudkit.testing.fakes.openstack import (
     _Request,
     _wsrep_reply,
 )
+
+# The proxy's own leg to the upstream is plumbing, not traffic under test: a cassette being recorded or
+# replayed in the same process (vcrpy swaps http.client's classes while it is active) must never record it
+# or answer it. These are the genuine classes, taken when cloudkit.testing is imported at plugin load.
+_HTTP_CONNECTION = http.client.HTTPConnection
+_HTTPS_CONNECTION = http.client.HTTPSConnection
 
 __all__ = ["FaultProxy", "ProxiedService", "ProxyCall"]
 
@@ -291,11 +296,11 @@ class FaultProxy(LoopbackService):
             headers.append(("Content-Length", str(len(request.body))))
         conn: http.client.HTTPConnection
         if self._scheme == "https":
-            conn = http.client.HTTPSConnection(
+            conn = _HTTPS_CONNECTION(
                 self._host, self._port_upstream, timeout=self._timeout, context=ssl.create_default_context()
             )
         else:
-            conn = http.client.HTTPConnection(self._host, self._port_upstream, timeout=self._timeout)
+            conn = _HTTP_CONNECTION(self._host, self._port_upstream, timeout=self._timeout)
         try:
             conn.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
             for name, value in headers:
