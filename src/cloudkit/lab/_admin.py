@@ -64,6 +64,13 @@ class LabAdmin:
         }
         reply = self.http.post(f"{_configs.keystone_url(ports)}/v3/auth/tokens", json=body)
         self.http.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
+        self._admin_project: str | None = None
+
+    def _cinder_url(self) -> str:
+        """Cinder's v3 root in the admin project (looked up once per admin session)."""
+        if self._admin_project is None:
+            self._admin_project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
+        return f"http://127.0.0.1:{self.ports.cinder}/v3/{self._admin_project}"
 
     def close(self) -> None:
         self.http.close()
@@ -143,8 +150,7 @@ class LabAdmin:
 
     def volume_round_trip(self, deadline: float) -> None:
         """Make and delete a 1 GiB volume: proves cinder-api, -scheduler and -volume talk to each other."""
-        project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
-        cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{project}"
+        cinder = self._cinder_url()
         volume = self.http.post(f"{cinder}/volumes", json={"volume": {"size": 1, "name": "lab-ready-check"}})
         url = f"{cinder}/volumes/{volume.json()['volume']['id']}"
         status = "?"
@@ -197,8 +203,7 @@ class LabAdmin:
         self._wait_empty(
             lambda: self.http.get(servers_url, params=scope).json()["servers"], deadline, "servers"
         )
-        admin_project = self.ks("GET", "/projects", params={"name": "admin"})["projects"][0]["id"]
-        cinder = f"http://127.0.0.1:{self.ports.cinder}/v3/{admin_project}"
+        cinder = self._cinder_url()
         snapshots_url = f"{cinder}/snapshots/detail"
         for snapshot in self.http.get(snapshots_url, params=scope).json()["snapshots"]:
             self.http.delete(f"{cinder}/snapshots/{snapshot['id']}")

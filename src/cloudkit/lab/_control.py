@@ -39,7 +39,7 @@ from cloudkit.errors import LabError
 from cloudkit.lab import _configs
 from cloudkit.lab._admin import LabAdmin
 from cloudkit.lab._configs import ADMIN_PASSWORD, PORTS, LabPorts
-from cloudkit.lab._install import VENV_PACKAGES, constraints_text, install_venvs, venv_ready
+from cloudkit.lab._install import VENV_PACKAGES, constraints_digest, install_venvs, venv_ready
 from cloudkit.openstack import OpenStackSettings
 
 __all__ = ["Lab", "LabInfo", "ServiceState"]
@@ -675,7 +675,7 @@ class Lab:
 
     # ------------------------------------------------------------------------------ snapshot
     def _snapshot_stamp(self) -> str:
-        digest = hashlib.sha256(constraints_text().encode()).hexdigest()[:16]
+        digest = constraints_digest()
         return json.dumps(
             {"format": _SNAPSHOT_FORMAT, "constraints": digest, "ports": self.ports.all()}, sort_keys=True
         )

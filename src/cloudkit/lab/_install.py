@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cloudkit.errors import LabError
 
-__all__ = ["VENV_PACKAGES", "constraints_text", "install_venvs", "venv_ready"]
+__all__ = ["VENV_PACKAGES", "constraints_digest", "constraints_text", "install_venvs", "venv_ready"]
 
 # venv name -> what it holds. Versions come from constraints.txt.
 VENV_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -51,8 +51,13 @@ def constraints_text() -> str:
     return resources.files("cloudkit.lab").joinpath("constraints.txt").read_text(encoding="utf-8")
 
 
+def constraints_digest() -> str:
+    """A short hash of the pins: venv stamps and the snapshot stamp both change when the pins do."""
+    return hashlib.sha256(constraints_text().encode()).hexdigest()[:16]
+
+
 def _stamp(name: str) -> str:
-    digest = hashlib.sha256(constraints_text().encode()).hexdigest()[:16]
+    digest = constraints_digest()
     version = ".".join(map(str, sys.version_info[:3]))
     return f"python={version} constraints={digest} packages={' '.join(VENV_PACKAGES[name])}\n"
 
