@@ -138,7 +138,8 @@ def _decode_rows_or_decode_error(rows, decode):
     else:
         assert len(decoded) == len(rows)
         return
-    assert 0 < len(problems) <= len(rows)
+    assert problems  # every problem names its row and column: $.doc.elem[i].<column>: ...
+    assert {int(p.removeprefix("$.doc.elem[").split("]")[0]) for p in problems} <= set(range(len(rows)))
     assert operation == OP
 
 

@@ -507,7 +507,7 @@ class BillingClient:
     def _list(
         self,
         func: str,
-        decode: Callable[[_wire._RowReader], T],
+        decode: _wire.RowDecoder[T],
         *,
         operation: str,
     ) -> list[T]:

@@ -13,25 +13,24 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+import attrs
+import cattrs
 import httpx
 
+from cloudkit._core import make_converter
 from cloudkit.billing import _quirks
 from cloudkit.billing._models import (
     Account,
-    AccountId,
     Expense,
     Invoice,
     Payment,
-    PaymentId,
     PaymentStatus,
     RunningOperation,
     Service,
-    ServiceId,
     ServiceStatus,
     Ticket,
-    TicketId,
     TicketMessage,
     TicketStatus,
 )
@@ -352,143 +351,35 @@ def _error_params(node: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-class _RowReader:
-    """Reads typed cells of one row and remembers the path for error messages."""
-
-    __slots__ = ("path", "row")
-
-    def __init__(self, row: Row, path: str) -> None:
-        self.row = row
-        self.path = path
-
-    def text(self, key: str) -> str:
-        value = text_of(self.row.get(key))
-        if value is None:
-            raise ValueError(f"{self.path}.{key}: missing")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        return text_of(self.row.get(key))
-
-    def integer(self, key: str) -> int:
-        if key == "id" and "id" not in self.row and "elid" in self.row:
-            key = "elid"  # the B6 reference lists the account list's id column as "elid"
-        value = self.text(key).strip()
-        number = _digits(value.removeprefix("-"))
-        if number is None:
-            raise ValueError(f"{self.path}.{key}: expected an integer, got {value!r}")
-        return -number if value.startswith("-") else number
-
-    def money(self, key: str) -> Decimal:
-        node = self.row.get(key)
-        if type(node) is not dict:
-            node = _quirks.unwrap(node)
-        raw = node.get("$orig") if isinstance(node, dict) else None
-        if not isinstance(raw, str):
-            raw = text_of(node)
-        if raw is None:
-            raise ValueError(f"{self.path}.{key}: missing")
-        try:
-            return parse_money(raw)
-        except (ValueError, InvalidOperation):
-            raise ValueError(f"{self.path}.{key}: expected an amount, got {raw!r}") from None
-
-    def date(self, key: str) -> dt.date | None:
-        raw = self.optional_text(key)
-        if not raw:
-            return None
-        try:
-            return dt.date.fromisoformat(raw[:10])
-        except ValueError:
-            raise ValueError(f"{self.path}.{key}: expected a date, got {raw!r}") from None
+# ------------------------------------------------------------------------------------------ rows -> models
+# A row is first read into the text of each model field (the wire columns, aliases and defaults below),
+# then structured into its model by one cattrs converter built at import. cattrs' per-field errors become
+# problems naming the row and the wire column: "$.doc.elem[3].balance: expected an amount, got 'abc'".
+_ROWS = make_converter()
 
 
-def decode_rows(rows: Sequence[Row], decode: Callable[[_RowReader], T], *, operation: str) -> list[T]:
-    """Decode every row; collect the problems of all rows into one :class:`ResponseDecodeError`."""
-    out: list[T] = []
-    problems: list[str] = []
-    for i, row in enumerate(rows):
-        try:
-            out.append(decode(_RowReader(row, f"$.doc.elem[{i}]")))
-        except ValueError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ResponseDecodeError(
-            f"billing {operation} reply does not match the model",
-            problems=tuple(problems),
-            system=SYSTEM,
-            operation=operation,
-        )
-    return out
+def _structure_integer(raw: object, _: type) -> int:
+    text = str(raw).strip()
+    number = _digits(text.removeprefix("-"))
+    if number is None:
+        raise ValueError("expected an integer")
+    return -number if text.startswith("-") else number
 
 
-def account(r: _RowReader) -> Account:
-    """Decode an ``account`` row."""
-    return Account(id=AccountId(r.integer("id")), name=r.text("name"), balance=r.money("balance"))
-
-
-def balance(r: _RowReader) -> Decimal:
-    """Decode the balance of a ``subaccount`` row."""
-    return r.money("balance")
-
-
-def payment(r: _RowReader) -> Payment:
-    """Decode a ``payment`` row (W2; the amount column is ``amount`` or ``subaccountamount_iso``)."""
-    amount_key = "amount" if "amount" in r.row else "subaccountamount_iso"
-    code = r.integer("status")
+def _structure_money(raw: object, _: type) -> Decimal:
     try:
-        status = PaymentStatus(code)
-    except ValueError:
-        raise ValueError(f"{r.path}.status: unknown payment status {code}") from None
-    return Payment(
-        id=PaymentId(r.integer("id")),
-        amount=r.money(amount_key),
-        status=status,
-        created=r.date("create_date"),
-    )
+        return parse_money(str(raw))
+    except (ValueError, InvalidOperation):
+        raise ValueError("expected an amount") from None
 
 
-def expense(r: _RowReader) -> Expense:
-    """Decode an ``expense`` row."""
-    unpaid = r.money("notpayd") if "notpayd" in r.row else Decimal(0)
-    return Expense(
-        id=r.integer("id"),
-        amount=r.money("amount"),
-        unpaid=unpaid,
-        info=r.optional_text("info") or "",
-        created=r.date("create_date"),
-    )
-
-
-def invoice(r: _RowReader) -> Invoice:
-    """Decode an ``invoice`` row."""
-    return Invoice(
-        id=r.integer("id"),
-        number=r.optional_text("number") or r.text("id"),
-        amount=r.money("amount"),
-        status=r.optional_text("status") or "",
-        created=r.date("create_date"),
-    )
-
-
-def ticket(r: _RowReader) -> Ticket:
-    """Decode a ``clientticket`` row."""
-    code = r.integer("tstatus") if r.optional_text("tstatus") is not None else 0
+def _structure_date(raw: object, _: object) -> dt.date | None:
+    if not raw:
+        return None
     try:
-        status = TicketStatus(code)
+        return dt.date.fromisoformat(str(raw)[:10])
     except ValueError:
-        raise ValueError(f"{r.path}.tstatus: unknown ticket status {code}") from None
-    return Ticket(id=TicketId(r.integer("id")), subject=r.text("name"), status=status)
-
-
-def ticket_message(r: _RowReader) -> TicketMessage:
-    """Decode a row of a ticket's ``mlist`` sub-list."""
-    return TicketMessage(
-        id=r.integer("id"),
-        text=r.text("message"),
-        author=r.optional_text("message_user") or r.optional_text("user") or "",
-        posted=r.optional_text("date_post"),
-    )
+        raise ValueError("expected a date") from None
 
 
 _SERVICE_WORDS = {
@@ -500,30 +391,196 @@ _SERVICE_WORDS = {
 }
 
 
-def service(r: _RowReader) -> Service:
-    """Decode a service row; the status is a code or the UI's English word (assumption)."""
-    raw = r.text("status").strip()
-    status: ServiceStatus | None
-    code = _digits(raw)
-    if code is not None:
-        status = ServiceStatus(code) if code in ServiceStatus._value2member_map_ else None
-    else:
-        lowered = raw.lower()
-        status = next((s for word, s in _SERVICE_WORDS.items() if lowered.startswith(word)), None)
-    if status is None:
-        raise ValueError(f"{r.path}.status: unknown service status {raw!r}")
-    return Service(id=ServiceId(r.integer("id")), name=r.text("name"), status=status)
+def _structure_service_status(raw: object, _: type) -> ServiceStatus:
+    """A status code, or the UI's English word (assumption: both are seen)."""
+    text = str(raw).strip()
+    code = _digits(text)
+    if code is not None and code in ServiceStatus._value2member_map_:
+        return ServiceStatus(code)
+    lowered = text.lower()
+    for word, status in _SERVICE_WORDS.items():
+        if code is None and lowered.startswith(word):
+            return status
+    raise ValueError("unknown service status")
 
 
-def running_operation(r: _RowReader) -> RunningOperation:
-    """Decode a ``runningoperation`` row."""
-    tries = r.optional_text("trycount")
-    return RunningOperation(
-        id=r.integer("id"),
-        service_id=ServiceId(r.integer("item")),
-        operation=r.optional_text("name") or "",
-        attempts=_digits(tries) or 0,
-    )
+def _enum_hook(enum: type[PaymentStatus | TicketStatus], what: str) -> Callable[[object, type], Any]:
+    def structure(raw: object, _: type) -> Any:
+        code = _structure_integer(raw, int)
+        if code not in enum._value2member_map_:
+            raise ValueError(f"unknown {what}")
+        return enum(code)
+
+    return structure
+
+
+_ROWS.register_structure_hook(int, _structure_integer)
+_ROWS.register_structure_hook(Decimal, _structure_money)
+_ROWS.register_structure_hook_func(lambda t: t == (dt.date | None), _structure_date)
+_ROWS.register_structure_hook(ServiceStatus, _structure_service_status)
+_ROWS.register_structure_hook(PaymentStatus, _enum_hook(PaymentStatus, "payment status"))
+_ROWS.register_structure_hook(TicketStatus, _enum_hook(TicketStatus, "ticket status"))
+
+
+_REQUIRED = object()  # a column default meaning "no default: the row must have it"
+_Columns = Mapping[str, tuple[tuple[str, ...], object]]
+
+
+class RowDecoder(Generic[T]):
+    """Decodes one kind of row: which wire columns feed which model field, then cattrs.
+
+    ``columns`` maps each model field to its wire columns (the first with text wins) and a default for
+    when none has any. ``pick`` returns one field of the model instead of the model.
+    """
+
+    __slots__ = ("_structure", "columns", "model", "pick")
+
+    def __init__(self, model: type[Any], columns: _Columns, *, pick: str | None = None) -> None:
+        """Describe the row; the structure function is cattrs', looked up once."""
+        self.model = model
+        self.columns = columns
+        self.pick = pick
+        self._structure = _ROWS.get_structure_hook(model)
+
+    def decode(self, row: Row, path: str) -> T:
+        """The model of ``row``; ``ValueError`` listing every problem (``path.column: what``)."""
+        cells: dict[str, Any] = {}
+        missing: list[str] = []
+        for field, (names, default) in self.columns.items():
+            text = _cell_text(row.get(names[0]))
+            if len(names) > 1 and not text:
+                text = next((t for t in map(_cell_text, map(row.get, names[1:])) if t), text)
+            if text is not None:
+                cells[field] = text
+            elif default is _REQUIRED:
+                missing.append(f"{path}.{names[0]}: missing")
+            else:
+                cells[field] = default
+        if missing:
+            raise ValueError("; ".join(missing))
+        try:
+            value = self._structure(cells, self.model)
+        except cattrs.ClassValidationError as group:
+            raise ValueError("; ".join(self._problems(group, row, cells, path))) from None
+        return cast("T", getattr(value, self.pick) if self.pick else value)
+
+    def _problems(
+        self, group: cattrs.ClassValidationError, row: Row, cells: Mapping[str, Any], path: str
+    ) -> list[str]:
+        noted, other = group.group_exceptions()
+        problems = [f"{path}: {exc}" for exc in other]
+        for exc, note in noted:
+            names = self.columns[note.name][0]
+            column = next((n for n in names if _cell_text(row.get(n))), names[0])
+            problems.append(f"{path}.{column}: {exc}, got {cells.get(note.name)!r}")
+        return problems
+
+
+def _cell_text(node: Any) -> str | None:
+    """A cell's text; a money cell's ``$orig`` (the unformatted amount) when it has one."""
+    if type(node) is dict:
+        orig = node.get("$orig")
+        if type(orig) is str:
+            return orig
+        value = node.get("$")
+        if type(value) is str:
+            return value
+    if node is None:
+        return None
+    node = _quirks.unwrap(node)
+    if isinstance(node, dict) and isinstance(node.get("$orig"), str):
+        return str(node["$orig"])
+    return text_of(node)
+
+
+def _c(*names: str, default: object = _REQUIRED) -> tuple[tuple[str, ...], object]:
+    return names, default
+
+
+@attrs.frozen
+class _Balance:
+    balance: Decimal
+
+
+account: RowDecoder[Account] = RowDecoder(
+    # the B6 reference lists the account list's id column as "elid"
+    Account,
+    {"id": _c("id", "elid"), "name": _c("name"), "balance": _c("balance")},
+)
+balance: RowDecoder[Decimal] = RowDecoder(_Balance, {"balance": _c("balance")}, pick="balance")
+payment: RowDecoder[Payment] = RowDecoder(
+    # W2: the amount column is "amount" or "subaccountamount_iso"
+    Payment,
+    {
+        "id": _c("id"),
+        "amount": _c("amount", "subaccountamount_iso"),
+        "status": _c("status"),
+        "created": _c("create_date", default=""),
+    },
+)
+expense: RowDecoder[Expense] = RowDecoder(
+    Expense,
+    {
+        "id": _c("id"),
+        "amount": _c("amount"),
+        "unpaid": _c("notpayd", default="0"),
+        "info": _c("info", default=""),
+        "created": _c("create_date", default=""),
+    },
+)
+invoice: RowDecoder[Invoice] = RowDecoder(
+    Invoice,
+    {
+        "id": _c("id"),
+        "number": _c("number", "id"),  # an invoice without a number is shown by its id
+        "amount": _c("amount"),
+        "status": _c("status", default=""),
+        "created": _c("create_date", default=""),
+    },
+)
+ticket: RowDecoder[Ticket] = RowDecoder(
+    Ticket, {"id": _c("id"), "subject": _c("name"), "status": _c("tstatus", default="0")}
+)
+ticket_message: RowDecoder[TicketMessage] = RowDecoder(
+    TicketMessage,
+    {
+        "id": _c("id"),
+        "text": _c("message"),
+        "author": _c("message_user", "user", default=""),
+        "posted": _c("date_post", default=None),
+    },
+)
+service: RowDecoder[Service] = RowDecoder(
+    Service, {"id": _c("id"), "name": _c("name"), "status": _c("status")}
+)
+running_operation: RowDecoder[RunningOperation] = RowDecoder(
+    RunningOperation,
+    {
+        "id": _c("id"),
+        "service_id": _c("item"),
+        "operation": _c("name", default=""),
+        "attempts": _c("trycount", default="0"),
+    },
+)
+
+
+def decode_rows(rows: Sequence[Row], decoder: RowDecoder[T], *, operation: str) -> list[T]:
+    """Decode every row; collect the problems of all rows into one :class:`ResponseDecodeError`."""
+    out: list[T] = []
+    problems: list[str] = []
+    for i, row in enumerate(rows):
+        try:
+            out.append(decoder.decode(row, f"$.doc.elem[{i}]"))
+        except ValueError as exc:
+            problems.extend(str(exc).split("; "))
+    if problems:
+        raise ResponseDecodeError(
+            f"billing {operation} reply does not match the model",
+            problems=tuple(problems),
+            system=SYSTEM,
+            operation=operation,
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- helpers

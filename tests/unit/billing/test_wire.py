@@ -208,3 +208,13 @@ def test_ticket_messages_come_from_the_mlist_sub_list():
     (message,) = wire.decode_rows(wire.sub_rows(doc, "mlist"), wire.ticket_message, operation="m")
     assert (message.id, message.text, message.author) == (1, "hi", "alice")
     assert wire.sub_rows({"list": {"$name": "mlist"}}, "mlist") == []
+
+
+def test_decode_errors_name_every_bad_column_of_a_row_through_cattrs():
+    rows = [{"elid": {"$": "x"}, "name": {"$": "b"}, "balance": {"$": "lots", "$orig": "lots"}}]
+    with pytest.raises(ResponseDecodeError) as info:
+        wire.decode_rows(rows, wire.account, operation="list_accounts")
+    assert info.value.problems == (
+        "$.doc.elem[0].elid: expected an integer, got 'x'",
+        "$.doc.elem[0].balance: expected an amount, got 'lots'",
+    )
