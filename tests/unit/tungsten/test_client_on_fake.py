@@ -228,9 +228,7 @@ def test_transient_5xx_is_retried_on_the_fake_clock(tungsten_fake, tungsten, fak
 
 def test_persistent_5xx_gives_up_with_a_server_error(tungsten_fake, tungsten):
     tungsten.list_virtual_networks()
-    tungsten_fake.inject(
-        Fault.server_error(500, "boom"), method="GET", path="/virtual-networks", times=9
-    )
+    tungsten_fake.inject(Fault.server_error(500, "boom"), method="GET", path="/virtual-networks", times=9)
     with pytest.raises(ServerError) as info:
         tungsten.list_virtual_networks()
     assert "after 4 attempts" in info.value.__notes__[-1]

@@ -86,6 +86,7 @@ def _query(st: Store, req: Request, kind: str) -> Query | None:
         if obj_uuids is None and not named:
             return None
         obj_uuids = [*(obj_uuids or []), *named]
+    asked = _page_limit(req.arg("page_limit")) if "page_limit" in req.query else PAGINATE_COUNT
     return Query(
         kind=kind,
         parent_uuids=parent_uuids,
@@ -94,7 +95,7 @@ def _query(st: Store, req: Request, kind: str) -> Query | None:
         filters=_filters(req.arg("filters")),
         paginate="page_marker" in req.query or "page_limit" in req.query,
         marker=_page_marker(req.arg("page_marker")),
-        limit=_page_limit(req.arg("page_limit")) if "page_limit" in req.query else PAGINATE_COUNT,
+        limit=min(asked, st.max_page_size or asked),
         count="true" in (req.arg("count") or "").lower(),
         detail="true" in (req.arg("detail") or "").lower(),
         fields=frozenset(f for f in (req.arg("fields") or "").split(",") if f),
