@@ -4,14 +4,15 @@ TF validates every caller's token on Keystone with its own service token (``X-Au
 caller's in ``X-Subject-Token``; the identity (user, project, roles) comes only from that answer.
 """
 
-# TODO(lead): use cloudkit._keystone once merged (its login-body builder and token parser replace  # noqa: FIX002, TD003
-# _service_login_body and the parsing in KeystoneClient.validate).
+# TODO(lead): use cloudkit._keystone once merged  # noqa: FIX002, TD003
+# Its login-body builder replaces _service_login_body, its token parser the parsing in _identity.
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -57,17 +58,7 @@ class KeystoneClient:
         return self._http
 
     def _issue_service_token(self) -> str:
-        user, password, project = self._admin
-        domain = {"id": "default"}
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {"user": {"name": user, "password": password, "domain": domain}},
-                },
-                "scope": {"project": {"name": project, "domain": domain}},
-            }
-        }
+        body = _service_login_body(*self._admin)
         try:
             reply = self._client().post(f"{self.url}/auth/tokens?nocatalog", json=body)
         except httpx.HTTPError as exc:
@@ -99,20 +90,7 @@ class KeystoneClient:
             return None
         if reply.status_code != 200:  # noqa: PLR2004 - Keystone's success
             raise KeystoneUnavailableError(f"token validation answered {reply.status_code}")
-        body = reply.json()["token"]
-        project = body.get("project") or {}
-        expires = dt.datetime.fromisoformat(str(body["expires_at"]))
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=dt.UTC)
-        return Identity(
-            user_id=str(body["user"]["id"]),
-            user=str(body["user"]["name"]),
-            project_id=str(project["id"]) if project else None,
-            project=str(project["name"]) if project else None,
-            domain_id=str((project.get("domain") or {}).get("id", "default")) if project else None,
-            roles=tuple(str(r["name"]) for r in body.get("roles") or ()),
-            expires=expires.timestamp(),
-        )
+        return _identity(reply.json())
 
     def project(self, *, project_id: str | None = None, name: str | None = None) -> tuple[str, str] | None:
         """``(hex id, name)`` of a Keystone project, found by id or by name; None when unknown."""
@@ -127,3 +105,35 @@ class KeystoneClient:
             return None
         projects = reply.json().get("projects") or []
         return (str(projects[0]["id"]), str(projects[0]["name"])) if projects else None
+
+
+def _identity(doc: Mapping[str, Any]) -> Identity:
+    """The identity in a token answer ``{"token": {...}}``."""
+    body = doc["token"]
+    project = body.get("project") or {}
+    expires = dt.datetime.fromisoformat(str(body["expires_at"]))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    return Identity(
+        user_id=str(body["user"]["id"]),
+        user=str(body["user"]["name"]),
+        project_id=str(project["id"]) if project else None,
+        project=str(project["name"]) if project else None,
+        domain_id=str((project.get("domain") or {}).get("id", "default")) if project else None,
+        roles=tuple(str(r["name"]) for r in body.get("roles") or ()),
+        expires=expires.timestamp(),
+    )
+
+
+def _service_login_body(user: str, password: str, project: str) -> dict[str, Any]:
+    """Keystone v3 password login scoped to a project, all in the ``default`` domain."""
+    domain = {"id": "default"}
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": user, "password": password, "domain": domain}},
+            },
+            "scope": {"project": {"name": project, "domain": domain}},
+        }
+    }
