@@ -980,6 +980,22 @@ def test_drop_connection_fault(tf, admin):
     assert [c.status for c in tf.calls[-3:]] == [None, None, 200]
 
 
+def test_drop_after_effect_keeps_the_create(tf, admin):
+    tf.inject(Fault.drop_after_effect(), method="POST", path="/virtual-networks")
+    with pytest.raises(httpx.RemoteProtocolError):
+        make_vn(admin, "admin", "landed")
+    assert [v["name"] for v in tf.objects("virtual-network")][-1] == "landed"
+    assert (tf.calls[-1].status, tf.calls[-1].fault) == (None, "drop_after_effect")
+
+
+def test_unknown_paths_and_methods_answer_as_contrail_api(tf, admin):
+    assert (admin.get("/nope").status_code, admin.get("/nope").text) == (404, "Not found: '/nope'")
+    assert admin.delete("/virtual-networks").status_code == 405
+    assert admin.get("/fqname-to-id").text == "Method not allowed."
+    assert admin.get("/neutron/network").status_code == 404  # vnc_openstack's paths are POST only
+    assert admin.post("/", {}).status_code == 404
+
+
 def test_slow_fault_holds_until_released(tf, admin):
     tf.inject(Fault.slow(timeout=5.0), path="/network-ipams")
     result: list[int] = []
@@ -1174,6 +1190,7 @@ def test_the_neutron_path_runs_with_the_callers_token(tf, scenario, keystone, ht
     assert missing.status_code == 400
     assert missing.json() == {"exception": "RouterNotFound", "router_id": routing["router"]["uuid"]}
     assert not tf.routing_managed()
+    assert {c.service for c in tf.calls if c.path.startswith("/neutron/")} == {"neutron"}
     tf.aaa_mode = "cloud-admin"
     assert neutron(switched, "network", "READALL", tenant=cust_hex).text == "403 Permission Denied"
 
