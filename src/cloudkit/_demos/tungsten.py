@@ -129,5 +129,5 @@ def run(story: Story) -> None:
             story.step("release the floating IP", lambda: client.delete_floating_ip(fip.uuid))
             story.step("delete the port and its address", lambda: client.delete_port(port.uuid))
             story.step("delete net-1", lambda: client.delete_virtual_network(vn.uuid))
-        users = sorted({r.user or "-" for r in tf.requests})
+        users = sorted({r.user or "-" for r in tf.calls})
         story.note(f"every TF request since the reset was made as: {', '.join(users)}")

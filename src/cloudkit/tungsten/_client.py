@@ -52,6 +52,7 @@ __all__ = ["TungstenClient"]
 log = logging.getLogger("cloudkit.tungsten")
 SYSTEM = "tungsten"
 _BULK = 25  # ids per back_ref_id filter, as vnc_api's POST_FOR_LIST_THRESHOLD
+_MAX_PAGES = 10_000  # a list longer than this many pages is a server that never ends it
 _UNKNOWN_LIFETIME = 3600.0  # Keystone's default token lifetime, when a token does not say
 
 
@@ -792,11 +793,16 @@ class TungstenClient:
         back_ref_id: str | None = None,
         filters: Mapping[str, object] | None = None,
     ) -> list[dict[str, Any]]:
-        """Every page of a detail list; pages end when TF returns no marker (or a marker seen before)."""
+        """Every page of a detail list, read until TF's own end marker (``marker`` null or absent).
+
+        Whatever page size TF really used (``paginate_count`` may cap ``page_limit``; rbac filtering may
+        leave a page short or even empty), only the marker says whether more follows. A marker seen
+        before, or more than ``_MAX_PAGES`` pages, is a ``ResponseDecodeError`` rather than a loop.
+        """
         found: list[dict[str, Any]] = []
         marker: str | None = None
         seen: set[str] = set()
-        while True:
+        for _ in range(_MAX_PAGES):
             request = _wire.list_request(
                 self._base,
                 obj_type,
@@ -808,13 +814,23 @@ class TungstenClient:
             )
             page = _wire.list_page(self._read(request, operation), obj_type, detail=True, operation=operation)
             found.extend(page.objects)
-            if not page.paged or page.marker is None or not page.objects:
+            if not page.paged or page.marker is None:
                 return found
             if page.marker in seen:
-                log.warning("tungsten %s: TF repeated page marker %s; stopping", operation, page.marker)
-                return found
+                raise ResponseDecodeError(
+                    f"TF answered the {obj_type} list with a page marker it had already given",
+                    problems=(f"$.marker: {page.marker!r} repeats (after {len(seen)} pages)",),
+                    system=SYSTEM,
+                    operation=operation,
+                )
             seen.add(page.marker)
             marker = page.marker
+        raise ResponseDecodeError(
+            f"TF did not end the {obj_type} list within {_MAX_PAGES} pages",
+            problems=(f"$.marker: still {marker!r} after {_MAX_PAGES} pages",),
+            system=SYSTEM,
+            operation=operation,
+        )
 
     def _create(self, obj_type: str, obj_uuid: str, body: dict[str, Any], operation: str) -> str:
         """POST a create; after a lost answer, repeat it only if reading the uuid shows it did not land.

@@ -24,8 +24,8 @@ def _only_service_account(backend):
     """Every TF request was made with the service account's token, never anyone else's."""
     if backend.fake is None:
         return
-    assert backend.fake.requests
-    assert {(r.user, r.project) for r in backend.fake.requests} == {(SERVICE_ACCOUNT[0], SERVICE_ACCOUNT[2])}
+    assert backend.fake.calls
+    assert {(r.user, r.project) for r in backend.fake.calls} == {(SERVICE_ACCOUNT[0], SERVICE_ACCOUNT[2])}
 
 
 def _external_pool(client):

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cloudkit.testing.fakes import OpenStackFake, TungstenFake, TungstenFault
-from cloudkit.testing.fakes.tungsten import Fault, RecordedCall, TungstenCall
+from cloudkit.testing.fakes import OpenStackFake, TungstenFake
+from cloudkit.testing.fakes.tungsten import Call, Fault
 
 IPAM = ["default-domain", "default-project", "default-network-ipam"]
 ANYWHERE = "0.0.0.0"  # noqa: S104 - a rule's source prefix, not a bind address
@@ -187,8 +187,8 @@ def test_missing_and_invalid_tokens_are_401_from_the_keystone_middleware(tf, htt
         assert reply.status_code == 401
         assert reply.json()["error"]["code"] == 401
         assert reply.headers["WWW-Authenticate"].startswith('Keystone uri="http://127.0.0.1:')
-    assert [c.token for c in tf.requests] == [None, "***"]
-    assert tf.requests[1].user is None
+    assert [c.token for c in tf.calls] == [None, "***"]
+    assert tf.calls[1].user is None
 
 
 def test_token_is_validated_against_keystone_once_then_cached(tf, keystone, admin):
@@ -202,7 +202,7 @@ def test_token_is_validated_against_keystone_once_then_cached(tf, keystone, admi
     ]  # a 401 first is TF renewing its own service token after the Keystone fake's reset
     assert len(validations) == 1
     assert validations[0].headers["x-subject-token"] == "***"  # TF's service token asks about ours
-    call = tf.requests[-1]
+    call = tf.calls[-1]
     assert (call.user, call.project, call.token) == ("admin", "admin", "***")
     assert "admin" in call.roles
     assert call.project_id == project_hex(admin.http, keystone, "admin")
@@ -237,7 +237,7 @@ def test_cloud_admin_mode_refuses_a_member_token_with_plain_text(tf, cust1):
         assert reply.status_code == 403
         assert reply.text == "403 Permission Denied"
         assert reply.headers["Content-Type"] == "text/plain"
-    assert tf.requests[-1].roles == ("member", "reader")
+    assert tf.calls[-1].roles == ("member", "reader")
 
 
 def test_no_auth_mode_needs_no_token(tf, http):
@@ -957,7 +957,7 @@ def test_mtu_is_not_pushed_to_guests_without_dhcp_option_26(tf, admin):
 # ---------------------------------------------------------------------------------------------- faults
 def test_server_error_fault_is_plain_text(tf, admin):
     tf.inject(
-        TungstenFault.server_error(503, "No connection to zookeeper."),
+        Fault.server_error(503, "No connection to zookeeper."),
         method="POST",
         path="/virtual-networks",
     )
@@ -965,23 +965,39 @@ def test_server_error_fault_is_plain_text(tf, admin):
         "/virtual-networks", {"virtual-network": {"fq_name": ["default-domain", "admin", "f"]}}
     )
     assert (reply.status_code, reply.text) == (503, "No connection to zookeeper.")
-    assert tf.requests[-1].fault == "server_error"
+    assert tf.calls[-1].fault == "error"
     assert admin.get("/virtual-networks").status_code == 200  # a POST-only fault
     make_vn(admin, "admin", "f")  # times=1: the next one goes through
 
 
 def test_drop_connection_fault(tf, admin):
-    tf.inject(Fault.drop_connection(), path=r"/virtual-network/[0-9a-f-]+$", times=2)
+    tf.inject(Fault.drop_connection(), path="/virtual-network/{uuid}", times=2)
     vn = make_vn(admin, "admin", "d")
     for _ in range(2):
         with pytest.raises(httpx.RemoteProtocolError):
             admin.get(f"/virtual-network/{vn['uuid']}")
     assert admin.get(f"/virtual-network/{vn['uuid']}").status_code == 200
-    assert [c.status for c in tf.requests[-3:]] == [None, None, 200]
+    assert [c.status for c in tf.calls[-3:]] == [None, None, 200]
+
+
+def test_drop_after_effect_keeps_the_create(tf, admin):
+    tf.inject(Fault.drop_after_effect(), method="POST", path="/virtual-networks")
+    with pytest.raises(httpx.RemoteProtocolError):
+        make_vn(admin, "admin", "landed")
+    assert [v["name"] for v in tf.objects("virtual-network")][-1] == "landed"
+    assert (tf.calls[-1].status, tf.calls[-1].fault) == (None, "drop_after_effect")
+
+
+def test_unknown_paths_and_methods_answer_as_contrail_api(tf, admin):
+    assert (admin.get("/nope").status_code, admin.get("/nope").text) == (404, "Not found: '/nope'")
+    assert admin.delete("/virtual-networks").status_code == 405
+    assert admin.get("/fqname-to-id").text == "Method not allowed."
+    assert admin.get("/neutron/network").status_code == 404  # vnc_openstack's paths are POST only
+    assert admin.post("/", {}).status_code == 404
 
 
 def test_slow_fault_holds_until_released(tf, admin):
-    tf.inject(TungstenFault.slow(timeout=5.0), path="/network-ipams")
+    tf.inject(Fault.slow(timeout=5.0), path="/network-ipams")
     result: list[int] = []
     worker = threading.Thread(target=lambda: result.append(admin.get("/network-ipams").status_code))
     worker.start()
@@ -990,13 +1006,17 @@ def test_slow_fault_holds_until_released(tf, admin):
     tf.release_slow()
     worker.join(timeout=5.0)
     assert result == [200]
-    assert tf.requests[-1].fault == "slow"
+    assert tf.calls[-1].fault == "slow"
 
 
-def test_aliases_and_fault_validation():
-    assert RecordedCall is TungstenCall
-    with pytest.raises(ValueError, match="HTTP error code"):
-        TungstenFault.server_error(200)
+def test_a_fault_without_text_answers_the_reason_phrase_as_bottle_does(tf, admin):
+    tf.inject(Fault.server_error(502), path="/network-ipams")
+    reply = admin.get("/network-ipams")
+    assert (reply.status_code, reply.text) == (502, "Bad Gateway")
+    assert reply.headers["Content-Type"] == "text/html; charset=UTF-8"
+    call = tf.calls[-1]
+    assert isinstance(call, Call)
+    assert (call.service, call.fault, call.user, call.token) == ("tungsten", "error", None, "***")
 
 
 # ------------------------------------------------------------------------- the scope capture scenario
@@ -1063,7 +1083,7 @@ def test_scope_capture_in_cloud_admin_mode_denies_every_call(tf, scenario):
     assert {c.effect for c in tf.captures} == {"denied"}
     capture = tf.captures[0]
     assert (capture.user, capture.project, capture.roles) == ("admin", "cust1", ("member", "reader"))
-    assert (tf.requests[-1].note or "").startswith("scope captured:")
+    assert (tf.calls[-1].note or "").startswith("scope captured:")
     assert admin.get("/logical-routers").status_code == 200  # the admin scope itself is fine
 
 
@@ -1144,7 +1164,7 @@ def test_a_dedicated_service_account_keeps_routing_managed(tf, scenario, svc, ke
     assert customer.read("virtual-network", port_net["uuid"])["perms2"]["owner"] == cust_id
     assert tf.routing_managed()
     assert tf.captures == []
-    assert {c.user for c in tf.requests if c.user} >= {"svc-tf", "cust1-user"}
+    assert {c.user for c in tf.calls if c.user} >= {"svc-tf", "cust1-user"}
 
 
 def neutron(client: Api, resource: str, operation: str, *, tenant: str, is_admin: bool = False, **data: Any):
@@ -1170,6 +1190,7 @@ def test_the_neutron_path_runs_with_the_callers_token(tf, scenario, keystone, ht
     assert missing.status_code == 400
     assert missing.json() == {"exception": "RouterNotFound", "router_id": routing["router"]["uuid"]}
     assert not tf.routing_managed()
+    assert {c.service for c in tf.calls if c.path.startswith("/neutron/")} == {"neutron"}
     tf.aaa_mode = "cloud-admin"
     assert neutron(switched, "network", "READALL", tenant=cust_hex).text == "403 Permission Denied"
 
@@ -1180,7 +1201,7 @@ def test_capture_detection_can_be_switched_off(keystone, http):
         switched = api(http, keystone, tf, "admin", scope=("secret", "cust1"))
         assert switched.get("/logical-routers").status_code == 403  # TF still uses the token's scope
         assert tf.routing_managed()
-        assert tf.requests[-1].note is None
+        assert tf.calls[-1].note is None
 
 
 def test_reset_forgets_objects_modes_and_captures(tf, scenario):
@@ -1189,7 +1210,7 @@ def test_reset_forgets_objects_modes_and_captures(tf, scenario):
     tf.reset()
     assert tf.aaa_mode == "cloud-admin"
     assert tf.routing_managed()
-    assert tf.requests == []
+    assert tf.calls == []
     assert [v["name"] for v in tf.objects("virtual-network")] == [
         "default-virtual-network",
         "ip-fabric",

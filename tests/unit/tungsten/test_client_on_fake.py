@@ -20,7 +20,7 @@ from cloudkit.errors import (
     TransportError,
 )
 from cloudkit.testing._tungsten_fixtures import ADMIN_PROJECT_ID, ALICE_PROJECT_ID, SERVICE_ACCOUNT
-from cloudkit.testing.fakes.tungsten import TungstenFake, TungstenFault
+from cloudkit.testing.fakes.tungsten import Fault, TungstenFake
 from cloudkit.tungsten import TungstenClient, TungstenSettings
 
 ALICE = str(uuid.UUID(ALICE_PROJECT_ID))
@@ -92,7 +92,7 @@ def test_every_request_carries_the_service_token_never_a_users(tungsten_fake, op
         vn = tf.create_virtual_network(project_id=ALICE_PROJECT_ID, name="net-1", subnets=["10.0.0.0/24"])
         tf.list_virtual_networks(project_id=ALICE_PROJECT_ID)
         tf.delete_virtual_network(vn.uuid)
-    assert {(r.user, r.project) for r in tungsten_fake.requests} == {("svc-tf", "service")}
+    assert {(r.user, r.project) for r in tungsten_fake.calls} == {("svc-tf", "service")}
     assert tungsten_fake.routing_managed()
 
 
@@ -215,22 +215,20 @@ def test_a_401_authenticates_once_more_and_repeats(openstack_fake, tungsten_fake
                 )
             assert revoked.status_code == 204
             assert client.list_virtual_networks(project_id=ALICE_PROJECT_ID) == []  # 401, new token, again
-            assert [r.status for r in tf.requests][-2:] == [401, 200]
+            assert [r.status for r in tf.calls][-2:] == [401, 200]
             assert client._current_token().issued.value != token
 
 
 def test_transient_5xx_is_retried_on_the_fake_clock(tungsten_fake, tungsten, fake_clock):
     tungsten.list_virtual_networks()
-    tungsten_fake.inject(TungstenFault.server_error(503), method="GET", path="/virtual-networks", times=2)
+    tungsten_fake.inject(Fault.server_error(503), method="GET", path="/virtual-networks", times=2)
     assert tungsten.list_virtual_networks(project_id=ALICE_PROJECT_ID) == []
     assert fake_clock.sleeps == [0.2, 0.4]
 
 
 def test_persistent_5xx_gives_up_with_a_server_error(tungsten_fake, tungsten):
     tungsten.list_virtual_networks()
-    tungsten_fake.inject(
-        TungstenFault.server_error(500, "boom"), method="GET", path="/virtual-networks", times=9
-    )
+    tungsten_fake.inject(Fault.server_error(500, "boom"), method="GET", path="/virtual-networks", times=9)
     with pytest.raises(ServerError) as info:
         tungsten.list_virtual_networks()
     assert "after 4 attempts" in info.value.__notes__[-1]
@@ -238,16 +236,16 @@ def test_persistent_5xx_gives_up_with_a_server_error(tungsten_fake, tungsten):
 
 def test_a_create_whose_connection_dropped_is_repeated_once_it_did_not_land(tungsten_fake, tungsten):
     tungsten.list_virtual_networks()
-    tungsten_fake.inject(TungstenFault.drop_connection(), method="POST", path="/virtual-networks")
+    tungsten_fake.inject(Fault.drop_connection(), method="POST", path="/virtual-networks")
     vn = tungsten.create_virtual_network(project_id=ALICE_PROJECT_ID, name="net-1")
-    posts = [r for r in tungsten_fake.requests if r.method == "POST" and r.path == "/virtual-networks"]
+    posts = [r for r in tungsten_fake.calls if r.method == "POST" and r.path == "/virtual-networks"]
     assert len(posts) == 2  # dropped, read back (404), sent again
     assert [n.uuid for n in tungsten.list_virtual_networks(project_id=ALICE_PROJECT_ID)] == [vn.uuid]
 
 
 def test_a_delete_repeated_after_a_lost_answer_is_done(tungsten_fake, tungsten):
     vn = tungsten.create_virtual_network(project_id=ALICE_PROJECT_ID, name="net-1")
-    tungsten_fake.inject(TungstenFault.drop_connection(), method="DELETE", path="/virtual-network/")
+    tungsten_fake.inject(Fault.drop_connection(), method="DELETE", path="/virtual-network/{uuid}")
     tungsten.delete_virtual_network(vn.uuid)
     with pytest.raises(NotFoundError):
         tungsten.delete_virtual_network(vn.uuid)  # a first attempt's 404 is an error

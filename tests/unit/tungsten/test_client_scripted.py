@@ -121,7 +121,7 @@ def test_a_first_create_refused_as_existing_is_a_conflict():
     assert info.value.code == "exists"
 
 
-def test_paging_stops_when_a_server_repeats_its_marker():
+def test_a_marker_that_does_not_advance_is_a_decode_error_not_a_loop():
     page = {"virtual-networks": [NETWORK], "marker": NEW}
     script = Script(
         [
@@ -130,8 +130,37 @@ def test_paging_stops_when_a_server_repeats_its_marker():
         ]
     )
     client, http = client_for(script)
+    with http, pytest.raises(ResponseDecodeError) as info:
+        client.list_virtual_networks()
+    assert info.value.problems == (f"$.marker: {NEW!r} repeats (after 1 pages)",)
+    assert not script.steps
+
+
+def test_a_list_that_never_ends_stops_at_the_page_cap(monkeypatch):
+    monkeypatch.setattr("cloudkit.tungsten._client._MAX_PAGES", 3)
+    pages = [{"virtual-networks": [], "marker": f"default-domain:p:n{i}:{NEW}"} for i in range(3)]
+    script = Script([("GET", "/virtual-networks", httpx.Response(200, json=page)) for page in pages])
+    client, http = client_for(script)
+    with http, pytest.raises(ResponseDecodeError, match="within 3 pages"):
+        client.list_virtual_networks()
+    assert not script.steps
+
+
+def test_an_empty_page_with_a_marker_is_not_the_end():
+    # rbac filtering can leave a whole page invisible: only a null marker ends the list
+    script = Script(
+        [
+            ("GET", "/virtual-networks", httpx.Response(200, json={"virtual-networks": [], "marker": "m1"})),
+            (
+                "GET",
+                "/virtual-networks",
+                httpx.Response(200, json={"virtual-networks": [NETWORK], "marker": None}),
+            ),
+        ]
+    )
+    client, http = client_for(script)
     with http:
-        assert len(client.list_virtual_networks()) == 2
+        assert [n.uuid for n in client.list_virtual_networks()] == [NEW]
     assert not script.steps
 
 

@@ -7,6 +7,7 @@ Example:
     True
 """
 
+from cloudkit.testing.fakes._kit import Call, FaultMatch  # and Fault, once billing no longer exports its own
 from cloudkit.testing.fakes.billing import (
     AuthMode,
     BillingFake,
@@ -32,17 +33,12 @@ from cloudkit.testing.fakes.openstack import (
     OpenStackFault,
     OpenStackFaultKind,
 )
-from cloudkit.testing.fakes.tungsten import (
-    TungstenCall,
-    TungstenFake,
-    TungstenFault,
-    TungstenFaultKind,
-    TungstenScopeCapture,
-)
+from cloudkit.testing.fakes.tungsten import TungstenFake, TungstenScopeCapture
 
 __all__ = [
     "AuthMode",
     "BillingFake",
+    "Call",
     "FakeAttachment",
     "FakeCredentials",
     "FakeExpense",
@@ -57,14 +53,12 @@ __all__ = [
     "FakeVolumeAttachment",
     "Fault",
     "FaultKind",
+    "FaultMatch",
     "OpenStackCall",
     "OpenStackFake",
     "OpenStackFault",
     "OpenStackFaultKind",
     "RecordedCall",
-    "TungstenCall",
     "TungstenFake",
-    "TungstenFault",
-    "TungstenFaultKind",
     "TungstenScopeCapture",
 ]
