@@ -85,11 +85,11 @@ def test_recorded_calls_are_secret_free(fake, wire):
     sid = login(wire, "alice", "alice-pass")
     wire(func="subaccount", auth=sid)
     wire(func="vds", authinfo=ADMIN, su="bob")
-    first, second, third = fake.requests
+    first, second, third = fake.calls
     assert (first.func, first.auth_mode, first.params["password"]) == ("auth", "none", "***")
     assert (second.auth_mode, second.params["auth"], second.method) == ("session", "***", "POST")
     assert (third.auth_mode, third.su, third.params["authinfo"]) == ("authinfo", "bob", "***")
-    assert all(sid not in str(call) and "alice-pass" not in str(call) for call in fake.requests)
+    assert all(sid not in str(call) and "alice-pass" not in str(call) for call in fake.calls)
 
 
 # ---------------------------------------------------------------------------------------------- auth
@@ -136,7 +136,7 @@ def test_one_time_key_login(wire, fake):
     assert auth["$level"] == "16"
     assert wire(func="subaccount", auth=auth["$id"])["elem"][0]["id"] == {"$": "2"}
     assert wire(func="auth", key=key)["error"]["$type"] == "auth"  # one-time
-    assert fake.requests[1].auth_mode == "key"
+    assert fake.calls[1].auth_mode == "key"
     short = wire(func="session.newkey", authinfo=ADMIN, username="bob", key="short")["error"]
     assert (short["$type"], short["$object"]) == ("value", "key")
     denied = wire(func="session.newkey", authinfo=ALICE, username="bob", key=key)["error"]
@@ -398,8 +398,8 @@ def test_multipart_attachments_are_stored_on_the_message(fake, http):
         ("file_1", "log.bin", data),
         ("file_2", "note.txt", b"hello"),
     ]
-    assert fake.requests[-1].params["file_1"] == "log.bin"
-    assert fake.requests[-1].params["authinfo"] == "***"
+    assert fake.calls[-1].params["file_1"] == "log.bin"
+    assert fake.calls[-1].params["authinfo"] == "***"
 
 
 # ---------------------------------------------------------------------------------------------- money
@@ -433,7 +433,7 @@ def test_reset_restores_the_seed(fake, wire):
     wire(func="payment.add", authinfo=ALICE, sok="ok", amount="10", promised="on")
     fake.inject(Fault.drop_connection())
     fake.reset()
-    assert fake.requests == []
+    assert fake.calls == []
     assert fake.balance_of("alice") == Decimal("150.00")
     assert fake.service_status(301) == 2
     assert (fake.complete_operations, fake.wrap_single_children) == (True, False)
@@ -449,10 +449,10 @@ def test_server_error_fault(fake, http):
         assert response.text == "Service Unavailable"
         assert response.headers["content-type"].startswith("text/plain")
     assert http.post(fake.url, data={"func": "vds", "authinfo": ALICE}).status_code == 200
-    fake.inject(Fault.server_error())
+    fake.inject(Fault.server_error(502))
     html = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
     assert (html.status_code, html.headers["content-type"][:9]) == (502, "text/html")
-    assert len(fake.requests) == 4
+    assert len(fake.calls) == 4
 
 
 def test_fault_matching_a_func_only_hits_that_func(fake, http, wire):
@@ -476,7 +476,7 @@ def test_slow_fault_holds_until_released(fake, http):
         target=lambda: answers.append(http.post(fake.url, data={"func": "vds", "authinfo": ALICE}))
     )
     worker.start()
-    assert fake._slow.wait_until_held(timeout=5)
+    assert fake.wait_until_held(timeout=5)
     assert answers == []
     fake.release_slow()
     worker.join(timeout=5)
@@ -512,13 +512,13 @@ def test_swallow_effect_passes_reads_by(fake, wire):
 
 def test_error_fault_is_an_envelope_at_200(fake, wire):
     params = {"amount": "40.00", "have": "0.00", "currency": "EUR", "deficit": "40.00", "limit": "0"}
-    fake.inject(Fault.error("not_enough_money", "insufficient funds", params=params))
+    fake.inject(Fault.error("not_enough_money", "insufficient funds", details=params))
     error = wire(func="payment.add", authinfo=ALICE, sok="ok", amount="40")["error"]
     assert error["$type"] == "not_enough_money"
     assert error["msg"] == {"$": "insufficient funds"}
     assert {p["$name"]: p["$"] for p in error["param"]} == params
     assert fake.payments_of("alice") == []
-    fake.inject(Fault.error("value", "bad name", "name"))
+    fake.inject(Fault.error("value", "bad name", details={"object": "name"}))
     assert wire(func="vds", authinfo=ALICE)["error"]["$object"] == "name"
 
 

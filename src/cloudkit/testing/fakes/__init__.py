@@ -7,6 +7,7 @@ Example:
     True
 """
 
+from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
 from cloudkit.testing.fakes.billing import (
     AuthMode,
     BillingFake,
@@ -17,9 +18,6 @@ from cloudkit.testing.fakes.billing import (
     FakePayment,
     FakeTicket,
     FakeUser,
-    Fault,
-    FaultKind,
-    RecordedCall,
 )
 from cloudkit.testing.fakes.openstack import (
     FakeCredentials,
@@ -55,13 +53,13 @@ __all__ = [
     "FakeUser",
     "FakeVolume",
     "FakeVolumeAttachment",
+    "Call",
     "Fault",
-    "FaultKind",
+    "FaultMatch",
     "OpenStackCall",
     "OpenStackFake",
     "OpenStackFault",
     "OpenStackFaultKind",
-    "RecordedCall",
     "TungstenCall",
     "TungstenFake",
     "TungstenFault",
