@@ -280,6 +280,20 @@ def test_paging(fake, wire):
     assert wire(func="vds", authinfo=ALICE, p_cnt="0")["error"]["$object"] == "p_cnt"
 
 
+def test_max_page_size_caps_every_page_whatever_p_cnt_asks(fake, wire):
+    for n in range(10):
+        fake.add_service("alice", f"extra-{n}")
+    fake.max_page_size = 5
+    pages = [wire(func="vds", authinfo=ALICE, p_cnt="100", p_num=str(n)) for n in (1, 2, 3)]
+    assert [len(p["elem"]) for p in pages] == [5, 5, 2]
+    assert all(p["p_elems"] == {"$": "12"} and p["p_cnt"] == {"$": "5"} for p in pages)
+    assert ids(wire(func="vds", authinfo=ALICE, p_cnt="3", p_num="2")) == ["305", "306", "307"]
+    unpaged = wire(func="vds", authinfo=ALICE)  # no p_cnt: the first page of the cap
+    assert (len(unpaged["elem"]), unpaged["p_cnt"], unpaged["p_num"]) == (5, {"$": "5"}, {"$": "1"})
+    fake.reset()
+    assert len(wire(func="vds", authinfo=ALICE)["elem"]) == 2
+
+
 def test_filter(wire):
     doc = wire(func="vds", authinfo=ADMIN, filter="on", status="3")
     assert ids(doc) == ["303"]
@@ -520,6 +534,58 @@ def test_error_fault_is_an_envelope_at_200(fake, wire):
     assert fake.payments_of("alice") == []
     fake.inject(Fault.error("value", "bad name", details={"object": "name"}))
     assert wire(func="vds", authinfo=ALICE)["error"]["$object"] == "name"
+
+
+def test_error_fault_at_another_status_and_the_default_error_page(fake, http, wire):
+    fake.inject(Fault.error("value", "bad name", status=500, details={"object": "name"}))
+    reply = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
+    assert reply.status_code == 500
+    assert reply.json()["doc"]["error"] == {"$type": "value", "$object": "name", "msg": {"$": "bad name"}}
+    fake.inject(Fault.server_error(504, message="upstream timed out"))
+    page = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
+    assert (page.status_code, page.headers["content-type"][:9]) == (504, "text/html")
+    assert page.text == "<html><body><h1>504 Gateway Timeout</h1><p>upstream timed out</p></body></html>"
+    assert [(c.func, c.status, c.fault) for c in fake.calls] == [("vds", 500, "error"), ("vds", 504, "error")]
+
+
+def test_drop_after_effect_keeps_the_effect(fake, http):
+    fake.inject(Fault.drop_after_effect(), func="payment.add")
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(fake.url, data={"func": "payment.add", "authinfo": ALICE, "sok": "ok", "amount": "5"})
+    assert [p.amount for p in fake.payments_of("alice")] == [Decimal("5.00")]
+    assert [(c.func, c.status, c.fault) for c in fake.calls] == [("payment.add", None, "drop_after_effect")]
+
+
+def test_calls_mask_secrets_in_the_query_and_body_too(fake, http):
+    http.get(fake.url, params={"func": "vds", "authinfo": ALICE})
+    http.post(fake.url, data={"func": "auth", "username": "bob", "password": "bob-pass"})
+    get, post = fake.calls
+    assert (get.method, get.service, get.func, get.query) == (
+        "GET",
+        "billing",
+        "vds",
+        "func=vds&authinfo=***",
+    )
+    assert (post.body, post.auth_mode) == ("func=auth&username=bob&password=***", "none")
+    assert "alice-pass" not in repr(fake.calls)
+    assert "bob-pass" not in repr(fake.calls)
+
+
+def test_other_methods_are_405(fake, http):
+    response = http.put(fake.url, data={"func": "vds"})
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_in_process_transport_serves_the_same_answers():
+    fake = BillingFake(max_page_size=1)
+    fake.inject(Fault.error("not_enough_money", "insufficient funds"), func="payment.add")
+    with httpx.Client(transport=fake.transport(), base_url="http://billing.test") as http:
+        doc = http.post("/billmgr", data={"func": "vds", "authinfo": ALICE}).json()["doc"]
+        error = http.post("/billmgr", data={"func": "payment.add", "authinfo": ALICE, "sok": "ok"}).json()
+    assert (doc["p_elems"], len(doc["elem"])) == ({"$": "2"}, 1)
+    assert error["doc"]["error"]["$type"] == "not_enough_money"
+    assert [c.func for c in fake.calls] == ["vds", "payment.add"]
 
 
 def test_fault_validation():

@@ -41,6 +41,7 @@ from cloudkit.testing.fakes.tungsten import (
 __all__ = [
     "AuthMode",
     "BillingFake",
+    "Call",
     "FakeAttachment",
     "FakeCredentials",
     "FakeExpense",
@@ -53,7 +54,6 @@ __all__ = [
     "FakeUser",
     "FakeVolume",
     "FakeVolumeAttachment",
-    "Call",
     "Fault",
     "FaultMatch",
     "OpenStackCall",

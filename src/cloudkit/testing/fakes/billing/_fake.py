@@ -408,11 +408,11 @@ class BillingFake(LoopbackFake):
         return Call(
             method=request.method,
             path=request.raw_path,
-            query=urlencode(query),
+            query=urlencode(query, safe="*"),
             service=request.service,
             status=None if reply is None else reply.status,
             headers=types.MappingProxyType(headers),
-            body=urlencode({**_masked(fields), **{f.field: f.filename for f in files}}),
+            body=urlencode({**_masked(fields), **{f.field: f.filename for f in files}}, safe="*"),
             fault=fault,
             params=types.MappingProxyType(shown),
             func=request.func or "",
