@@ -85,14 +85,14 @@ def run_demo(out: TextIO = sys.stdout) -> None:
                 story.note(f"account {account.id}: {account.name}, balance {account.balance}")
 
             story.heading("Quirk billing.su-scope / billing.silent-ok: an unscoped user-level call")
-            sent = len(fake.requests)
+            sent = len(fake.calls)
             err = story.expect_error(
                 "admin calls create_promised_payment without as_user",
                 ScopeError,
                 lambda: billing.create_promised_payment(Decimal(100)),
             )
             story.note(f"{err.message}")
-            story.note(f"requests sent for it: {len(fake.requests) - sent} (refused before any request)")
+            story.note(f"requests sent for it: {len(fake.calls) - sent} (refused before any request)")
             doc = story.step(
                 "the same call raw, as the field team made it (billing.call, no su)",
                 lambda: billing.call("payment.add", sok="ok", amount="100", promised="on"),

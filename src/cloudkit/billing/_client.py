@@ -21,7 +21,7 @@ import httpx
 from cloudkit._core._http import make_http_client, redact, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
-from cloudkit.billing import _quirks, _wire
+from cloudkit.billing import _paging, _quirks, _wire
 from cloudkit.billing._models import (
     Account,
     Expense,
@@ -511,25 +511,17 @@ class BillingClient:
         *,
         operation: str,
     ) -> list[T]:
-        """Read every page of a list function and decode its rows."""
-        size = self._conn.settings.page_size
-        rows: list[_wire.Row] = []
-        previous: list[_wire.Row] = []
-        page = 1
-        while True:
-            params = {"p_cnt": str(size), "p_num": str(page)}
-            doc = self._read(func, params, operation=operation)
-            batch = _wire.rows_of(doc, operation=operation)
-            # A server that ignores p_num sends page 1 again: stop rather than loop or duplicate.
-            if page > 1 and batch and batch == previous:
-                break
-            rows.extend(batch)
-            total = _wire.total_rows(doc)
-            if len(batch) < size or (total is not None and len(rows) >= total):
-                break
-            previous = batch
-            page += 1
-        return _wire.decode_rows(rows, decode, operation=operation)
+        """Read every page of a list function and decode its rows (see `_paging.Pager` for the rules).
+
+        Pages follow the replies: until ``p_elems`` rows are read, whatever page size the server really
+        used; without ``p_elems``, until the first empty or short page; never past
+        ``settings.max_pages`` (``ResponseDecodeError``, as for pages that contradict each other).
+        """
+        settings = self._conn.settings
+        pager = _paging.Pager(page_size=settings.page_size, max_pages=settings.max_pages, operation=operation)
+        while (params := pager.next_params()) is not None:
+            pager.take(self._read(func, params, operation=operation))
+        return _wire.decode_rows(pager.rows, decode, operation=operation)
 
     def _read(self, func: str, params: dict[str, str], *, operation: str) -> _wire.Doc:
         """An idempotent call, retried by the policy."""

@@ -75,7 +75,10 @@ class BillingSettings:
         is_admin: whether the login is an admin. ``None`` learns it from the login reply (session mode)
             and assumes admin in authinfo mode.
         timeout: seconds for one HTTP request.
-        page_size: rows per page when reading lists (``p_cnt``).
+        page_size: rows per page when reading lists (``p_cnt``); a server may cap it lower, and the
+            client follows the page size the server really used.
+        max_pages: the most pages one list may take; a list that needs more raises
+            ``ResponseDecodeError`` rather than loop.
         operation_wait: seconds to wait for a queued service operation to finish.
         functions: the ``func`` names to call.
 
@@ -93,6 +96,7 @@ class BillingSettings:
     is_admin: bool | None = None
     timeout: float = attrs.field(default=30.0, validator=_positive)
     page_size: int = 1000
+    max_pages: int = 10_000
     operation_wait: float = attrs.field(default=60.0, validator=_positive)
     functions: BillingFunctions = attrs.field(factory=BillingFunctions)
 
@@ -110,6 +114,8 @@ class BillingSettings:
             )
         if self.page_size < 1:
             raise ConfigError("billing page_size must be >= 1", system="billing")
+        if self.max_pages < 1:
+            raise ConfigError("billing max_pages must be >= 1", system="billing")
 
     def __repr__(self) -> str:
         """Short and secret-free."""
@@ -120,7 +126,8 @@ class BillingSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BillingSettings:
         """Read ``CLOUDKIT_BILLING_URL``, ``_USERNAME``, ``_PASSWORD`` and optional ``_AUTH_MODE``,
-        ``_TIMEOUT``, ``_PAGE_SIZE``, ``_OPERATION_WAIT``, ``_SERVICES`` (the service ``func`` family).
+        ``_TIMEOUT``, ``_PAGE_SIZE``, ``_MAX_PAGES``, ``_OPERATION_WAIT``, ``_SERVICES`` (the service
+        ``func`` family).
 
         Example:
             >>> from cloudkit.billing import BillingSettings
@@ -140,6 +147,7 @@ class BillingSettings:
             auth_mode="session" if mode == "session" else "authinfo",
             timeout=env.optional_float("TIMEOUT", 30.0),
             page_size=env.optional_int("PAGE_SIZE", 1000),
+            max_pages=env.optional_int("MAX_PAGES", 10_000),
             operation_wait=env.optional_float("OPERATION_WAIT", 60.0),
             functions=BillingFunctions(services=env.optional("SERVICES", "vds") or "vds"),
         )

@@ -240,6 +240,36 @@ def total_rows(doc: Doc) -> int | None:
     return _digits(raw)
 
 
+@attrs.frozen
+class Page:
+    """One page of a list reply: its rows and what the reply says about paging.
+
+    ``total`` is ``p_elems`` (rows across all pages), ``number`` is ``p_num`` (the page the server
+    answered) and ``size`` is ``p_cnt`` (the page size it reports); each is None when the reply does
+    not carry it (or carries no plain number).
+
+    Example:
+        >>> page = page_of({"p_elems": {"$": "12"}, "p_num": {"$": "1"}, "elem": [{"id": {"$": "1"}}]})
+        >>> len(page.rows), page.total, page.number, page.size
+        (1, 12, 1, None)
+    """
+
+    rows: list[Row]
+    total: int | None
+    number: int | None
+    size: int | None
+
+
+def page_of(doc: Doc, *, operation: str | None = None) -> Page:
+    """The rows of a list reply with its ``p_elems``, ``p_num`` and ``p_cnt``."""
+    return Page(
+        rows=rows_of(doc, operation=operation),
+        total=total_rows(doc),
+        number=_digits(text_of(doc.get("p_num"))),
+        size=_digits(text_of(doc.get("p_cnt"))),
+    )
+
+
 def sub_rows(doc: Doc, name: str, *, operation: str | None = None) -> list[Row]:
     """Rows of the named sub-list ``doc.list[$name=name].elem`` (e.g. a ticket's messages)."""
     lists = doc.get("list")

@@ -33,7 +33,7 @@ def test_promised_payment_exact_call_sequence(billing, billing_calls, billing_fa
         ("payment.add", "alice"),  # the form, submitted with sok=ok, scoped with su
         ("payment", "alice"),  # post-condition: the new promised payment is listed
     ]
-    form = billing_fake.requests[2]
+    form = billing_fake.calls[2]
     assert (form.func, form.su, form.params["sok"], form.params["promised"]) == (
         "payment.add",
         "alice",
@@ -59,7 +59,7 @@ def test_user_level_operations_unscoped_are_refused_before_any_request(billing, 
     with pytest.raises(ScopeError) as info:
         operation(billing)
     assert info.value.quirk == "billing.su-scope"
-    assert billing_fake.requests == []
+    assert billing_fake.calls == []
 
 
 @pytest.mark.quirk("billing.su-scope")
@@ -85,7 +85,7 @@ def test_as_user_validation(billing):
 def test_bad_amounts_are_refused_before_any_request(billing, billing_fake, amount):
     with pytest.raises(InvalidArgumentError):
         billing.as_user("alice").create_promised_payment(amount)
-    assert billing_fake.requests == []
+    assert billing_fake.calls == []
 
 
 @pytest.mark.quirk("billing.silent-ok")
@@ -118,7 +118,7 @@ def test_every_form_cloudkit_submits_carries_sok(billing, billing_fake):
     alice.create_promised_payment(Decimal(1))
     forms = [
         r
-        for r in billing_fake.requests
+        for r in billing_fake.calls
         if (r.func.endswith((".edit", ".add")) and "message" in r.params) or r.func == "payment.add"
     ]
     submitted = [r for r in forms if "elid" not in r.params or "message" in r.params]
@@ -149,13 +149,13 @@ def test_bad_password_is_authentication_error_without_secrets(make_billing, bill
         client.list_accounts()
     text = f"{info.value} {info.value!r} {info.value.detail} {client!r} {caplog.text}"
     assert "wrong-Pa55word" not in text
-    assert len([c for c in billing_fake.requests if c.func == "auth"]) == 1
+    assert len([c for c in billing_fake.calls if c.func == "auth"]) == 1
 
 
 def test_session_id_never_reaches_logs_or_reprs(billing, billing_fake, caplog):
     with caplog.at_level(logging.DEBUG):
         billing.list_accounts()
-        billing_fake.inject(Fault.error("value", "bad thing", obj="name"))
+        billing_fake.inject(Fault.error("value", "bad thing", details={"object": "name"}))
         with pytest.raises(CloudkitError) as info:
             billing.list_services()
     sid = billing._conn.session_id
@@ -170,7 +170,7 @@ def test_authinfo_mode_sends_credentials_each_call_and_never_logs_in(make_billin
     client = make_billing(calls=calls, auth_mode="authinfo")
     assert len(client.list_accounts()) == 2
     assert calls.funcs() == ["account"]
-    assert billing_fake.requests[0].auth_mode == "authinfo"
+    assert billing_fake.calls[0].auth_mode == "authinfo"
 
 
 def test_paging_reads_every_page(make_billing, billing_fake):
@@ -180,7 +180,7 @@ def test_paging_reads_every_page(make_billing, billing_fake):
     services = client.list_services()
     assert len(services) == 28
     assert len({s.id for s in services}) == 28
-    assert [(r.params["p_num"], r.params["p_cnt"]) for r in billing_fake.requests if r.func == "vds"] == [
+    assert [(r.params["p_num"], r.params["p_cnt"]) for r in billing_fake.calls if r.func == "vds"] == [
         ("1", "10"),
         ("2", "10"),
         ("3", "10"),
@@ -299,14 +299,14 @@ def test_change_password_as_the_user_verifies_the_new_one(make_billing, billing_
     assert billing_calls.funcs() == ["auth", "usrparam", "auth"]
     assert alice.get_balance() == Decimal("150.00")  # logs in again with the new password
     assert alice.login().get_secret_value() != old_session.get_secret_value()
-    form = next(r for r in billing_fake.requests if r.func == "usrparam")
+    form = next(r for r in billing_fake.calls if r.func == "usrparam")
     assert form.params["passwd"] == "***"
 
 
 def test_change_password_unscoped_admin_is_refused(billing, billing_fake):
     with pytest.raises(ScopeError):
         billing.change_password("x-new-pass")
-    assert billing_fake.requests == []
+    assert billing_fake.calls == []
 
 
 def test_requests_carry_the_cloudkit_user_agent(billing):

@@ -42,7 +42,7 @@ def test_old_keystone_token_is_refused_by_keystone_after_the_change(live):
     with pytest.raises(TokenRevokedError):
         manager._keystone_validate(old.keystone_token)
     manager._keystone_validate(manager.verify(new.token).keystone_token)
-    funcs = [r.func for r in live.billing.requests]
+    funcs = [r.func for r in live.billing.calls]
     assert funcs == [
         "auth",
         "auth",
@@ -57,7 +57,7 @@ def test_wrong_old_password_changes_nothing(live):
     issued = manager.login("alice", "alice-pass")
     with pytest.raises(AuthenticationError):
         manager.change_password(issued.token, "wrong-old-pass", "alice-pass-2")
-    assert "usrparam" not in [r.func for r in live.billing.requests]
+    assert "usrparam" not in [r.func for r in live.billing.calls]
     assert manager.verify(issued.token).username == "alice"
 
 
@@ -67,7 +67,7 @@ def test_keystone_refusal_undoes_the_billing_change(live):
     live.cloud.inject(KeystoneFault.server_error(status=500), method="POST", path="/password", times=10)
     with pytest.raises(ServerError):
         manager.change_password(issued.token, "alice-pass", "alice-pass-2")
-    assert [r.func for r in live.billing.requests].count("usrparam") == 2  # changed, then changed back
+    assert [r.func for r in live.billing.calls].count("usrparam") == 2  # changed, then changed back
     assert manager.login("alice", "alice-pass").token  # both systems still take the old password
 
 

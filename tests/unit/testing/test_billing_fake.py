@@ -85,11 +85,11 @@ def test_recorded_calls_are_secret_free(fake, wire):
     sid = login(wire, "alice", "alice-pass")
     wire(func="subaccount", auth=sid)
     wire(func="vds", authinfo=ADMIN, su="bob")
-    first, second, third = fake.requests
+    first, second, third = fake.calls
     assert (first.func, first.auth_mode, first.params["password"]) == ("auth", "none", "***")
     assert (second.auth_mode, second.params["auth"], second.method) == ("session", "***", "POST")
     assert (third.auth_mode, third.su, third.params["authinfo"]) == ("authinfo", "bob", "***")
-    assert all(sid not in str(call) and "alice-pass" not in str(call) for call in fake.requests)
+    assert all(sid not in str(call) and "alice-pass" not in str(call) for call in fake.calls)
 
 
 # ---------------------------------------------------------------------------------------------- auth
@@ -136,7 +136,7 @@ def test_one_time_key_login(wire, fake):
     assert auth["$level"] == "16"
     assert wire(func="subaccount", auth=auth["$id"])["elem"][0]["id"] == {"$": "2"}
     assert wire(func="auth", key=key)["error"]["$type"] == "auth"  # one-time
-    assert fake.requests[1].auth_mode == "key"
+    assert fake.calls[1].auth_mode == "key"
     short = wire(func="session.newkey", authinfo=ADMIN, username="bob", key="short")["error"]
     assert (short["$type"], short["$object"]) == ("value", "key")
     denied = wire(func="session.newkey", authinfo=ALICE, username="bob", key=key)["error"]
@@ -280,6 +280,20 @@ def test_paging(fake, wire):
     assert wire(func="vds", authinfo=ALICE, p_cnt="0")["error"]["$object"] == "p_cnt"
 
 
+def test_max_page_size_caps_every_page_whatever_p_cnt_asks(fake, wire):
+    for n in range(10):
+        fake.add_service("alice", f"extra-{n}")
+    fake.max_page_size = 5
+    pages = [wire(func="vds", authinfo=ALICE, p_cnt="100", p_num=str(n)) for n in (1, 2, 3)]
+    assert [len(p["elem"]) for p in pages] == [5, 5, 2]
+    assert all(p["p_elems"] == {"$": "12"} and p["p_cnt"] == {"$": "5"} for p in pages)
+    assert ids(wire(func="vds", authinfo=ALICE, p_cnt="3", p_num="2")) == ["305", "306", "307"]
+    unpaged = wire(func="vds", authinfo=ALICE)  # no p_cnt: the first page of the cap
+    assert (len(unpaged["elem"]), unpaged["p_cnt"], unpaged["p_num"]) == (5, {"$": "5"}, {"$": "1"})
+    fake.reset()
+    assert len(wire(func="vds", authinfo=ALICE)["elem"]) == 2
+
+
 def test_filter(wire):
     doc = wire(func="vds", authinfo=ADMIN, filter="on", status="3")
     assert ids(doc) == ["303"]
@@ -398,8 +412,8 @@ def test_multipart_attachments_are_stored_on_the_message(fake, http):
         ("file_1", "log.bin", data),
         ("file_2", "note.txt", b"hello"),
     ]
-    assert fake.requests[-1].params["file_1"] == "log.bin"
-    assert fake.requests[-1].params["authinfo"] == "***"
+    assert fake.calls[-1].params["file_1"] == "log.bin"
+    assert fake.calls[-1].params["authinfo"] == "***"
 
 
 # ---------------------------------------------------------------------------------------------- money
@@ -433,7 +447,7 @@ def test_reset_restores_the_seed(fake, wire):
     wire(func="payment.add", authinfo=ALICE, sok="ok", amount="10", promised="on")
     fake.inject(Fault.drop_connection())
     fake.reset()
-    assert fake.requests == []
+    assert fake.calls == []
     assert fake.balance_of("alice") == Decimal("150.00")
     assert fake.service_status(301) == 2
     assert (fake.complete_operations, fake.wrap_single_children) == (True, False)
@@ -449,10 +463,10 @@ def test_server_error_fault(fake, http):
         assert response.text == "Service Unavailable"
         assert response.headers["content-type"].startswith("text/plain")
     assert http.post(fake.url, data={"func": "vds", "authinfo": ALICE}).status_code == 200
-    fake.inject(Fault.server_error())
+    fake.inject(Fault.server_error(502))
     html = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
     assert (html.status_code, html.headers["content-type"][:9]) == (502, "text/html")
-    assert len(fake.requests) == 4
+    assert len(fake.calls) == 4
 
 
 def test_fault_matching_a_func_only_hits_that_func(fake, http, wire):
@@ -476,7 +490,7 @@ def test_slow_fault_holds_until_released(fake, http):
         target=lambda: answers.append(http.post(fake.url, data={"func": "vds", "authinfo": ALICE}))
     )
     worker.start()
-    assert fake._slow.wait_until_held(timeout=5)
+    assert fake.wait_until_held(timeout=5)
     assert answers == []
     fake.release_slow()
     worker.join(timeout=5)
@@ -512,14 +526,66 @@ def test_swallow_effect_passes_reads_by(fake, wire):
 
 def test_error_fault_is_an_envelope_at_200(fake, wire):
     params = {"amount": "40.00", "have": "0.00", "currency": "EUR", "deficit": "40.00", "limit": "0"}
-    fake.inject(Fault.error("not_enough_money", "insufficient funds", params=params))
+    fake.inject(Fault.error("not_enough_money", "insufficient funds", details=params))
     error = wire(func="payment.add", authinfo=ALICE, sok="ok", amount="40")["error"]
     assert error["$type"] == "not_enough_money"
     assert error["msg"] == {"$": "insufficient funds"}
     assert {p["$name"]: p["$"] for p in error["param"]} == params
     assert fake.payments_of("alice") == []
-    fake.inject(Fault.error("value", "bad name", "name"))
+    fake.inject(Fault.error("value", "bad name", details={"object": "name"}))
     assert wire(func="vds", authinfo=ALICE)["error"]["$object"] == "name"
+
+
+def test_error_fault_at_another_status_and_the_default_error_page(fake, http, wire):
+    fake.inject(Fault.error("value", "bad name", status=500, details={"object": "name"}))
+    reply = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
+    assert reply.status_code == 500
+    assert reply.json()["doc"]["error"] == {"$type": "value", "$object": "name", "msg": {"$": "bad name"}}
+    fake.inject(Fault.server_error(504, message="upstream timed out"))
+    page = http.post(fake.url, data={"func": "vds", "authinfo": ALICE})
+    assert (page.status_code, page.headers["content-type"][:9]) == (504, "text/html")
+    assert page.text == "<html><body><h1>504 Gateway Timeout</h1><p>upstream timed out</p></body></html>"
+    assert [(c.func, c.status, c.fault) for c in fake.calls] == [("vds", 500, "error"), ("vds", 504, "error")]
+
+
+def test_drop_after_effect_keeps_the_effect(fake, http):
+    fake.inject(Fault.drop_after_effect(), func="payment.add")
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(fake.url, data={"func": "payment.add", "authinfo": ALICE, "sok": "ok", "amount": "5"})
+    assert [p.amount for p in fake.payments_of("alice")] == [Decimal("5.00")]
+    assert [(c.func, c.status, c.fault) for c in fake.calls] == [("payment.add", None, "drop_after_effect")]
+
+
+def test_calls_mask_secrets_in_the_query_and_body_too(fake, http):
+    http.get(fake.url, params={"func": "vds", "authinfo": ALICE})
+    http.post(fake.url, data={"func": "auth", "username": "bob", "password": "bob-pass"})
+    get, post = fake.calls
+    assert (get.method, get.service, get.func, get.query) == (
+        "GET",
+        "billing",
+        "vds",
+        "func=vds&authinfo=***",
+    )
+    assert (post.body, post.auth_mode) == ("func=auth&username=bob&password=***", "none")
+    assert "alice-pass" not in repr(fake.calls)
+    assert "bob-pass" not in repr(fake.calls)
+
+
+def test_other_methods_are_405(fake, http):
+    response = http.put(fake.url, data={"func": "vds"})
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_in_process_transport_serves_the_same_answers():
+    fake = BillingFake(max_page_size=1)
+    fake.inject(Fault.error("not_enough_money", "insufficient funds"), func="payment.add")
+    with httpx.Client(transport=fake.transport(), base_url="http://billing.test") as http:
+        doc = http.post("/billmgr", data={"func": "vds", "authinfo": ALICE}).json()["doc"]
+        error = http.post("/billmgr", data={"func": "payment.add", "authinfo": ALICE, "sok": "ok"}).json()
+    assert (doc["p_elems"], len(doc["elem"])) == ({"$": "2"}, 1)
+    assert error["doc"]["error"]["$type"] == "not_enough_money"
+    assert [c.func for c in fake.calls] == ["vds", "payment.add"]
 
 
 def test_fault_validation():

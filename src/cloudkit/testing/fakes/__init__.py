@@ -7,7 +7,7 @@ Example:
     True
 """
 
-from cloudkit.testing.fakes._kit import Call, FaultMatch  # and Fault, once billing no longer exports its own
+from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
 from cloudkit.testing.fakes.billing import (
     AuthMode,
     BillingFake,
@@ -18,9 +18,6 @@ from cloudkit.testing.fakes.billing import (
     FakePayment,
     FakeTicket,
     FakeUser,
-    Fault,
-    FaultKind,
-    RecordedCall,
 )
 from cloudkit.testing.fakes.openstack import (
     FakeCredentials,
@@ -52,13 +49,11 @@ __all__ = [
     "FakeVolume",
     "FakeVolumeAttachment",
     "Fault",
-    "FaultKind",
     "FaultMatch",
     "OpenStackCall",
     "OpenStackFake",
     "OpenStackFault",
     "OpenStackFaultKind",
-    "RecordedCall",
     "TungstenFake",
     "TungstenScopeCapture",
 ]

@@ -1,0 +1,426 @@
+"""`BillingFake`: the facade over the billing state, on the shared fake kit."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+import types
+from collections.abc import Callable
+from decimal import Decimal
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from http import HTTPStatus
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlencode
+
+from cloudkit.testing.fakes._kit import (
+    Call,
+    Fault,
+    FaultKind,
+    LoopbackFake,
+    Reply,
+    Request,
+    RouteMiss,
+    Router,
+)
+from cloudkit.testing.fakes.billing._context import (
+    SECRET_PARAMS,
+    Doc,
+    Options,
+    WireError,
+    doc_error,
+    today,
+    wrap_children,
+)
+from cloudkit.testing.fakes.billing._routes import ROUTES, dispatch
+from cloudkit.testing.fakes.billing._state import (
+    ACTIVE,
+    USER_LEVEL,
+    AuthMode,
+    Expense,
+    FakeAttachment,
+    FakeExpense,
+    FakeOperation,
+    FakePayment,
+    FakeTicket,
+    FakeUser,
+    cents,
+    seeded_state,
+)
+
+_MASK = "***"
+_PATH = "/billmgr"
+# One endpoint: GET and POST reach the func dispatch, any other path is a 404, any other method a 405.
+_HTTP: Router[str] = Router()
+_HTTP.add("GET", _PATH, "billmgr")
+_HTTP.add("POST", _PATH, "billmgr")
+
+
+def _body_form(request: Request) -> tuple[dict[str, str], list[FakeAttachment]]:
+    """The form fields and attachments of a request body (urlencoded or multipart)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return dict(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True)), []
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message: Message = BytesParser(policy=HTTP).parsebytes(head + request.body)
+    fields: dict[str, str] = {}
+    files: list[FakeAttachment] = []
+    if not message.is_multipart():
+        return fields, files
+    for part in message.get_payload():
+        if not isinstance(part, Message):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None or name.startswith("file_"):
+            files.append(FakeAttachment(name, filename or name, part.get_content_type(), data))
+        else:
+            fields[name] = data.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return fields, files
+
+
+def _masked(pairs: dict[str, str]) -> dict[str, str]:
+    return {k: _MASK if k in SECRET_PARAMS else v for k, v in pairs.items()}
+
+
+class BillingFake(LoopbackFake):
+    """A BILLmanager-style billing server on ``127.0.0.1`` (an OS-chosen port), seeded and stateful.
+
+    It serves the wire fixed in ``docs/billing-wire.md``: one ``/billmgr`` endpoint, ``func=``
+    dispatch (from the query or a form or multipart body, the body winning), ``{"doc": ...}`` JSON
+    replies, errors at HTTP 200, three ways to authenticate, ``su`` scoping, the ``sok`` rule, paged
+    lists, money, tickets and services with running operations, and the upstream oddities cloudkit
+    exists to handle: a user-level form called by an admin without ``su`` answers ``ok`` and changes
+    nothing, a form without ``sok`` reads instead of writing, and (with ``wrap_single_children``)
+    every single child object arrives wrapped in a one-element list. Guesses where the public sources
+    are silent are marked ``# assumption:``.
+
+    Seed (``seed=True``): the admin (user 1, level 28, no account); ``alice``/``alice-pass`` (user 2,
+    account 1 "Alice Ltd", 150.00 EUR, services ``vm-1`` 301 and ``vm-2`` 302 active, invoice 201,
+    paid charge 401); ``bob``/``bob-pass`` (user 3, account 2 "Bob GmbH", 0.00 EUR, service ``vm-3``
+    303 suspended, unpaid charge 402 of 30.00 EUR). New ids grow from per-table bases.
+
+    Faults (`inject`, ``func=`` matches billing's function): ``Fault.error(code, message, details=
+    {"object": ..., <param>: ...})`` is a ``doc.error`` envelope at HTTP 200 (or at ``status`` if
+    given); ``Fault.server_error(status, body)`` answers ``body`` verbatim, or an HTML error page
+    without one; ``swallow_effect`` takes only writes (actions, and forms submitted with ``sok``).
+    ``max_page_size`` caps every page the fake answers below what ``p_cnt`` asks, as real servers do.
+
+    Example:
+        >>> import httpx
+        >>> with BillingFake() as fake, httpx.Client(trust_env=False) as http:
+        ...     doc = http.get(fake.url, params={"func": "vds", "authinfo": "admin:secret"}).json()
+        >>> doc["doc"]["p_elems"], fake.calls[0].params["authinfo"], fake.calls[0].auth_mode
+        ({'$': '3'}, '***', 'authinfo')
+        >>> with httpx.Client(transport=BillingFake(max_page_size=2).transport()) as http:
+        ...     page = http.post("http://billing.test/billmgr", data={
+        ...         "func": "vds", "authinfo": "admin:secret", "p_cnt": "100"}).json()["doc"]
+        >>> page["p_elems"], page["p_cnt"], len(page["elem"])
+        ({'$': '3'}, {'$': '2'}, 2)
+    """
+
+    _what = "billing fake"
+    _url_path = _PATH
+    _secret_headers: ClassVar[frozenset[str]] = frozenset(
+        {"x-auth-token", "x-subject-token", "authorization", "cookie"}
+    )
+
+    def __init__(
+        self,
+        *,
+        admin_login: str = "admin",
+        admin_password: str = "secret",  # noqa: S107 - a fixture credential of a loopback fake
+        session_idle_timeout: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        wrap_single_children: bool = False,
+        complete_operations: bool = True,
+        max_page_size: int | None = None,
+        seed: bool = True,
+        port: int = 0,
+    ) -> None:
+        """Configure the fake; nothing listens until `start`.
+
+        Example:
+            >>> BillingFake(seed=False).balance_of("admin")
+            Traceback (most recent call last):
+            ...
+            KeyError: "'admin' has no account"
+            >>> BillingFake(max_page_size=0)
+            Traceback (most recent call last):
+            ...
+            ValueError: max_page_size must be at least 1 (or None), got 0
+        """
+        if max_page_size is not None and max_page_size < 1:
+            raise ValueError(f"max_page_size must be at least 1 (or None), got {max_page_size}")
+        super().__init__(port=port)
+        self._admin = (admin_login, admin_password)
+        self._seed = seed
+        self._switches = (wrap_single_children, complete_operations, max_page_size)
+        self._timeout = session_idle_timeout
+        self._clock = clock
+        self.wrap_single_children = wrap_single_children
+        """Wrap every child object of every reply in a one-element list; `reset` restores it."""
+        self.complete_operations = complete_operations
+        """Finish service operations at once (else: in progress until completed); `reset` restores it."""
+        self.max_page_size = max_page_size
+        """The most rows a page holds whatever ``p_cnt`` asks (None: no cap); `reset` restores it."""
+        self._state = seeded_state(admin_login, admin_password, seed=seed)
+
+    # ------------------------------------------------------------------------------ state helpers
+    def add_user(
+        self,
+        login: str,
+        password: str,
+        *,
+        account_name: str,
+        balance: Decimal = Decimal(0),
+        currency: str = "EUR",
+    ) -> FakeUser:
+        """Add a client account with its first user (level 16).
+
+        Example:
+            >>> user = BillingFake().add_user("carol", "pw", account_name="Carol SA")
+            >>> user.user_id, user.account_id, user.level
+            (4, 3, 16)
+        """
+        with self._lock:
+            if self._state.user_by_login(login) is not None:
+                raise ValueError(f"user {login!r} already exists")
+            account = self._state.add_account(account_name, balance, currency)
+            user = self._state.add_user(login, password, USER_LEVEL, account)
+            return FakeUser(user.id, login, user.level, account.id, account.name)
+
+    def add_service(self, owner_login: str, name: str, *, status: int = ACTIVE) -> int:
+        """Add a ``vds`` service for a client; returns its item id.
+
+        Example:
+            >>> BillingFake().add_service("bob", "vm-4")
+            304
+        """
+        with self._lock:
+            return self._state.add_item(self._state.account_of(owner_login).id, name, status).id
+
+    def add_expense(
+        self,
+        owner_login: str,
+        amount: Decimal,
+        *,
+        info: str = "manual charge",
+        notpayd: Decimal | None = None,
+    ) -> int:
+        """Charge a client; returns the expense id.
+
+        assumption: a charge is paid from the balance as far as it goes and the rest is debt
+        (``notpayd``); pass ``notpayd`` to set the debt directly and leave the balance alone.
+
+        Example:
+            >>> fake = BillingFake()
+            >>> fake.add_expense("alice", Decimal("200"))
+            403
+            >>> fake.balance_of("alice"), fake.expenses_of("alice")[-1].notpayd
+            (Decimal('0.00'), Decimal('50.00'))
+        """
+        with self._lock:
+            account = self._state.account_of(owner_login)
+            amount = cents(amount)
+            if notpayd is None:
+                paid = max(Decimal(0), min(account.balance, amount))
+                account.balance -= paid
+                notpayd = amount - paid
+            expense = Expense(
+                self._state.next_id("expense"), account.id, amount, cents(notpayd), info, today()
+            )
+            self._state.expenses[expense.id] = expense
+            return expense.id
+
+    def balance_of(self, login: str) -> Decimal:
+        """The balance of the user's account.
+
+        Example:
+            >>> BillingFake().balance_of("alice")
+            Decimal('150.00')
+        """
+        with self._lock:
+            return self._state.account_of(login).balance
+
+    def payments_of(self, login: str) -> list[FakePayment]:
+        """The payments of the user's account, oldest first.
+
+        Example:
+            >>> BillingFake().payments_of("bob")
+            []
+        """
+        with self._lock:
+            account_id = self._state.account_of(login).id
+            return [
+                FakePayment(p.id, str(p.id), p.amount, p.status, p.create_date)
+                for p in self._state.payments.values()
+                if p.account_id == account_id
+            ]
+
+    def expenses_of(self, login: str) -> list[FakeExpense]:
+        """The charges of the user's account, oldest first.
+
+        Example:
+            >>> [e.expense_id for e in BillingFake().expenses_of("alice")]
+            [401]
+        """
+        with self._lock:
+            account_id = self._state.account_of(login).id
+            return [
+                FakeExpense(e.id, e.amount, e.notpayd, e.info, e.create_date)
+                for e in self._state.expenses.values()
+                if e.account_id == account_id
+            ]
+
+    def tickets_of(self, login: str) -> list[FakeTicket]:
+        """The tickets of the user's account with their messages, oldest first.
+
+        Example:
+            >>> BillingFake().tickets_of("bob")
+            []
+        """
+        with self._lock:
+            account_id = self._state.account_of(login).id
+            return [
+                FakeTicket(t.id, t.name, t.tstatus, tuple(t.messages))
+                for t in self._state.tickets.values()
+                if t.account_id == account_id
+            ]
+
+    def service_status(self, item_id: int) -> int:
+        """The status code of a service (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress).
+
+        Example:
+            >>> BillingFake().service_status(303)
+            3
+        """
+        with self._lock:
+            item = self._state.items.get(item_id)
+            if item is None:
+                raise KeyError(f"no service {item_id}")
+            return item.status
+
+    def running_operations(self) -> list[FakeOperation]:
+        """The operations waiting for the processing module (with ``complete_operations=False``).
+
+        Example:
+            >>> BillingFake(complete_operations=False).running_operations()
+            []
+        """
+        with self._lock:
+            return [FakeOperation(o.id, o.item, o.name, o.trycount) for o in self._state.operations.values()]
+
+    def expire_sessions(self) -> None:
+        """Make every open session expired (the next call with one gets an ``auth`` error).
+
+        Example:
+            >>> BillingFake().expire_sessions()
+        """
+        with self._lock:
+            for session in self._state.sessions.values():
+                session.expired = True
+
+    def complete_running_operations(self) -> None:
+        """Finish every running operation, as the processing module calling ``service.post<op>``.
+
+        Example:
+            >>> BillingFake(complete_operations=False).complete_running_operations()
+        """
+        with self._lock:
+            for operation in list(self._state.operations.values()):
+                self._state.complete(operation)
+
+    # ------------------------------------------------------------------------------ kit hooks
+    def _classify(self, request: Request) -> Request:
+        """``func`` and ``params`` from the query and the form or multipart body (the body wins)."""
+        params = {name: values[-1] for name, values in request.query.items()}
+        params.update(_body_form(request)[0])
+        return dataclasses.replace(request, service="billing", func=params.get("func") or None, params=params)
+
+    def _answer(self, request: Request) -> Reply:
+        """The ``{"doc": ...}`` answer to a call of ``/billmgr`` (a plain 404 or 405 elsewhere)."""
+        try:
+            _HTTP.resolve(request.method, request.path)
+        except RouteMiss as miss:
+            return Reply.text(miss.status, f"{miss.status} {HTTPStatus(miss.status).phrase}\n")
+        files = _body_form(request)[1] if request.body else []
+        options = Options(self._timeout, self._clock, self.complete_operations, self.max_page_size)
+        return self._json(dispatch(self._state, options, request.params, files))
+
+    def _json(self, doc: Doc) -> Reply:
+        body = {"doc": wrap_children(doc) if self.wrap_single_children else doc}
+        return Reply(200, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+    def _fault_reply(self, fault: Fault, request: Request) -> Reply:  # noqa: ARG002 - a hook
+        """``body`` verbatim; a ``code``: a ``doc.error`` envelope (HTTP 200 unless ``status``); else HTML."""
+        if fault.body is not None:
+            return Reply(fault.status or 500, fault.body, fault.content_type)
+        if fault.code is not None:
+            details = dict(fault.details)
+            obj = details.pop("object", None)
+            reply = self._json(
+                doc_error(WireError(fault.code, fault.message or "", obj=obj, params=details.items()))
+            )
+            return reply if fault.status is None else dataclasses.replace(reply, status=fault.status)
+        status = fault.status or 500
+        title = f"{status} {HTTPStatus(status).phrase}"
+        extra = f"<p>{fault.message}</p>" if fault.message else ""
+        return Reply.text(
+            status, f"<html><body><h1>{title}</h1>{extra}</body></html>", "text/html; charset=utf-8"
+        )
+
+    def _is_write(self, request: Request) -> bool:
+        """An action, or a form submitted with ``sok``; lists and form reads are not writes."""
+        route = ROUTES.get(request.func or "")
+        return route is not None and route.writes(request.params)
+
+    def _swallow(self, request: Request) -> Reply:
+        """Answer on a copy of the state and keep only the id counters (an id handed out stays used)."""
+        before = copy.deepcopy(self._state)
+        reply = self._answer(request)
+        before.counters = self._state.counters
+        self._state = before
+        return reply
+
+    def _record(self, request: Request, reply: Reply | None, fault: FaultKind | None) -> Call:
+        """The call with its ``func``, ``su``, how it authenticated and its parameters, secrets masked."""
+        params = request.params
+        mode: AuthMode = "none"
+        if "authinfo" in params:
+            mode = "authinfo"
+        elif "auth" in params:
+            mode = "session"
+        elif params.get("func") == "auth" and "key" in params:
+            mode = "key"
+        fields, files = _body_form(request) if request.body else ({}, [])
+        shown = _masked(dict(params))
+        shown.update({f.field: f.filename for f in files})
+        query = _masked(dict(parse_qsl(request.query_string, keep_blank_values=True)))
+        headers = {k: _MASK if k in self._secret_headers else v for k, v in request.headers.items()}
+        return Call(
+            method=request.method,
+            path=request.raw_path,
+            query=urlencode(query, safe="*"),
+            service=request.service,
+            status=None if reply is None else reply.status,
+            headers=types.MappingProxyType(headers),
+            body=urlencode({**_masked(fields), **{f.field: f.filename for f in files}}, safe="*"),
+            fault=fault,
+            params=types.MappingProxyType(shown),
+            func=request.func or "",
+            su=params.get("su") or None,
+            auth_mode=mode,
+        )
+
+    def _reset_state(self) -> None:
+        """The seeded state and the constructor's switches."""
+        self._state = seeded_state(*self._admin, seed=self._seed)
+        self.wrap_single_children, self.complete_operations, self.max_page_size = self._switches
