@@ -19,18 +19,25 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
 from cloudkit._core._retry import RetryPolicy
-from cloudkit.testing._cassettes import OPENSTACK_HOST, SecretRegistry, openstack_vcr_config
+from cloudkit.testing._cassettes import (
+    OPENSTACK_HOST,
+    CassetteSource,
+    SecretRegistry,
+    openstack_vcr_config,
+)
 from cloudkit.testing._clock import FakeClock
-from cloudkit.testing.fakes.openstack import OpenStackFake
-from cloudkit.testing.fakes.tungsten import TungstenFake
-from cloudkit.tungsten import TungstenClient, TungstenSettings
+
+if TYPE_CHECKING:  # imported by the fixtures: loading the plugin must not import the Tungsten stack
+    from cloudkit.testing.fakes.openstack import OpenStackFake
+    from cloudkit.testing.fakes.tungsten import TungstenFake
+    from cloudkit.tungsten import TungstenClient
 
 __all__ = [
     "ADMIN_PROJECT_ID",
@@ -76,7 +83,9 @@ def deterministic_uuids() -> Callable[[], str]:
     return lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
 
 
-def tungsten_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+def tungsten_vcr_config(
+    registry: SecretRegistry, *, recorded_against: str, source: CassetteSource | None = None
+) -> dict[str, Any]:
     """``vcr_config`` for TF cassettes: the OpenStack JSON scrubbing plus the service account's password.
 
     Only cloudkit's own requests are recorded: the TF fake validates tokens with Keystone over HTTP in
@@ -89,7 +98,7 @@ def tungsten_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> d
         ['openstack']
     """
     registry.add(SERVICE_ACCOUNT[1])
-    config = openstack_vcr_config(registry, recorded_against=recorded_against)
+    config = openstack_vcr_config(registry, recorded_against=recorded_against, source=source)
     scrub = config["before_record_request"]
 
     def cloudkit_only(request: Any) -> Any:
@@ -168,6 +177,8 @@ class TungstenClientFactory:
         **settings: Any,
     ) -> TungstenClient:
         """A client for the service account (or the given identity); settings pass through."""
+        from cloudkit.tungsten import TungstenClient, TungstenSettings  # noqa: PLC0415 (heavy: imported on use)
+
         client = TungstenClient(
             TungstenSettings(
                 url=self.url,
@@ -193,6 +204,8 @@ class TungstenClientFactory:
 
 @pytest.fixture(scope="session")
 def _tungsten_fake_server(_openstack_fake_server: OpenStackFake) -> Iterator[TungstenFake]:
+    from cloudkit.testing.fakes.tungsten import TungstenFake  # noqa: PLC0415 (imported on use)
+
     with TungstenFake(keystone_url=_openstack_fake_server.auth_url) as fake:
         yield fake
 
