@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(QUIRKS.markdown())
         else:
             for quirk_id, quirk in QUIRKS.items():
-                print(f"{quirk_id:32s} {quirk.summary}")
+                print(f"{quirk_id:32s} {quirk.evidence:15s} {quirk.summary}")
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
