@@ -29,6 +29,7 @@ from cloudkit.testing._cassettes import (
     session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
+from cloudkit.testing._drift import Drift, compare_recordings
 
 if TYPE_CHECKING:
     from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
@@ -37,6 +38,7 @@ __all__ = [
     "CASSETTE_SOURCES",
     "CassetteSecretError",
     "CassetteSource",
+    "Drift",
     "FakeClock",
     "FaultProxy",
     "GuardedPersister",
@@ -47,6 +49,7 @@ __all__ = [
     "billing_vcr_config",
     "billmgr_matcher",
     "cassette_source",
+    "compare_recordings",
     "openstack_matcher",
     "openstack_vcr_config",
     "safe_request_scrubber",

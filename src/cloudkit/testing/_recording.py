@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar, cast
 
 import attrs
 import pytest
@@ -86,6 +86,7 @@ _FAKES = {
     "tungsten": "TungstenFake + OpenStackFake Keystone (embedded fakes)",
     "session": "BillingFake and OpenStackFake (embedded fakes)",
 }
+T = TypeVar("T")
 _REGISTRY = pytest.StashKey[SecretRegistry]()
 _ITEM = pytest.StashKey[pytest.Item]()
 
@@ -115,6 +116,46 @@ def registry_for(item: pytest.Item) -> SecretRegistry:
         registry = SecretRegistry([*FAKE_SECRETS, *env_secrets()])
         item.stash[_REGISTRY] = registry
     return registry
+
+
+def live_url(record_mode: str) -> str | None:
+    """The live deployment to record against (``CLOUDKIT_RECORD_AGAINST``), only while recording."""
+    url = os.environ.get(AGAINST_ENV)
+    return url if url and record_mode != "none" else None
+
+
+def live_credentials(prefix: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``username`` / ``password`` / ``project_name`` from ``<prefix>USERNAME`` etc., where set.
+
+    Example:
+        >>> from cloudkit.testing._recording import live_credentials
+        >>> live_credentials("CLOUDKIT_BILLING_", {"CLOUDKIT_BILLING_USERNAME": "ops"})
+        {'username': 'ops'}
+    """
+    environ = os.environ if environ is None else environ
+    names = {"username": "USERNAME", "password": "PASSWORD", "project_name": "PROJECT_NAME"}
+    return {key: environ[prefix + name] for key, name in names.items() if environ.get(prefix + name)}
+
+
+class _NeedsFake:
+    """Stands in for a fake while recording a live deployment: using it skips the test."""
+
+    def __init__(self, kind: type) -> None:
+        self._kind = kind.__name__
+
+    def _skip(self) -> NoReturn:
+        pytest.skip(f"needs the {self._kind} (a fault or a switch): not recorded against a live deployment")
+
+    def __bool__(self) -> bool:  # noqa: PLE0304 (never returns: using the stand-in skips the test)
+        self._skip()
+
+    def __getattr__(self, name: str) -> Any:
+        self._skip()
+
+
+def needs_fake(kind: type[T]) -> T:
+    """A stand-in for a fake of type ``kind`` whose first use skips the test (live recording)."""
+    return cast("T", _NeedsFake(kind))
 
 
 def remember_item(item: pytest.Item) -> None:

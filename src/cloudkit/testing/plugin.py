@@ -181,15 +181,19 @@ def make_billing_client(
 class ClientFactory:
     """Makes test clients for one URL and closes them all at teardown (no leaked sockets)."""
 
-    def __init__(self, url: str, clock: FakeClock, calls: CallLog) -> None:
-        """Clients will talk to ``url``, sleep on ``clock`` and log to ``calls``."""
+    def __init__(self, url: str, clock: FakeClock, calls: CallLog, **defaults: Any) -> None:
+        """Clients will talk to ``url``, sleep on ``clock`` and log to ``calls``; ``defaults`` are settings
+        every client gets unless a call overrides them.
+        """  # noqa: D205 (two-line summary)
         self.url = url
         self.clock = clock
         self.calls = calls
+        self.defaults = defaults
         self._made: list[BillingClient] = []
 
     def __call__(self, *, calls: CallLog | None = None, **settings: Any) -> BillingClient:
         """A client (admin unless ``username``/``password`` are given); settings pass through."""
+        settings = {**self.defaults, **settings}
         client = make_billing_client(self.url, self.clock, calls or self.calls, **settings)
         self._made.append(client)
         return client
@@ -250,7 +254,19 @@ def billing_backend(
     billing_calls: CallLog,
     record_mode: str,
 ) -> Iterator[BillingBackend]:
-    """The backend of a contract test: a replayed cassette or the live fake (see module docs)."""
+    """The backend of a contract test: a replayed cassette or the live fake (see module docs).
+
+    Recording with ``CLOUDKIT_RECORD_AGAINST=URL`` (``cloudkit record billing --against URL``), the
+    ``[cassette]`` half talks to that deployment as ``CLOUDKIT_BILLING_USERNAME``/``_PASSWORD``; a test
+    that needs the fake (to arm a fault or flip a switch) is skipped there.
+    """
+    live = _recording.live_url(record_mode) if request.param == "cassette" else None
+    if live is not None:
+        env = _recording.live_credentials("CLOUDKIT_BILLING_")
+        factory = ClientFactory(live, fake_clock, billing_calls, **env)
+        yield BillingBackend(request.param, _recording.needs_fake(BillingFake), factory)
+        factory.close()
+        return
     fake: BillingFake | None = None
     if request.param == "fake" or record_mode != "none":
         fake = request.getfixturevalue("billing_fake")
