@@ -17,6 +17,7 @@ the OpenStack fake's seeded ones, whose ids are fixed: :data:`ALICE_PROJECT_ID` 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -158,8 +159,13 @@ class TungstenClientFactory:
         >>> factory.close()
     """
 
-    def __init__(self, url: str, auth_url: str, clock: FakeClock, calls: TungstenCallLog) -> None:
-        """Clients use TF at ``url`` and Keystone at ``auth_url``, sleep on ``clock``, log to ``calls``."""
+    def __init__(
+        self, url: str, auth_url: str, clock: FakeClock, calls: TungstenCallLog, **defaults: Any
+    ) -> None:
+        """Clients use TF at ``url`` and Keystone at ``auth_url``, sleep on ``clock``, log to ``calls``;
+        ``defaults`` (identity or settings) apply unless a call overrides them.
+        """  # noqa: D205 (two-line summary)
+        self.defaults = defaults
         self.url = url
         self.auth_url = auth_url
         self.clock = clock
@@ -178,6 +184,12 @@ class TungstenClientFactory:
     ) -> TungstenClient:
         """A client for the service account (or the given identity); settings pass through."""
         from cloudkit.tungsten import TungstenClient, TungstenSettings  # noqa: PLC0415 (heavy: imported on use)
+
+        if (username, password, project_name) == SERVICE_ACCOUNT and self.defaults:
+            # The service account asked for by default: the factory's own identity (a live deployment's).
+            username = self.defaults.get("username", username)
+            password = self.defaults.get("password", password)
+            project_name = self.defaults.get("project_name", project_name)
 
         client = TungstenClient(
             TungstenSettings(
@@ -273,7 +285,25 @@ def tungsten_backend(
     tungsten_calls: TungstenCallLog,
     record_mode: str,
 ) -> Iterator[TungstenBackend]:
-    """The backend of a TF contract test: a replayed cassette or the live fakes."""
+    """The backend of a TF contract test: a replayed cassette or the live fakes.
+
+    Recording with ``CLOUDKIT_RECORD_AGAINST=URL`` (``cloudkit record tungsten --against URL``), the
+    ``[cassette]`` half talks to that TF API, logging in at ``CLOUDKIT_TUNGSTEN_AUTH_URL`` as
+    ``CLOUDKIT_TUNGSTEN_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME``; tests needing the fakes skip.
+    """
+    from cloudkit.testing import _recording  # noqa: PLC0415 (no cycle: the plugin imports this module)
+    from cloudkit.testing.fakes.openstack import OpenStackFake  # noqa: PLC0415
+    from cloudkit.testing.fakes.tungsten import TungstenFake  # noqa: PLC0415
+
+    live = _recording.live_url(record_mode) if request.param == "cassette" else None
+    if live is not None:
+        auth_url = os.environ.get("CLOUDKIT_TUNGSTEN_AUTH_URL", "")
+        identity = _recording.live_credentials("CLOUDKIT_TUNGSTEN_")
+        factory = TungstenClientFactory(live, auth_url, fake_clock, tungsten_calls, **identity)
+        stand_ins = _recording.needs_fake(TungstenFake), _recording.needs_fake(OpenStackFake)
+        yield TungstenBackend(request.param, *stand_ins, factory)
+        factory.close()
+        return
     fake: TungstenFake | None = None
     keystone: OpenStackFake | None = None
     if request.param == "fake" or record_mode != "none":
