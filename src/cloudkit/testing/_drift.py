@@ -213,7 +213,7 @@ def render(drifts: list[Drift]) -> str:
     Example:
         >>> from cloudkit.testing._drift import render
         >>> render([])
-        'no drift\\n'
+        'no drift\n'
     """
     if not drifts:
         return "no drift\n"
