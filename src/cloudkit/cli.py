@@ -2,7 +2,9 @@
 
 - ``cloudkit demo`` walks the billing story against the embedded fake and prints every step.
 - ``cloudkit sim`` serves the fakes on loopback and prints their URLs and credentials.
-- ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests.
+- ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests;
+  ``cloudkit record billing|tungsten --against URL`` records them against a live deployment instead.
+- ``cloudkit drift A B`` compares two recordings (cassettes or folders) field by field; exit 1 on drift.
 - ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance on loopback.
 - ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
 """
@@ -286,9 +288,27 @@ def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None
             print("stopped", file=out)
 
 
-def run_record(system: str, extra: Sequence[str]) -> int:
-    """Re-record the cassettes of ``tests/contract/<system>`` (OpenStack: from the lab; others: the fakes)."""
+def run_record(
+    system: str, extra: Sequence[str], *, against: str | None = None, into: Path | None = None
+) -> int:
+    """Re-record the cassettes of ``tests/contract/<system>`` (OpenStack: from the lab; others: the fakes).
+
+    With ``against`` (billing and Tungsten only), the ``[cassette]`` half of the contract tests runs
+    against that live deployment instead of the fake, with credentials from the usual ``CLOUDKIT_*``
+    settings, the same scrubbing, and cassettes stamped ``source: live`` written under ``into``
+    (default ``cassettes-live/``) so that the checked-in fake recordings stay as they are.
+    """
     root = Path.cwd()
+    env = os.environ.copy()
+    if against is not None:
+        if system not in {"billing", "tungsten"}:
+            print("--against records billing or tungsten only", file=sys.stderr)
+            return 2
+        env |= {
+            "CLOUDKIT_RECORD_AGAINST": against,
+            "CLOUDKIT_CASSETTE_SOURCE": "live",
+            "CLOUDKIT_CASSETTE_DIR": str((into or root / "cassettes-live").resolve()),
+        }
     tests = root / "tests" / "contract" / system
     if not tests.is_dir():
         print(f"no contract tests at {tests}; run from the repository root", file=sys.stderr)
@@ -315,7 +335,21 @@ def run_record(system: str, extra: Sequence[str]) -> int:
         *rest,
     ]
     print("$", " ".join(command), flush=True)
-    return subprocess.call(command, env=os.environ.copy())  # noqa: S603 (our own interpreter and args)
+    return subprocess.call(command, env=env)  # noqa: S603 (our own interpreter and args)
+
+
+def run_drift(a: Path, b: Path, out: TextIO | None = None) -> int:
+    """``cloudkit drift A B``: print every difference; 0 when there is none, 1 when there is drift."""
+    from cloudkit.testing._drift import compare_recordings, render  # noqa: PLC0415 (test extra)
+
+    out = out or sys.stdout
+    try:
+        drifts = compare_recordings(a, b)
+    except ValueError as exc:
+        print(f"cloudkit drift: {exc}", file=sys.stderr)
+        return 2
+    out.write(render(drifts))
+    return 1 if drifts else 0
 
 
 def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: TextIO | None = None) -> int:
@@ -368,6 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     record.add_argument(
         "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
     )
+    record.add_argument("--against", metavar="URL", help="billing|tungsten: record a live deployment")
+    record.add_argument(
+        "--into", type=Path, default=None, help="with --against: cassette folder (default cassettes-live)"
+    )
+    drift = commands.add_parser("drift", help="compare two recordings (cassettes or folders) field by field")
+    drift.add_argument("a", type=Path)
+    drift.add_argument("b", type=Path)
     commands.add_parser("doctor", help="check a live deployment (CLOUDKIT_* settings) for known traps")
     lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
     lab.add_argument("action", choices=["install", "up", "down", "status"])
@@ -383,7 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "sim":
             run_sim(args.port)
         elif args.command == "record":
-            return run_record(args.system, extra)
+            return run_record(args.system, extra, against=args.against, into=args.into)
+        elif args.command == "drift":
+            return run_drift(args.a, args.b)
         elif args.command == "doctor":
             return run_doctor_from_env(sys.stdout)
         elif args.command == "lab":
@@ -392,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(QUIRKS.markdown())
         else:
             for quirk_id, quirk in QUIRKS.items():
-                print(f"{quirk_id:32s} {quirk.summary}")
+                print(f"{quirk_id:32s} {quirk.evidence:15s} {quirk.summary}")
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -14,12 +14,16 @@ from typing import Literal, TypeVar
 
 import attrs
 
-__all__ = ["QUIRKS", "Quirk", "QuirkRegistry", "quirk"]
+__all__ = ["EVIDENCE_KINDS", "QUIRKS", "Evidence", "Quirk", "QuirkRegistry", "quirk"]
 
 log = logging.getLogger("cloudkit.quirks")
 
 System = Literal["billing", "openstack", "tungsten", "keystone", "session"]
 F = TypeVar("F", bound=Callable[..., object])
+Evidence = Literal["real-service", "upstream-source", "assumption"]
+"""What a quirk rests on: a lab or live recording of the real service, cited public upstream source code or
+documentation, or neither (cloudkit's own fake recordings, field reports, inference)."""
+EVIDENCE_KINDS: tuple[Evidence, ...] = ("real-service", "upstream-source", "assumption")
 
 
 @attrs.frozen(kw_only=True)
@@ -31,7 +35,10 @@ class Quirk:
         system: the system that behaves this way.
         summary: what the upstream does, present tense, one line.
         handling: what cloudkit does about it.
-        evidence: cassette paths and public sources backing the quirk.
+        evidence: what the quirk rests on: ``real-service`` (a lab or live cassette shows the upstream
+            doing it), ``upstream-source`` (cited public upstream code or docs say so) or ``assumption``
+            (only cloudkit's fake recordings, field reports or inference).
+        sources: cassette paths and public sources backing the quirk.
 
     Example:
         >>> from cloudkit import QUIRKS
@@ -43,7 +50,8 @@ class Quirk:
     system: System
     summary: str
     handling: str
-    evidence: tuple[str, ...]
+    evidence: Evidence
+    sources: tuple[str, ...]
 
     def fired(self, detail: str = "") -> None:
         """Log (at debug) that the handler of this quirk acted; never log secrets in ``detail``."""
@@ -85,19 +93,36 @@ class QuirkRegistry(Mapping[str, Quirk]):
 
     def markdown(self) -> str:
         """Render the registry as the ``docs/quirks.md`` page."""
+        counts = {kind: sum(q.evidence == kind for q in self._quirks.values()) for kind in EVIDENCE_KINDS}
         lines = [
             "# Quirks",
             "",
             "Every upstream behaviour cloudkit handles on purpose. Generated from the registry by",
             "`cloudkit quirks --markdown`; do not edit by hand.",
             "",
+            (
+                f"Of {len(self._quirks)} quirks, {counts['real-service']} rest on a recording of the real "
+                f"service (`real-service`), {counts['upstream-source']} on cited upstream source code or "
+                f"documentation (`upstream-source`) and {counts['assumption']} on assumptions (`assumption`: "
+                "cloudkit's own fake recordings, field reports or inference). A cassette recorded from "
+                "cloudkit's own fakes (`source: fake`) proves only what cloudkit sent, never how the "
+                "upstream answers."
+            ),
+            "",
         ]
         for q in sorted(self._quirks.values(), key=lambda q: q.id):
             lines += [f"## `{q.id}`", "", f"**System:** {q.system}", ""]
             lines += [f"**Upstream:** {q.summary}", "", f"**cloudkit:** {q.handling}", ""]
-            lines += ["**Evidence:**", ""] + [f"- {e}" for e in q.evidence] + [""]
+            lines += [f"**Evidence:** {q.evidence} ({_EVIDENCE_MEANS[q.evidence]})", ""]
+            lines += ["**Sources:**", ""] + [f"- {e}" for e in q.sources] + [""]
         return "\n".join(lines)
 
+
+_EVIDENCE_MEANS: dict[str, str] = {
+    "real-service": "a lab or live recording of the real service",
+    "upstream-source": "cited upstream source code or documentation",
+    "assumption": "not yet shown against the real service or its source",
+}
 
 QUIRKS = QuirkRegistry()
 
@@ -107,7 +132,8 @@ def quirk(q: Quirk) -> Callable[[F], F]:
 
     Example:
         >>> from cloudkit._core._quirks import Quirk, QuirkRegistry
-        >>> q = Quirk(id="demo.x", system="billing", summary="s", handling="h", evidence=())
+        >>> q = Quirk(id="demo.x", system="billing", summary="s", handling="h",
+        ...           evidence="assumption", sources=())
         >>> QuirkRegistry().register(q).id
         'demo.x'
     """

@@ -36,11 +36,20 @@ SU_SCOPE = Quirk(
         "admin session may do that (ScopeError otherwise). User-level operations on an admin client "
         "without as_user raise ScopeError before any request is sent."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/billing/create_promised_payment__as_user.yaml",
         "cassettes/billing/as_user__from_user_session.yaml",
         f"{_REF} §4 (su in three forms; gwjabber su=<login>)",
         "FIELD-NOTES.md Billing 3 (promised payments as admin did nothing)",
+        (
+            "https://ispsystem.com/docs/b6c/developer-section/guide-to-ispsystem-software-api "
+            "(acting on behalf of users; admin calls give an error or incomplete data)"
+        ),
+        (
+            "https://ispsystem.com/docs/b6c/developer-section/billmanager-api/expenses-expense "
+            "(<list>.su functions)"
+        ),
     ),
 )
 
@@ -52,7 +61,8 @@ SILENT_OK = Quirk(
         "Every mutating operation declares a post-condition and reads back to check it; an OK without "
         "the effect raises SilentNoOpError carrying this quirk id."
     ),
-    evidence=(
+    evidence="assumption",
+    sources=(
         "cassettes/billing/create_promised_payment__swallowed.yaml",
         "cassettes/billing/suspend_service__swallowed.yaml",
         f"{_REF} §4 Consequences, §10 gotcha 2",
@@ -64,11 +74,16 @@ FORM_NEEDS_SOK = Quirk(
     system="billing",
     summary="A form call without sok=ok only returns the form: nothing is saved, and no error is given.",
     handling="Every form submission cloudkit makes carries sok=ok; raw call() leaves it to the caller.",
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/billing/create_ticket__as_user.yaml",
         (
             f"{_REF} §1 Reserved parameters (B6 register page: "
             "'Without this parameter, changes will not be applied')"
+        ),
+        (
+            "https://www.ispsystem.com/docs/b6c/developer-section/billmanager-api/clients-account-subaccount "
+            "(sok)"
         ),
     ),
 )
@@ -82,10 +97,15 @@ ERRORS_AT_HTTP_200 = Quirk(
         "carrying type, object, value and message; not_enough_money becomes InsufficientFundsError "
         "with Decimal amounts."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/billing/call__ticket_without_message.yaml",
         "cassettes/billing/call__unknown_func.yaml",
         f"{_REF} §2 ('Errors come back with HTTP 200'), §5.3, wire examples W7 and W8",
+        (
+            "https://ispsystem.com/docs/b6c/developer-section/guide-to-ispsystem-software-api (doc.error "
+            "in the reply body)"
+        ),
     ),
 )
 
@@ -97,9 +117,14 @@ SESSION_EXPIRY = Quirk(
         "On an auth error for a session request, log in again once and repeat the call; "
         "a second failure raises."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/billing/list_accounts__session_expired.yaml",
         f"{_REF} §3 (session lasts 1 hour from the last request)",
+        (
+            "https://www.ispsystem.com/docs/billmanager/preliminary-setup/authorization-settings "
+            "(session lifetime)"
+        ),
     ),
 )
 
@@ -110,7 +135,8 @@ ONE_ELEMENT_LISTS = Quirk(
         "JSON output wraps some single children in one-element lists ({'id': [{'$': '5'}]}), not uniformly."
     ),
     handling="The decoder accepts a dict or a one-element list at every level of the doc envelope.",
-    evidence=(
+    evidence="assumption",
+    sources=(
         "cassettes/billing/list_services__wrapped_children.yaml",
         f"{_REF} §2 (sjson vs json), gotcha 9",
     ),

@@ -23,7 +23,8 @@ CINDER_ATTACH_NO_DEVICE = Quirk(
         "verifies a Cinder-side attach through Nova and, if Nova never sees it, undoes it and attaches "
         "through Nova. A volume that falls back to available during an attach raises VolumeAttachError."
     ),
-    evidence=(
+    evidence="real-service",
+    sources=(
         "cassettes/openstack/attach_volume__cinder_then_nova.yaml",
         f"{_REF} §1.1 (who connects the disk to the guest), §3.1, quirk (a)",
         "FIELD-NOTES.md OpenStack 1",
@@ -43,7 +44,8 @@ SYSTEM_VOLUME = Quirk(
         "request (after a read); delete_server removes the system volume with the server; Nova's own "
         "refusal maps to the same error."
     ),
-    evidence=(
+    evidence="real-service",
+    sources=(
         "cassettes/openstack/detach_volume__system_volume.yaml",
         f"{_REF} §2.2, quirk (b)",
         "FIELD-NOTES.md OpenStack 2",
@@ -62,10 +64,12 @@ WSREP_NOT_READY = Quirk(
         "5xx and connection resets. Creates carry a client-side marker and are retried only after a "
         "read-back shows the first attempt did not land: never a duplicate server, volume or snapshot."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/openstack/list_servers__wsrep_then_ok.yaml",
         f"{_REF} §6, quirk (c)",
         "FIELD-NOTES.md OpenStack 3",
+        "https://wikitech.wikimedia.org/wiki/Portal:Cloud_VPS/Admin/Galera (wsrep_ready must be ON)",
     ),
 )
 

@@ -19,9 +19,11 @@ SAME_SECOND_REVOCATION = Quirk(
         "second, validates the new token, and if Keystone still refuses it waits another second and "
         "logs in again (bounded attempts)."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/session/change_password__as_user.yaml",
         "reference/real-keystone.md §0 and §2 (measured: waiting 1 s fixed it 10 of 10)",
+        "openstack/keystone keystone/models/revoke_model.py (revocation by issued_before)",
     ),
 )
 

@@ -10,22 +10,35 @@ Example:
     0.0
 """
 
+from typing import TYPE_CHECKING, Any
+
 from cloudkit.testing._cassettes import (
+    CASSETTE_SOURCES,
     CassetteSecretError,
+    CassetteSource,
     GuardedPersister,
     SecretRegistry,
     billing_vcr_config,
     billmgr_matcher,
+    cassette_source,
     openstack_matcher,
     openstack_vcr_config,
+    safe_request_scrubber,
+    safe_response_scrubber,
     session_matcher,
     session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
-from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
+from cloudkit.testing._drift import Drift, compare_recordings
+
+if TYPE_CHECKING:
+    from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
 
 __all__ = [
+    "CASSETTE_SOURCES",
     "CassetteSecretError",
+    "CassetteSource",
+    "Drift",
     "FakeClock",
     "FaultProxy",
     "GuardedPersister",
@@ -35,8 +48,26 @@ __all__ = [
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
+    "cassette_source",
+    "compare_recordings",
     "openstack_matcher",
     "openstack_vcr_config",
+    "safe_request_scrubber",
+    "safe_response_scrubber",
     "session_matcher",
     "session_vcr_config",
 ]
+
+_LAZY = {"FaultProxy", "ProxiedService", "ProxyCall"}
+
+
+def __getattr__(name: str) -> Any:
+    """The fault proxy's names, imported on first use (the proxy stack is not needed to load the plugin)."""
+    if name in _LAZY:
+        from cloudkit.testing import _proxy  # noqa: PLC0415 (lazy on purpose)
+
+        value = getattr(_proxy, name)
+        globals()[name] = value
+        return value
+    msg = f"module 'cloudkit.testing' has no attribute {name!r}"
+    raise AttributeError(msg)

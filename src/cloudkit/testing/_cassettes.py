@@ -19,23 +19,27 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
-
-from cloudkit.lab._admin import LAB_ADMIN_HEADER
 
 __all__ = [
     "CASSETTE_HOST",
+    "CASSETTE_SOURCES",
     "CassetteSecretError",
+    "CassetteSource",
     "GuardedPersister",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
+    "cassette_source",
     "openstack_lab_matcher",
     "openstack_matcher",
     "openstack_vcr_config",
+    "safe_request_scrubber",
+    "safe_response_scrubber",
     "session_matcher",
     "session_vcr_config",
 ]
@@ -194,23 +198,87 @@ def multipart_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
+CassetteSource = Literal["fake", "lab", "live"]
+"""What a cassette was recorded against: one of cloudkit's fakes, ``cloudkit lab``, or a live deployment."""
+
+CASSETTE_SOURCES: tuple[CassetteSource, ...] = ("fake", "lab", "live")
+_SOURCE_LINE = re.compile(r"^source: (\S+)\s*$", re.MULTILINE)
+
+
+def cassette_source(text: str) -> CassetteSource:
+    r"""The ``source`` a cassette's header names (``fake``, ``lab`` or ``live``).
+
+    Every cassette cloudkit writes starts with a comment saying what it was recorded against and a
+    top-level ``source`` key, which vcrpy ignores on load::
+
+        # recorded against: cloudkit 0.1.0 against BillingFake (embedded fake)
+        source: fake
+        interactions:
+        ...
+
+    Raises ValueError when the cassette names no source, or an unknown one.
+
+    Example:
+        >>> from cloudkit.testing import cassette_source
+        >>> cassette_source("# recorded against: lab\nsource: lab\ninteractions: []\n")
+        'lab'
+    """
+    if text.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            text = f"source: {json.loads(text).get('source')}"
+    match = _SOURCE_LINE.search(text)
+    if match is None:
+        msg = "the cassette names no source (a top-level `source: fake|lab|live`)"
+        raise ValueError(msg)
+    value = match.group(1)
+    for source in CASSETTE_SOURCES:
+        if value == source:
+            return source
+    msg = f"unknown cassette source {value!r}; expected one of {', '.join(CASSETTE_SOURCES)}"
+    raise ValueError(msg)
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _guess_source(cassette_dict: dict[str, Any]) -> CassetteSource:
+    """``fake`` when every recorded request went to loopback, else ``live`` (cassettes of unknown origin)."""
+    hosts = {urlsplit(str(request.uri)).hostname or "" for request in cassette_dict.get("requests", ())}
+    return "fake" if hosts <= _LOOPBACK_HOSTS else "live"
+
+
 class GuardedPersister:
     """A vcrpy persister that stamps what a cassette was recorded against and refuses secrets.
 
+    The written file starts with ``# recorded against: ...`` and a top-level ``source`` key (see
+    :func:`cassette_source`); ``source=None`` guesses it (``fake`` if every request went to loopback,
+    else ``live``). Loading delegates to ``inner`` (vcrpy's filesystem persister by default).
+
     Example:
         >>> from cloudkit.testing import GuardedPersister, SecretRegistry
-        >>> p = GuardedPersister(SecretRegistry(["hunter2"]), recorded_against="BillingFake")
-        >>> p.recorded_against
-        'BillingFake'
+        >>> p = GuardedPersister(SecretRegistry(["hunter2"]), recorded_against="BillingFake", source="fake")
+        >>> p.recorded_against, p.source
+        ('BillingFake', 'fake')
     """
 
-    def __init__(self, registry: SecretRegistry, *, recorded_against: str) -> None:
-        """Guard with ``registry``; stamp cassettes with ``recorded_against``."""
+    def __init__(
+        self,
+        registry: SecretRegistry,
+        *,
+        recorded_against: str,
+        source: CassetteSource | None = None,
+        inner: Any = None,
+    ) -> None:
+        """Guard with ``registry``; stamp cassettes with ``recorded_against`` and ``source``."""
         self.registry = registry
         self.recorded_against = recorded_against
+        self.source = source
+        self.inner = inner
 
     def load_cassette(self, cassette_path: str | Path, serializer: Any) -> Any:
-        """Load as vcrpy's filesystem persister does."""
+        """Load with ``inner``, or as vcrpy's filesystem persister does."""
+        if self.inner is not None:
+            return self.inner.load_cassette(cassette_path, serializer)
         from vcr.persisters.filesystem import FilesystemPersister  # noqa: PLC0415 (test-only dependency)
 
         return FilesystemPersister.load_cassette(cassette_path, serializer)
@@ -218,21 +286,40 @@ class GuardedPersister:
     def save_cassette(
         self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any
     ) -> None:
-        """Serialize, check for secrets, then write; raise :class:`CassetteSecretError` instead of leaking."""
-        from vcr.serialize import serialize  # noqa: PLC0415 (test-only dependency)
+        """Serialize, check for secrets, then write; raise :class:`CassetteSecretError` instead of leaking.
+
+        A persister that does not write to files (``inner`` not vcrpy's filesystem one) saves after the
+        check, without the header.
+        """
+        from vcr.persisters.filesystem import FilesystemPersister  # noqa: PLC0415 (test-only dependency)
+        from vcr.serialize import serialize  # noqa: PLC0415
 
         data = serialize(cassette_dict, serializer)
         leaked = self.registry.found_in(data)
         if leaked:
             msg = f"refusing to save {cassette_path}: it still holds secrets {leaked}"
             raise CassetteSecretError(msg)
-        header = f"# recorded against: {self.recorded_against}\n"
+        inner = self.inner
+        writes_files = inner is None or isinstance(inner, GuardedPersister | FilesystemPersister)
+        if not writes_files and not (isinstance(inner, type) and issubclass(inner, FilesystemPersister)):
+            inner.save_cassette(cassette_path, cassette_dict, serializer)
+            return
+        source = self.source or _guess_source(cassette_dict)
+        against = self.registry.scrub(self.recorded_against).replace("\n", " ")
         path = Path(cassette_path)
+        if data.lstrip().startswith("{"):  # the JSON serializer: the source is a key of the document
+            document = json.loads(data)
+            header = ""
+            data = json.dumps({"recorded_against": against, "source": source, **document}, indent=4)
+        else:
+            header = f"# recorded against: {against}\nsource: {source}\n"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + data, encoding="utf-8")
 
 
-def billing_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+def billing_vcr_config(
+    registry: SecretRegistry, *, recorded_against: str, source: CassetteSource | None = None
+) -> dict[str, Any]:
     """``vcr_config`` for billing cassettes: scrubbing, ``billmgr`` matching and the guarded persister.
 
     Example:
@@ -246,7 +333,7 @@ def billing_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> di
         "before_record_request": _scrub_request(registry),
         "before_record_response": _scrub_response(registry),
         "decode_compressed_response": True,
-        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "persister": GuardedPersister(registry, recorded_against=recorded_against, source=source),
         "allow_playback_repeats": False,
     }
 
@@ -254,6 +341,9 @@ def billing_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> di
 # ------------------------------------------------------------------------------------------ OpenStack
 OPENSTACK_HOST = "openstack.cassette"
 FAR_FUTURE = "2099-12-31T23:59:59.000000Z"
+# The header of the lab's own admin requests (``cloudkit.lab._admin.LAB_ADMIN_HEADER``; spelled here so
+# that loading cassette configuration never imports the lab).
+_LAB_ADMIN_HEADER = "x-cloudkit-lab-admin"
 _TOKEN_HEADERS = frozenset({"x-auth-token", "x-subject-token", "authorization", "cookie", "set-cookie"})
 
 
@@ -284,7 +374,7 @@ def _scrub_json_body(body: bytes, registry: SecretRegistry) -> bytes:
 
 def _scrub_openstack_request(registry: SecretRegistry, *, keep_port: bool = False) -> Callable[[Any], Any]:
     def scrub(request: Any) -> Any:
-        if any(name.lower() == LAB_ADMIN_HEADER.lower() for name in request.headers):
+        if any(name.lower() == _LAB_ADMIN_HEADER for name in request.headers):
             return None  # the lab's own set-up and clean-up: not part of what the test exercised
         parts = urlsplit(request.uri)
         host = f"{OPENSTACK_HOST}:{parts.port}" if keep_port and parts.port else OPENSTACK_HOST
@@ -353,7 +443,11 @@ def _json_or_bytes(body: Any) -> Any:
 
 
 def openstack_vcr_config(
-    registry: SecretRegistry, *, recorded_against: str, lab: bool = False
+    registry: SecretRegistry,
+    *,
+    recorded_against: str,
+    lab: bool = False,
+    source: CassetteSource | None = None,
 ) -> dict[str, Any]:
     """``vcr_config`` for OpenStack cassettes: token and password scrubbing, far-future token expiry.
 
@@ -372,9 +466,119 @@ def openstack_vcr_config(
         "before_record_request": _scrub_openstack_request(registry, keep_port=lab),
         "before_record_response": _scrub_openstack_response(registry),
         "decode_compressed_response": True,
-        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "persister": GuardedPersister(registry, recorded_against=recorded_against, source=source),
         "allow_playback_repeats": False,
     }
+
+
+# ------------------------------------------------------------------------------------------ any cassette
+_SECRET_JSON_KEYS = frozenset({"password", "secret", "original_password", "passwd", "authinfo"})
+
+
+def _learn_json_secrets(node: Any, registry: SecretRegistry) -> Any:
+    """Remember, then blank, the values of password-like keys anywhere in a JSON document."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _SECRET_JSON_KEYS and isinstance(value, str):
+                registry.add(value)
+                out[key] = REDACTED
+            else:
+                out[key] = _learn_json_secrets(value, registry)
+        return out
+    if isinstance(node, list):
+        return [_learn_json_secrets(item, registry) for item in node]
+    return node
+
+
+def _learn_params(pairs: list[tuple[str, str]], registry: SecretRegistry) -> list[tuple[str, str]]:
+    for key, value in pairs:
+        if key in _SECRET_PARAMS and value:
+            registry.add(value)
+    return _scrub_params(pairs)
+
+
+def safe_request_scrubber(registry: SecretRegistry) -> Callable[[Any], Any]:
+    """The scrubbing every recorded request gets while cloudkit's plugin is loaded, whatever ``vcr_config``.
+
+    Values of secret parameters (``auth``, ``authinfo``, ``password``, ``passwd``, ``key``) in the query
+    and in form bodies, of password-like keys in JSON bodies, and the ``Authorization``, ``Cookie`` and
+    ``X-Auth-Token`` headers become ``REDACTED``; the values are remembered, so they are scrubbed wherever
+    else they appear (and :class:`GuardedPersister` refuses a cassette that still holds one). Host, port
+    and path stay as they were, so the user's own matchers keep working.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from cloudkit.testing import SecretRegistry, safe_request_scrubber
+        >>> registry = SecretRegistry()
+        >>> request = SimpleNamespace(uri="http://127.0.0.1:8/billmgr?out=json", headers={
+        ...     "Content-Type": "application/x-www-form-urlencoded"}, body=b"func=auth&password=hunter2")
+        >>> safe_request_scrubber(registry)(request).body
+        b'func=auth&password=REDACTED'
+        >>> registry.scrub("again: hunter2")
+        'again: REDACTED'
+    """
+
+    def scrub(request: Any) -> Any:
+        parts = urlsplit(request.uri)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key in _SECRET_PARAMS for key, _ in pairs):
+            query = urlencode(_learn_params(pairs, registry))
+            request.uri = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+        body = request.body
+        if isinstance(body, bytes | str) and body:
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            if _is_form(request.headers):
+                text = urlencode(_learn_params(parse_qsl(text, keep_blank_values=True), registry))
+            elif text.lstrip().startswith(("{", "[")):
+                with contextlib.suppress(ValueError):
+                    text = json.dumps(_learn_json_secrets(json.loads(text), registry), sort_keys=True)
+            request.body = registry.scrub(text).encode()
+        request.uri = registry.scrub(request.uri)
+        for name in list(request.headers):
+            if name.lower() in {"authorization", "cookie", "x-auth-token", "proxy-authorization"}:
+                request.headers[name] = REDACTED
+            else:
+                request.headers[name] = registry.scrub(str(request.headers[name]))
+        return request
+
+    return scrub
+
+
+def safe_response_scrubber(registry: SecretRegistry) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The scrubbing every recorded response gets while cloudkit's plugin is loaded, whatever ``vcr_config``.
+
+    A billing session id in a ``func=auth`` reply and a Keystone ``X-Subject-Token`` are learned as
+    secrets; every known secret is replaced in the body and headers; ``Set-Cookie`` and
+    ``X-Subject-Token`` become ``REDACTED``.
+
+    Example:
+        >>> from cloudkit.testing import SecretRegistry, safe_response_scrubber
+        >>> registry = SecretRegistry()
+        >>> reply = {"headers": {}, "body": {"string": b'{"doc": {"auth": {"$id": "s3ss10n-id"}}}'}}
+        >>> safe_response_scrubber(registry)(reply)["body"]["string"]
+        b'{"doc": {"auth": {"$id": "REDACTED"}}}'
+    """
+
+    def scrub(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() == "x-subject-token":
+                for value in headers[name]:
+                    registry.add(str(value))
+        body = response.get("body", {}).get("string", b"")
+        if isinstance(body, bytes | str) and body:
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            _learn_session(text, registry)
+            response["body"]["string"] = registry.scrub(text).encode()
+        for name in list(headers):
+            if name.lower() in {"set-cookie", "x-subject-token"}:
+                headers[name] = [REDACTED]
+            else:
+                headers[name] = [registry.scrub(str(v)) for v in headers[name]]
+        return response
+
+    return scrub
 
 
 # ------------------------------------------------------------------------------------------ session
@@ -388,7 +592,9 @@ def session_matcher(r1: Any, r2: Any) -> None:
     (billmgr_matcher if _is_billing(r1) else openstack_matcher)(r1, r2)
 
 
-def session_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+def session_vcr_config(
+    registry: SecretRegistry, *, recorded_against: str, source: CassetteSource | None = None
+) -> dict[str, Any]:
     """``vcr_config`` for session cassettes: billing scrubbing for billing, OpenStack's for Keystone.
 
     Example:
@@ -413,6 +619,6 @@ def session_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> di
         "before_record_request": scrub_request,
         "before_record_response": scrub_response,
         "decode_compressed_response": True,
-        "persister": GuardedPersister(registry, recorded_against=recorded_against),
+        "persister": GuardedPersister(registry, recorded_against=recorded_against, source=source),
         "allow_playback_repeats": False,
     }

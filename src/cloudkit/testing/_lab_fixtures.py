@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 import pytest
 
-from cloudkit.lab import Lab, LabInfo
-from cloudkit.lab._admin import LabAdmin, LabTenant
-from cloudkit.testing._proxy import FaultProxy
+if TYPE_CHECKING:  # imported by the fixtures: loading the plugin must not import the lab
+    from cloudkit.lab import Lab, LabInfo
+    from cloudkit.lab._admin import LabAdmin, LabTenant
+    from cloudkit.testing._proxy import FaultProxy
 
 __all__ = [
     "LAB_PASSWORD",
@@ -41,6 +43,8 @@ NOVA_PROXY_PORT, CINDER_PROXY_PORT = 38774, 38776  # fixed: lab cassettes keep a
 @pytest.fixture(scope="session")
 def openstack_lab() -> Iterator[LabInfo]:
     """The lab control plane for this test run (see the module docs for how it is found or started)."""
+    from cloudkit.lab import Lab  # noqa: PLC0415 (imported only when a test asks for the lab)
+
     lab = Lab(say=lambda line: print(f"cloudkit lab: {line}", flush=True))  # noqa: T201 (progress)
     info = lab.info()
     if info is not None:
@@ -78,6 +82,9 @@ def lab_tenant(openstack_lab: LabInfo) -> Iterator[LabTenant]:
 
     Checks first that every lab process is still alive.
     """
+    from cloudkit.lab import Lab  # noqa: PLC0415 (imported only when a test asks for the lab)
+    from cloudkit.lab._admin import LabAdmin  # noqa: PLC0415
+
     _require_whole(Lab(say=lambda _line: None))
     admin = LabAdmin(openstack_lab.ports)
     try:
@@ -105,6 +112,8 @@ class LabUsers:
 @pytest.fixture
 def lab_users(openstack_lab: LabInfo) -> Iterator[LabUsers]:
     """Add more lab users for a test (``lab_tenant`` makes the first); all are purged in teardown."""
+    from cloudkit.lab._admin import LabAdmin  # noqa: PLC0415 (imported only when a test asks for the lab)
+
     users = LabUsers(LabAdmin(openstack_lab.ports))
     try:
         yield users
@@ -136,6 +145,8 @@ class LabProxies:
 
 @pytest.fixture(scope="session")
 def _lab_proxy_servers(openstack_lab: LabInfo) -> Iterator[LabProxies]:
+    from cloudkit.testing._proxy import FaultProxy  # noqa: PLC0415 (imported only for the lab)
+
     ports = openstack_lab.ports
     with (
         FaultProxy(f"http://127.0.0.1:{ports.nova}", service="compute", port=NOVA_PROXY_PORT) as compute,

@@ -17,20 +17,28 @@ the OpenStack fake's seeded ones, whose ids are fixed: :data:`ALICE_PROJECT_ID` 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
 from cloudkit._core._retry import RetryPolicy
-from cloudkit.testing._cassettes import OPENSTACK_HOST, SecretRegistry, openstack_vcr_config
+from cloudkit.testing._cassettes import (
+    OPENSTACK_HOST,
+    CassetteSource,
+    SecretRegistry,
+    openstack_vcr_config,
+)
 from cloudkit.testing._clock import FakeClock
-from cloudkit.testing.fakes.openstack import OpenStackFake
-from cloudkit.testing.fakes.tungsten import TungstenFake
-from cloudkit.tungsten import TungstenClient, TungstenSettings
+
+if TYPE_CHECKING:  # imported by the fixtures: loading the plugin must not import the Tungsten stack
+    from cloudkit.testing.fakes.openstack import OpenStackFake
+    from cloudkit.testing.fakes.tungsten import TungstenFake
+    from cloudkit.tungsten import TungstenClient
 
 __all__ = [
     "ADMIN_PROJECT_ID",
@@ -76,7 +84,9 @@ def deterministic_uuids() -> Callable[[], str]:
     return lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
 
 
-def tungsten_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> dict[str, Any]:
+def tungsten_vcr_config(
+    registry: SecretRegistry, *, recorded_against: str, source: CassetteSource | None = None
+) -> dict[str, Any]:
     """``vcr_config`` for TF cassettes: the OpenStack JSON scrubbing plus the service account's password.
 
     Only cloudkit's own requests are recorded: the TF fake validates tokens with Keystone over HTTP in
@@ -89,7 +99,7 @@ def tungsten_vcr_config(registry: SecretRegistry, *, recorded_against: str) -> d
         ['openstack']
     """
     registry.add(SERVICE_ACCOUNT[1])
-    config = openstack_vcr_config(registry, recorded_against=recorded_against)
+    config = openstack_vcr_config(registry, recorded_against=recorded_against, source=source)
     scrub = config["before_record_request"]
 
     def cloudkit_only(request: Any) -> Any:
@@ -149,8 +159,13 @@ class TungstenClientFactory:
         >>> factory.close()
     """
 
-    def __init__(self, url: str, auth_url: str, clock: FakeClock, calls: TungstenCallLog) -> None:
-        """Clients use TF at ``url`` and Keystone at ``auth_url``, sleep on ``clock``, log to ``calls``."""
+    def __init__(
+        self, url: str, auth_url: str, clock: FakeClock, calls: TungstenCallLog, **defaults: Any
+    ) -> None:
+        """Clients use TF at ``url`` and Keystone at ``auth_url``, sleep on ``clock``, log to ``calls``;
+        ``defaults`` (identity or settings) apply unless a call overrides them.
+        """  # noqa: D205 (two-line summary)
+        self.defaults = defaults
         self.url = url
         self.auth_url = auth_url
         self.clock = clock
@@ -168,6 +183,14 @@ class TungstenClientFactory:
         **settings: Any,
     ) -> TungstenClient:
         """A client for the service account (or the given identity); settings pass through."""
+        from cloudkit.tungsten import TungstenClient, TungstenSettings  # noqa: PLC0415 (heavy: imported on use)
+
+        if (username, password, project_name) == SERVICE_ACCOUNT and self.defaults:
+            # The service account asked for by default: the factory's own identity (a live deployment's).
+            username = self.defaults.get("username", username)
+            password = self.defaults.get("password", password)
+            project_name = self.defaults.get("project_name", project_name)
+
         client = TungstenClient(
             TungstenSettings(
                 url=self.url,
@@ -193,6 +216,8 @@ class TungstenClientFactory:
 
 @pytest.fixture(scope="session")
 def _tungsten_fake_server(_openstack_fake_server: OpenStackFake) -> Iterator[TungstenFake]:
+    from cloudkit.testing.fakes.tungsten import TungstenFake  # noqa: PLC0415 (imported on use)
+
     with TungstenFake(keystone_url=_openstack_fake_server.auth_url) as fake:
         yield fake
 
@@ -260,7 +285,25 @@ def tungsten_backend(
     tungsten_calls: TungstenCallLog,
     record_mode: str,
 ) -> Iterator[TungstenBackend]:
-    """The backend of a TF contract test: a replayed cassette or the live fakes."""
+    """The backend of a TF contract test: a replayed cassette or the live fakes.
+
+    Recording with ``CLOUDKIT_RECORD_AGAINST=URL`` (``cloudkit record tungsten --against URL``), the
+    ``[cassette]`` half talks to that TF API, logging in at ``CLOUDKIT_TUNGSTEN_AUTH_URL`` as
+    ``CLOUDKIT_TUNGSTEN_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME``; tests needing the fakes skip.
+    """
+    from cloudkit.testing import _recording  # noqa: PLC0415 (no cycle: the plugin imports this module)
+    from cloudkit.testing.fakes.openstack import OpenStackFake  # noqa: PLC0415
+    from cloudkit.testing.fakes.tungsten import TungstenFake  # noqa: PLC0415
+
+    live = _recording.live_url(record_mode) if request.param == "cassette" else None
+    if live is not None:
+        auth_url = os.environ.get("CLOUDKIT_TUNGSTEN_AUTH_URL", "")
+        identity = _recording.live_credentials("CLOUDKIT_TUNGSTEN_")
+        factory = TungstenClientFactory(live, auth_url, fake_clock, tungsten_calls, **identity)
+        stand_ins = _recording.needs_fake(TungstenFake), _recording.needs_fake(OpenStackFake)
+        yield TungstenBackend(request.param, *stand_ins, factory)
+        factory.close()
+        return
     fake: TungstenFake | None = None
     keystone: OpenStackFake | None = None
     if request.param == "fake" or record_mode != "none":

@@ -13,22 +13,24 @@ record mode ``none`` unless ``--record-mode`` says otherwise) and ``[fake]`` (th
 loopback HTTP). Cassettes live in ``cassettes/billing/<operation>__<scenario>.yaml`` where the test is
 named ``test_<operation>__<scenario>``. Re-record with ``cloudkit record``.
 
-pytest-recording defines ``vcr_config``, ``vcr_cassette_dir`` and ``default_cassette_name`` too, and
-between two plugins its definitions win; import cloudkit's into your ``conftest.py``, where they take
-precedence::
+Recording is safe whatever ``vcr_config`` is in force: through pytest-recording's
+``pytest_recording_configure`` hook, cloudkit scrubs every recorded request and response (after the
+project's own ``before_record_*`` hooks), refuses to write a known secret, and stamps each cassette's
+``source`` (``fake``, ``lab``, ``live``); contract tests get cloudkit's matchers and cassette layout
+unless the project configures its own. No ``conftest.py`` import is needed (see
+:mod:`cloudkit.testing._recording`).
 
-    from cloudkit.testing.plugin import default_cassette_name, vcr_cassette_dir, vcr_config
+Importing the plugin is light: the OpenStack, session, Tungsten and lab stacks are imported by the
+fixtures that use them.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -38,23 +40,24 @@ import pytest
 from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.lab import PORTS, LabInfo
-from cloudkit.openstack import OpenStackClient, OpenStackSettings
-from cloudkit.session import SessionManager
+from cloudkit.testing import _recording
 from cloudkit.testing._cassettes import (
     SecretRegistry,
-    billing_vcr_config,
     billmgr_matcher,
     multipart_fields,
     openstack_lab_matcher,
     openstack_matcher,
-    openstack_vcr_config,
     session_matcher,
-    session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
-from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
-from cloudkit.testing.fakes import BillingFake, OpenStackFake, OpenStackFault
+from cloudkit.testing.fakes import BillingFake
+
+if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
+    from cloudkit.lab import LabInfo
+    from cloudkit.openstack import OpenStackClient
+    from cloudkit.session import SessionManager
+    from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
+    from cloudkit.testing.fakes import OpenStackFake, OpenStackFault
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -66,12 +69,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cassette: run against a replayed cassette (set by cloudkit)")
 
 
-def pytest_recording_configure(vcr: Any) -> None:
-    """Register cloudkit's matchers with vcrpy (pytest-recording hook)."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note the test being set up, for :func:`pytest_recording_configure`."""
+    _recording.remember_item(item)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Register cloudkit's matchers and enforce scrubbing, the guard and the source stamp on every cassette.
+
+    pytest-recording calls this for each cassette it opens, whichever ``vcr_config`` fixture won; see
+    :mod:`cloudkit.testing._recording`.
+    """
     vcr.register_matcher("billmgr", billmgr_matcher)
     vcr.register_matcher("openstack", openstack_matcher)
     vcr.register_matcher("openstack_lab", openstack_lab_matcher)
     vcr.register_matcher("session", session_matcher)
+    _recording.enforce(config, vcr)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -167,15 +181,19 @@ def make_billing_client(
 class ClientFactory:
     """Makes test clients for one URL and closes them all at teardown (no leaked sockets)."""
 
-    def __init__(self, url: str, clock: FakeClock, calls: CallLog) -> None:
-        """Clients will talk to ``url``, sleep on ``clock`` and log to ``calls``."""
+    def __init__(self, url: str, clock: FakeClock, calls: CallLog, **defaults: Any) -> None:
+        """Clients will talk to ``url``, sleep on ``clock`` and log to ``calls``; ``defaults`` are settings
+        every client gets unless a call overrides them.
+        """  # noqa: D205 (two-line summary)
         self.url = url
         self.clock = clock
         self.calls = calls
+        self.defaults = defaults
         self._made: list[BillingClient] = []
 
     def __call__(self, *, calls: CallLog | None = None, **settings: Any) -> BillingClient:
         """A client (admin unless ``username``/``password`` are given); settings pass through."""
+        settings = {**self.defaults, **settings}
         client = make_billing_client(self.url, self.clock, calls or self.calls, **settings)
         self._made.append(client)
         return client
@@ -209,9 +227,11 @@ def billing(make_billing: ClientFactory) -> BillingClient:
 
 
 @pytest.fixture
-def secret_registry() -> SecretRegistry:
-    """Secrets that must never reach a cassette; the fake's passwords are known up front."""
-    return SecretRegistry(["secret", "alice-pass", "alice-pass-2", "bob-pass", "admin:secret", "portal-pass"])
+def secret_registry(request: pytest.FixtureRequest) -> SecretRegistry:
+    """Secrets that must never reach this test's cassette: the fakes' passwords and secret ``CLOUDKIT_*``
+    settings are known up front; add more with ``secret_registry.add(...)``.
+    """  # noqa: D205 (two-line summary)
+    return _recording.registry_for(request.node)
 
 
 @attrs.define
@@ -227,45 +247,6 @@ class BillingBackend:
     make_client: ClientFactory
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
-    """Cassettes live in ``<rootdir>/cassettes/<system>/``; the system is the test's parent folder."""
-    system = Path(str(request.node.path)).parent.name
-    return str(Path(str(request.config.rootpath)) / "cassettes" / system)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    """``<operation>__<scenario>`` from a test named ``test_<operation>__<scenario>``."""
-    name = str(request.node.originalname)
-    return name.removeprefix("test_")
-
-
-@pytest.fixture
-def vcr_config(request: pytest.FixtureRequest, secret_registry: SecretRegistry) -> dict[str, Any]:
-    """Scrubbing, matching and the guarded persister, chosen by the test's system folder."""
-    system = Path(str(request.node.path)).parent.name
-    if "session_backend" in request.fixturenames:
-        fakes = _recorded_against("BillingFake and OpenStackFake (embedded fakes)")
-        return session_vcr_config(secret_registry, recorded_against=fakes)
-    if "keystone_backend" in request.fixturenames:
-        real = "cloudkit lab: real Keystone 30.0.0 and Glance 33.0.0"
-        return openstack_vcr_config(secret_registry, recorded_against=_recorded_against(real))
-    if system == "openstack":
-        return openstack_vcr_config(
-            secret_registry, recorded_against=_recorded_against(LAB_RECORDED), lab=True
-        )
-    return billing_vcr_config(
-        secret_registry, recorded_against=_recorded_against("BillingFake (embedded fake)")
-    )
-
-
-def _recorded_against(fake: str) -> str:
-    from cloudkit import __version__  # noqa: PLC0415 (avoid a cycle at import time)
-
-    return os.environ.get("CLOUDKIT_RECORDED_AGAINST", f"cloudkit {__version__} against {fake}")
-
-
 @pytest.fixture(params=["cassette", "fake"])
 def billing_backend(
     request: pytest.FixtureRequest,
@@ -273,7 +254,19 @@ def billing_backend(
     billing_calls: CallLog,
     record_mode: str,
 ) -> Iterator[BillingBackend]:
-    """The backend of a contract test: a replayed cassette or the live fake (see module docs)."""
+    """The backend of a contract test: a replayed cassette or the live fake (see module docs).
+
+    Recording with ``CLOUDKIT_RECORD_AGAINST=URL`` (``cloudkit record billing --against URL``), the
+    ``[cassette]`` half talks to that deployment as ``CLOUDKIT_BILLING_USERNAME``/``_PASSWORD``; a test
+    that needs the fake (to arm a fault or flip a switch) is skipped there.
+    """
+    live = _recording.live_url(record_mode) if request.param == "cassette" else None
+    if live is not None:
+        env = _recording.live_credentials("CLOUDKIT_BILLING_")
+        factory = ClientFactory(live, fake_clock, billing_calls, **env)
+        yield BillingBackend(request.param, _recording.needs_fake(BillingFake), factory)
+        factory.close()
+        return
     fake: BillingFake | None = None
     if request.param == "fake" or record_mode != "none":
         fake = request.getfixturevalue("billing_fake")
@@ -349,6 +342,8 @@ class OpenStackClientFactory:
         **settings: Any,
     ) -> OpenStackClient:
         """A client for ``username`` in ``project_name``; settings pass through."""
+        from cloudkit.openstack import OpenStackClient, OpenStackSettings  # noqa: PLC0415 (heavy)
+
         client = OpenStackClient(
             OpenStackSettings(
                 auth_url=self.auth_url,
@@ -374,6 +369,8 @@ class OpenStackClientFactory:
 
 @pytest.fixture(scope="session")
 def _openstack_fake_server() -> Iterator[OpenStackFake]:
+    from cloudkit.testing.fakes import OpenStackFake  # noqa: PLC0415 (only its fixtures need it)
+
     with OpenStackFake() as fake:
         yield fake
 
@@ -453,10 +450,7 @@ class OpenStackBackend:
 # lab (on a PacedClock) as when its cassette is replayed (on a FakeClock).
 _CONTRACT_DEFAULTS: dict[str, Any] = {"poll_interval": 0.25, "cinder_attach_verify_seconds": 2.0}
 
-LAB_RECORDED = (
-    "cloudkit lab: real Keystone 30.0.0, Placement 16.0.0, Nova 34.0.0 (fake virt driver), Cinder 29.0.0 "
-    "(fake volume driver), Glance 33.0.0; Nova and Cinder reached through FaultProxy"
-)
+LAB_RECORDED = _recording.LAB_RECORDED
 
 
 @pytest.fixture(params=["cassette", "fake", "lab"])
@@ -467,6 +461,9 @@ def openstack_backend(
     record_mode: str,
 ) -> Iterator[OpenStackBackend]:
     """The backend of an OpenStack contract test: a cassette (recorded from the lab), the fake, the lab."""
+    from cloudkit.lab import PORTS  # noqa: PLC0415 (only OpenStack contract tests need the lab)
+    from cloudkit.testing._lab_fixtures import LabProxies  # noqa: PLC0415
+
     kind = request.param
     if kind == "fake":
         fake: OpenStackFake = request.getfixturevalue("openstack_fake")
@@ -549,6 +546,8 @@ class SessionBackend:
 
     def make_manager(self, **options: Any) -> SessionManager:
         """A manager on this backend: fake clock, fast retries, the fixed test key (unless given)."""
+        from cloudkit.session import SessionManager  # noqa: PLC0415 (only session tests need it)
+
         if "keys" not in options:
             options.setdefault("key", SESSION_KEY)
         manager = SessionManager(
@@ -571,6 +570,8 @@ def session_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterato
         backend = SessionBackend("cassette", None, None, clock, _REPLAY_URL, _REPLAY_AUTH_URL)
         yield backend
     else:
+        from cloudkit.testing.fakes import OpenStackFake  # noqa: PLC0415 (only session tests need it)
+
         billing = request.getfixturevalue("billing_fake")
         with OpenStackFake(clock=clock) as cloud:
             cloud.add_user("alice", "alice-pass", project="alice")

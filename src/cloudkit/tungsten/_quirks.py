@@ -47,11 +47,13 @@ ADMIN_SCOPE_CAPTURE = Quirk(
         "the TF identity equals the OpenStack identity; cloudkit doctor checks a live deployment (same "
         "user, admin role) and a 403 on a token without the admin role names the fix."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/tungsten/create_virtual_network__for_customer.yaml",
         "cassettes/tungsten/list_virtual_networks__service_account_without_admin.yaml",
         f"{_REF} §2.3-2.5 (scope of the token decides), §7.13 (the seven-step scenario)",
         "FIELD-NOTES.md Tungsten Fabric 1",
+        "tungstenfabric/tf-controller src/config/api-server/vnc_cfg_api_server/vnc_perms.py",
     ),
 )
 
@@ -72,11 +74,13 @@ PLAIN_TEXT_ERRORS = Quirk(
         "NotFoundError, 403 PermissionDeniedError, 5xx a retryable ServerError. Neutron-proxy JSON "
         "bodies ({'exception': ...}) map by exception name."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/tungsten/delete_virtual_network__port_still_uses_it.yaml",
         "cassettes/tungsten/create_virtual_network__duplicate_name.yaml",
         "cassettes/tungsten/get_virtual_network__wrong_type.yaml",
         f"{_REF} §1.5, §1.8, §4 (409 always RefsExistError)",
+        "tungstenfabric/tf-controller src/config/api-server/vnc_cfg_api_server/api_server.py",
     ),
 )
 
@@ -93,7 +97,8 @@ MTU_NOT_IN_DHCP = Quirk(
         "sets DHCP option 26 (interface-mtu) on each of its IPv4 subnets, in the same request; "
         "Subnet.mtu shows what guests will receive."
     ),
-    evidence=(
+    evidence="assumption",
+    sources=(
         "cassettes/tungsten/create_virtual_network__mtu_dhcp_option.yaml",
         "cassettes/tungsten/update_virtual_network__mtu.yaml",
         f"{_REF} §5 (agent DHCP reads dhcp_option_list; no copy of virtual-network.mtu found) [inferred]",
@@ -113,10 +118,12 @@ PUT_REPLACES_REFS = Quirk(
         "subnets and MTU) first reads the network and sends its complete network_ipam_refs list, "
         "keeping every ref and every subnet uuid it does not change."
     ),
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/tungsten/associate_floating_ip__ref_update.yaml",
         "cassettes/tungsten/update_virtual_network__mtu.yaml",
         f"{_REF} §1.4 (PUT replaces the stored list), §1.7 (/ref-update), §4",
+        "tungstenfabric/tf-controller src/config/api-server/vnc_cfg_api_server/api_server.py (/ref-update)",
     ),
 )
 
@@ -128,9 +135,14 @@ NAIVE_PLURALS = Quirk(
         "/bgp-as-a-services."
     ),
     handling="Collection paths are built by one function, type + 's', never by English plural rules.",
-    evidence=(
+    evidence="upstream-source",
+    sources=(
         "cassettes/tungsten/list_virtual_networks__paged.yaml",
         f"{_REF} §1.1 (_generate_resource_crud_uri)",
+        (
+            "tungstenfabric/tf-controller src/config/api-server/vnc_cfg_api_server/api_server.py "
+            "(_generate_resource_crud_uri)"
+        ),
     ),
 )
 
