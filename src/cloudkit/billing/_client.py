@@ -18,7 +18,8 @@ from typing import Self, TypeVar
 import attrs
 import httpx
 
-from cloudkit._core._http import make_http_client, redact, translate_transport_errors
+from cloudkit._core._errors import scrub
+from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit.billing import _quirks, _wire
@@ -599,7 +600,7 @@ class BillingClient:
                 response = self._conn.http.send(request)
             return _wire.parse_reply(response, operation=operation)
         except CloudkitError as exc:
-            _scrub(exc, [*self._conn.secrets(), *extra_secrets])
+            scrub(exc, [*self._conn.secrets(), *extra_secrets])
             raise
 
     def _session(self) -> str:
@@ -704,12 +705,3 @@ def _require_text(*, operation: str, **fields: object) -> None:
     for name, value in fields.items():
         if not isinstance(value, str) or not value.strip():
             raise InvalidArgumentError(f"{name} is empty", system=SYSTEM, operation=operation)
-
-
-def _scrub(exc: CloudkitError, secrets: Iterable[str]) -> None:
-    """Remove every known secret from an error before it leaves the client."""
-    exc.message = redact(exc.message, secrets)
-    exc.args = (exc.message,)
-    if isinstance(exc, ApiError):
-        exc.detail = redact(exc.detail, secrets) if exc.detail else exc.detail
-        exc.value = redact(exc.value, secrets) if exc.value else exc.value

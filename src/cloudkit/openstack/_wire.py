@@ -217,3 +217,28 @@ def token_info(resource: Any, *, operation: str) -> TokenInfo:
         roles=tuple(r["name"] for r in roles if isinstance(r, Mapping) and isinstance(r.get("name"), str)),
         expires_at=expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC),
     )
+
+
+def fault_code(body: Any) -> str | None:
+    """The upstream's own code in an error body: Nova's and Cinder's fault name, Neutron's type, or ``None``.
+
+    Nova and Cinder answer ``{"itemNotFound": {"code": 404, "message": ...}}``; Neutron
+    ``{"NeutronError": {"type": "NetworkNotFound", ...}}``; Keystone's ``{"error": {...}}`` names no code
+    beyond its HTTP status.
+
+    Example:
+        >>> from cloudkit.openstack._wire import fault_code
+        >>> fault_code({"conflictingRequest": {"code": 409, "message": "Instance is locked"}})
+        'conflictingRequest'
+        >>> fault_code({"error": {"code": 401, "title": "Unauthorized", "message": "..."}}) is None
+        True
+    """
+    if not isinstance(body, Mapping) or len(body) != 1:
+        return None
+    ((name, fault),) = body.items()
+    if not isinstance(name, str) or not isinstance(fault, Mapping) or name == "error":
+        return None
+    if name == "NeutronError":
+        kind = fault.get("type")
+        return kind if isinstance(kind, str) and kind else None
+    return name if isinstance(fault.get("message"), str) else None

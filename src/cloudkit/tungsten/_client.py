@@ -350,9 +350,7 @@ class TungstenClient:
                 f"cannot delete {_wire.PORT} {uuid}: still referred to by {named}",
                 system=SYSTEM,
                 operation=operation,
-                code="still-referred",
                 detail=" ".join(f"{self._base}/{b.type}/{b.uuid}" for b in blockers),
-                object_name=f"{_wire.PORT} {uuid}",
             )
         for iip in _wire.port(obj, operation=operation).instance_ip_ids:
             self._delete(_wire.INSTANCE_IP, iip, operation)
@@ -724,9 +722,6 @@ class TungstenClient:
                 f"{uuid} is a {kind}, not a {obj_type}",
                 system=SYSTEM,
                 operation=operation,
-                status=404,
-                code="wrong-type",
-                object_name=f"{obj_type} {uuid}",
             )
         return ObjectRef(type=obj_type, uuid=uuid, fq_name=fq_name)
 
@@ -833,7 +828,9 @@ class TungstenClient:
                 payload = self._exchange(request, operation, subject)
             except ConflictError as exc:
                 # A repeat whose first attempt landed after all: TF names our own uuid as taken.
-                if attempts > 1 and exc.code == "exists" and obj_uuid in (exc.detail or ""):
+                if attempts > 1 and _quirks.classify(409, exc.detail or "")[1] == "exists" and obj_uuid in (
+                    exc.detail or ""
+                ):
                     return obj_uuid
                 raise
             returned = _wire.created_uuid(payload, obj_type, operation=operation)

@@ -739,17 +739,18 @@ def error_from(
         ...     subject=ObjectRef(type="virtual-network", uuid="8c84ff8a-0000-4000-8000-000000000001"))
         >>> print(err.message)
         cannot delete virtual-network 8c84ff8a-0000-4000-8000-000000000001: still referred to by virtual-machine-interface 6f1c0d3e-0000-4000-8000-000000000001
-        >>> err.code, err.quirk
-        ('still-referred', 'tungsten.plain-text-errors')
+        >>> type(err).__name__, err.code, err.quirk
+        ('ConflictError', None, 'tungsten.plain-text-errors')
     """  # noqa: E501 (a doctest line)
     text = content.decode("utf-8", "replace").strip()
     neutron = _neutron_exception(text) if "json" in content_type.lower() or text.startswith("{") else None
+    code: str | None = None
     if neutron is not None:
         cls, code = _quirks.classify_neutron(neutron[0])
         message = f"TF (neutron) {neutron[0]}: {neutron[1]}" if neutron[1] else f"TF (neutron) {neutron[0]}"
     else:
-        cls, code = _quirks.classify(status, text)
-        message = _message(status, code, text, subject)
+        cls, kind = _quirks.classify(status, text)
+        message = _message(status, kind, text, subject)
     return cls(
         message,
         system=SYSTEM,
@@ -758,17 +759,16 @@ def error_from(
         status=status,
         code=code,
         detail=text[:_DETAIL_LIMIT] or None,
-        object_name=f"{subject.type} {subject.uuid}" if subject else None,
     )
 
 
-def _message(status: int, code: str, text: str, subject: ObjectRef | None) -> str:
+def _message(status: int, kind: str | None, text: str, subject: ObjectRef | None) -> str:
     what = f"{subject.type} {subject.uuid}" if subject else "object"
     blocking = _quirks.refs_in_text(text)
     named = ", ".join(f"{ref.type} {ref.uuid}" for ref in blocking)
-    if code == "still-referred":
+    if kind == "still-referred":
         return f"cannot delete {what}: still referred to by {named or _excerpt(text)}"
-    if code == "children-present":
+    if kind == "children-present":
         return f"cannot delete {what}: it still has children {named or _excerpt(text)}"
     excerpt = _excerpt(text)
     return f"TF answered {status}: {excerpt}" if excerpt else f"TF answered {status}"
