@@ -151,7 +151,10 @@ def login_body(
     """  # noqa: E501 (a doctest output line)
     if application_credential_id is not None:
         method = "application_credential"
-        credential: dict[str, Any] = {"id": application_credential_id, "secret": application_credential_secret}
+        credential: dict[str, Any] = {
+            "id": application_credential_id,
+            "secret": application_credential_secret,
+        }
     else:
         method = "password"
         user = {"name": user_name, "domain": {"name": user_domain}, "password": password}
@@ -185,7 +188,8 @@ def parse_token(
         ...         b' "project": {"id": "p1", "name": "service"}, "roles": [{"name": "admin"}],'
         ...         b' "issued_at": "2030-01-01T00:00:00.000000Z",'
         ...         b' "expires_at": "2030-01-01T01:00:00.000000Z"}}')
-        >>> token = parse_token(201, {"x-subject-token": "gAAAA-t"}, body, system="tungsten", operation="login")
+        >>> token = parse_token(201, {"x-subject-token": "gAAAA-t"}, body, system="tungsten",
+        ...                     operation="login")
         >>> token.lifetime, token.identity.roles, token.identity.project_id
         (3600.0, ('admin',), 'p1')
     """

@@ -36,7 +36,12 @@ _SERVER_ERROR = 500
 E = TypeVar("E", bound=CloudkitError)
 
 # Header names, lower-cased, in order of preference: the first one present names the request.
-REQUEST_ID_HEADERS = ("x-openstack-request-id", "x-compute-request-id", "openstack-request-id", "x-request-id")
+REQUEST_ID_HEADERS = (
+    "x-openstack-request-id",
+    "x-compute-request-id",
+    "openstack-request-id",
+    "x-request-id",
+)
 
 
 def error_for_status(

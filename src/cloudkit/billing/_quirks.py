@@ -11,7 +11,6 @@ from typing import Any
 
 from cloudkit._core._quirks import Quirk, quirk
 from cloudkit.errors import (
-    ApiError,
     AuthenticationError,
     BillingApiError,
     ConflictError,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from cloudkit._core._errors import error_for_status
 from cloudkit.billing import _quirks
 from cloudkit.billing._models import (
     Account,
@@ -35,7 +36,6 @@ from cloudkit.billing._models import (
     TicketMessage,
     TicketStatus,
 )
-from cloudkit._core._errors import error_for_status
 from cloudkit.errors import ApiError, InsufficientFundsError, ResponseDecodeError
 
 __all__ = [
@@ -178,7 +178,13 @@ def _http_error(response: httpx.Response, operation: str) -> ApiError:
     status = response.status_code
     cls = error_for_status(status, system=SYSTEM, overrides=_STATUS_OVERRIDES)
     detail = _excerpt(response.text)
-    return cls(f"billing answered HTTP {status}", system=SYSTEM, operation=operation, status=status, detail=detail or None)
+    return cls(
+        f"billing answered HTTP {status}",
+        system=SYSTEM,
+        operation=operation,
+        status=status,
+        detail=detail or None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- nodes

@@ -22,9 +22,10 @@ import openstack.connection
 import openstack.exceptions as os_exc
 import requests
 
-from cloudkit._core._errors import error_for_status, request_id_from
+from cloudkit._core._errors import error_for_status, request_id_from, scrub
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, parse_token
 from cloudkit.errors import (
     ApiError,
     AuthenticationError,
@@ -46,7 +47,6 @@ from cloudkit.openstack._models import (
     Image,
     Server,
     Snapshot,
-    TokenInfo,
     Volume,
     VolumeAttachment,
 )
@@ -217,20 +217,37 @@ class OpenStackClient:
         with _translate("token"):
             return Secret(str(self._conn.session.get_token()))
 
-    def token_info(self) -> TokenInfo:
+    def token_info(self) -> KeystoneIdentity:
         """Who this client is in Keystone: user, project, roles and expiry (its own token, validated)."""
         return self.validate_token(self.token())
 
-    def validate_token(self, token: Secret | str) -> TokenInfo:
+    def validate_token(self, token: Secret | str) -> KeystoneIdentity:
         """Ask Keystone about a token (``GET /v3/auth/tokens``); any user may validate their own.
 
         Raises:
             AuthenticationError: the token is unknown, expired or revoked (Keystone's 404 or 401).
         """
         operation = "validate_token"
-        value = token.get_secret_value() if isinstance(token, Secret) else token
+        subject = token if isinstance(token, Secret) else Secret(token)
+        headers = {"x-subject-token": subject.get_secret_value()}
+
+        def fetch() -> KeystoneToken:
+            with _translate(operation):
+                reply = self._conn.identity.get("/auth/tokens", headers=headers, raise_exc=False)
+            try:
+                return parse_token(
+                    reply.status_code,
+                    reply.headers,
+                    reply.content,
+                    system=SYSTEM,
+                    operation=operation,
+                    subject=subject,
+                )
+            except CloudkitError as exc:
+                raise scrub(exc, [subject.get_secret_value()]) from None
+
         try:
-            raw = self._read(operation, lambda: self._conn.identity.validate_token(value))  # type: ignore[union-attr]
+            validated = self._retry.call(fetch, system=SYSTEM, operation=operation)
         except NotFoundError as exc:
             raise AuthenticationError(
                 "Keystone does not accept this token (unknown, expired or revoked)",
@@ -239,7 +256,7 @@ class OpenStackClient:
                 status=exc.status,
                 request_id=exc.request_id,
             ) from exc
-        return _wire.token_info(raw, operation=operation)
+        return validated.identity
 
     # ------------------------------------------------------------------------------ servers
     def create_server(

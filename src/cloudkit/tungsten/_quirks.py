@@ -13,6 +13,7 @@ from typing import Any
 
 from cloudkit._core._errors import error_for_status
 from cloudkit._core._quirks import Quirk, quirk
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.errors import (
     ApiError,
     CloudkitError,
@@ -21,8 +22,7 @@ from cloudkit.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from cloudkit.tungsten._models import ObjectRef, ServiceIdentity
-from cloudkit.tungsten._settings import KeystoneIdentity
+from cloudkit.tungsten._models import ObjectRef
 
 SYSTEM = "tungsten"
 _REF = "reference/tungsten.md"
@@ -182,9 +182,9 @@ def shared_identity(
     """
     if tungsten is None or openstack is None or tungsten != openstack:
         return None
-    ADMIN_SCOPE_CAPTURE.fired(f"user {tungsten.username!r} at {tungsten.host}")
+    ADMIN_SCOPE_CAPTURE.fired(f"user {tungsten.user_name!r} at {tungsten.host}")
     return ConfigError(
-        f"Tungsten Fabric and OpenStack log in as the same Keystone user {tungsten.username!r} "
+        f"Tungsten Fabric and OpenStack log in as the same Keystone user {tungsten.user_name!r} "
         f"(domain {tungsten.user_domain!r} at {tungsten.host}): TF takes on the scope of whoever acts, so "
         "when the portal acts in a customer's scope TF stops managing routing. Fix: create a dedicated "
         "TF service account with its own project and the admin role there, and give its credentials "
@@ -197,7 +197,7 @@ def shared_identity(
 
 
 @quirk(ADMIN_SCOPE_CAPTURE)
-def explain_refusal(err: CloudkitError, identity: ServiceIdentity | None) -> CloudkitError:
+def explain_refusal(err: CloudkitError, identity: KeystoneIdentity | None) -> CloudkitError:
     """Tag a 403 with the quirk and the fix when the service account's token has no ``admin`` role.
 
     In cloud-admin mode TF refuses every call from such a token; in rbac mode it refuses objects
