@@ -126,7 +126,11 @@ TOKEN_BODY = {
 
 def test_parse_token_reads_header_identity_and_lifetime():
     token = parse_token(
-        201, {"X-Subject-Token": "gAAAAA-token"}, json.dumps(TOKEN_BODY).encode(), system="tungsten", operation=OP
+        201,
+        {"X-Subject-Token": "gAAAAA-token"},
+        json.dumps(TOKEN_BODY).encode(),
+        system="tungsten",
+        operation=OP,
     )
     assert token.value.get_secret_value() == "gAAAAA-token"
     assert token.lifetime == 3600.0
