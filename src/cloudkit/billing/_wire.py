@@ -115,7 +115,7 @@ def parse_payload(payload: Any, *, operation: str) -> Doc:
         ...     "msg": {"$": "Invalid value of field 'Login'"}}}}, operation="call")
         Traceback (most recent call last):
         ...
-        cloudkit.errors.ApiError: billing error value (name): Invalid value of field 'Login' [...]
+        cloudkit.errors.BillingApiError: billing error value (name): Invalid value of field 'Login' [...]
     """
     payload = _quirks.unwrap(payload)
     if not isinstance(payload, dict):
