@@ -135,3 +135,52 @@ def test_identity_of_settings_compares_spellings():
     assert KeystoneIdentity.of("http://KS/v3", "Svc", "Default") == KeystoneIdentity.of(
         "http://ks:1/v3", "svc", "default"
     )
+
+
+@pytest.mark.parametrize(("status", "cls"), [(409, ConflictError), (413, ApiError), (429, RateLimitedError)])
+def test_billing_http_refusals_use_the_one_map_with_billings_override(status, cls):
+    import httpx
+
+    from cloudkit.billing import _wire
+
+    response = httpx.Response(status, text="nope", request=httpx.Request("POST", "http://b/billmgr"))
+    with pytest.raises(cls) as info:
+        _wire.parse_reply(response, operation="op")
+    assert type(info.value) is cls
+    assert (info.value.status, info.value.code) == (status, None)
+
+
+def test_openstack_errors_carry_novas_fault_name_and_request_id():
+    import openstack.exceptions as os_exc
+    import requests
+
+    from cloudkit.openstack._client import _translate
+
+    response = requests.Response()
+    response.status_code = 409
+    response.headers["x-compute-request-id"] = "req-c"
+    response._content = b'{"conflictingRequest": {"code": 409, "message": "Instance abc is locked"}}'
+    with pytest.raises(ConflictError) as info, _translate("attach_volume"):
+        raise os_exc.ConflictException(message="locked", response=response, details="Instance abc is locked")
+    assert (info.value.status, info.value.code) == (409, "conflictingRequest")
+    assert info.value.request_id == "req-c"
+
+
+def test_session_settings_from_env_never_echoes_a_key():
+    from cloudkit.errors import ConfigError
+    from cloudkit.session import SessionSettings
+
+    env = {
+        "CLOUDKIT_SESSION_BILLING_URL": "http://b/billmgr",
+        "CLOUDKIT_SESSION_AUTH_URL": "http://k/v3",
+        "CLOUDKIT_SESSION_KEYS": "k1=not-base64-secret!!",
+    }
+    with pytest.raises(ConfigError) as info:
+        SessionSettings.from_env(env)
+    assert "secret" not in str(info.value)
+    with pytest.raises(ConfigError, match="32 bytes"):
+        SessionSettings(billing_url="http://b/billmgr", auth_url="http://k/v3", keys={"k1": b"short"})
+    with pytest.raises(ConfigError, match="current_kid"):
+        SessionSettings(
+            billing_url="http://b/billmgr", auth_url="http://k/v3", keys={"k1": bytes(32)}, current_kid="k9"
+        )
