@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import attrs
@@ -29,6 +29,7 @@ __all__ = [
     "keystone_error",
     "login_body",
     "parse_token",
+    "read_token",
 ]
 
 TOKEN_HEADER = "X-Subject-Token"  # noqa: S105 (a header name)
@@ -227,6 +228,39 @@ def parse_token(
         identity=identity,
         issued_at=_time(token.get("issued_at"), "$.token.issued_at", system, operation),
         expires_at=expires_at,
+    )
+
+
+class Reply(Protocol):
+    """What :func:`read_token` reads of an HTTP answer (``httpx`` and ``requests`` responses both fit)."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The reply headers."""
+
+    @property
+    def content(self) -> bytes:
+        """The raw body."""
+
+
+def read_token(reply: Reply, *, system: str, operation: str, subject: Secret | None = None) -> KeystoneToken:
+    """:func:`parse_token` of a whole HTTP answer.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from cloudkit._keystone import read_token
+        >>> answer = SimpleNamespace(status_code=401, headers={}, content=b"")  # an httpx or requests reply
+        >>> read_token(answer, system="session", operation="login")
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.AuthenticationError: Keystone answered HTTP 401 [session login]
+    """
+    return parse_token(
+        reply.status_code, reply.headers, reply.content, system=system, operation=operation, subject=subject
     )
 
 

@@ -25,7 +25,7 @@ import requests
 from cloudkit._core._errors import error_for_status, request_id_from, scrub
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
-from cloudkit._keystone import KeystoneIdentity, KeystoneToken, parse_token
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, read_token
 from cloudkit.errors import (
     ApiError,
     AuthenticationError,
@@ -235,14 +235,7 @@ class OpenStackClient:
             with _translate(operation):
                 reply = self._conn.identity.get("/auth/tokens", headers=headers, raise_exc=False)
             try:
-                return parse_token(
-                    reply.status_code,
-                    reply.headers,
-                    reply.content,
-                    system=SYSTEM,
-                    operation=operation,
-                    subject=subject,
-                )
+                return read_token(reply, system=SYSTEM, operation=operation, subject=subject)
             except CloudkitError as exc:
                 raise scrub(exc, [subject.get_secret_value()]) from None
 

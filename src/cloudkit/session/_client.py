@@ -22,7 +22,7 @@ from cloudkit._core._errors import scrub
 from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
-from cloudkit._keystone import KeystoneIdentity, KeystoneToken, keystone_error, login_body, parse_token
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, keystone_error, login_body, read_token
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import (
     AuthenticationError,
@@ -298,7 +298,7 @@ class SessionManager:
         def attempt() -> KeystoneToken:
             with self._translate("login", password):
                 response = self._http.post(f"{self._auth_url}/auth/tokens", json=body)
-                token = self._parse_token(response, "login")
+                token = read_token(response, system=SYSTEM, operation="login")
             if token.identity.project_id is None:
                 raise ConfigError(
                     f"Keystone gave {identity.user_name} an unscoped token: the user has no default project; "
@@ -368,20 +368,7 @@ class SessionManager:
                 raise TokenRevokedError(
                     "Keystone no longer accepts the token", system=SYSTEM, operation="validate"
                 )
-            return self._parse_token(response, "validate", subject=token)
-
-    @staticmethod
-    def _parse_token(
-        response: httpx.Response, operation: str, subject: Secret | None = None
-    ) -> KeystoneToken:
-        return parse_token(
-            response.status_code,
-            response.headers,
-            response.content,
-            system=SYSTEM,
-            operation=operation,
-            subject=subject,
-        )
+            return read_token(response, system=SYSTEM, operation="validate", subject=token)
 
     @staticmethod
     def _token_headers(token: Secret, *, subject: Secret | None = None) -> dict[str, str]:

@@ -24,7 +24,7 @@ import httpx
 from cloudkit._core._errors import scrub
 from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
-from cloudkit._keystone import KeystoneIdentity, KeystoneToken, parse_token
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, read_token
 from cloudkit.errors import (
     CloudkitError,
     ConflictError,
@@ -944,13 +944,7 @@ class TungstenClient:
         def once() -> KeystoneToken:
             response = self._send(wire, operation, token=None)
             try:
-                return parse_token(
-                    response.status_code,
-                    response.headers,
-                    response.content,
-                    system=SYSTEM,
-                    operation=operation,
-                )
+                return read_token(response, system=SYSTEM, operation=operation)
             except CloudkitError as exc:
                 scrub(exc, self._secrets())
                 raise
