@@ -49,6 +49,48 @@ def test_issue_public_names_import():
     )
 
 
+def test_one_keystone_identity_everywhere():
+    """Issue 10: one public KeystoneIdentity (was two, plus TokenInfo and ServiceIdentity)."""
+    from cloudkit import openstack, session, tungsten
+    from cloudkit._keystone import KeystoneIdentity
+
+    assert (
+        openstack.KeystoneIdentity
+        is tungsten.KeystoneIdentity
+        is session.KeystoneIdentity
+        is KeystoneIdentity
+    )
+    for module in (openstack, tungsten, session):
+        assert not {"TokenInfo", "ServiceIdentity"} & set(dir(module))
+
+
+def test_issue_10_public_names_import():
+    from cloudkit.billing import BillingClient
+    from cloudkit.errors import BillingApiError, InsufficientFundsError
+    from cloudkit.session import SessionSettings
+
+    assert issubclass(InsufficientFundsError, BillingApiError)
+    assert callable(BillingClient.keepalive_session)
+    assert callable(SessionSettings.from_env)
+
+
+def test_no_system_imports_another_systems_private_module():
+    """DESIGN: no system imports another system's private module (session used billing._wire)."""
+    import re
+    from pathlib import Path
+
+    root = Path(importlib.import_module("cloudkit").__file__).parent
+    systems = ("billing", "openstack", "tungsten", "session")
+    offenders = [
+        f"{system}/{path.name} -> {other}"
+        for system in systems
+        for path in (root / system).rglob("*.py")
+        for other in systems
+        if other != system and re.search(rf"cloudkit\.{other}(\._\w+| import _)", path.read_text())
+    ]
+    assert offenders == []
+
+
 def test_no_httpx_import_outside_the_io_modules():
     """Project rule: only _core/_http.py, */_wire.py (pure build/parse) and */_client.py (I/O) see httpx.
 

@@ -21,10 +21,11 @@ from typing import TextIO
 import attrs
 
 from cloudkit._core._retry import RetryPolicy
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.errors import AuthenticationError, CloudkitError, PermissionDeniedError, TransportError
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
 from cloudkit.platform import openstack_identity, settings_from_env
-from cloudkit.tungsten import ServiceIdentity, TungstenClient, TungstenSettings
+from cloudkit.tungsten import TungstenClient, TungstenSettings
 from cloudkit.tungsten import _quirks as tungsten_quirks
 
 __all__ = ["Finding", "run_doctor", "run_doctor_from_env"]
@@ -130,7 +131,7 @@ def _static_check(openstack: OpenStackSettings | None, tungsten: TungstenSetting
     assert tf_identity is not None  # noqa: S101 (shared_identity needs both)
     return [
         Finding(
-            problem=f"settings: TF and OpenStack log in as the same Keystone user {tf_identity.username!r} "
+            problem=f"settings: TF and OpenStack log in as the same Keystone user {tf_identity.user_name!r} "
             f"at {tf_identity.host}: TF takes on the scope of whoever acts, so when the portal acts in a "
             "customer's scope TF stops managing routing",
             fix=_FIX_ACCOUNT,
@@ -152,7 +153,7 @@ def _check_tungsten(
     settings: TungstenSettings,
     findings: list[Finding],
     notes: list[str],
-) -> ServiceIdentity | None:
+) -> KeystoneIdentity | None:
     account = settings.username or settings.application_credential_id
     with make(settings) as client:
         try:
@@ -237,7 +238,7 @@ def _check_tf_answers(
 def _check_against_openstack(
     make: Callable[[OpenStackSettings], OpenStackClient],
     settings: OpenStackSettings,
-    tf_identity: ServiceIdentity,
+    tf_identity: KeystoneIdentity,
     findings: list[Finding],
     notes: list[str],
 ) -> None:

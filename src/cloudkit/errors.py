@@ -10,14 +10,17 @@ The system that failed is an attribute, not a branch of the tree::
     │   └── InvalidArgumentError a bad argument (also a ValueError), e.g. a negative amount
     ├── TransportError           no usable answer                               retryable
     │   └── RequestTimeoutError
-    ├── ApiError                 the system said no: .status .code .detail
+    ├── ApiError                 the system said no: .status .code .detail .request_id
     │   ├── AuthenticationError
     │   ├── PermissionDeniedError
     │   ├── NotFoundError
     │   ├── ConflictError
-    │   ├── InsufficientFundsError   billing's not_enough_money: .amount .have .deficit ...
     │   ├── RateLimitedError                                               retryable
-    │   └── ServerError                                          retryable if idempotent
+    │   ├── ServerError                                          retryable if idempotent
+    │   └── BillingApiError      billing's error envelope: .object_name .value; billing's envelope
+    │       │                    errors are also the class above that fits (a BillingApiError that is
+    │       │                    a NotFoundError, ...)
+    │       └── InsufficientFundsError   billing's not_enough_money: .amount .have .deficit ...
     ├── ResponseDecodeError      answered, but not what the model expects: .problems
     ├── OutcomeError             the call "succeeded", its post-condition failed
     │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
@@ -49,6 +52,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BillingApiError",
     "CloudkitError",
     "ConfigError",
     "ConflictError",
@@ -200,15 +204,18 @@ class ApiError(CloudkitError):
     """The system answered and refused.
 
     Attributes:
-        status: HTTP status (200 for billing, whose errors arrive in a 200 envelope).
-        code: the system's own error code or type, e.g. billing's ``"value"``.
+        status: the HTTP status (200 for billing, whose errors arrive in a 200 envelope), or ``None``.
+        code: the upstream's own error code, e.g. billing's ``"not_enough_money"``, Nova's
+            ``"itemNotFound"`` or a Neutron exception name; ``None`` when the upstream sends none. Never
+            the HTTP status, never a name cloudkit made up.
         detail: the system's message, truncated, never holding a secret we sent.
+        request_id: the upstream's request id (``x-openstack-request-id`` and kin), or ``None``.
 
     Example:
         >>> from cloudkit.errors import ApiError
         >>> err = ApiError("bad field", system="billing", status=200, code="value", detail="x")
-        >>> err.status, err.code
-        (200, 'value')
+        >>> err.status, err.code, err.request_id
+        (200, 'value', None)
     """
 
     def __init__(
@@ -221,16 +228,14 @@ class ApiError(CloudkitError):
         status: int | None = None,
         code: str | None = None,
         detail: str | None = None,
-        object_name: str | None = None,
-        value: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        """Create an API error with the system's status, code and detail."""
+        """Create an API error with the system's status, code, detail and request id."""
         super().__init__(message, system=system, operation=operation, quirk=quirk)
         self.status = status
         self.code = code
         self.detail = detail
-        self.object_name = object_name
-        self.value = value
+        self.request_id = request_id
 
 
 class AuthenticationError(ApiError):
@@ -249,7 +254,51 @@ class ConflictError(ApiError):
     """The object exists already or is in a state that forbids the change."""
 
 
-class InsufficientFundsError(ApiError):
+class RateLimitedError(ApiError):
+    """The system asked us to slow down."""
+
+    retryable = True
+
+
+class ServerError(ApiError):
+    """The system failed (5xx or a transient database error); retryable for idempotent calls."""
+
+    retryable = True
+
+
+class BillingApiError(ApiError):
+    """An error from billing's ``doc.error`` envelope, with what only billing reports.
+
+    Billing's envelope errors are instances of this class and of the class of the tree that fits
+    (``except NotFoundError`` catches billing's ``notexist``; ``isinstance(err, BillingApiError)`` gives
+    the fields below).
+
+    Attributes:
+        object_name: billing's ``$object``: the field or object the error is about, e.g. ``"message"``.
+        value: billing's ``$value``: the value it refused (never for a field that names a secret).
+
+    Example:
+        >>> from cloudkit.errors import ApiError, BillingApiError
+        >>> err = BillingApiError("billing error value (name)", status=200, code="value", object_name="name")
+        >>> isinstance(err, ApiError), err.code, err.object_name, err.value
+        (True, 'value', 'name', None)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        object_name: str | None = None,
+        value: str | None = None,
+        **context: Any,
+    ) -> None:
+        """Create the error with billing's ``$object`` and ``$value``."""
+        super().__init__(message, **context)
+        self.object_name = object_name
+        self.value = value
+
+
+class InsufficientFundsError(BillingApiError):
     """Billing refused for lack of money (``not_enough_money``); amounts are Decimal.
 
     Example:
@@ -278,18 +327,6 @@ class InsufficientFundsError(ApiError):
         self.deficit = deficit
         self.limit = limit
         self.currency = currency
-
-
-class RateLimitedError(ApiError):
-    """The system asked us to slow down."""
-
-    retryable = True
-
-
-class ServerError(ApiError):
-    """The system failed (5xx or a transient database error); retryable for idempotent calls."""
-
-    retryable = True
 
 
 class ResponseDecodeError(CloudkitError):

@@ -13,10 +13,11 @@ from typing import Any
 import attrs
 
 from cloudkit._core._settings import EnvReader
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import ConfigError
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
-from cloudkit.tungsten import KeystoneIdentity, TungstenClient, TungstenSettings
+from cloudkit.tungsten import TungstenClient, TungstenSettings
 from cloudkit.tungsten import _quirks as tungsten_quirks
 
 __all__ = ["Platform", "openstack_identity", "settings_from_env"]
@@ -29,7 +30,7 @@ def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
         >>> from cloudkit.openstack import OpenStackSettings
         >>> from cloudkit.platform import openstack_identity
         >>> openstack_identity(OpenStackSettings(auth_url="http://ks:5000/v3", username="portal",
-        ...                                      password="pw", project_name="alice")).username
+        ...                                      password="pw", project_name="alice")).user_name
         'portal'
     """
     return KeystoneIdentity.of(settings.auth_url, settings.username, settings.user_domain_name)

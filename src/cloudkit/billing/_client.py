@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Self, TypeVar
@@ -18,7 +18,8 @@ from typing import Self, TypeVar
 import attrs
 import httpx
 
-from cloudkit._core._http import make_http_client, redact, translate_transport_errors
+from cloudkit._core._errors import scrub
+from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit.billing import _paging, _quirks, _wire
@@ -214,6 +215,34 @@ class BillingClient:
     def keepalive(self) -> None:
         """Keep the session from expiring (``func=keepalive``): sessions die after an idle hour."""
         self._send("keepalive", {}, operation="keepalive")
+
+    @staticmethod
+    def keepalive_session(
+        url: str, session: Secret, *, http: httpx.Client, retry: RetryPolicy | None = None
+    ) -> None:
+        """Keep a session opened elsewhere alive (``func=keepalive``), knowing only its id.
+
+        For a session kept by someone else, e.g. inside the portal's composite token; no credentials are
+        needed and none are used: a dead session is not renewed.
+
+        Raises:
+            AuthenticationError: billing no longer knows the session (log in again).
+
+        Example:
+            >>> import httpx
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, httpx.Client() as http:
+            ...     session = BillingClient(BillingSettings(url=fake.url, username="alice",
+            ...                                             password="alice-pass"), http=http).login()
+            ...     BillingClient.keepalive_session(fake.url, session, http=http)
+        """
+        operation = "keepalive"
+        value = session.get_secret_value()
+        request = _wire.build_request(url, "keepalive", {"auth": value})
+        (retry or RetryPolicy()).call(
+            lambda: _exchange(http, request, operation, [value]), system=SYSTEM, operation=operation
+        )
 
     def change_password(self, new_password: Secret | str) -> None:
         """Change the password of the user this client acts for, verified by logging in with it.
@@ -583,16 +612,7 @@ class BillingClient:
     def _exchange(
         self, request: httpx.Request, operation: str, extra_secrets: Sequence[str] = ()
     ) -> _wire.Doc:
-        # A prebuilt request does not get the client's default headers (User-Agent): add them here.
-        for name, value in self._conn.http.headers.items():
-            request.headers.setdefault(name, value)
-        try:
-            with translate_transport_errors(SYSTEM, operation):
-                response = self._conn.http.send(request)
-            return _wire.parse_reply(response, operation=operation)
-        except CloudkitError as exc:
-            _scrub(exc, [*self._conn.secrets(), *extra_secrets])
-            raise
+        return _exchange(self._conn.http, request, operation, [*self._conn.secrets(), *extra_secrets])
 
     def _session(self) -> str:
         with self._conn.lock:
@@ -698,10 +718,15 @@ def _require_text(*, operation: str, **fields: object) -> None:
             raise InvalidArgumentError(f"{name} is empty", system=SYSTEM, operation=operation)
 
 
-def _scrub(exc: CloudkitError, secrets: Iterable[str]) -> None:
-    """Remove every known secret from an error before it leaves the client."""
-    exc.message = redact(exc.message, secrets)
-    exc.args = (exc.message,)
-    if isinstance(exc, ApiError):
-        exc.detail = redact(exc.detail, secrets) if exc.detail else exc.detail
-        exc.value = redact(exc.value, secrets) if exc.value else exc.value
+def _exchange(http: httpx.Client, request: httpx.Request, operation: str, secrets: list[str]) -> _wire.Doc:
+    """Send one prebuilt request and parse the reply; no secret leaves in an error."""
+    # A prebuilt request does not get the client's default headers (User-Agent): add them here.
+    for name, value in http.headers.items():
+        request.headers.setdefault(name, value)
+    try:
+        with translate_transport_errors(SYSTEM, operation):
+            response = http.send(request)
+        return _wire.parse_reply(response, operation=operation)
+    except CloudkitError as exc:
+        scrub(exc, secrets)
+        raise

@@ -11,8 +11,8 @@ from typing import Any
 
 from cloudkit._core._quirks import Quirk, quirk
 from cloudkit.errors import (
-    ApiError,
     AuthenticationError,
+    BillingApiError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
@@ -192,27 +192,43 @@ def silent_no_op(operation: str, expectation: str) -> SilentNoOpError:
     )
 
 
-_ERROR_TYPES: dict[str, type[ApiError]] = {
-    "auth": AuthenticationError,
-    "access": PermissionDeniedError,
-    "exists": ConflictError,
-    "exist": ConflictError,
-    "notexist": NotFoundError,
-    "not_exists": NotFoundError,
+class BillingAuthenticationError(BillingApiError, AuthenticationError):
+    """Billing's ``auth`` envelope error: an :class:`AuthenticationError` with billing's fields."""
+
+
+class BillingPermissionDeniedError(BillingApiError, PermissionDeniedError):
+    """Billing's ``access`` envelope error: a :class:`PermissionDeniedError` with billing's fields."""
+
+
+class BillingConflictError(BillingApiError, ConflictError):
+    """Billing's ``exists`` envelope error: a :class:`ConflictError` with billing's fields."""
+
+
+class BillingNotFoundError(BillingApiError, NotFoundError):
+    """Billing's ``notexist`` envelope error: a :class:`NotFoundError` with billing's fields."""
+
+
+_ERROR_TYPES: dict[str, type[BillingApiError]] = {
+    "auth": BillingAuthenticationError,
+    "access": BillingPermissionDeniedError,
+    "exists": BillingConflictError,
+    "exist": BillingConflictError,
+    "notexist": BillingNotFoundError,
+    "not_exists": BillingNotFoundError,
 }
 _REFERENCE_FIELDS = frozenset({"elid", "plid", "su", "item", "id"})
 
 
 @quirk(ERRORS_AT_HTTP_200)
-def error_class(kind: str, obj: str | None) -> type[ApiError]:
+def error_class(kind: str, obj: str | None) -> type[BillingApiError]:
     """The error class for a ``doc.error`` of type ``kind`` about ``obj`` (the error came with HTTP 200).
 
     COREmanager's ``missed`` names an element that was not found when the object is a reference
     (``elid``, ``su``, ...); for a form field it means the field is missing: a plain invalid request.
     """
     if kind == "missed":
-        return NotFoundError if obj in _REFERENCE_FIELDS else ApiError
-    return _ERROR_TYPES.get(kind, ApiError)
+        return BillingNotFoundError if obj in _REFERENCE_FIELDS else BillingApiError
+    return _ERROR_TYPES.get(kind, BillingApiError)
 
 
 @quirk(SESSION_EXPIRY)

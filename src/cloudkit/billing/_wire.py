@@ -20,6 +20,7 @@ import cattrs
 import httpx
 
 from cloudkit._core import make_converter
+from cloudkit._core._errors import error_for_status
 from cloudkit.billing import _quirks
 from cloudkit.billing._models import (
     Account,
@@ -34,16 +35,7 @@ from cloudkit.billing._models import (
     TicketMessage,
     TicketStatus,
 )
-from cloudkit.errors import (
-    ApiError,
-    AuthenticationError,
-    InsufficientFundsError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ResponseDecodeError,
-    ServerError,
-)
+from cloudkit.errors import ApiError, InsufficientFundsError, ResponseDecodeError
 
 __all__ = [
     "Doc",
@@ -122,7 +114,7 @@ def parse_payload(payload: Any, *, operation: str) -> Doc:
         ...     "msg": {"$": "Invalid value of field 'Login'"}}}}, operation="call")
         Traceback (most recent call last):
         ...
-        cloudkit.errors.ApiError: billing error value (name): Invalid value of field 'Login' [...]
+        cloudkit.errors.BillingApiError: billing error value (name): Invalid value of field 'Login' [...]
     """
     payload = _quirks.unwrap(payload)
     if not isinstance(payload, dict):
@@ -177,24 +169,19 @@ def _names_a_secret(field: str | None) -> bool:
     return field is not None and any(word in field.lower() for word in _SECRET_FIELDS)
 
 
+# A 413 from billing (or the web server in front of it) is a body too large, not a rate limit.
+_STATUS_OVERRIDES: Mapping[int, type[ApiError]] = {httpx.codes.REQUEST_ENTITY_TOO_LARGE: ApiError}
+
+
 def _http_error(response: httpx.Response, operation: str) -> ApiError:
     status = response.status_code
-    cls: type[ApiError] = ApiError
-    if status >= httpx.codes.INTERNAL_SERVER_ERROR:
-        cls = ServerError
-    elif status == httpx.codes.TOO_MANY_REQUESTS:
-        cls = RateLimitedError
-    elif status == httpx.codes.NOT_FOUND:
-        cls = NotFoundError
-    elif status in {httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN}:
-        cls = AuthenticationError if status == httpx.codes.UNAUTHORIZED else PermissionDeniedError
+    cls = error_for_status(status, system=SYSTEM, overrides=_STATUS_OVERRIDES)
     detail = _excerpt(response.text)
     return cls(
         f"billing answered HTTP {status}",
         system=SYSTEM,
         operation=operation,
         status=status,
-        code=str(status),
         detail=detail or None,
     )
 

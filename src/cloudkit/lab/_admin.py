@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import httpx
 
+from cloudkit._keystone import TOKEN_HEADER, login_body
 from cloudkit.errors import LabError
 from cloudkit.lab import _configs
 from cloudkit.lab._configs import ADMIN_PASSWORD, SERVICE_USERS, LabPorts
@@ -51,19 +52,9 @@ class LabAdmin:
         self.http = httpx.Client(
             timeout=60.0, headers={LAB_ADMIN_HEADER: "1"}, event_hooks={"response": [_refuse_errors]}
         )
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-            }
-        }
+        body = login_body(user_name="admin", password=ADMIN_PASSWORD, project_name="admin")
         reply = self.http.post(f"{_configs.keystone_url(ports)}/v3/auth/tokens", json=body)
-        self.http.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
+        self.http.headers["X-Auth-Token"] = reply.headers[TOKEN_HEADER]
         self._admin_project: str | None = None
 
     def _cinder_url(self) -> str:

@@ -6,6 +6,7 @@ Example:
     'nova'
 """
 
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.openstack._client import OpenStackClient
 from cloudkit.openstack._models import (
     AttachStrategy,
@@ -13,7 +14,6 @@ from cloudkit.openstack._models import (
     Image,
     Server,
     Snapshot,
-    TokenInfo,
     Volume,
     VolumeAttachment,
 )
@@ -23,11 +23,11 @@ __all__ = [
     "AttachStrategy",
     "Flavor",
     "Image",
+    "KeystoneIdentity",
     "OpenStackClient",
     "OpenStackSettings",
     "Server",
     "Snapshot",
-    "TokenInfo",
     "Volume",
     "VolumeAttachment",
 ]

@@ -22,20 +22,19 @@ import openstack.connection
 import openstack.exceptions as os_exc
 import requests
 
+from cloudkit._core._errors import error_for_status, request_id_from, scrub
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, read_token
 from cloudkit.errors import (
     ApiError,
     AuthenticationError,
     CloudkitError,
     ConfigError,
-    ConflictError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
+    PolicyError,
     RequestTimeoutError,
-    ServerError,
     SilentNoOpError,
     TransportError,
     VolumeAttachError,
@@ -48,7 +47,6 @@ from cloudkit.openstack._models import (
     Image,
     Server,
     Snapshot,
-    TokenInfo,
     Volume,
     VolumeAttachment,
 )
@@ -75,14 +73,16 @@ def _translate(operation: str) -> Iterator[None]:
         raise WaitTimeoutError(f"timed out ({exc})", system=SYSTEM, operation=operation) from exc
     except os_exc.HttpException as exc:
         raise _http_error(
-            exc.status_code, str(exc.details or exc.message or ""), exc.request_id, operation
+            exc.status_code, str(exc.details or exc.message or ""), exc.request_id, exc.response, operation
         ) from exc
     except ks_exc.ConnectTimeout as exc:
         raise RequestTimeoutError("request timed out", system=SYSTEM, operation=operation) from exc
     except ks_exc.ConnectFailure as exc:
         raise TransportError("connection failed", system=SYSTEM, operation=operation) from exc
     except ks_exc.HttpError as exc:  # keystoneauth's own HTTP errors (auth requests)
-        raise _http_error(exc.http_status, str(exc.message or ""), exc.request_id, operation) from exc
+        raise _http_error(
+            exc.http_status, str(exc.message or ""), exc.request_id, exc.response, operation
+        ) from exc
     except (ks_exc.ClientException, requests.RequestException) as exc:
         raise TransportError(
             f"no usable answer ({type(exc).__name__})", system=SYSTEM, operation=operation
@@ -91,36 +91,33 @@ def _translate(operation: str) -> Iterator[None]:
         raise ApiError(f"openstacksdk: {exc}", system=SYSTEM, operation=operation) from exc
 
 
-_STATUS_ERRORS: dict[int, type[ApiError]] = {
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    413: RateLimitedError,
-    429: RateLimitedError,
-}
-
-
-def _http_error(status: int | None, details: str, request_id: str | None, operation: str) -> CloudkitError:
+def _http_error(
+    status: int | None, details: str, request_id: str | None, response: Any, operation: str
+) -> CloudkitError:
     details = " ".join(details.split())[:300]
     if _quirks.is_root_device_refusal(status, details):
         refused = _quirks.refuse_system_volume(operation, "(root device)", None)
         refused.add_note(f"Nova refused: HTTP {status}: {details}")
         return refused
-    quirk = _quirks.transient_quirk(status, details)
-    cls = ServerError if status is not None and status >= 500 else _STATUS_ERRORS.get(status or 0, ApiError)  # noqa: PLR2004
-    err = cls(
+    cls = error_for_status(status, system=SYSTEM)
+    return cls(
         f"HTTP {status}: {details}" if details else f"HTTP {status}",
         system=SYSTEM,
         operation=operation,
-        quirk=quirk,
+        quirk=_quirks.transient_quirk(status, details),
         status=status,
-        code=str(status),
+        code=_wire.fault_code(_json_body(response)),
         detail=details or None,
+        request_id=request_id or request_id_from(getattr(response, "headers", None)),
     )
-    if request_id:
-        err.add_note(f"request id {request_id}")
-    return err
+
+
+def _json_body(response: Any) -> Any:
+    """The decoded JSON body of a requests response, or ``None``."""
+    try:
+        return response.json() if response is not None else None
+    except ValueError:
+        return None
 
 
 _DEFAULT_WAITS = OpenStackSettings(
@@ -220,29 +217,39 @@ class OpenStackClient:
         with _translate("token"):
             return Secret(str(self._conn.session.get_token()))
 
-    def token_info(self) -> TokenInfo:
+    def token_info(self) -> KeystoneIdentity:
         """Who this client is in Keystone: user, project, roles and expiry (its own token, validated)."""
         return self.validate_token(self.token())
 
-    def validate_token(self, token: Secret | str) -> TokenInfo:
+    def validate_token(self, token: Secret | str) -> KeystoneIdentity:
         """Ask Keystone about a token (``GET /v3/auth/tokens``); any user may validate their own.
 
         Raises:
             AuthenticationError: the token is unknown, expired or revoked (Keystone's 404 or 401).
         """
         operation = "validate_token"
-        value = token.get_secret_value() if isinstance(token, Secret) else token
+        subject = token if isinstance(token, Secret) else Secret(token)
+        headers = {"x-subject-token": subject.get_secret_value()}
+
+        def fetch() -> KeystoneToken:
+            with _translate(operation):
+                reply = self._conn.identity.get("/auth/tokens", headers=headers, raise_exc=False)
+            try:
+                return read_token(reply, system=SYSTEM, operation=operation, subject=subject)
+            except CloudkitError as exc:
+                raise scrub(exc, [subject.get_secret_value()]) from None
+
         try:
-            raw = self._read(operation, lambda: self._conn.identity.validate_token(value))  # type: ignore[union-attr]
+            validated = self._retry.call(fetch, system=SYSTEM, operation=operation)
         except NotFoundError as exc:
             raise AuthenticationError(
                 "Keystone does not accept this token (unknown, expired or revoked)",
                 system=SYSTEM,
                 operation=operation,
-                status=404,
-                code="token-invalid",
+                status=exc.status,
+                request_id=exc.request_id,
             ) from exc
-        return _wire.token_info(raw, operation=operation)
+        return validated.identity
 
     # ------------------------------------------------------------------------------ servers
     def create_server(
@@ -347,24 +354,23 @@ class OpenStackClient:
 
         Nova refuses to delete a locked server (``suspend_server`` locks it) for anyone but an admin, with
         a 409 "Instance ... is locked"; the lab's real Nova 34 does. So a locked server is refused here,
-        before any request, unless ``unlock=True``: then the lock is lifted first, as its owner may.
+        after reading it and before any change, unless ``unlock=True``: then the lock is lifted first, as
+        its owner may.
 
         Raises:
             NotFoundError: no such server.
-            ConflictError: the server is locked and ``unlock`` is False (``code`` is ``"locked"``,
-                ``detail`` the lock's reason).
+            PolicyError: the server is locked and ``unlock`` is False (the message names the lock's
+                reason); nothing was sent but the read.
             WaitTimeoutError: the server or its system volume did not go within ``wait``.
         """
         operation = "delete_server"
         server = self.get_server(server_id)
         if server.locked and not unlock:
-            raise ConflictError(
+            raise PolicyError(
                 f"server {server_id} is locked ({server.locked_reason or 'no reason given'}): resume it, "
                 "or delete it with unlock=True",
                 system=SYSTEM,
                 operation=operation,
-                code="locked",
-                detail=server.locked_reason,
             )
         if server.locked:
             self._read(operation, lambda: self._conn.compute.unlock_server(server_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 
 import attrs
@@ -13,7 +12,6 @@ __all__ = [
     "Image",
     "Server",
     "Snapshot",
-    "TokenInfo",
     "Volume",
     "VolumeAttachment",
 ]
@@ -140,24 +138,3 @@ class Flavor:
     vcpus: int
     ram: int
     disk: int
-
-
-@attrs.frozen(kw_only=True)
-class TokenInfo:
-    """What Keystone says about a token: who, in which project, with which roles, until when.
-
-    Example:
-        >>> import datetime as dt
-        >>> from cloudkit.openstack import TokenInfo
-        >>> info = TokenInfo(user_id="u1", user_name="portal", project_id="p1", project_name="alice",
-        ...                  roles=("member",), expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
-        >>> info.project_name, info.roles
-        ('alice', ('member',))
-    """
-
-    user_id: str
-    user_name: str
-    project_id: str | None
-    project_name: str | None
-    roles: tuple[str, ...]
-    expires_at: dt.datetime

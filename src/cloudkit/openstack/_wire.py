@@ -6,12 +6,11 @@ cloud omits becomes a default, a wrong type becomes :class:`~cloudkit.errors.Res
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudkit.errors import ResponseDecodeError
-from cloudkit.openstack._models import Flavor, Image, Server, Snapshot, TokenInfo, Volume, VolumeAttachment
+from cloudkit.openstack._models import Flavor, Image, Server, Snapshot, Volume, VolumeAttachment
 
 SYSTEM = "openstack"
 ROOT_DEVICES = frozenset({"/dev/vda", "/dev/sda", "/dev/xvda", "/dev/hda"})
@@ -187,33 +186,26 @@ def has_marker(resource: Any, marker: str) -> bool:
     return isinstance(metadata, Mapping) and metadata.get(MARKER_KEY) == marker
 
 
-def token_info(resource: Any, *, operation: str) -> TokenInfo:
-    """A :class:`TokenInfo` from an SDK identity ``Token`` (a validated token body)."""
-    user = _get(resource, "user", {}) or {}
-    project = _get(resource, "project", {}) or {}
-    roles = _get(resource, "roles", []) or []
-    raw_expiry = _get(resource, "expires_at")
-    try:
-        expires_at = dt.datetime.fromisoformat(str(raw_expiry))  # 3.11 reads the trailing Z
-    except ValueError:
-        raise ResponseDecodeError(
-            "Keystone token has no readable expiry",
-            problems=(f"$.token.expires_at: {raw_expiry!r}",),
-            system=SYSTEM,
-            operation=operation,
-        ) from None
-    if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
-        raise ResponseDecodeError(
-            "Keystone token names no user",
-            problems=("$.token.user.id: missing",),
-            system=SYSTEM,
-            operation=operation,
-        )
-    return TokenInfo(
-        user_id=user["id"],
-        user_name=str(user.get("name", "")),
-        project_id=project.get("id") if isinstance(project, Mapping) else None,
-        project_name=project.get("name") if isinstance(project, Mapping) else None,
-        roles=tuple(r["name"] for r in roles if isinstance(r, Mapping) and isinstance(r.get("name"), str)),
-        expires_at=expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC),
-    )
+def fault_code(body: Any) -> str | None:
+    """The upstream's own code in an error body: Nova's and Cinder's fault name, Neutron's type, or ``None``.
+
+    Nova and Cinder answer ``{"itemNotFound": {"code": 404, "message": ...}}``; Neutron
+    ``{"NeutronError": {"type": "NetworkNotFound", ...}}``; Keystone's ``{"error": {...}}`` names no code
+    beyond its HTTP status.
+
+    Example:
+        >>> from cloudkit.openstack._wire import fault_code
+        >>> fault_code({"conflictingRequest": {"code": 409, "message": "Instance is locked"}})
+        'conflictingRequest'
+        >>> fault_code({"error": {"code": 401, "title": "Unauthorized", "message": "..."}}) is None
+        True
+    """
+    if not isinstance(body, Mapping) or len(body) != 1:
+        return None
+    ((name, fault),) = body.items()
+    if not isinstance(name, str) or not isinstance(fault, Mapping) or name == "error":
+        return None
+    if name == "NeutronError":
+        kind = fault.get("type")
+        return kind if isinstance(kind, str) and kind else None
+    return name if isinstance(fault.get("message"), str) else None

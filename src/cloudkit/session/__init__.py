@@ -8,8 +8,10 @@ Example:
     SessionManager(billing_url='http://127.0.0.1:1/billmgr', auth_url='http://127.0.0.1:1/v3', kid='k1')
 """
 
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.session._client import SessionManager, same_name_identity
-from cloudkit.session._models import IssuedToken, KeystoneIdentity, Session
+from cloudkit.session._models import IssuedToken, Session
+from cloudkit.session._settings import SessionSettings
 from cloudkit.session._store import MemoryTokenStore, SqliteTokenStore, TokenStore
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "MemoryTokenStore",
     "Session",
     "SessionManager",
+    "SessionSettings",
     "SqliteTokenStore",
     "TokenStore",
     "same_name_identity",

@@ -18,28 +18,25 @@ from typing import Any
 
 import httpx
 
-from cloudkit._core._http import make_http_client, redact, translate_transport_errors
+from cloudkit._core._errors import scrub
+from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
-from cloudkit._core._settings import check_http_url
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, keystone_error, login_body, read_token
 from cloudkit.billing import BillingClient, BillingSettings
-from cloudkit.billing import _wire as billing_wire
 from cloudkit.errors import (
-    ApiError,
     AuthenticationError,
     CloudkitError,
     ConfigError,
     InvalidArgumentError,
-    NotFoundError,
     PasswordChangeError,
-    PermissionDeniedError,
-    ServerError,
     TokenExpiredError,
     TokenInvalidError,
     TokenRevokedError,
 )
 from cloudkit.session import _quirks, _wire
-from cloudkit.session._models import IssuedToken, KeystoneIdentity, Session
+from cloudkit.session._models import IssuedToken, Session
+from cloudkit.session._settings import SessionSettings
 from cloudkit.session._store import MemoryTokenStore, TokenStore
 
 __all__ = ["SessionManager", "same_name_identity"]
@@ -54,28 +51,18 @@ def same_name_identity(username: str) -> KeystoneIdentity:
 
     Example:
         >>> from cloudkit.session import same_name_identity
-        >>> same_name_identity("alice")
-        KeystoneIdentity(username='alice', user_domain_name='Default', project_name=None, project_domain_name='Default')
-    """  # noqa: E501 (a doctest output line)
-    return KeystoneIdentity(username=username)
-
-
-class _KeystoneCredentials:
-    """A Keystone token and what it was issued for (kept out of reprs)."""
-
-    __slots__ = ("expires_at", "project_id", "token", "user_id")
-
-    def __init__(self, token: Secret, expires_at: dt.datetime, user_id: str, project_id: str | None) -> None:
-        self.token = token
-        self.expires_at = expires_at
-        self.user_id = user_id
-        self.project_id = project_id
+        >>> same_name_identity("alice").user_name
+        'alice'
+    """
+    return KeystoneIdentity(user_name=username)
 
 
 class SessionManager:
     """Issues, verifies, refreshes and revokes the portal's composite tokens.
 
     Args:
+        settings: endpoints, keys and lifetimes (:meth:`SessionSettings.from_env` reads them); or give
+            them one by one:
         billing_url: the billing API endpoint (``.../billmgr``).
         auth_url: Keystone v3 (``.../v3``).
         key: the 32-byte token key; or ``keys`` (kid to key) with ``current_kid`` for rotation: tokens
@@ -102,9 +89,10 @@ class SessionManager:
 
     def __init__(
         self,
+        settings: SessionSettings | None = None,
         *,
-        billing_url: str,
-        auth_url: str,
+        billing_url: str | None = None,
+        auth_url: str | None = None,
         key: bytes | None = None,
         keys: Mapping[str, bytes] | None = None,
         current_kid: str = "k1",
@@ -118,24 +106,27 @@ class SessionManager:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Configure the manager; nothing is sent until the first call."""
-        check_http_url(billing_url, system=SYSTEM)
-        check_http_url(auth_url, system=SYSTEM)
-        if (key is None) == (keys is None):
-            raise ConfigError("SessionManager needs key or keys (not both)", system=SYSTEM)
-        raw_keys = {current_kid: key} if key is not None else dict(keys or {})
-        if current_kid not in raw_keys:
-            raise ConfigError(f"current_kid {current_kid!r} is not among the keys", system=SYSTEM)
-        try:
-            self._keys = {kid: _wire.oct_key(raw) for kid, raw in raw_keys.items()}
-        except ValueError as exc:
-            raise ConfigError(str(exc), system=SYSTEM) from None
-        self._kid = current_kid
-        self._billing_url = billing_url
-        self._auth_url = auth_url.rstrip("/")
+        if settings is None:
+            if billing_url is None or auth_url is None:
+                raise ConfigError("SessionManager needs settings, or billing_url and auth_url", system=SYSTEM)
+            if (key is None) == (keys is None):
+                raise ConfigError("SessionManager needs key or keys (not both)", system=SYSTEM)
+            settings = SessionSettings(
+                billing_url=billing_url,
+                auth_url=auth_url,
+                keys={current_kid: key} if key is not None else dict(keys or {}),
+                current_kid=current_kid,
+                max_lifetime=max_lifetime,
+                billing_idle=billing_idle,
+            )
+        self._keys = {kid: _wire.oct_key(raw) for kid, raw in settings.keys.items()}
+        self._kid = settings.current_kid
+        self._billing_url = settings.billing_url
+        self._auth_url = settings.auth_url.rstrip("/")
+        self._max_lifetime = settings.max_lifetime
+        self._billing_idle = settings.billing_idle
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
         self._identity = identity
-        self._max_lifetime = max_lifetime
-        self._billing_idle = billing_idle
         self._owns_http = http is None
         self._http = http or make_http_client()
         self._retry = retry or RetryPolicy()
@@ -249,9 +240,10 @@ class SessionManager:
             log.warning("Keystone answered %s to revoking a token at logout", response.status_code)
 
     # ------------------------------------------------------------------------------ tokens
-    def _issue(self, username: str, billing_session: Secret, keystone: _KeystoneCredentials) -> IssuedToken:
+    def _issue(self, username: str, billing_session: Secret, keystone: KeystoneToken) -> IssuedToken:
         now = self._clock()
         expires = min(keystone.expires_at.timestamp(), now + self._billing_idle, now + self._max_lifetime)
+        me = keystone.identity
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
             "sub": username,
@@ -259,11 +251,7 @@ class SessionManager:
             "gen": self._store.generation(username),
             "iat": int(now),
             "exp": int(expires),
-            "ks": {
-                "tok": keystone.token.get_secret_value(),
-                "uid": keystone.user_id,
-                "pid": keystone.project_id,
-            },
+            "ks": {"tok": keystone.value.get_secret_value(), "uid": me.user_id, "pid": me.project_id},
             "bl": {"sid": billing_session.get_secret_value()},
         }
         token = _wire.encode(claims, key=self._keys[self._kid], kid=self._kid)
@@ -279,12 +267,9 @@ class SessionManager:
         )
 
     def _billing_keepalive(self, billing_session: Secret) -> None:
-        request = billing_wire.build_request(
-            self._billing_url, "keepalive", {"auth": billing_session.get_secret_value()}
+        BillingClient.keepalive_session(
+            self._billing_url, billing_session, http=self._http, retry=self._retry
         )
-        with self._translate("refresh", billing_session.get_secret_value()):
-            response = self._http.send(request)
-            billing_wire.parse_reply(response, operation="refresh")
 
     def _undo_billing_change(self, username: str, new: str, old: str, cause: CloudkitError) -> None:
         try:
@@ -300,49 +285,51 @@ class SessionManager:
         )
 
     # ------------------------------------------------------------------------------ keystone
-    def _keystone_login(self, identity: KeystoneIdentity, password: str) -> _KeystoneCredentials:
-        user = {
-            "name": identity.username,
-            "domain": {"name": identity.user_domain_name},
-            "password": password,
-        }
-        auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {"user": user}}}
-        if identity.project_name:
-            auth["scope"] = {
-                "project": {"name": identity.project_name, "domain": {"name": identity.project_domain_name}}
-            }
+    def _keystone_login(self, identity: KeystoneIdentity, password: str) -> KeystoneToken:
+        body = login_body(
+            user_name=identity.user_name,
+            password=password,
+            user_domain=identity.user_domain or "Default",
+            project_name=identity.project_name,
+            project_domain=identity.project_domain or "Default",
+            project_id=identity.project_id,
+        )
 
-        def attempt() -> _KeystoneCredentials:
+        def attempt() -> KeystoneToken:
             with self._translate("login", password):
-                response = self._http.post(f"{self._auth_url}/auth/tokens", json={"auth": auth})
-            self._raise_for(response, "login", password)
-            expires_at, user_id, project_id = _wire.keystone_token_reply(response.content, operation="login")
-            if project_id is None:
+                response = self._http.post(f"{self._auth_url}/auth/tokens", json=body)
+                token = read_token(response, system=SYSTEM, operation="login")
+            if token.identity.project_id is None:
                 raise ConfigError(
-                    f"Keystone gave {identity.username} an unscoped token: the user has no default project; "
+                    f"Keystone gave {identity.user_name} an unscoped token: the user has no default project; "
                     "map the login to a project with SessionManager(identity=...)",
                     system=SYSTEM,
                     operation="login",
                 )
-            return _KeystoneCredentials(
-                Secret(response.headers.get("X-Subject-Token", "")), expires_at, user_id, project_id
-            )
+            return token
 
         return self._retry.call(attempt, system=SYSTEM, operation="login")
 
     def _keystone_change_password(
-        self, acting: _KeystoneCredentials, identity: KeystoneIdentity, old: str, new: str
+        self, acting: KeystoneToken, identity: KeystoneIdentity, old: str, new: str
     ) -> None:
         body = {"user": {"password": new, "original_password": old}}
 
         def attempt() -> bool:
             with self._translate("change_password", old, new):
                 response = self._http.post(
-                    f"{self._auth_url}/users/{acting.user_id}/password",
+                    f"{self._auth_url}/users/{acting.identity.user_id}/password",
                     json=body,
-                    headers=self._token_headers(acting.token),
+                    headers=self._token_headers(acting.value),
                 )
-            self._raise_for(response, "change_password", old, new)
+                if response.is_error:
+                    raise keystone_error(
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        system=SYSTEM,
+                        operation="change_password",
+                    )
             return True
 
         def landed() -> bool | None:
@@ -355,12 +342,12 @@ class SessionManager:
 
         self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation="change_password")
 
-    def _keystone_login_after_change(self, identity: KeystoneIdentity, password: str) -> _KeystoneCredentials:
+    def _keystone_login_after_change(self, identity: KeystoneIdentity, password: str) -> KeystoneToken:
         for attempt in range(1, _REAUTH_ATTEMPTS + 1):
             _quirks.wait_for_next_second(self._clock, self._sleep)
             keystone = self._keystone_login(identity, password)
             try:
-                self._keystone_validate(keystone.token)
+                self._keystone_validate(keystone.value)
             except TokenRevokedError:
                 log.info("new Keystone token revoked with the old ones (attempt %d); trying again", attempt)
                 continue
@@ -372,18 +359,16 @@ class SessionManager:
             quirk=_quirks.SAME_SECOND_REVOCATION.id,
         )
 
-    def _keystone_validate(self, token: Secret) -> _KeystoneCredentials:
+    def _keystone_validate(self, token: Secret) -> KeystoneToken:
         with self._translate("validate", token.get_secret_value()):
             response = self._http.get(
                 f"{self._auth_url}/auth/tokens", headers=self._token_headers(token, subject=token)
             )
-        if response.status_code in {401, 404}:
-            raise TokenRevokedError(
-                "Keystone no longer accepts the token", system=SYSTEM, operation="validate"
-            )
-        self._raise_for(response, "validate")
-        expires_at, user_id, project_id = _wire.keystone_token_reply(response.content, operation="validate")
-        return _KeystoneCredentials(token, expires_at, user_id, project_id)
+            if response.status_code in {401, 404}:
+                raise TokenRevokedError(
+                    "Keystone no longer accepts the token", system=SYSTEM, operation="validate"
+                )
+            return read_token(response, system=SYSTEM, operation="validate", subject=token)
 
     @staticmethod
     def _token_headers(token: Secret, *, subject: Secret | None = None) -> dict[str, str]:
@@ -394,36 +379,13 @@ class SessionManager:
 
     @contextmanager
     def _translate(self, operation: str, *secrets: str) -> Iterator[None]:
+        """Transport errors become cloudkit's; no error leaves holding one of ``secrets``."""
         try:
             with translate_transport_errors(SYSTEM, operation):
                 yield
         except CloudkitError as exc:
-            exc.message = redact(exc.message, secrets)
-            exc.args = (exc.message,)
+            scrub(exc, secrets)
             raise
-
-    @staticmethod
-    def _raise_for(response: httpx.Response, operation: str, *secrets: str) -> None:
-        status = response.status_code
-        if status < 300:  # noqa: PLR2004
-            return
-        detail = redact(" ".join(response.text.split())[:300], secrets)
-        cls: type[ApiError] = ApiError
-        if status == 401:  # noqa: PLR2004
-            cls = AuthenticationError
-        elif status == 403:  # noqa: PLR2004
-            cls = PermissionDeniedError
-        elif status == 404:  # noqa: PLR2004
-            cls = NotFoundError
-        elif status >= 500:  # noqa: PLR2004
-            cls = ServerError
-        raise cls(
-            f"Keystone answered HTTP {status}",
-            system="keystone",
-            operation=operation,
-            status=status,
-            detail=detail,
-        )
 
 
 def _session_from(claims: Mapping[str, Any]) -> Session:

@@ -8,26 +8,7 @@ import attrs
 
 from cloudkit._core._secret import Secret
 
-__all__ = ["IssuedToken", "KeystoneIdentity", "Session"]
-
-
-@attrs.frozen(kw_only=True)
-class KeystoneIdentity:
-    """Which Keystone user (and project) a billing login maps to.
-
-    ``project_name=None`` means the user's default project (Keystone scopes a password login without an
-    explicit scope to it).
-
-    Example:
-        >>> from cloudkit.session import KeystoneIdentity
-        >>> KeystoneIdentity(username="alice").user_domain_name
-        'Default'
-    """
-
-    username: str
-    user_domain_name: str = "Default"
-    project_name: str | None = None
-    project_domain_name: str = "Default"
+__all__ = ["IssuedToken", "Session"]
 
 
 @attrs.frozen(kw_only=True, repr=False)

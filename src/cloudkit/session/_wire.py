@@ -1,4 +1,4 @@
-"""Pure encoding and decoding of the composite token, and of Keystone's token replies.
+"""Pure encoding and decoding of the composite token (Keystone's replies are read by ``cloudkit._keystone``).
 
 The token is a JWE in compact form: ``dir`` key management with ``A256GCM`` content encryption, so
 the payload (including the wrapped Keystone token and billing session) is encrypted and authenticated
@@ -20,9 +20,9 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from cloudkit.errors import ResponseDecodeError, TokenInvalidError
+from cloudkit.errors import TokenInvalidError
 
-__all__ = ["ALG", "ENC", "TYP", "decode", "encode", "keystone_token_reply"]
+__all__ = ["ALG", "ENC", "TYP", "decode", "encode"]
 
 ALG = "dir"
 ENC = "A256GCM"
@@ -112,32 +112,3 @@ def decode(token: object, *, keys: Mapping[str, OctKey]) -> dict[str, Any]:
 def timestamp(value: dt.datetime) -> int:
     """Seconds since the epoch (JWT ``exp``/``iat`` style)."""
     return int(value.timestamp())
-
-
-def keystone_token_reply(content: bytes, *, operation: str) -> tuple[dt.datetime, str, str | None]:
-    """``(expires_at, user_id, project_id)`` from a Keystone token reply body (raw bytes)."""
-    try:
-        body = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    token = body.get("token") if isinstance(body, dict) else None
-    if not isinstance(token, dict):
-        raise ResponseDecodeError(
-            "Keystone answered without a token",
-            problems=("$.token: missing",),
-            system="session",
-            operation=operation,
-        )
-    try:
-        expires_at = dt.datetime.fromisoformat(str(token.get("expires_at")))
-        user_id = str(token["user"]["id"])
-    except (ValueError, KeyError, TypeError):
-        raise ResponseDecodeError(
-            "Keystone token lacks expiry or user",
-            problems=("$.token.expires_at / $.token.user.id",),
-            system="session",
-            operation=operation,
-        ) from None
-    project = token.get("project")
-    project_id = project.get("id") if isinstance(project, dict) else None
-    return expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC), user_id, project_id

@@ -14,6 +14,7 @@ Example:
     ['virtual-machine-interface']
 """
 
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.tungsten._client import TungstenClient
 from cloudkit.tungsten._models import (
     AllocationPool,
@@ -27,11 +28,10 @@ from cloudkit.tungsten._models import (
     RuleDirection,
     SecurityGroup,
     SecurityGroupRule,
-    ServiceIdentity,
     Subnet,
     VirtualNetwork,
 )
-from cloudkit.tungsten._settings import KeystoneIdentity, TungstenSettings
+from cloudkit.tungsten._settings import TungstenSettings
 from cloudkit.tungsten._wire import blocking_objects
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "RuleDirection",
     "SecurityGroup",
     "SecurityGroupRule",
-    "ServiceIdentity",
     "Subnet",
     "TungstenClient",
     "TungstenSettings",

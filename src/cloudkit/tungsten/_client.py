@@ -21,10 +21,11 @@ from typing import Any, Self
 import attrs
 import httpx
 
-from cloudkit._core._http import make_http_client, redact, translate_transport_errors
+from cloudkit._core._errors import scrub
+from cloudkit._core._http import make_http_client, translate_transport_errors
 from cloudkit._core._retry import RetryPolicy
+from cloudkit._keystone import KeystoneIdentity, KeystoneToken, read_token
 from cloudkit.errors import (
-    ApiError,
     CloudkitError,
     ConflictError,
     InvalidArgumentError,
@@ -41,7 +42,6 @@ from cloudkit.tungsten._models import (
     Port,
     SecurityGroup,
     SecurityGroupRule,
-    ServiceIdentity,
     Subnet,
     VirtualNetwork,
 )
@@ -58,7 +58,7 @@ _UNKNOWN_LIFETIME = 3600.0  # Keystone's default token lifetime, when a token do
 
 @attrs.define
 class _Token:
-    issued: _wire.IssuedToken
+    issued: KeystoneToken
     renew_at: float
 
 
@@ -140,7 +140,7 @@ class TungstenClient:
         return self._settings
 
     # ------------------------------------------------------------------------------ identity
-    def identity(self) -> ServiceIdentity:
+    def identity(self) -> KeystoneIdentity:
         """Who this client is in Keystone (the service account's own token: user, project, roles).
 
         Raises:
@@ -351,9 +351,7 @@ class TungstenClient:
                 f"cannot delete {_wire.PORT} {uuid}: still referred to by {named}",
                 system=SYSTEM,
                 operation=operation,
-                code="still-referred",
                 detail=" ".join(f"{self._base}/{b.type}/{b.uuid}" for b in blockers),
-                object_name=f"{_wire.PORT} {uuid}",
             )
         for iip in _wire.port(obj, operation=operation).instance_ip_ids:
             self._delete(_wire.INSTANCE_IP, iip, operation)
@@ -725,9 +723,6 @@ class TungstenClient:
                 f"{uuid} is a {kind}, not a {obj_type}",
                 system=SYSTEM,
                 operation=operation,
-                status=404,
-                code="wrong-type",
-                object_name=f"{obj_type} {uuid}",
             )
         return ObjectRef(type=obj_type, uuid=uuid, fq_name=fq_name)
 
@@ -849,7 +844,11 @@ class TungstenClient:
                 payload = self._exchange(request, operation, subject)
             except ConflictError as exc:
                 # A repeat whose first attempt landed after all: TF names our own uuid as taken.
-                if attempts > 1 and exc.code == "exists" and obj_uuid in (exc.detail or ""):
+                if (
+                    attempts > 1
+                    and _quirks.classify(409, exc.detail or "")[1] == "exists"
+                    and obj_uuid in (exc.detail or "")
+                ):
                     return obj_uuid
                 raise
             returned = _wire.created_uuid(payload, obj_type, operation=operation)
@@ -908,7 +907,7 @@ class TungstenClient:
         """One request with the service account's token; one re-authentication on a 401."""
         for attempt in (1, 2):
             token = self._current_token()
-            response = self._send(wire, operation, token=token.issued.value)
+            response = self._send(wire, operation, token=token.issued.value.get_secret_value())
             if response.status_code == httpx.codes.UNAUTHORIZED and attempt == 1:
                 log.info("tungsten %s: TF refused the token (401); authenticating again", operation)
                 self._drop_token(token)
@@ -922,7 +921,7 @@ class TungstenClient:
                     subject=subject,
                 )
             except CloudkitError as exc:
-                self._scrub(_quirks.explain_refusal(exc, token.issued.identity))
+                scrub(_quirks.explain_refusal(exc, token.issued.identity), self._secrets())
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -938,7 +937,7 @@ class TungstenClient:
             with translate_transport_errors(SYSTEM, operation):
                 return self._http.send(request)
         except CloudkitError as exc:
-            self._scrub(exc)
+            scrub(exc, self._secrets())
             raise
 
     def _current_token(self) -> _Token:
@@ -959,14 +958,12 @@ class TungstenClient:
         operation = "authenticate"
         wire = _wire.token_request(self._settings)
 
-        def once() -> _wire.IssuedToken:
+        def once() -> KeystoneToken:
             response = self._send(wire, operation, token=None)
             try:
-                return _wire.parse_token(
-                    response.status_code, response.headers, response.content, operation=operation
-                )
+                return read_token(response, system=SYSTEM, operation=operation)
             except CloudkitError as exc:
-                self._scrub(exc)
+                scrub(exc, self._secrets())
                 raise
 
         issued = self._retry.call(once, system=SYSTEM, operation=operation)
@@ -985,19 +982,8 @@ class TungstenClient:
             if secret is not None
         ]
         if self._token is not None:
-            found.append(self._token.issued.value)
+            found.append(self._token.issued.value.get_secret_value())
         return found
-
-    def _scrub(self, exc: CloudkitError) -> CloudkitError:
-        """Remove every known secret from an error before it leaves the client."""
-        secrets = self._secrets()
-        exc.message = redact(exc.message, secrets)
-        exc.args = (exc.message,)
-        if isinstance(exc, ApiError) and exc.detail:
-            exc.detail = redact(exc.detail, secrets)
-        if isinstance(exc, ResponseDecodeError):
-            exc.problems = tuple(redact(problem, secrets) for problem in exc.problems)
-        return exc
 
 
 def _project_uuid(project_id: str | None, operation: str) -> str:

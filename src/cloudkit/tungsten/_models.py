@@ -22,7 +22,6 @@ __all__ = [
     "RuleDirection",
     "SecurityGroup",
     "SecurityGroupRule",
-    "ServiceIdentity",
     "Subnet",
     "VirtualNetwork",
 ]
@@ -336,34 +335,3 @@ class LogicalRouter:
     port_ids: tuple[str, ...] = ()
     gateway_network_ids: tuple[str, ...] = ()
     owner: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ServiceIdentity:
-    """Who the TF client is in Keystone: the dedicated service account, from its own token.
-
-    Attributes:
-        user_id, user_name: the Keystone user.
-        user_domain: the user's domain name (or id when the token gives no name).
-        project_id, project_name: the project the token is scoped to.
-        roles: role names on that project.
-
-    Example:
-        >>> from cloudkit.tungsten import ServiceIdentity
-        >>> me = ServiceIdentity(user_id="u1", user_name="svc-tf", user_domain="Default",
-        ...                      project_id="p1", project_name="service", roles=("admin",))
-        >>> me.is_admin
-        True
-    """
-
-    user_id: str
-    user_name: str
-    user_domain: str | None
-    project_id: str | None
-    project_name: str | None
-    roles: tuple[str, ...]
-
-    @property
-    def is_admin(self) -> bool:
-        """Whether the token carries a role named ``admin`` (TF's cloud-admin check, case-insensitive)."""
-        return any(role.lower() == "admin" for role in self.roles)

@@ -11,20 +11,18 @@ import uuid as uuid_lib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cloudkit._core._errors import error_for_status
 from cloudkit._core._quirks import Quirk, quirk
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.errors import (
     ApiError,
-    AuthenticationError,
     CloudkitError,
     ConfigError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
-    ServerError,
 )
-from cloudkit.tungsten._models import ObjectRef, ServiceIdentity
-from cloudkit.tungsten._settings import KeystoneIdentity
+from cloudkit.tungsten._models import ObjectRef
 
 SYSTEM = "tungsten"
 _REF = "reference/tungsten.md"
@@ -66,13 +64,13 @@ PLAIN_TEXT_ERRORS = Quirk(
         "the text."
     ),
     handling=(
-        "Each error is mapped by status and message prefix to a typed error: 409 'already exists' and "
-        "'still referred'/'children still present' become ConflictError with distinct codes (exists, "
-        "still-referred, children-present, ip-in-use) and a message naming the blocking objects "
-        "(blocking_objects(err) returns them); an exhausted subnet or a network without subnets is a "
-        "ConflictError too; 404 is "
-        "NotFoundError, 403 PermissionDeniedError, 5xx a retryable ServerError. Neutron-proxy JSON "
-        "bodies ({'exception': ...}) map by exception name."
+        "Each error is mapped by status (cloudkit's one status map) and message prefix to a typed error: "
+        "409 'already exists' and 'still referred'/'children still present' become ConflictError with a "
+        "message saying which and naming the blocking objects (blocking_objects(err) returns them; "
+        "code stays None, TF sends none); an exhausted subnet or a network without subnets is a "
+        "ConflictError too; 404 is NotFoundError, 403 PermissionDeniedError, 5xx a retryable "
+        "ServerError. Neutron-proxy JSON bodies ({'exception': ...}) map by exception name, which "
+        "becomes the code."
     ),
     evidence="upstream-source",
     sources=(
@@ -196,9 +194,9 @@ def shared_identity(
     """
     if tungsten is None or openstack is None or tungsten != openstack:
         return None
-    ADMIN_SCOPE_CAPTURE.fired(f"user {tungsten.username!r} at {tungsten.host}")
+    ADMIN_SCOPE_CAPTURE.fired(f"user {tungsten.user_name!r} at {tungsten.host}")
     return ConfigError(
-        f"Tungsten Fabric and OpenStack log in as the same Keystone user {tungsten.username!r} "
+        f"Tungsten Fabric and OpenStack log in as the same Keystone user {tungsten.user_name!r} "
         f"(domain {tungsten.user_domain!r} at {tungsten.host}): TF takes on the scope of whoever acts, so "
         "when the portal acts in a customer's scope TF stops managing routing. Fix: create a dedicated "
         "TF service account with its own project and the admin role there, and give its credentials "
@@ -211,7 +209,7 @@ def shared_identity(
 
 
 @quirk(ADMIN_SCOPE_CAPTURE)
-def explain_refusal(err: CloudkitError, identity: ServiceIdentity | None) -> CloudkitError:
+def explain_refusal(err: CloudkitError, identity: KeystoneIdentity | None) -> CloudkitError:
     """Tag a 403 with the quirk and the fix when the service account's token has no ``admin`` role.
 
     In cloud-admin mode TF refuses every call from such a token; in rbac mode it refuses objects
@@ -231,27 +229,21 @@ def explain_refusal(err: CloudkitError, identity: ServiceIdentity | None) -> Clo
 
 
 # ---------------------------------------------------------------------------------- plain-text errors
-_CONFLICT_CODES = (
+_CONFLICT_KINDS = (
     ("already exists", "exists"),
     ("still referred", "still-referred"),
     ("children still present", "children-present"),
     ("already in use", "ip-in-use"),
 )
-_BAD_REQUESTS: tuple[tuple[str, type[ApiError], str], ...] = (
-    ("exhausted", ConflictError, "subnet-exhausted"),
-    ("no defined subnet", ConflictError, "no-subnet"),
-    ("does not exist", NotFoundError, "unknown-reference"),
-    ("unknown reference", NotFoundError, "unknown-reference"),
-    ("bad reference", NotFoundError, "unknown-reference"),
+_BAD_REQUESTS: tuple[tuple[str, type[ApiError]], ...] = (
+    ("exhausted", ConflictError),
+    ("no defined subnet", ConflictError),
+    ("does not exist", NotFoundError),
+    ("unknown reference", NotFoundError),
+    ("bad reference", NotFoundError),
 )
-_BY_STATUS: dict[int, tuple[type[ApiError], str]] = {
-    400: (ApiError, "bad-request"),
-    401: (AuthenticationError, "unauthorized"),
-    403: (PermissionDeniedError, "forbidden"),
-    404: (NotFoundError, "not-found"),
-    412: (ConflictError, "over-quota"),
-    429: (RateLimitedError, "rate-limited"),
-}
+# contrail-api is a bottle app: its 413 is a body too large, not OpenStack's overLimit.
+STATUS_OVERRIDES: Mapping[int, type[ApiError]] = {413: ApiError}
 _HREF = re.compile(
     r"https?://[^/\s'\"\]]+/([A-Za-z][A-Za-z0-9-]*)/"
     r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
@@ -267,27 +259,26 @@ _NEUTRON_CLASSES: tuple[tuple[str, type[ApiError]], ...] = (
 
 
 @quirk(PLAIN_TEXT_ERRORS)
-def classify(status: int, text: str) -> tuple[type[ApiError], str]:
-    """The error class and code for a TF answer of ``status`` with plain-text body ``text``.
+def classify(status: int, text: str) -> tuple[type[ApiError], str | None]:
+    """The error class for a TF answer of ``status`` with plain-text body ``text``, and for a 409 the kind
+    of conflict the text names (``exists``, ``still-referred``, ``children-present``, ``ip-in-use``).
+
+    The kind only shapes cloudkit's message: TF sends no error code, so the error's ``code`` stays None.
 
     Example:
         >>> from cloudkit.tungsten._quirks import classify
-        >>> cls, code = classify(409, "Delete when resource still referred: ['http://h:8082/x/1']")
-        >>> cls.__name__, code
+        >>> cls, kind = classify(409, "Delete when resource still referred: ['http://h:8082/x/1']")
+        >>> cls.__name__, kind
         ('ConflictError', 'still-referred')
-    """
+    """  # noqa: D205 (the summary names both results)
     lowered = text.lower()
     if status == 409:  # noqa: PLR2004
-        return ConflictError, next(
-            (code for needle, code in _CONFLICT_CODES if needle in lowered), "conflict"
-        )
+        return ConflictError, next((kind for needle, kind in _CONFLICT_KINDS if needle in lowered), None)
     if status == 400:  # noqa: PLR2004
-        for needle, cls, code in _BAD_REQUESTS:
+        for needle, cls in _BAD_REQUESTS:
             if needle in lowered:
-                return cls, code
-    if status >= 500:  # noqa: PLR2004
-        return ServerError, str(status)
-    return _BY_STATUS.get(status, (ApiError, str(status)))
+                return cls, None
+    return error_for_status(status, system=SYSTEM, overrides=STATUS_OVERRIDES), None
 
 
 @quirk(PLAIN_TEXT_ERRORS)

@@ -8,15 +8,15 @@ identity, never a customer's token.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import attrs
 
 from cloudkit._core._secret import Secret
 from cloudkit._core._settings import EnvReader, check_http_url, to_secret
+from cloudkit._keystone import KeystoneIdentity
 from cloudkit.errors import ConfigError
 
-__all__ = ["KeystoneIdentity", "TungstenSettings"]
+__all__ = ["TungstenSettings"]
 
 SYSTEM = "tungsten"
 DEFAULT_IPAM = ("default-domain", "default-project", "default-network-ipam")
@@ -29,37 +29,6 @@ def _optional_secret(value: str | Secret | None) -> Secret | None:
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
         raise ConfigError(f"TungstenSettings.{attribute.name} must be > 0", system=SYSTEM)
-
-
-@attrs.frozen(kw_only=True)
-class KeystoneIdentity:
-    """Who acts in Keystone, as far as settings tell: the Keystone host, the user and the user's domain.
-
-    Two settings with equal identities log in as the same user (quirk ``tungsten.admin-scope-capture``).
-    Host, user and domain compare case-insensitively; the domain ``Default`` equals its id ``default``.
-
-    Example:
-        >>> from cloudkit.tungsten import KeystoneIdentity
-        >>> a = KeystoneIdentity.of("http://KS:5000/v3", "admin", "Default")
-        >>> a == KeystoneIdentity.of("http://ks:35357/v3", "Admin", "default")
-        True
-    """
-
-    host: str
-    username: str
-    user_domain: str
-
-    @classmethod
-    def of(cls, auth_url: str, username: str, user_domain: str) -> KeystoneIdentity:
-        """Normalise the parts that name the same user in different spellings.
-
-        Example:
-            >>> from cloudkit.tungsten import KeystoneIdentity
-            >>> KeystoneIdentity.of("https://Keystone.example.com/v3", "svc-tf", "Default").host
-            'keystone.example.com'
-        """
-        host = (urlsplit(auth_url).hostname or "").lower()
-        return cls(host=host, username=username.casefold(), user_domain=user_domain.casefold())
 
 
 @attrs.frozen(kw_only=True)
@@ -164,7 +133,7 @@ class TungstenSettings:
             >>> from cloudkit.tungsten import TungstenSettings
             >>> s = TungstenSettings(url="http://tf:8082", auth_url="http://ks:5000/v3",
             ...                      username="svc-tf", password="pw", project_name="service")
-            >>> s.keystone_identity().username
+            >>> s.keystone_identity().user_name
             'svc-tf'
         """
         if self.username is None:

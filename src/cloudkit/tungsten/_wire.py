@@ -10,7 +10,6 @@ name (``{"virtual-network": {...}}``). Decoding failures raise
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 import re
@@ -19,9 +18,9 @@ from typing import Any
 
 import attrs
 
+from cloudkit._keystone import login_body
 from cloudkit.errors import (
     ApiError,
-    AuthenticationError,
     CloudkitError,
     InvalidArgumentError,
     ResponseDecodeError,
@@ -39,7 +38,6 @@ from cloudkit.tungsten._models import (
     RuleDirection,
     SecurityGroup,
     SecurityGroupRule,
-    ServiceIdentity,
     Subnet,
     VirtualNetwork,
 )
@@ -66,7 +64,6 @@ _DETAIL_LIMIT = 2000
 _ALL_PORTS = {"start_port": 0, "end_port": 65535}
 _LOCAL = {"security_group": "local"}
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
-_TOKEN_HEADER = "x-subject-token"  # noqa: S105 (a header name)
 
 
 @attrs.frozen(kw_only=True)
@@ -91,10 +88,8 @@ def _url(base: str, path: str) -> str:
 
 # ================================================================================= Keystone
 def token_request(settings: TungstenSettings) -> WireRequest:
-    """``POST <auth_url>/auth/tokens`` for the service account: password with project scope, or an
-    application credential (which carries its own project).
-
-    Built as a JSON document, never by string concatenation, so any password survives.
+    """``POST <auth_url>/auth/tokens`` for the service account (body from :func:`cloudkit._keystone.login_body`):
+    password with project scope, or an application credential (which carries its own project).
 
     Example:
         >>> from cloudkit.tungsten import TungstenSettings
@@ -103,126 +98,19 @@ def token_request(settings: TungstenSettings) -> WireRequest:
         ...                                    username="svc-tf", password='p"w', project_name="service"))
         >>> r.url, r.body["auth"]["scope"]["project"]["name"]
         ('http://ks:5000/v3/auth/tokens', 'service')
-    """  # noqa: D205 (the summary names both methods)
-    if settings.uses_application_credential:
-        assert settings.application_credential_secret is not None  # noqa: S101 (settings validated it)
-        identity: Json = {
-            "methods": ["application_credential"],
-            "application_credential": {
-                "id": settings.application_credential_id,
-                "secret": settings.application_credential_secret.get_secret_value(),
-            },
-        }
-        auth: Json = {"identity": identity}
-    else:
-        assert settings.password is not None  # noqa: S101 (settings validated it)
-        identity = {
-            "methods": ["password"],
-            "password": {
-                "user": {
-                    "name": settings.username,
-                    "domain": {"name": settings.user_domain_name},
-                    "password": settings.password.get_secret_value(),
-                }
-            },
-        }
-        scope = {"project": {"name": settings.project_name, "domain": {"name": settings.project_domain_name}}}
-        auth = {"identity": identity, "scope": scope}
+    """  # noqa: D205, E501 (the summary names both methods)
+    password, app_secret = settings.password, settings.application_credential_secret
+    body = login_body(
+        user_name=settings.username,
+        password=password.get_secret_value() if password else None,
+        user_domain=settings.user_domain_name,
+        project_name=settings.project_name,
+        project_domain=settings.project_domain_name,
+        application_credential_id=settings.application_credential_id,
+        application_credential_secret=app_secret.get_secret_value() if app_secret else None,
+    )
     return WireRequest(
-        method="POST",
-        url=_url(settings.auth_url, "/auth/tokens"),
-        params=(("nocatalog", ""),),
-        body={"auth": auth},
-    )
-
-
-@attrs.frozen(kw_only=True)
-class IssuedToken:
-    """A Keystone token as the client keeps it: the value, how long it lives and whose it is."""
-
-    value: str = attrs.field(repr=False)
-    lifetime: float | None
-    identity: ServiceIdentity
-
-
-def parse_token(
-    status: int, headers: Mapping[str, str], content: bytes, *, operation: str = "authenticate"
-) -> IssuedToken:
-    """The token of a ``POST /v3/auth/tokens`` answer (``X-Subject-Token`` plus the ``token`` body).
-
-    Raises:
-        AuthenticationError: Keystone refused the credentials (401).
-        ApiError: another refusal.
-        ResponseDecodeError: no token header, or a body without user and roles.
-
-    Example:
-        >>> from cloudkit.tungsten._wire import parse_token
-        >>> body = (b'{"token": {"user": {"id": "u1", "name": "svc-tf", "domain": {"name": "Default"}},'
-        ...         b' "project": {"id": "p1", "name": "service"}, "roles": [{"name": "admin"}],'
-        ...         b' "issued_at": "2030-01-01T00:00:00.000000Z",'
-        ...         b' "expires_at": "2030-01-01T01:00:00.000000Z"}}')
-        >>> token = parse_token(201, {"x-subject-token": "gAAAA-t"}, body)
-        >>> token.lifetime, token.identity.roles
-        (3600.0, ('admin',))
-    """
-    if not 200 <= status < 300:  # noqa: PLR2004
-        raise keystone_error(status, content, operation=operation)
-    value = next((v for k, v in headers.items() if k.lower() == _TOKEN_HEADER), "")
-    if not value:
-        raise _decode_error(operation, "X-Subject-Token: missing from Keystone's answer")
-    root = _Node(_load_json(content, operation), "$", operation)
-    token = root.key("token")
-    user = token.key("user")
-    project = token.key("project")
-    domain = user.key("domain")
-    identity = ServiceIdentity(
-        user_id=user.key("id").text(),
-        user_name=user.key("name").opt_text() or user.key("id").text(),
-        user_domain=domain.key("name").opt_text() or domain.key("id").opt_text(),
-        project_id=project.key("id").opt_text(),
-        project_name=project.key("name").opt_text(),
-        roles=tuple(role.key("name").text() for role in token.key("roles").items()),
-    )
-    issued = _timestamp(token.key("issued_at"))
-    expires = _timestamp(token.key("expires_at"))
-    lifetime = (expires - issued).total_seconds() if issued and expires else None
-    return IssuedToken(value=value, lifetime=lifetime, identity=identity)
-
-
-def _timestamp(node: _Node) -> dt.datetime | None:
-    text = node.opt_text()
-    if text is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise _decode_error(node.operation, f"{node.path}: not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def keystone_error(status: int, content: bytes, *, operation: str) -> ApiError:
-    """A typed error for a Keystone refusal; the message never repeats what we sent.
-
-    Example:
-        >>> from cloudkit.tungsten._wire import keystone_error
-        >>> keystone_error(401, b'{"error": {"code": 401, "message": "The request you have made requires '
-        ...                b'authentication.", "title": "Unauthorized"}}', operation="authenticate")
-        AuthenticationError('Keystone refused the TF service account: The request you have made requires authentication. [tungsten authenticate]')
-    """  # noqa: E501 (a doctest line)
-    detail = ""
-    try:
-        payload = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        message = payload["error"].get("message")
-        detail = message if isinstance(message, str) else ""
-    if not detail:
-        detail = _excerpt(content.decode("utf-8", "replace"))
-    cls: type[ApiError] = AuthenticationError if status == 401 else _quirks.classify(status, detail)[0]  # noqa: PLR2004
-    text = f"Keystone refused the TF service account: {detail}" if detail else f"Keystone answered {status}"
-    return cls(
-        text, system=SYSTEM, operation=operation, status=status, code=str(status), detail=detail or None
+        method="POST", url=_url(settings.auth_url, "/auth/tokens"), params=(("nocatalog", ""),), body=body
     )
 
 
@@ -739,17 +627,18 @@ def error_from(
         ...     subject=ObjectRef(type="virtual-network", uuid="8c84ff8a-0000-4000-8000-000000000001"))
         >>> print(err.message)
         cannot delete virtual-network 8c84ff8a-0000-4000-8000-000000000001: still referred to by virtual-machine-interface 6f1c0d3e-0000-4000-8000-000000000001
-        >>> err.code, err.quirk
-        ('still-referred', 'tungsten.plain-text-errors')
+        >>> type(err).__name__, err.code, err.quirk
+        ('ConflictError', None, 'tungsten.plain-text-errors')
     """  # noqa: E501 (a doctest line)
     text = content.decode("utf-8", "replace").strip()
     neutron = _neutron_exception(text) if "json" in content_type.lower() or text.startswith("{") else None
+    code: str | None = None
     if neutron is not None:
         cls, code = _quirks.classify_neutron(neutron[0])
         message = f"TF (neutron) {neutron[0]}: {neutron[1]}" if neutron[1] else f"TF (neutron) {neutron[0]}"
     else:
-        cls, code = _quirks.classify(status, text)
-        message = _message(status, code, text, subject)
+        cls, kind = _quirks.classify(status, text)
+        message = _message(status, kind, text, subject)
     return cls(
         message,
         system=SYSTEM,
@@ -758,17 +647,16 @@ def error_from(
         status=status,
         code=code,
         detail=text[:_DETAIL_LIMIT] or None,
-        object_name=f"{subject.type} {subject.uuid}" if subject else None,
     )
 
 
-def _message(status: int, code: str, text: str, subject: ObjectRef | None) -> str:
+def _message(status: int, kind: str | None, text: str, subject: ObjectRef | None) -> str:
     what = f"{subject.type} {subject.uuid}" if subject else "object"
     blocking = _quirks.refs_in_text(text)
     named = ", ".join(f"{ref.type} {ref.uuid}" for ref in blocking)
-    if code == "still-referred":
+    if kind == "still-referred":
         return f"cannot delete {what}: still referred to by {named or _excerpt(text)}"
-    if code == "children-present":
+    if kind == "children-present":
         return f"cannot delete {what}: it still has children {named or _excerpt(text)}"
     excerpt = _excerpt(text)
     return f"TF answered {status}: {excerpt}" if excerpt else f"TF answered {status}"

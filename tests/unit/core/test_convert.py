@@ -2,11 +2,11 @@ import datetime as dt
 from decimal import Decimal
 
 from cloudkit import make_converter
-from cloudkit.openstack import TokenInfo
+from cloudkit.openstack import KeystoneIdentity
 
 
 def test_datetime_keeps_its_time_of_day_and_zone():
-    info = TokenInfo(
+    info = KeystoneIdentity(
         user_id="u",
         user_name="portal",
         project_id="p",
@@ -17,7 +17,7 @@ def test_datetime_keeps_its_time_of_day_and_zone():
     converter = make_converter()
     data = converter.unstructure(info)
     assert data["expires_at"] == "2030-01-01T05:06:07+00:00"
-    assert converter.structure(data, TokenInfo) == info
+    assert converter.structure(data, KeystoneIdentity) == info
 
 
 def test_decimal_and_date_travel_as_strings():

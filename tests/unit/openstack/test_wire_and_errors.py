@@ -71,7 +71,8 @@ def test_wsrep_500_is_a_retryable_server_error_tagged_with_the_quirk():
         raise http_exception(500, WSREP)
     assert info.value.quirk == "openstack.wsrep-not-ready"
     assert info.value.retryable
-    assert "request id req-123" in info.value.__notes__[0]
+    assert info.value.request_id == "req-123"
+    assert info.value.code is None
 
 
 @pytest.mark.quirk("openstack.system-volume")

@@ -132,7 +132,7 @@ def test_revocation_is_shared_through_a_sqlite_store(live, tmp_path):
 def test_identity_mapping_is_pluggable(live):
     live.cloud.add_user("kc-alice", "alice-pass", project="alice-cloud")
     manager = live.make_manager(
-        identity=lambda login: KeystoneIdentity(username=f"kc-{login}", project_name="alice-cloud")
+        identity=lambda login: KeystoneIdentity(user_name=f"kc-{login}", project_name="alice-cloud")
     )
     session = manager.verify(manager.login("alice", "alice-pass").token)
     assert session.project_id is not None

@@ -131,13 +131,3 @@ def test_valid_encryption_with_bad_claims_is_invalid():
         with pytest.raises(TokenInvalidError):
             manager.verify(wire.encode(claims, key=KEY, kid="k1"))
     manager.close()
-
-
-@pytest.mark.parametrize(
-    "content", [b"<html>proxy error</html>", b"[]", b'{"token": {"expires_at": "soon"}}']
-)
-def test_unreadable_keystone_token_replies_are_decode_errors(content):
-    from cloudkit.errors import ResponseDecodeError
-
-    with pytest.raises(ResponseDecodeError):
-        wire.keystone_token_reply(content, operation="login")
