@@ -4,18 +4,16 @@ TF validates every caller's token on Keystone with its own service token (``X-Au
 caller's in ``X-Subject-Token``; the identity (user, project, roles) comes only from that answer.
 """
 
-# TODO(lead): use cloudkit._keystone once merged  # noqa: FIX002, TD003
-# Its login-body builder replaces _service_login_body, its token parser the parsing in _identity.
-
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+
+from cloudkit._core import Secret
+from cloudkit._keystone import login_body, read_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +56,8 @@ class KeystoneClient:
         return self._http
 
     def _issue_service_token(self) -> str:
-        body = _service_login_body(*self._admin)
+        user, password, project = self._admin
+        body = login_body(user_name=user, password=password, project_name=project)
         try:
             reply = self._client().post(f"{self.url}/auth/tokens?nocatalog", json=body)
         except httpx.HTTPError as exc:
@@ -90,7 +89,7 @@ class KeystoneClient:
             return None
         if reply.status_code != 200:  # noqa: PLR2004 - Keystone's success
             raise KeystoneUnavailableError(f"token validation answered {reply.status_code}")
-        return _identity(reply.json())
+        return _identity(reply, token)
 
     def project(self, *, project_id: str | None = None, name: str | None = None) -> tuple[str, str] | None:
         """``(hex id, name)`` of a Keystone project, found by id or by name; None when unknown."""
@@ -107,33 +106,16 @@ class KeystoneClient:
         return (str(projects[0]["id"]), str(projects[0]["name"])) if projects else None
 
 
-def _identity(doc: Mapping[str, Any]) -> Identity:
-    """The identity in a token answer ``{"token": {...}}``."""
-    body = doc["token"]
-    project = body.get("project") or {}
-    expires = dt.datetime.fromisoformat(str(body["expires_at"]))
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.UTC)
+def _identity(reply: httpx.Response, token: str) -> Identity:
+    """The identity in a token answer, read by cloudkit's one Keystone token parser."""
+    found = read_token(reply, system="tungsten", operation="validate", subject=Secret(token)).identity
+    project = (reply.json()["token"].get("project") or {}) if found.project_id else {}
     return Identity(
-        user_id=str(body["user"]["id"]),
-        user=str(body["user"]["name"]),
-        project_id=str(project["id"]) if project else None,
-        project=str(project["name"]) if project else None,
+        user_id=str(found.user_id),
+        user=found.user_name,
+        project_id=found.project_id,
+        project=found.project_name,
         domain_id=str((project.get("domain") or {}).get("id", "default")) if project else None,
-        roles=tuple(str(r["name"]) for r in body.get("roles") or ()),
-        expires=expires.timestamp(),
+        roles=found.roles,
+        expires=found.expires_at.timestamp() if found.expires_at else 0.0,
     )
-
-
-def _service_login_body(user: str, password: str, project: str) -> dict[str, Any]:
-    """Keystone v3 password login scoped to a project, all in the ``default`` domain."""
-    domain = {"id": "default"}
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {"name": user, "password": password, "domain": domain}},
-            },
-            "scope": {"project": {"name": project, "domain": domain}},
-        }
-    }
