@@ -22,16 +22,19 @@ from cloudkit.testing._cassettes import (
     session_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
-from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
+from cloudkit.testing._proxy import FaultProxy, ProxiedService
+from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
 
 __all__ = [
+    "Call",
     "CassetteSecretError",
     "FakeClock",
+    "Fault",
+    "FaultMatch",
     "FaultProxy",
     "GuardedPersister",
     "PacedClock",
     "ProxiedService",
-    "ProxyCall",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",

@@ -54,7 +54,8 @@ from cloudkit.testing._cassettes import (
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
-from cloudkit.testing.fakes import BillingFake, OpenStackFake, OpenStackFault
+from cloudkit.testing.fakes import BillingFake, OpenStackFake
+from cloudkit.testing.fakes._kit import Fault
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -435,7 +436,7 @@ class OpenStackBackend:
 
     def inject(
         self,
-        fault: OpenStackFault,
+        fault: Fault,
         *,
         service: Literal["compute", "volume"] = "compute",
         method: str | None = None,

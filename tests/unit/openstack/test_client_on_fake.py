@@ -9,8 +9,8 @@ from cloudkit.errors import (
     WaitTimeoutError,
 )
 from cloudkit.openstack import AttachStrategy
+from cloudkit.testing import Fault
 from cloudkit.testing.fakes import OpenStackFake
-from cloudkit.testing.fakes.openstack import Fault
 from cloudkit.testing.plugin import OpenStackClientFactory
 
 FLAVOR = "2"
@@ -79,7 +79,7 @@ def test_create_volume_answer_lost_after_landing_is_not_duplicated(
     openstack_calls.clear()
     volume = openstack.create_volume("data-once", size=1)
     assert [v.id for v in openstack.list_volumes() if v.name == "data-once"] == [volume.id]
-    posts = [r for r in openstack_fake.requests if r.method == "POST" and r.path.endswith("/volumes")]
+    posts = [r for r in openstack_fake.calls if r.method == "POST" and r.path.endswith("/volumes")]
     assert len(posts) == 1  # the lost answer was not followed by a second create
 
 

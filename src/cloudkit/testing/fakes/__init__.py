@@ -27,10 +27,7 @@ from cloudkit.testing.fakes.openstack import (
     FakeSnapshot,
     FakeVolume,
     FakeVolumeAttachment,
-    OpenStackCall,
     OpenStackFake,
-    OpenStackFault,
-    OpenStackFaultKind,
 )
 from cloudkit.testing.fakes.tungsten import (
     TungstenCall,
@@ -57,10 +54,7 @@ __all__ = [
     "FakeVolumeAttachment",
     "Fault",
     "FaultKind",
-    "OpenStackCall",
     "OpenStackFake",
-    "OpenStackFault",
-    "OpenStackFaultKind",
     "RecordedCall",
     "TungstenCall",
     "TungstenFake",
