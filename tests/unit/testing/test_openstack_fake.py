@@ -753,6 +753,24 @@ def test_server_list_pages_with_servers_links(fake, portal, http):
     assert sorted(s.id for s in portal.compute.servers(limit=1)) == sorted(ids)
 
 
+def test_max_page_size_caps_pages_whatever_the_limit(fake, portal, http):
+    ids = [boot(portal, fake, name=f"vm-{n}").id for n in range(3)]
+    token = {"X-Auth-Token": portal.auth_token}
+    fake.max_page_size = 2
+    first = http.get(compute(fake, "/servers/detail?limit=50"), headers=token).json()
+    assert [s["id"] for s in first["servers"]] == ids[::-1][:2]
+    assert first["servers_links"][0]["href"] == compute(fake, f"/servers/detail?limit=50&marker={ids[1]}")
+    unasked = http.get(compute(fake, "/servers"), headers=token).json()
+    assert unasked["servers_links"][0]["href"] == compute(fake, f"/servers?marker={ids[1]}")
+    images = http.get(f"{fake.url}/image/v2/images?limit=3", headers=token).json()
+    assert (len(images["images"]), "next" in images) == (2, True)
+    with pytest.raises(ValueError, match="max_page_size"):
+        fake.max_page_size = 0
+    fake.reset()
+    assert fake.max_page_size is None
+    assert OpenStackFake(max_page_size=5).max_page_size == 5
+
+
 def test_unknown_action_path_and_method(fake, portal, http):
     server = boot(portal, fake)
     token = {"X-Auth-Token": portal.auth_token}
