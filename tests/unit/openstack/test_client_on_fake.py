@@ -181,11 +181,11 @@ def test_every_list_reads_every_page_when_the_server_caps_the_page_size(openstac
 def test_a_server_repeating_the_same_next_page_is_refused_not_looped(openstack, openstack_fake, monkeypatch):
     """openstacksdk stops when a ``next`` link names the marker it just used: no hard cap is needed."""
     from cloudkit.errors import CloudkitError
-    from cloudkit.testing.fakes.openstack import _nova
+    from cloudkit.testing.fakes.openstack import _cloud
 
     for n in range(2):
         openstack.create_server(f"vm-{n}", image=_image_id(openstack), flavor=FLAVOR, system_volume_size=10)
-    monkeypatch.setattr(_nova, "page", lambda items, _req, key, _cap=None: (items[:1], key(items[0])))
+    monkeypatch.setattr(_cloud, "page", lambda items, _req, key, _cap=None: (items[:1], key(items[0])))
     seen = len(openstack_fake.calls)
     with pytest.raises(CloudkitError, match="Endless pagination loop"):
         openstack.list_servers()

@@ -8,7 +8,15 @@ import uuid
 from collections.abc import Callable
 
 from cloudkit.testing.fakes._kit import Reply, Request
-from cloudkit.testing.fakes.openstack._cloud import VOLUME_MAX, VOLUME_MIN, Cloud, Ctx, Routes, dispatch
+from cloudkit.testing.fakes.openstack._cloud import (
+    VOLUME_MAX,
+    VOLUME_MIN,
+    Cloud,
+    Ctx,
+    Routes,
+    dispatch,
+    pick_action,
+)
 from cloudkit.testing.fakes.openstack._state import Attachment, Image, Json, Snapshot, Volume, uuid5
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
@@ -19,7 +27,6 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     iso,
-    page,
     version_text,
 )
 
@@ -166,17 +173,13 @@ def _list_volumes(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
         wanted = req.arg(key)
         if wanted is not None:
             volumes = [v for v in volumes if getattr(v, key) == wanted]
-    chosen, next_marker = page(volumes, req, lambda v: v.id, cloud.max_page_size)
-    views = [
-        _volume_view(cloud, v, ctx)
-        if detail
-        else {"id": v.id, "name": v.name, "links": _links(cloud, "volumes", v.id)}
-        for v in chosen
-    ]
-    doc: Json = {"volumes": views}
-    if next_marker is not None:
-        doc["volumes_links"] = [{"rel": "next", "href": cloud.next_href(req, next_marker)}]
-    return Reply.json(STATUS_GOOD, doc)
+
+    def view(volume: Volume) -> Json:
+        if detail:
+            return _volume_view(cloud, volume, ctx)
+        return {"id": volume.id, "name": volume.name, "links": _links(cloud, "volumes", volume.id)}
+
+    return cloud.paged(req, "volumes", volumes, lambda v: v.id, view)
 
 
 @ROUTES.route("POST", "/volumes")
@@ -283,13 +286,7 @@ def _delete_volume(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
 @ROUTES.route("POST", "/volumes/{id}/action")
 def _volume_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     volume = cloud.volume(ctx, params["id"])
-    body = body_of(req)
-    if len(body) != 1:
-        raise ApiError(400, "Malformed request body")
-    action, args = next(iter(body.items()))
-    handler = _ACTIONS.get(action)
-    if handler is None:
-        raise ApiError(400, f"There is no such action: {action}")  # assumption: Cinder's text
+    handler, args = pick_action(req, _ACTIONS)
     handler(cloud, volume, ctx, args if isinstance(args, dict) else {})
     volume.updated = cloud.now()
     return empty(202)
@@ -445,11 +442,7 @@ def _list_snapshots(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str
     volume_id = req.arg("volume_id")
     if volume_id:
         snapshots = [s for s in snapshots if s.volume_id == volume_id]
-    chosen, next_marker = page(snapshots, req, lambda s: s.id, cloud.max_page_size)
-    doc: Json = {"snapshots": [_snapshot_view(cloud, s, ctx) for s in chosen]}
-    if next_marker is not None:
-        doc["snapshots_links"] = [{"rel": "next", "href": cloud.next_href(req, next_marker)}]
-    return Reply.json(STATUS_GOOD, doc)
+    return cloud.paged(req, "snapshots", snapshots, lambda s: s.id, lambda s: _snapshot_view(cloud, s, ctx))
 
 
 @ROUTES.route("POST", "/snapshots")

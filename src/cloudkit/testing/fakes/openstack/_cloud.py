@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss, Router
 from cloudkit.testing.fakes.openstack._state import (
     Attachment,
     Image,
+    Json,
     Pending,
     Project,
     Server,
@@ -22,7 +23,17 @@ from cloudkit.testing.fakes.openstack._state import (
     User,
     Volume,
 )
-from cloudkit.testing.fakes.openstack._wire import ApiError, parse_version, version_text
+from cloudkit.testing.fakes.openstack._wire import (
+    STATUS_GOOD,
+    ApiError,
+    body_of,
+    page,
+    parse_version,
+    version_text,
+)
+
+_T = TypeVar("_T")
+_H = TypeVar("_H")
 
 COMPUTE_MIN = (2, 1)
 VOLUME_MIN, VOLUME_MAX = (3, 0), (3, 71)  # Cinder's maximum at the reference's snapshot
@@ -156,11 +167,22 @@ class Cloud:
             )
         return version
 
-    def next_href(self, req: Request, marker: str) -> str:
-        """The ``next`` link of a Nova or Cinder page ending at ``marker``."""
-        params = {k: v[-1] for k, v in req.query.items() if k != "marker"}
-        params["marker"] = marker
-        return f"{self.base_url}{req.path}?{urlencode(params)}"
+    def paged(
+        self,
+        req: Request,
+        key: str,
+        items: list[_T],
+        item_id: Callable[[_T], str],
+        view: Callable[[_T], Json],
+    ) -> Reply:
+        """A Nova or Cinder list page of ``items`` under ``key``, with ``<key>_links`` naming the next one."""
+        chosen, marker = page(items, req, item_id, self.max_page_size)
+        doc: Json = {key: [view(item) for item in chosen]}
+        if marker is not None:
+            params = {k: v[-1] for k, v in req.query.items() if k != "marker"}
+            params["marker"] = marker
+            doc[f"{key}_links"] = [{"rel": "next", "href": f"{self.base_url}{req.path}?{urlencode(params)}"}]
+        return Reply.json(STATUS_GOOD, doc)
 
     # ------------------------------------------------------------------------------ shared lookups
     def server(self, ctx: Ctx, server_id: str) -> Server:
@@ -234,6 +256,18 @@ class Cloud:
 
 
 # ================================================================================== routing
+def pick_action(req: Request, actions: Mapping[str, _H]) -> tuple[_H, Any]:
+    """The handler and arguments of an ``/action`` body (one action); 400 when there is no such one."""
+    body = body_of(req)
+    if len(body) != 1:
+        raise ApiError(400, "Malformed request body")
+    action, args = next(iter(body.items()))
+    handler = actions.get(action)
+    if handler is None:
+        raise ApiError(400, f"There is no such action: {action}")  # assumption: Cinder's text too
+    return handler, args
+
+
 Handler = Callable[[Cloud, Request, Ctx, dict[str, str]], Reply]
 """A resource handler: the cloud, the request, its caller and the path's parameters."""
 

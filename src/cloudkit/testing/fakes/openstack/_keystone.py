@@ -278,28 +278,41 @@ def _find_user(cloud: Cloud, ctx: Ctx, user_id: str, action: str) -> User:
     return user
 
 
+def _projects_of(cloud: Cloud, user: User, collection: str) -> Reply:
+    state = cloud.state
+    projects = [_project_view(cloud, p) for p in state.projects.values() if state.roles_of(user.id, p.id)]
+    return _listing(cloud, "projects", projects, collection)
+
+
+def _named(req: Request, ctx: Ctx, kind: str) -> tuple[Json, str]:
+    """The admin's create request for a ``kind`` (``user``, ``project``) and its name; 400 without one."""
+    _require_admin(ctx, f"create_{kind}")
+    spec = body_of(req).get(kind)
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise ApiError(400, f"Invalid input for field '{kind}': 'name' is a required property")
+    return spec, str(spec["name"])
+
+
 @ROUTES.route("GET", "/auth/projects")
 def _auth_projects(cloud: Cloud, _req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    state = cloud.state
-    projects = [_project_view(cloud, p) for p in state.projects.values() if state.roles_of(ctx.user.id, p.id)]
-    return _listing(cloud, "projects", projects, "auth/projects")
+    return _projects_of(cloud, ctx.user, "auth/projects")
 
 
 @ROUTES.route("GET", "/users")
 def _list_users(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     _require_admin(ctx, "list_users")
     name = req.arg("name")
-    users = [_user_view(cloud, u) for u in cloud.state.users.values() if name in (None, u.name)]
-    return _listing(cloud, "users", users, "users")
+    return _listing(
+        cloud,
+        "users",
+        [_user_view(cloud, u) for u in cloud.state.users.values() if name in (None, u.name)],
+        "users",
+    )
 
 
 @ROUTES.route("POST", "/users")
 def _create_user(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    _require_admin(ctx, "create_user")
-    spec = body_of(req).get("user")
-    if not isinstance(spec, dict) or not spec.get("name"):
-        raise ApiError(400, "Invalid input for field 'user': 'name' is a required property")
-    name = str(spec["name"])
+    spec, name = _named(req, ctx, "user")
     if cloud.state.user_by_name(name) is not None:
         # assumption: Keystone's duplicate-entry text
         raise ApiError(
@@ -350,10 +363,7 @@ def _update_user(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -
 
 @ROUTES.route("GET", "/users/{id}/projects")
 def _user_projects(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    user = _find_user(cloud, ctx, params["id"], "list_user_projects")
-    state = cloud.state
-    projects = [_project_view(cloud, p) for p in state.projects.values() if state.roles_of(user.id, p.id)]
-    return _listing(cloud, "projects", projects, "projects")
+    return _projects_of(cloud, _find_user(cloud, ctx, params["id"], "list_user_projects"), "projects")
 
 
 @ROUTES.route("GET", "/projects")
@@ -366,11 +376,7 @@ def _list_projects(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
 
 @ROUTES.route("POST", "/projects")
 def _create_project(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    _require_admin(ctx, "create_project")
-    spec = body_of(req).get("project")
-    if not isinstance(spec, dict) or not spec.get("name"):
-        raise ApiError(400, "Invalid input for field 'project': 'name' is a required property")
-    name = str(spec["name"])
+    spec, name = _named(req, ctx, "project")
     if cloud.state.project_by_name(name) is not None:
         # assumption: Keystone's duplicate-entry text
         raise ApiError(

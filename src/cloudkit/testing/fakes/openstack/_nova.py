@@ -14,7 +14,7 @@ import uuid
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
-from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Attachment, Flavor, Json, Server, hex5
+from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Json, Server, hex5
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
@@ -23,7 +23,6 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     iso,
-    page,
     sanitize_hostname,
     version_text,
 )
@@ -247,17 +246,13 @@ def _list_servers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
         servers = [s for s in servers if re.search(name, s.name)]
     if status:
         servers = [s for s in servers if s.status.lower() == status.lower()]
-    chosen, next_marker = page(servers, req, lambda s: s.id, cloud.max_page_size)
-    views = [
-        _server_view(cloud, s, ctx)
-        if detail
-        else {"id": s.id, "name": s.name, "links": _server_links(cloud, s.id)}
-        for s in chosen
-    ]
-    doc: Json = {"servers": views}
-    if next_marker is not None:
-        doc["servers_links"] = [{"rel": "next", "href": cloud.next_href(req, next_marker)}]
-    return Reply.json(STATUS_GOOD, doc)
+
+    def view(server: Server) -> Json:
+        if detail:
+            return _server_view(cloud, server, ctx)
+        return {"id": server.id, "name": server.name, "links": _server_links(cloud, server.id)}
+
+    return cloud.paged(req, "servers", servers, lambda s: s.id, view)
 
 
 @ROUTES.route("POST", "/servers")
@@ -378,21 +373,7 @@ def _materialise(cloud: Cloud, server: Server, plan: list[Json]) -> str:
             volume = cloud.new_volume(server.project_id, server.user_id, "", size, image_id=image_id)
         device = "/dev/vda" if index == 0 else actions.next_device(cloud, server)
         volume.status = "attaching"
-        volume.attachments.append(
-            Attachment(
-                id=str(uuid.uuid4()),
-                volume_id=volume.id,
-                server_id=server.id,
-                host_name=None,
-                device=device,
-                attached=False,
-                in_guest=True,
-                nova_owned=True,
-                delete_on_termination=as_bool(mapping.get("delete_on_termination", False)),
-                bdm_id=str(uuid.uuid4()),
-                tag=mapping.get("tag"),
-            )
-        )
+        volume.attachments.append(actions.block_device(volume.id, server.id, device, mapping))
         if index == 0:
             root_id = volume.id
             cloud.state.servers[server.id] = server  # so next_device sees the root device

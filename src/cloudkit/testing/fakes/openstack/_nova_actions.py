@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cloudkit.testing.fakes._kit import Reply, Request
-from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx
+from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
 from cloudkit.testing.fakes.openstack._state import (
     POWER_RUNNING,
     POWER_SHUTDOWN,
@@ -55,17 +55,28 @@ def next_device(cloud: Cloud, server: Server) -> str:
     )
 
 
+def block_device(volume_id: str, server_id: str, device: str, spec: Json) -> Attachment:
+    """A new attachment Nova makes (a block device mapping), ``attaching`` until its attach completes."""
+    return Attachment(
+        id=str(uuid.uuid4()),
+        volume_id=volume_id,
+        server_id=server_id,
+        host_name=None,
+        device=device,
+        attached=False,
+        in_guest=True,
+        nova_owned=True,
+        delete_on_termination=as_bool(spec.get("delete_on_termination", False)),
+        bdm_id=str(uuid.uuid4()),
+        tag=spec.get("tag"),
+    )
+
+
 # ================================================================================== actions
 def server_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``POST /servers/{id}/action``: one action, answered 202 without a body."""
     server = cloud.server(ctx, params["id"])
-    body = body_of(req)
-    if len(body) != 1:
-        raise ApiError(400, "Malformed request body")
-    action, args = next(iter(body.items()))
-    handler = _ACTIONS.get(action)
-    if handler is None:
-        raise ApiError(400, f"There is no such action: {action}")
+    handler, args = pick_action(req, _ACTIONS)
     handler(cloud, server, ctx, args)
     return empty(202)
 
@@ -219,19 +230,7 @@ def attach(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Repl
             f"but the current status is {volume.status}.",
         )
     # assumption: like libvirt, the requested device name is ignored; the next free one is used
-    attachment = Attachment(
-        id=str(uuid.uuid4()),
-        volume_id=volume.id,
-        server_id=server.id,
-        host_name=None,
-        device=next_device(cloud, server),
-        attached=False,
-        in_guest=True,
-        nova_owned=True,
-        delete_on_termination=as_bool(spec.get("delete_on_termination", False)),
-        bdm_id=str(uuid.uuid4()),
-        tag=spec.get("tag"),
-    )
+    attachment = block_device(volume.id, server.id, next_device(cloud, server), spec)
     # assumption: the BDM shows in Nova's list at once (nova-api makes it before the attach ends);
     # Cinder lists the attachment only once attached. The volume is "attaching" meanwhile (the
     # reference's order; real Cinder passes through "reserved" first).
