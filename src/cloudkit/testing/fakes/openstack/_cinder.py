@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import uuid
 from collections.abc import Callable
@@ -163,23 +164,13 @@ def _volume_view(cloud: Cloud, volume: Volume, ctx: Ctx) -> Json:
 @ROUTES.route("GET", "/volumes")
 @ROUTES.route("GET", "/volumes/detail")
 def _list_volumes(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    detail = req.path.endswith("/detail")
-    everyone = ctx.is_admin and as_bool(req.arg("all_tenants") or "0")
-    volumes = sorted(
-        (v for v in cloud.state.volumes.values() if everyone or v.project_id == ctx.project_id),
-        key=lambda v: -v.seq,
-    )
+    volumes = cloud.visible(req, ctx, cloud.state.volumes.values())
     for key in ("name", "status"):
         wanted = req.arg(key)
         if wanted is not None:
             volumes = [v for v in volumes if getattr(v, key) == wanted]
-
-    def view(volume: Volume) -> Json:
-        if detail:
-            return _volume_view(cloud, volume, ctx)
-        return {"id": volume.id, "name": volume.name, "links": _links(cloud, "volumes", volume.id)}
-
-    return cloud.paged(req, "volumes", volumes, lambda v: v.id, view)
+    view = functools.partial(_volume_view, cloud, ctx=ctx)
+    return cloud.paged(req, "volumes", volumes, view, functools.partial(_links, cloud, "volumes"))
 
 
 @ROUTES.route("POST", "/volumes")
@@ -434,15 +425,11 @@ def _snapshot_view(cloud: Cloud, snapshot: Snapshot, ctx: Ctx) -> Json:
 @ROUTES.route("GET", "/snapshots")
 @ROUTES.route("GET", "/snapshots/detail")
 def _list_snapshots(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    everyone = ctx.is_admin and as_bool(req.arg("all_tenants") or "0")
-    snapshots = sorted(
-        (s for s in cloud.state.snapshots.values() if everyone or s.project_id == ctx.project_id),
-        key=lambda s: -s.seq,
-    )
+    snapshots = cloud.visible(req, ctx, cloud.state.snapshots.values())
     volume_id = req.arg("volume_id")
     if volume_id:
         snapshots = [s for s in snapshots if s.volume_id == volume_id]
-    return cloud.paged(req, "snapshots", snapshots, lambda s: s.id, lambda s: _snapshot_view(cloud, s, ctx))
+    return cloud.paged(req, "snapshots", snapshots, functools.partial(_snapshot_view, cloud, ctx=ctx))
 
 
 @ROUTES.route("POST", "/snapshots")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss, Router
@@ -26,14 +26,28 @@ from cloudkit.testing.fakes.openstack._state import (
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
+    as_bool,
     body_of,
     page,
     parse_version,
     version_text,
 )
 
-_T = TypeVar("_T")
 _H = TypeVar("_H")
+
+
+class _Item(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def project_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+
+
+_Listed = TypeVar("_Listed", bound=_Item)
 
 COMPUTE_MIN = (2, 1)
 VOLUME_MIN, VOLUME_MAX = (3, 0), (3, 71)  # Cinder's maximum at the reference's snapshot
@@ -167,17 +181,29 @@ class Cloud:
             )
         return version
 
+    def visible(self, req: Request, ctx: Ctx, items: Iterable[_Listed]) -> list[_Listed]:
+        """The caller's project's ``items`` (all, for an admin asking ``all_tenants``), newest first."""
+        everyone = ctx.is_admin and as_bool(req.arg("all_tenants") or "0")
+        return sorted((i for i in items if everyone or i.project_id == ctx.project_id), key=lambda i: -i.seq)
+
     def paged(
         self,
         req: Request,
         key: str,
-        items: list[_T],
-        item_id: Callable[[_T], str],
-        view: Callable[[_T], Json],
+        items: list[_Listed],
+        view: Callable[[_Listed], Json],
+        links: Callable[[str], list[Json]] | None = None,
     ) -> Reply:
-        """A Nova or Cinder list page of ``items`` under ``key``, with ``<key>_links`` naming the next one."""
-        chosen, marker = page(items, req, item_id, self.max_page_size)
-        doc: Json = {key: [view(item) for item in chosen]}
+        """A Nova or Cinder list page of ``items`` under ``key``, with ``<key>_links`` naming the next one.
+
+        With ``links`` the list without ``/detail`` shows each item's id, name and links only.
+        """
+        chosen, marker = page(items, req, lambda item: item.id, self.max_page_size)
+        if links is not None and not req.path.endswith("/detail"):
+            views = [{"id": item.id, "name": item.name, "links": links(item.id)} for item in chosen]
+        else:
+            views = [view(item) for item in chosen]
+        doc: Json = {key: views}
         if marker is not None:
             params = {k: v[-1] for k, v in req.query.items() if k != "marker"}
             params["marker"] = marker

@@ -284,13 +284,26 @@ def _projects_of(cloud: Cloud, user: User, collection: str) -> Reply:
     return _listing(cloud, "projects", projects, collection)
 
 
-def _named(req: Request, ctx: Ctx, kind: str) -> tuple[Json, str]:
-    """The admin's create request for a ``kind`` (``user``, ``project``) and its name; 400 without one."""
+# assumption: Keystone's duplicate-entry texts
+_CONFLICTS = {
+    "user": "Conflict occurred attempting to store user - Duplicate entry found with name {name} at "
+    "domain ID default.",
+    "project": "Conflict occurred attempting to store project - it is not permitted to have two projects "
+    "with either the same name or same id in the same domain: name is {name}, project id is unknown.",
+}
+
+
+def _named(cloud: Cloud, req: Request, ctx: Ctx, kind: str) -> tuple[Json, str]:
+    """The admin's create request for a ``kind`` (``user``, ``project``) and its new name; 400, 409."""
     _require_admin(ctx, f"create_{kind}")
     spec = body_of(req).get(kind)
     if not isinstance(spec, dict) or not spec.get("name"):
         raise ApiError(400, f"Invalid input for field '{kind}': 'name' is a required property")
-    return spec, str(spec["name"])
+    name = str(spec["name"])
+    state = cloud.state
+    if (state.user_by_name(name) if kind == "user" else state.project_by_name(name)) is not None:
+        raise ApiError(409, _CONFLICTS[kind].format(name=name))
+    return spec, name
 
 
 @ROUTES.route("GET", "/auth/projects")
@@ -312,14 +325,7 @@ def _list_users(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -
 
 @ROUTES.route("POST", "/users")
 def _create_user(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    spec, name = _named(req, ctx, "user")
-    if cloud.state.user_by_name(name) is not None:
-        # assumption: Keystone's duplicate-entry text
-        raise ApiError(
-            409,
-            f"Conflict occurred attempting to store user - Duplicate entry found with name {name} "
-            "at domain ID default.",
-        )
+    spec, name = _named(cloud, req, ctx, "user")
     project_id = spec.get("default_project_id")
     user = User(
         uuid.uuid4().hex,
@@ -376,15 +382,7 @@ def _list_projects(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
 
 @ROUTES.route("POST", "/projects")
 def _create_project(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    spec, name = _named(req, ctx, "project")
-    if cloud.state.project_by_name(name) is not None:
-        # assumption: Keystone's duplicate-entry text
-        raise ApiError(
-            409,
-            f"Conflict occurred attempting to store project - it is not permitted to have two projects "
-            f"with either the same name or same id in the same domain: name is {name}, project id "
-            "is unknown.",
-        )
+    spec, name = _named(cloud, req, ctx, "project")
     project = Project(uuid.uuid4().hex, name, str(spec.get("description") or ""))
     project.enabled = as_bool(spec.get("enabled", True))
     cloud.state.projects[project.id] = project

@@ -6,6 +6,7 @@ Server actions and volume attachments are in `_nova_actions`; their routes are h
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import secrets
@@ -18,7 +19,6 @@ from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Json,
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
-    as_bool,
     as_int,
     body_of,
     empty,
@@ -235,24 +235,14 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx) -> None:
 @ROUTES.route("GET", "/servers")
 @ROUTES.route("GET", "/servers/detail")
 def _list_servers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    detail = req.path.endswith("/detail")
-    everyone = ctx.is_admin and as_bool(req.arg("all_tenants") or "0")
-    servers = sorted(
-        (s for s in cloud.state.servers.values() if everyone or s.project_id == ctx.project_id),
-        key=lambda s: -s.seq,  # Nova's default: newest first
-    )
+    servers = cloud.visible(req, ctx, cloud.state.servers.values())  # Nova's default: newest first
     name, status = req.arg("name"), req.arg("status")
     if name:
         servers = [s for s in servers if re.search(name, s.name)]
     if status:
         servers = [s for s in servers if s.status.lower() == status.lower()]
-
-    def view(server: Server) -> Json:
-        if detail:
-            return _server_view(cloud, server, ctx)
-        return {"id": server.id, "name": server.name, "links": _server_links(cloud, server.id)}
-
-    return cloud.paged(req, "servers", servers, lambda s: s.id, view)
+    view = functools.partial(_server_view, cloud, ctx=ctx)
+    return cloud.paged(req, "servers", servers, view, functools.partial(_server_links, cloud))
 
 
 @ROUTES.route("POST", "/servers")
