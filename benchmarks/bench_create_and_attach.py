@@ -76,9 +76,9 @@ def serve_fake(transition: float, conn: Connection) -> None:
 def _answer(fake: OpenStackFake, message: tuple[Any, ...]) -> Any:
     match message:
         case ("mark",):
-            return len(fake.requests)
+            return len(fake.calls)
         case ("since", int(start)):
-            return [(c.method, c.path, c.service) for c in fake.requests[start:]]
+            return [(c.method, c.path, c.service) for c in fake.calls[start:]]
         case ("check", str(server_id), str(volume_id)):
             server, volume = fake.server(server_id), fake.volume(volume_id)
             root = fake.volume(server.root_volume_id) if server else None

@@ -219,7 +219,7 @@ def run_openstack_demo(story: _Story) -> None:
                 "create data volume data-1 (20 GiB)", lambda: cloud.create_volume("data-1", size=20)
             )
 
-            sent = len(fake.requests)
+            sent = len(fake.calls)
             story.heading(
                 "Quirk openstack.cinder-attach-no-device: Cinder says attached, the guest sees nothing"
             )
@@ -227,7 +227,7 @@ def run_openstack_demo(story: _Story) -> None:
                 "attach with CINDER_THEN_NOVA (Cinder os-attach, verify in Nova, fall back)",
                 lambda: cloud.attach_volume(server.id, volume.id, strategy=AttachStrategy.CINDER_THEN_NOVA),
             )
-            changes = [_describe_attach_call(r.service, r.path, r.body) for r in fake.requests[sent:]]
+            changes = [_describe_attach_call(r.service, r.path, r.body) for r in fake.calls[sent:]]
             story.note("requests that changed attachments: " + ", ".join(c for c in changes if c))
             story.note(
                 "Cinder's os-attach only wrote Cinder's records; cloudkit undid it and attached via Nova"
@@ -235,13 +235,13 @@ def run_openstack_demo(story: _Story) -> None:
             story.note(f"Nova lists {attachment.volume_id} at {attachment.device}")
 
             story.heading("Quirk openstack.system-volume: the system volume goes only with its server")
-            sent = len(fake.requests)
+            sent = len(fake.calls)
             story.expect_error(
                 "detach the system volume",
                 SystemVolumeError,
                 lambda: cloud.detach_volume(server.id, server.system_volume_id or ""),
             )
-            story.note(f"requests sent for it: {len(fake.requests) - sent}")
+            story.note(f"requests sent for it: {len(fake.calls) - sent}")
 
             story.heading("Suspend a customer who ran out of money, then resume")
             suspended = story.step(

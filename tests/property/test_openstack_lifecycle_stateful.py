@@ -24,9 +24,9 @@ from hypothesis.stateful import (
 from cloudkit.errors import ConflictError, PolicyError
 from cloudkit.lab._admin import LabAdmin
 from cloudkit.openstack import AttachStrategy
-from cloudkit.testing import FakeClock, PacedClock
+from cloudkit.testing import FakeClock, Fault, PacedClock
 from cloudkit.testing._lab_fixtures import LAB_PASSWORD, LabProxies
-from cloudkit.testing.fakes import OpenStackFake, OpenStackFault
+from cloudkit.testing.fakes import OpenStackFake
 from cloudkit.testing.plugin import OpenStackCallLog, OpenStackClientFactory
 
 FLAVOR = "2"
@@ -35,17 +35,17 @@ Inject = Callable[..., None]
 # (fault, service, method, path): what can go wrong before the next operation.
 WRITE_FAULTS = st.sampled_from(
     [
-        (OpenStackFault.drop_after_effect(), "compute", "POST", "/servers$"),
-        (OpenStackFault.wsrep(), "compute", "POST", "/servers$"),
-        (OpenStackFault.drop_after_effect(), "volume", "POST", "/volumes$"),
-        (OpenStackFault.wsrep(), "volume", "POST", "/volumes$"),
+        (Fault.drop_after_effect(), "compute", "POST", "/servers"),
+        (Fault.wsrep(), "compute", "POST", "/servers"),
+        (Fault.drop_after_effect(), "volume", "POST", "/volumes"),
+        (Fault.wsrep(), "volume", "POST", "/volumes"),
     ]
 )
 READ_FAULTS = st.sampled_from(
     [
-        (OpenStackFault.wsrep(), "compute", "GET", "/servers/detail"),
-        (OpenStackFault.drop_connection(), "compute", "GET", "/servers/"),
-        (OpenStackFault.wsrep(), "volume", "GET", "/volumes/"),
+        (Fault.wsrep(), "compute", "GET", "/servers/detail"),
+        (Fault.drop_connection(), "compute", "GET", "/servers/{id}"),
+        (Fault.wsrep(), "volume", "GET", "/volumes/{id}"),
     ]
 )
 
@@ -227,9 +227,9 @@ def test_lifecycle_on_the_lab(openstack_lab, request):
 
             return factory, inject, cleanup
 
-    lost_server = (OpenStackFault.drop_after_effect(), "compute", "POST", "/servers$")
-    wsrep_volume = (OpenStackFault.wsrep(), "volume", "POST", "/volumes$")
-    lost_volume = (OpenStackFault.drop_after_effect(), "volume", "POST", "/volumes$")
+    lost_server = (Fault.drop_after_effect(), "compute", "POST", "/servers")
+    wsrep_volume = (Fault.wsrep(), "volume", "POST", "/volumes")
+    lost_volume = (Fault.drop_after_effect(), "volume", "POST", "/volumes")
     machine = OnTheLab()
     try:
         machine.start()
@@ -240,14 +240,12 @@ def test_lifecycle_on_the_lab(openstack_lab, request):
         machine.nova_and_cinder_agree_with_the_model()
         steps = [
             lambda: machine.attach(server, first, AttachStrategy.CINDER_THEN_NOVA),
-            lambda: machine.a_read_fails_transiently(
-                (OpenStackFault.wsrep(), "compute", "GET", "/servers/detail")
-            ),
+            lambda: machine.a_read_fails_transiently((Fault.wsrep(), "compute", "GET", "/servers/detail")),
             lambda: machine.attach(server, second, AttachStrategy.NOVA),
             lambda: machine.suspend_or_resume(server),
             lambda: machine.detach(second),  # refused: real Nova answers 409 for a locked server
             lambda: machine.a_read_fails_transiently(
-                (OpenStackFault.drop_connection(), "compute", "GET", "/servers/")
+                (Fault.drop_connection(), "compute", "GET", "/servers/{id}")
             ),
             lambda: machine.suspend_or_resume(server),
             lambda: machine.detach(first),
@@ -263,15 +261,13 @@ def test_lifecycle_on_the_lab(openstack_lab, request):
         assert machine.model_servers == {}
         assert machine.model_volumes == {}
         fired = {
-            (proxy.service, call.fault)
-            for proxy in (proxies.compute, proxies.volume)
-            for call in proxy.requests
+            (proxy.service, call.fault) for proxy in (proxies.compute, proxies.volume) for call in proxy.calls
         }
         assert fired >= {
             ("compute", "drop_after_effect"),
-            ("compute", "wsrep"),
+            ("compute", "error"),
             ("compute", "drop_connection"),
-            ("volume", "wsrep"),
+            ("volume", "error"),
             ("volume", "drop_after_effect"),
         }
     finally:

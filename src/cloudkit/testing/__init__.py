@@ -30,21 +30,24 @@ from cloudkit.testing._cassettes import (
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing._drift import Drift, compare_recordings
+from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
 
 if TYPE_CHECKING:
-    from cloudkit.testing._proxy import FaultProxy, ProxiedService, ProxyCall
+    from cloudkit.testing._proxy import FaultProxy, ProxiedService
 
 __all__ = [
     "CASSETTE_SOURCES",
+    "Call",
     "CassetteSecretError",
     "CassetteSource",
     "Drift",
     "FakeClock",
+    "Fault",
+    "FaultMatch",
     "FaultProxy",
     "GuardedPersister",
     "PacedClock",
     "ProxiedService",
-    "ProxyCall",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
@@ -58,7 +61,7 @@ __all__ = [
     "session_vcr_config",
 ]
 
-_LAZY = {"FaultProxy", "ProxiedService", "ProxyCall"}
+_LAZY = {"FaultProxy", "ProxiedService"}
 
 
 def __getattr__(name: str) -> Any:

@@ -51,13 +51,14 @@ from cloudkit.testing._cassettes import (
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing.fakes import BillingFake
+from cloudkit.testing.fakes._kit import Fault
 
 if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
     from cloudkit.lab import LabInfo
     from cloudkit.openstack import OpenStackClient
     from cloudkit.session import SessionManager
     from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
-    from cloudkit.testing.fakes import OpenStackFake, OpenStackFault
+    from cloudkit.testing.fakes import OpenStackFake
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -432,7 +433,7 @@ class OpenStackBackend:
 
     def inject(
         self,
-        fault: OpenStackFault,
+        fault: Fault,
         *,
         service: Literal["compute", "volume"] = "compute",
         method: str | None = None,

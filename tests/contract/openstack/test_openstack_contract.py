@@ -10,7 +10,7 @@ import pytest
 
 from cloudkit.errors import AuthenticationError, NotFoundError, PolicyError, SystemVolumeError
 from cloudkit.openstack import AttachStrategy
-from cloudkit.testing.fakes.openstack import Fault
+from cloudkit.testing import Fault
 
 FLAVOR = "2"  # m1.small in the fake's seed
 

@@ -11,7 +11,7 @@ import pytest
 
 from cloudkit.errors import SystemVolumeError
 from cloudkit.openstack._client import _translate
-from cloudkit.testing.fakes import OpenStackFault
+from cloudkit.testing import Fault
 
 FLAVOR = "2"
 live = pytest.mark.parametrize("openstack_backend", ["fake", "lab"], indirect=True)
@@ -95,7 +95,7 @@ def test_create_server__answer_lost_after_nova_created_it(openstack_backend):
     """The POST reached Nova and the server exists, but the answer never came: no duplicate."""
     client = openstack_backend.make_client()
     client.list_images()  # authenticate first
-    openstack_backend.inject(OpenStackFault.drop_after_effect(), method="POST", path="/servers$")
+    openstack_backend.inject(Fault.drop_after_effect(), method="POST", path="/servers")
     server = _server(client)
     assert [s.id for s in client.list_servers()] == [server.id]
 
@@ -104,9 +104,7 @@ def test_create_server__answer_lost_after_nova_created_it(openstack_backend):
 def test_create_volume__answer_lost_after_cinder_created_it(openstack_backend):
     client = openstack_backend.make_client()
     client.list_images()
-    openstack_backend.inject(
-        OpenStackFault.drop_after_effect(), service="volume", method="POST", path="/volumes$"
-    )
+    openstack_backend.inject(Fault.drop_after_effect(), service="volume", method="POST", path="/volumes")
     volume = client.create_volume("once", size=1)
     assert [v.id for v in client.list_volumes()] == [volume.id]
 
@@ -116,9 +114,7 @@ def test_create_volume__answer_lost_after_cinder_created_it(openstack_backend):
 def test_list_volumes__wsrep_then_ok(openstack_backend):
     client = openstack_backend.make_client()
     volume = client.create_volume("kept", size=1)
-    openstack_backend.inject(
-        OpenStackFault.wsrep(), service="volume", method="GET", path="/volumes/detail", times=2
-    )
+    openstack_backend.inject(Fault.wsrep(), service="volume", method="GET", path="/volumes/detail", times=2)
     assert [v.id for v in client.list_volumes()] == [volume.id]
     assert openstack_backend.make_client.clock.sleeps[-2:] == [0.2, 0.4]
 
@@ -128,6 +124,6 @@ def test_list_servers__slow_answer_times_out_and_is_retried(openstack_backend):
     """Nova holds one answer past the client's timeout: the read times out, is retried, and succeeds."""
     client = openstack_backend.make_client(timeout=1.0)
     client.list_images()
-    openstack_backend.inject(OpenStackFault.slow(timeout=3.0), method="GET", path="/servers/detail")
+    openstack_backend.inject(Fault.slow(timeout=3.0), method="GET", path="/servers/detail")
     assert client.list_servers() == []
     assert openstack_backend.make_client.clock.sleeps == [0.2]  # one retry after the timed-out attempt

@@ -9,8 +9,8 @@ from cloudkit.errors import (
     WaitTimeoutError,
 )
 from cloudkit.openstack import AttachStrategy
+from cloudkit.testing import Fault
 from cloudkit.testing.fakes import OpenStackFake
-from cloudkit.testing.fakes.openstack import Fault
 from cloudkit.testing.plugin import OpenStackClientFactory
 
 FLAVOR = "2"
@@ -79,7 +79,7 @@ def test_create_volume_answer_lost_after_landing_is_not_duplicated(
     openstack_calls.clear()
     volume = openstack.create_volume("data-once", size=1)
     assert [v.id for v in openstack.list_volumes() if v.name == "data-once"] == [volume.id]
-    posts = [r for r in openstack_fake.requests if r.method == "POST" and r.path.endswith("/volumes")]
+    posts = [r for r in openstack_fake.calls if r.method == "POST" and r.path.endswith("/volumes")]
     assert len(posts) == 1  # the lost answer was not followed by a second create
 
 
@@ -143,3 +143,50 @@ def test_bad_arguments_send_nothing(openstack, openstack_calls):
     with pytest.raises(InvalidArgumentError):
         openstack.suspend_server("s", reason=" ")
     assert openstack_calls.calls == []
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_every_list_reads_every_page_when_the_server_caps_the_page_size(openstack, openstack_fake, cap):
+    """A server's own page cap (Nova's ``max_limit``) is followed through its ``next`` links to the end."""
+    for n in range(4):
+        openstack_fake.add_image(f"extra-{n}")  # ubuntu, min_disk 1: the newest, so _image_id's choice
+    servers = {
+        openstack.create_server(f"vm-{n}", image=_image_id(openstack), flavor=FLAVOR, system_volume_size=1)
+        for n in range(3)
+    }
+    data = {openstack.create_volume(f"data-{n}", size=1).id for n in range(3)}
+    snapshots = {openstack.create_snapshot(volume, name="snap").id for volume in data}
+    openstack_fake.max_page_size = cap
+    seen = len(openstack_fake.calls)
+
+    assert {s.id for s in openstack.list_servers()} == {s.id for s in servers}
+    assert {v.id for v in openstack.list_volumes()} == data | {s.system_volume_id for s in servers}
+    assert {s.id for s in openstack.list_snapshots()} == snapshots
+    assert len(openstack.list_images()) == 7
+
+    pages: dict[str, int] = {}
+    for call in openstack_fake.calls[seen:]:
+        assert (call.method, call.status) == ("GET", 200)
+        resource = call.path.removesuffix("/detail").rsplit("/", 1)[-1]
+        pages[resource] = pages.get(resource, 0) + 1
+    # Nova and Cinder link a next page only when more is left; Glance after every full page.
+    assert pages == {
+        "servers": -(-3 // cap),
+        "volumes": -(-6 // cap),
+        "snapshots": -(-3 // cap),
+        "images": 7 // cap + 1,
+    }
+
+
+def test_a_server_repeating_the_same_next_page_is_refused_not_looped(openstack, openstack_fake, monkeypatch):
+    """openstacksdk stops when a ``next`` link names the marker it just used: no hard cap is needed."""
+    from cloudkit.errors import CloudkitError
+    from cloudkit.testing.fakes.openstack import _cloud
+
+    for n in range(2):
+        openstack.create_server(f"vm-{n}", image=_image_id(openstack), flavor=FLAVOR, system_volume_size=10)
+    monkeypatch.setattr(_cloud, "page", lambda items, _req, key, _cap=None: (items[:1], key(items[0])))
+    seen = len(openstack_fake.calls)
+    with pytest.raises(CloudkitError, match="Endless pagination loop"):
+        openstack.list_servers()
+    assert len(openstack_fake.calls) - seen == 2

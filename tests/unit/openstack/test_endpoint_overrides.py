@@ -9,8 +9,8 @@ import pytest
 
 from cloudkit.errors import ConfigError
 from cloudkit.openstack import OpenStackSettings
-from cloudkit.testing import FaultProxy
-from cloudkit.testing.fakes import OpenStackFake, OpenStackFault
+from cloudkit.testing import Fault, FaultProxy
+from cloudkit.testing.fakes import OpenStackFake
 
 BASE = {
     "auth_url": "http://127.0.0.1:5000/v3",
@@ -144,19 +144,19 @@ def test_wsrep_at_a_proxy_in_front_of_nova_is_retried(
     make_openstack, openstack_fake, nova_proxy, fake_clock, openstack_calls
 ):
     client = make_openstack(endpoint_overrides={"compute": f"{nova_proxy.url}/compute/v2.1"})
-    nova_proxy.inject(OpenStackFault.wsrep(), method="GET", path="/servers/detail", times=2)
+    nova_proxy.inject(Fault.wsrep(), method="GET", path="/servers/detail", times=2)
     assert client.list_servers() == []
-    detail = [c for c in nova_proxy.requests if c.path.endswith("/servers/detail")]
+    detail = [c for c in nova_proxy.calls if c.path.endswith("/servers/detail")]
     assert [(c.status, c.upstream_status, c.fault) for c in detail] == [
-        (500, None, "wsrep"),
-        (500, None, "wsrep"),
+        (500, None, "error"),
+        (500, None, "error"),
         (200, 200, None),
     ]
-    assert [c.status for c in openstack_fake.requests if c.path.endswith("/servers/detail")] == [200]
+    assert [c.status for c in openstack_fake.calls if c.path.endswith("/servers/detail")] == [200]
     assert fake_clock.sleeps == [0.2, 0.4]  # cloudkit's RetryPolicy, on the fake clock
     # Every compute request went through the proxy, microversion negotiation included.
     compute = [(m, p) for m, p in openstack_calls.calls if p.startswith("/compute")]
-    assert compute == [(c.method, c.path) for c in nova_proxy.requests]
+    assert compute == [(c.method, c.path) for c in nova_proxy.calls]
     assert detail[-1].headers["openstack-api-version"] == "compute 2.100"
     assert openstack_calls.calls[0][1].startswith("/identity")  # Keystone is still asked directly
 
@@ -164,9 +164,9 @@ def test_wsrep_at_a_proxy_in_front_of_nova_is_retried(
 def test_unversioned_override_keeps_the_proxy_in_the_path(make_openstack, openstack_fake, nova_proxy):
     """The fake's version document links name the fake; keystoneauth keeps the override's host."""
     client = make_openstack(endpoint_overrides={"compute": f"{nova_proxy.url}/compute"})
-    nova_proxy.inject(OpenStackFault.wsrep(), path="/servers/detail")
+    nova_proxy.inject(Fault.wsrep(), path="/servers/detail")
     assert client.list_servers() == []
-    assert [c.path for c in nova_proxy.requests] == [
+    assert [c.path for c in nova_proxy.calls] == [
         "/compute",
         "/compute/v2.1/",
         "/compute/v2.1/servers/detail",
@@ -188,17 +188,17 @@ def test_every_service_through_its_own_proxy(make_openstack, openstack_fake):
                 "image": f"{glance.url}/image",
             }
         )
-        cinder.inject(OpenStackFault.drop_after_effect(), method="POST", path="/volumes")
+        cinder.inject(Fault.drop_after_effect(), method="POST", path="/volumes")
         image = next(i.id for i in client.list_images() if i.os_distro == "ubuntu")
         volume = client.create_volume("data-once", size=1)
         server = client.create_server("web-1", image=image, flavor="2", system_volume_size=10)
         client.attach_volume(server.id, volume.id)
     assert [v.name for v in openstack_fake.volumes()] == ["data-once", ""]  # once; "" is the root volume
-    assert [c.fault for c in cinder.requests if c.fault] == ["drop_after_effect"]
+    assert [c.fault for c in cinder.calls if c.fault] == ["drop_after_effect"]
     # Every request to Nova, Cinder and Glance went through its proxy; only Keystone was asked directly.
-    reached = sorted((c.method, c.path, c.query) for c in openstack_fake.requests if c.service != "identity")
-    proxied = sorted((c.method, c.path, c.query) for p in (nova, cinder, glance) for c in p.requests)
+    reached = sorted((c.method, c.path, c.query) for c in openstack_fake.calls if c.service != "identity")
+    proxied = sorted((c.method, c.path, c.query) for p in (nova, cinder, glance) for c in p.calls)
     assert reached == proxied
-    assert {c.path.split("/")[1] for c in nova.requests} == {"compute"}
-    assert {c.path.split("/")[1] for c in cinder.requests} == {"volume"}
-    assert {c.path.split("/")[1] for c in glance.requests} == {"image"}
+    assert {c.path.split("/")[1] for c in nova.calls} == {"compute"}
+    assert {c.path.split("/")[1] for c in cinder.calls} == {"volume"}
+    assert {c.path.split("/")[1] for c in glance.calls} == {"image"}

@@ -16,9 +16,9 @@ from cloudkit.errors import (
 )
 from cloudkit.session import KeystoneIdentity, SqliteTokenStore
 from cloudkit.testing import FakeClock
+from cloudkit.testing import Fault as KeystoneFault
 from cloudkit.testing.fakes import Fault as BillingFault
 from cloudkit.testing.fakes import OpenStackFake
-from cloudkit.testing.fakes.openstack import Fault as KeystoneFault
 from cloudkit.testing.plugin import SessionBackend
 
 

@@ -13,9 +13,9 @@ import openstack.exceptions as os_exc
 import openstack.utils
 import pytest
 
-from cloudkit.testing import FakeClock
+from cloudkit.testing import FakeClock, Fault
 from cloudkit.testing.fakes import FakeCredentials, OpenStackFake
-from cloudkit.testing.fakes.openstack import Fault
+from cloudkit.testing.fakes.openstack import _nova
 
 # openstacksdk 4.22 warns against itself whatever the caller does, so under filterwarnings=error it
 # cannot run at all. Exactly these three messages (text and class) are ignored; any other warning
@@ -753,6 +753,24 @@ def test_server_list_pages_with_servers_links(fake, portal, http):
     assert sorted(s.id for s in portal.compute.servers(limit=1)) == sorted(ids)
 
 
+def test_max_page_size_caps_pages_whatever_the_limit(fake, portal, http):
+    ids = [boot(portal, fake, name=f"vm-{n}").id for n in range(3)]
+    token = {"X-Auth-Token": portal.auth_token}
+    fake.max_page_size = 2
+    first = http.get(compute(fake, "/servers/detail?limit=50"), headers=token).json()
+    assert [s["id"] for s in first["servers"]] == ids[::-1][:2]
+    assert first["servers_links"][0]["href"] == compute(fake, f"/servers/detail?limit=50&marker={ids[1]}")
+    unasked = http.get(compute(fake, "/servers"), headers=token).json()
+    assert unasked["servers_links"][0]["href"] == compute(fake, f"/servers?marker={ids[1]}")
+    images = http.get(f"{fake.url}/image/v2/images?limit=3", headers=token).json()
+    assert (len(images["images"]), "next" in images) == (2, True)
+    with pytest.raises(ValueError, match="max_page_size"):
+        fake.max_page_size = 0
+    fake.reset()
+    assert fake.max_page_size is None
+    assert OpenStackFake(max_page_size=5).max_page_size == 5
+
+
 def test_unknown_action_path_and_method(fake, portal, http):
     server = boot(portal, fake)
     token = {"X-Auth-Token": portal.auth_token}
@@ -905,7 +923,7 @@ def test_wsrep_fault_per_service_and_echo(fake, http, portal):
             "message": "The server has either erred or is incapable of performing the requested operation.",
         }
     }
-    fake.inject(Fault.wsrep(echo=True), path=r"/auth/tokens$")
+    fake.inject(Fault.wsrep(echo=True), path="/auth/tokens")
     keystone = http.post(f"{fake.auth_url}/auth/tokens", json=fake.portal.token_request()).json()
     assert keystone["error"]["code"] == 500
     assert "(1047, 'WSREP has not yet prepared node for application use')" in keystone["error"]["message"]
@@ -930,7 +948,7 @@ def test_server_error_fault(fake, http, portal):
     assert http.get(compute(fake, "/flavors"), headers=token).status_code == 200
     fake.inject(Fault.server_error(status=502, body="<html><h1>502 Bad Gateway</h1></html>"))
     proxy = http.get(f"{fake.url}/image/v2/images", headers=token)
-    assert (proxy.status_code, proxy.headers["content-type"]) == (502, "text/html; charset=UTF-8")
+    assert (proxy.status_code, proxy.headers["content-type"]) == (502, "text/html; charset=utf-8")
     fake.inject(Fault.server_error(status=500, body={"oops": 1}), method="POST")
     assert http.get(compute(fake, "/flavors"), headers=token).status_code == 200  # the method filter
     assert http.post(compute(fake, "/servers"), json={}, headers=token).json() == {"oops": 1}
@@ -940,13 +958,13 @@ def test_server_error_fault(fake, http, portal):
 
 def test_drop_connection_fault(fake, http, portal):
     token = {"X-Auth-Token": portal.auth_token}
-    fake.inject(Fault.drop_connection(), path="/flavors")
+    fake.inject(Fault.drop_connection(), path="/flavors/{id}")
     with pytest.raises(httpx.RemoteProtocolError):
         http.get(compute(fake, "/flavors/detail"), headers=token)
     fake.inject(Fault.drop_connection(), path="/flavors/detail", service="compute")
     with pytest.raises(ks_exc.ConnectFailure, match="Remote end closed connection"):
         list(portal.compute.flavors())
-    assert [c.status for c in fake.requests if c.fault == "drop_connection"] == [None, None]
+    assert [c.status for c in fake.calls if c.fault == "drop_connection"] == [None, None]
 
 
 def test_drop_after_effect_fault_lands_the_create(fake, http, portal):
@@ -962,7 +980,7 @@ def test_drop_after_effect_fault_lands_the_create(fake, http, portal):
     with pytest.raises(ks_exc.ConnectFailure):  # openstacksdk lets keystoneauth's error through
         boot(portal, fake)
     assert [s.name for s in fake.servers()] == ["vm-1"]
-    assert [c.fault for c in fake.requests if c.status is None] == ["drop_after_effect", "drop_after_effect"]
+    assert [c.fault for c in fake.calls if c.status is None] == ["drop_after_effect", "drop_after_effect"]
 
 
 def test_slow_fault_holds_until_released(fake, http, portal):
@@ -980,9 +998,9 @@ def test_slow_fault_holds_until_released(fake, http, portal):
     assert answers[0].status_code == 200
 
 
-def test_fault_filters_and_regex_path(fake, http, portal):
+def test_fault_filters_and_path_template(fake, http, portal):
     token = {"X-Auth-Token": portal.auth_token}
-    fake.inject(Fault.server_error(status=503), path=r"^/compute/v2\.1/flavors/\d+$", service="compute")
+    fake.inject(Fault.server_error(status=503), path="/compute/v2.1/flavors/{id}", service="compute")
     assert http.get(compute(fake, "/flavors"), headers=token).status_code == 200
     assert http.get(f"{fake.url}/image/v2/images", headers=token).status_code == 200
     assert http.get(compute(fake, "/flavors/1"), headers=token).status_code == 503
@@ -997,7 +1015,7 @@ def test_request_log_masks_secrets(fake, http):
     http.get(
         compute(fake, "/flavors"), headers={"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.89"}
     )
-    login, flavors = fake.requests
+    login, flavors = fake.calls
     assert (login.method, login.path, login.service, login.status) == (
         "POST",
         "/identity/v3/auth/tokens",
@@ -1008,7 +1026,7 @@ def test_request_log_masks_secrets(fake, http):
     assert '"password": "***"' in login.body
     assert (flavors.service, flavors.status, flavors.headers["x-auth-token"]) == ("compute", 200, "***")
     assert flavors.headers["openstack-api-version"] == "compute 2.89"
-    assert token not in repr(fake.requests)
+    assert token not in repr(fake.calls)
 
 
 def test_reset_forgets_everything(fake, portal, http):
@@ -1017,7 +1035,7 @@ def test_reset_forgets_everything(fake, portal, http):
     fake.inject(Fault.drop_connection())
     fake.reset()
     assert fake.servers() == []
-    assert fake.requests == []
+    assert fake.calls == []
     assert (
         http.get(compute(fake, "/flavors"), headers={"X-Auth-Token": token}).status_code == 401
     )  # no fault left
@@ -1038,10 +1056,10 @@ def test_unseeded_fake_has_identities_only(clock, http):
 def test_internal_error_answers_500_naming_it(fake, http, monkeypatch, capsys):
     token = {"X-Auth-Token": token_of(http, fake, fake.portal)}
 
-    def broken(*_args: object) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(fake._cloud, "_list_flavors", broken)
+    monkeypatch.setattr(_nova, "flavor_view", broken)
     answer = http.get(compute(fake, "/flavors"), headers=token)
     assert answer.status_code == 500
     assert answer.text == "openstack fake internal error: KeyError: 'boom'\n"

@@ -25,10 +25,7 @@ from cloudkit.testing.fakes.openstack import (
     FakeSnapshot,
     FakeVolume,
     FakeVolumeAttachment,
-    OpenStackCall,
     OpenStackFake,
-    OpenStackFault,
-    OpenStackFaultKind,
 )
 from cloudkit.testing.fakes.tungsten import TungstenFake, TungstenScopeCapture
 
@@ -50,10 +47,7 @@ __all__ = [
     "FakeVolumeAttachment",
     "Fault",
     "FaultMatch",
-    "OpenStackCall",
     "OpenStackFake",
-    "OpenStackFault",
-    "OpenStackFaultKind",
     "TungstenFake",
     "TungstenScopeCapture",
 ]

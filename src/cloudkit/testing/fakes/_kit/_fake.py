@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import socketserver
@@ -167,8 +168,9 @@ class LoopbackFake:
 
     A subclass sets ``_what`` (for messages and the thread name) and ``_url_path`` (its endpoint below
     the root, if any), calls ``super().__init__(port=...)`` and implements `_answer` (called under
-    ``self._lock``). It may override `_classify` (fill ``service``/``func``/``params``), `_fault_reply`
-    (its own error envelopes), `_is_write`, `_swallow`, `_record` and `_reset_state`.
+    ``self._lock``, unless it sets ``_serialize = False``). It may override `_classify` (fill
+    ``service``/``func``/``params``), `_fault_reply` (its own error envelopes), `_is_write`, `_swallow`,
+    `_record`, `_reset_state` and `_send` (how a reply is written to the socket).
 
     Example:
         >>> class Echo(LoopbackFake):
@@ -190,6 +192,7 @@ class LoopbackFake:
         {"x-auth-token", "x-subject-token", "authorization"}
     )
     _secret_keys: ClassVar[frozenset[str]] = frozenset({"password", "secret", "token"})
+    _serialize: ClassVar[bool] = True  # False: `_answer` runs without the lock (a proxy forwarding)
 
     def __init__(self, *, port: int = 0) -> None:
         """Nothing listens until `start`; ``port`` 0 lets the OS choose."""
@@ -394,7 +397,7 @@ class LoopbackFake:
         if fault is None or kind in ("slow", "drop_after_effect", "swallow_effect"):
             if fault is not None and kind == "slow":
                 self._slow.hold(fault.timeout)
-            with self._lock:
+            with self._lock if self._serialize else contextlib.nullcontext():
                 reply = self._swallow(request) if kind == "swallow_effect" else self._answer(request)
         elif kind == "error":
             reply = self._fault_reply(fault, request)
@@ -421,11 +424,11 @@ class LoopbackFake:
         if reply is None:
             handler.close_connection = True
             return
-        handler.send(reply)
+        self._send(handler, reply)
 
     # ------------------------------------------------------------------------------ hooks
     def _answer(self, request: Request) -> Reply:
-        """The fake's answer to ``request``; called under ``self._lock``."""
+        """The fake's answer to ``request``; called under ``self._lock`` (unless ``_serialize`` is off)."""
         raise NotImplementedError
 
     def _classify(self, request: Request) -> Request:
@@ -475,6 +478,10 @@ class LoopbackFake:
 
     def _reset_state(self) -> None:
         """Go back to the seeded state; called by `reset` under ``self._lock``."""
+
+    def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        """Write ``reply`` to the socket (a proxy overrides this to copy an upstream answer verbatim)."""
+        cast("_Handler", handler).send(reply)
 
     def _before_serving(self) -> None:
         """Hook: the socket is bound (``url`` is valid), no request is served yet."""

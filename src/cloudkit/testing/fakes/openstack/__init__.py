@@ -1,0 +1,55 @@
+"""A stateful OpenStack (Keystone, Nova, Cinder, Glance) on loopback that openstacksdk talks to unchanged.
+
+`OpenStackFake` serves subsets of Keystone v3, Nova (compute v2.1 with microversions), Cinder
+(block-storage v3) and Glance (image v2) from one HTTP server, following the wire facts of
+``research/openstack.md`` (the shared reference): JSON shapes, status codes, fault envelopes
+(``{"badRequest": {...}}``, Keystone's ``{"error": {...}}``), ``x-openstack-request-id`` on every
+answer. A token's catalog points every service at this same server::
+
+    /identity            Keystone version list (300)     /identity/v3          Keystone v3
+    /compute             Nova version list               /compute/v2.1         Nova v2.1
+    /volume              Cinder version list (300)       /volume/v3/{project}  Cinder v3
+    /image               Glance version list (300)       /image/v2             Glance v2
+
+It reproduces the upstream behaviour cloudkit exists to handle: Cinder's ``os-attach`` only writes
+Cinder's records (Nova never lists the volume) unless ``cinder_attach_reaches_guest=True``; the root
+volume of a server cannot be detached (400); a locked server refuses a non-admin with 409; a
+password change revokes every token of the user, including one issued in the same second after it.
+Faults (5xx answers, the Galera ``WSREP`` 500, dropped connections, effects without an answer, held
+answers) are injected per request with the kit's ``Fault``. Status transitions (``BUILD`` →
+``ACTIVE``, ``attaching`` → ``in-use``, ...) complete ``transition_seconds`` after they start on the
+fake's clock, at the first request or state peek that comes later. Guesses where the reference is
+silent are marked ``# assumption:``.
+
+Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
+``_wire`` and ``_envelopes`` (answers and error shapes, the latter shared with ``FaultProxy``), one
+module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_cinder``, ``_glance``, each
+with its routes built once at import), and the facade ``_fake``.
+
+Example:
+    >>> import httpx
+    >>> with OpenStackFake() as fake, httpx.Client(trust_env=False) as http:
+    ...     reply = http.post(f"{fake.auth_url}/auth/tokens", json=fake.portal.token_request())
+    >>> reply.status_code, reply.json()["token"]["project"]["name"]
+    (201, 'alice')
+"""
+
+from cloudkit.testing.fakes.openstack._envelopes import ServiceName
+from cloudkit.testing.fakes.openstack._fake import OpenStackFake
+from cloudkit.testing.fakes.openstack._records import (
+    FakeCredentials,
+    FakeServer,
+    FakeSnapshot,
+    FakeVolume,
+    FakeVolumeAttachment,
+)
+
+__all__ = [
+    "FakeCredentials",
+    "FakeServer",
+    "FakeSnapshot",
+    "FakeVolume",
+    "FakeVolumeAttachment",
+    "OpenStackFake",
+    "ServiceName",
+]

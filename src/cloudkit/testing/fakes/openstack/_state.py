@@ -1,0 +1,286 @@
+"""The OpenStack fake's state: Keystone, Nova, Cinder and Glance records, and the seed."""
+
+from __future__ import annotations
+
+import types
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudkit.testing.fakes.openstack._records import (
+    FakeCredentials,
+    FakeSnapshot,
+    FakeVolume,
+    FakeVolumeAttachment,
+)
+
+NAMESPACE = uuid.UUID("9a0f3a4e-5c1b-4e0e-9a55-0c5d1e2b7f10")  # seeds get uuid5 ids in it: fixed
+ROLE_NAMES = ("admin", "member", "reader", "service")
+_IMPLIED = {"admin": ("member", "reader"), "member": ("reader",)}  # keystone-manage bootstrap's chain
+POWER_RUNNING, POWER_SHUTDOWN, POWER_NOSTATE = 1, 4, 0
+
+Json = dict[str, Any]
+
+
+def uuid5(name: str) -> str:
+    """A fixed id (uuid5 in the fake's namespace) for ``name``."""
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def hex5(name: str) -> str:
+    """A fixed Keystone-style id (32 hex digits) for ``name``."""
+    return uuid.uuid5(NAMESPACE, name).hex
+
+
+# ================================================================================== records
+@dataclass(slots=True)
+class User:
+    id: str
+    name: str
+    password: str = field(repr=False)
+    default_project_id: str | None
+    enabled: bool = True
+    email: str | None = None
+
+
+@dataclass(slots=True)
+class Project:
+    id: str
+    name: str
+    description: str = ""
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class Token:
+    id: str = field(repr=False)
+    user_id: str
+    project_id: str | None
+    issued: float
+    expires: float
+    methods: tuple[str, ...]
+    audit_id: str
+    revoked: bool = False
+
+
+@dataclass(slots=True)
+class Flavor:
+    id: str
+    name: str
+    vcpus: int
+    ram: int
+    disk: int
+
+
+@dataclass(slots=True)
+class Image:
+    id: str
+    name: str
+    os_distro: str
+    os_version: str
+    min_disk: int
+    owner: str
+    visibility: str
+    seq: int
+    created: float
+    size: int = 2 * 1024**2
+
+
+@dataclass(slots=True)
+class Attachment:
+    id: str
+    volume_id: str
+    server_id: str | None
+    host_name: str | None
+    device: str
+    attached: bool
+    in_guest: bool  # Nova has a block device mapping for it
+    nova_owned: bool  # made through Nova: Cinder refuses a user's detach (bug 2004555)
+    delete_on_termination: bool = False
+    bdm_id: str = ""
+    tag: str | None = None
+    attached_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Volume:
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    description: str | None
+    size: int
+    status: str
+    bootable: bool
+    seq: int
+    created: float
+    updated: float
+    metadata: dict[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    image_id: str | None = None
+    snapshot_id: str | None = None
+    source_volid: str | None = None
+
+    def record(self) -> FakeVolume:
+        """The public snapshot of this volume."""
+        attachments = tuple(
+            FakeVolumeAttachment(
+                a.id, a.server_id, a.host_name, a.device, a.attached, a.in_guest, a.delete_on_termination
+            )
+            for a in self.attachments
+        )
+        return FakeVolume(
+            self.id,
+            self.project_id,
+            self.name,
+            self.size,
+            self.status,
+            self.bootable,
+            types.MappingProxyType(dict(self.metadata)),
+            attachments,
+            self.image_id,
+        )
+
+
+@dataclass(slots=True)
+class Server:
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    flavor_id: str
+    root_volume_id: str
+    seq: int
+    created: float
+    updated: float
+    admin_pass: str = field(repr=False)
+    status: str = "BUILD"
+    vm_state: str = "building"
+    task_state: str | None = "scheduling"
+    power_state: int = POWER_NOSTATE
+    locked: bool = False
+    locked_reason: str | None = None
+    locked_by: str | None = None
+    launched: float | None = None
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    addresses: dict[str, list[Json]] = field(default_factory=dict)
+    key_name: str | None = None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    id: str
+    project_id: str
+    user_id: str
+    volume_id: str
+    name: str | None
+    description: str | None
+    size: int
+    status: str
+    seq: int
+    created: float
+    updated: float
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def record(self) -> FakeSnapshot:
+        """The public snapshot of this volume snapshot."""
+        return FakeSnapshot(self.id, self.volume_id, self.project_id, self.name or "", self.size, self.status)
+
+
+@dataclass(slots=True)
+class Pending:
+    due: float
+    seq: int
+    apply: Callable[[], None]
+
+
+@dataclass(slots=True)
+class State:
+    users: dict[str, User] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # name -> id
+    assignments: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (user, project) -> roles
+    tokens: dict[str, Token] = field(default_factory=dict)
+    revocations: dict[str, list[float]] = field(default_factory=dict)  # user id -> change times
+    flavors: dict[str, Flavor] = field(default_factory=dict)
+    images: dict[str, Image] = field(default_factory=dict)
+    servers: dict[str, Server] = field(default_factory=dict)
+    volumes: dict[str, Volume] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    pending: list[Pending] = field(default_factory=list)
+    seq: int = 0
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def project_by_name(self, name: str) -> Project | None:
+        return next((p for p in self.projects.values() if p.name == name), None)
+
+    def user_by_name(self, name: str) -> User | None:
+        return next((u for u in self.users.values() if u.name == name), None)
+
+    def roles_of(self, user_id: str, project_id: str) -> list[str]:
+        """The user's roles on the project with the implied ones (admin ⊃ member ⊃ reader)."""
+        explicit = self.assignments.get((user_id, project_id), set())
+        names = set(explicit)
+        for role in explicit:
+            names.update(_IMPLIED.get(role, ()))
+        return [r for r in ROLE_NAMES if r in names]
+
+
+# ================================================================================== seed
+def seeded_state(*, seed: bool, now: float) -> State:
+    """Roles, ``admin`` and ``portal``; with ``seed`` also three flavors and three public images."""
+    state = State()
+    for role in ROLE_NAMES:
+        state.roles[role] = hex5(f"role:{role}")
+    add_identity(state, "admin", "secret", "admin", ("admin",))
+    add_identity(state, "portal", "portal-pass", "alice", ("member",))
+    if not seed:
+        return state
+    for flavor_id, name, vcpus, ram, disk in (
+        ("1", "m1.tiny", 1, 512, 1),
+        ("2", "m1.small", 1, 2048, 20),
+        ("3", "m1.medium", 2, 4096, 40),
+    ):
+        state.flavors[flavor_id] = Flavor(flavor_id, name, vcpus, ram, disk)
+    admin_project = hex5("project:admin")
+    for name, distro, version, min_disk in (
+        ("cirros-0.6.2", "cirros", "0.6.2", 1),
+        ("debian-12", "debian", "12", 2),
+        ("ubuntu-24.04", "ubuntu", "24.04", 3),
+    ):
+        add_image(
+            state, name, distro=distro, version=version, min_disk=min_disk, owner=admin_project, now=now
+        )
+    return state
+
+
+def add_identity(
+    state: State, name: str, password: str, project_name: str, roles: Iterable[str]
+) -> FakeCredentials:
+    """Add a user with ``roles`` on ``project_name`` (made if missing); nothing changes on a bad role."""
+    unknown = set(roles) - set(ROLE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; the fake knows {list(ROLE_NAMES)}")
+    project = state.project_by_name(project_name)
+    if project is None:  # assumption: add_user makes the project when it does not exist yet
+        project = Project(hex5(f"project:{project_name}"), project_name)
+        state.projects[project.id] = project
+    user = User(hex5(f"user:{name}"), name, password, project.id)
+    state.users[user.id] = user
+    state.assignments[(user.id, project.id)] = set(roles)
+    return FakeCredentials(name, password, project.name, user.id, project.id)
+
+
+def add_image(
+    state: State, name: str, *, distro: str, version: str, min_disk: int, owner: str, now: float
+) -> str:
+    """Add a public image; its id."""
+    seq = state.next_seq()
+    image = Image(uuid5(f"image:{seq}:{name}"), name, distro, version, min_disk, owner, "public", seq, now)
+    state.images[image.id] = image
+    return image.id
