@@ -11,6 +11,7 @@ import threading
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self, cast
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
@@ -452,28 +453,38 @@ class LoopbackFake:
         raise ValueError(f"the {self._what} cannot swallow effects ({request.method} {request.path})")
 
     def _record(self, request: Request, reply: Reply | None, fault: FaultKind | None) -> Call:
-        """The `Call` kept for ``request``, secrets masked."""
+        """The `Call` kept for ``request``: secret headers, query values and body fields masked."""
         headers = {k: _MASK if k in self._secret_headers else v for k, v in request.headers.items()}
         return Call(
             method=request.method,
             path=request.raw_path,
-            query=request.query_string,
+            query=self._mask_form(request.query_string),
             service=request.service,
             status=None if reply is None else reply.status,
             headers=types.MappingProxyType(headers),
-            body=self._mask_body(request.body),
+            body=self._mask_body(request),
             fault=fault,
             func=request.func,
         )
 
-    def _mask_body(self, body: bytes) -> str:
-        """A request body as text, with the values of ``_secret_keys`` masked when it is JSON."""
-        if not body:
+    def _mask_form(self, text: str) -> str:
+        """A query string or form body with the values of ``_secret_keys`` masked."""
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if not any(name in self._secret_keys for name, _ in pairs):
+            return text
+        return urlencode([(k, _MASK if k in self._secret_keys else v) for k, v in pairs], safe="*")
+
+    def _mask_body(self, request: Request) -> str:
+        """A request body as text, the values of ``_secret_keys`` masked in JSON and in forms."""
+        if not request.body:
             return ""
+        text = request.body.decode("utf-8", errors="replace")
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return self._mask_form(text)
         try:
-            doc = json.loads(body)
+            doc = json.loads(request.body)
         except ValueError:
-            return body.decode("utf-8", errors="replace")
+            return text
         return json.dumps(mask_json(doc, self._secret_keys))
 
     def _reset_state(self) -> None:

@@ -131,6 +131,7 @@ class BillingFake(LoopbackFake):
     _secret_headers: ClassVar[frozenset[str]] = frozenset(
         {"x-auth-token", "x-subject-token", "authorization", "cookie"}
     )
+    _secret_keys: ClassVar[frozenset[str]] = SECRET_PARAMS
 
     def __init__(
         self,
@@ -401,20 +402,11 @@ class BillingFake(LoopbackFake):
         elif params.get("func") == "auth" and "key" in params:
             mode = "key"
         fields, files = _body_form(request) if request.body else ({}, [])
-        shown = _masked(dict(params))
-        shown.update({f.field: f.filename for f in files})
-        query = _masked(dict(parse_qsl(request.query_string, keep_blank_values=True)))
-        headers = {k: _MASK if k in self._secret_headers else v for k, v in request.headers.items()}
-        return Call(
-            method=request.method,
-            path=request.raw_path,
-            query=urlencode(query, safe="*"),
-            service=request.service,
-            status=None if reply is None else reply.status,
-            headers=types.MappingProxyType(headers),
-            body=urlencode({**_masked(fields), **{f.field: f.filename for f in files}}, safe="*"),
-            fault=fault,
-            params=types.MappingProxyType(shown),
+        named_files = {f.field: f.filename for f in files}
+        return dataclasses.replace(
+            super()._record(request, reply, fault),
+            body=urlencode({**_masked(fields), **named_files}, safe="*"),
+            params=types.MappingProxyType({**_masked(dict(params)), **named_files}),
             func=request.func or "",
             su=params.get("su") or None,
             auth_mode=mode,

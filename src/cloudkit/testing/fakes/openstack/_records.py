@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cloudkit._keystone import login_body
+
 
 @dataclass(frozen=True, slots=True)
 class FakeCredentials:
@@ -56,14 +58,13 @@ class FakeCredentials:
             >>> body["auth"]["scope"]["project"]["name"]
             'alice'
         """
-        domain = {"name": self.domain_name}
-        user = {"name": self.username, "password": self.password, "domain": domain}
-        return {
-            "auth": {
-                "identity": {"methods": ["password"], "password": {"user": user}},
-                "scope": {"project": {"name": self.project_name, "domain": domain}},
-            }
-        }
+        return login_body(
+            user_name=self.username,
+            password=self.password,
+            user_domain=self.domain_name,
+            project_name=self.project_name,
+            project_domain=self.domain_name,
+        )
 
 
 @dataclass(frozen=True, slots=True)
