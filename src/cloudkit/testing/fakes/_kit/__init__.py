@@ -27,30 +27,20 @@ Example:
     cloudkit.testing.fakes._kit._http.RouteMiss: 405 DELETE /things/7
 """
 
-from cloudkit.testing.fakes._kit._fake import LoopbackFake, SlowGate
-from cloudkit.testing.fakes._kit._faults import (
-    WSREP_ECHO,
-    Call,
-    Fault,
-    FaultBook,
-    FaultKind,
-    FaultMatch,
-    mask_json,
-)
-from cloudkit.testing.fakes._kit._http import Reply, Request, RouteMiss, Router
+from cloudkit.testing.fakes._kit._fake import LoopbackFake
+from cloudkit.testing.fakes._kit._faults import Call, Fault, FaultBook, FaultKind, FaultMatch
+from cloudkit.testing.fakes._kit._http import HttpError, Reply, Request, RouteMiss, Router
 
 __all__ = [
-    "WSREP_ECHO",
     "Call",
     "Fault",
     "FaultBook",
     "FaultKind",
     "FaultMatch",
+    "HttpError",
     "LoopbackFake",
     "Reply",
     "Request",
     "RouteMiss",
     "Router",
-    "SlowGate",
-    "mask_json",
 ]

@@ -107,35 +107,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: avoid the delayed-ACK stall
 
-    def do_GET(self) -> None:
-        """Serve a GET."""
-        self._serve()
+    def _serve(self) -> None:
+        """Serve a request of any method: the fake decides what to answer."""
+        cast("_Server", self.server).fake._on_socket(self)  # noqa: SLF001
 
-    def do_HEAD(self) -> None:
-        """Serve a HEAD."""
-        self._serve()
-
-    def do_POST(self) -> None:
-        """Serve a POST."""
-        self._serve()
-
-    def do_PUT(self) -> None:
-        """Serve a PUT."""
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        """Serve a PATCH."""
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        """Serve a DELETE."""
-        self._serve()
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - the base's names
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class signature)
         """Stay quiet: the fakes record their calls instead."""
-
-    def _serve(self) -> None:
-        cast("_Server", self.server).fake._on_socket(self)  # noqa: SLF001
 
     def read_body(self) -> bytes:
         """The request body (Content-Length framed; chunked when the client chose it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -120,6 +120,28 @@ class Reply:
             b'<html/>'
         """
         return cls(status, text.encode(), content_type, tuple(headers))
+
+
+@dataclass(eq=False)
+class HttpError(Exception):
+    """An error answer a handler raises: its ``status``, the upstream's ``message``, extra ``headers``.
+
+    Each fake subclasses it (adding how its upstream shapes the answer) and turns it into a `Reply`.
+
+    Example:
+        >>> err = HttpError(409, "in use", headers=(("Retry-After", "1"),))
+        >>> str(err), err.status, err.headers
+        ('in use', 409, (('Retry-After', '1'),))
+    """
+
+    status: int
+    message: str
+    _: KW_ONLY
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        """The message is the exception's text."""
+        super().__init__(self.message)
 
 
 # ================================================================================== routing

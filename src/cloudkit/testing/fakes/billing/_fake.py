@@ -7,13 +7,13 @@ import dataclasses
 import json
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
-from typing import ClassVar
+from typing import ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from cloudkit.testing.fakes._kit import (
@@ -52,11 +52,20 @@ from cloudkit.testing.fakes.billing._state import (
 )
 
 _MASK = "***"
+
 _PATH = "/billmgr"
 # One endpoint: GET and POST reach the func dispatch, any other path is a 404, any other method a 405.
 _HTTP: Router[str] = Router()
 _HTTP.add("GET", _PATH, "billmgr")
 _HTTP.add("POST", _PATH, "billmgr")
+
+
+class _HasAccount(Protocol):
+    @property
+    def account_id(self) -> int: ...
+
+
+_Owned = TypeVar("_Owned", bound=_HasAccount)  # a row of a table keyed by the owner's account
 
 
 def _body_form(request: Request) -> tuple[dict[str, str], list[FakeAttachment]]:
@@ -259,12 +268,8 @@ class BillingFake(LoopbackFake):
             []
         """
         with self._lock:
-            account_id = self._state.account_of(login).id
-            return [
-                FakePayment(p.id, str(p.id), p.amount, p.status, p.create_date)
-                for p in self._state.payments.values()
-                if p.account_id == account_id
-            ]
+            payments = self._owned(login, self._state.payments)
+            return [FakePayment(p.id, str(p.id), p.amount, p.status, p.create_date) for p in payments]
 
     def expenses_of(self, login: str) -> list[FakeExpense]:
         """The charges of the user's account, oldest first.
@@ -274,12 +279,8 @@ class BillingFake(LoopbackFake):
             [401]
         """
         with self._lock:
-            account_id = self._state.account_of(login).id
-            return [
-                FakeExpense(e.id, e.amount, e.notpayd, e.info, e.create_date)
-                for e in self._state.expenses.values()
-                if e.account_id == account_id
-            ]
+            expenses = self._owned(login, self._state.expenses)
+            return [FakeExpense(e.id, e.amount, e.notpayd, e.info, e.create_date) for e in expenses]
 
     def tickets_of(self, login: str) -> list[FakeTicket]:
         """The tickets of the user's account with their messages, oldest first.
@@ -289,12 +290,13 @@ class BillingFake(LoopbackFake):
             []
         """
         with self._lock:
-            account_id = self._state.account_of(login).id
-            return [
-                FakeTicket(t.id, t.name, t.tstatus, tuple(t.messages))
-                for t in self._state.tickets.values()
-                if t.account_id == account_id
-            ]
+            tickets = self._owned(login, self._state.tickets)
+            return [FakeTicket(t.id, t.name, t.tstatus, tuple(t.messages)) for t in tickets]
+
+    def _owned(self, login: str, table: Mapping[int, _Owned]) -> list[_Owned]:
+        """The rows of ``table`` that belong to the user's account, oldest first."""
+        account_id = self._state.account_of(login).id
+        return [row for row in table.values() if row.account_id == account_id]
 
     def service_status(self, item_id: int) -> int:
         """The status code of a service (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress).

@@ -142,7 +142,7 @@ class Cloud:
                 401,
                 UNAUTHORIZED,
                 envelope="keystone",
-                headers=[("WWW-Authenticate", f'Keystone uri="{identity}"')],
+                headers=(("WWW-Authenticate", f'Keystone uri="{identity}"'),),
             )
         token = self.state.tokens[token_id]
         user = self.state.users[token.user_id]

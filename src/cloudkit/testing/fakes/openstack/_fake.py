@@ -305,10 +305,7 @@ class OpenStackFake(LoopbackFake):
             >>> OpenStackFake().server("nope") is None
             True
         """
-        with self._lock:
-            self._cloud.tick()
-            server = self._cloud.state.servers.get(server_id)
-            return None if server is None else self._server_record(server)
+        return next((s for s in self.servers() if s.server_id == server_id), None)
 
     def servers(self) -> list[FakeServer]:
         """Every server, oldest first.
@@ -331,10 +328,7 @@ class OpenStackFake(LoopbackFake):
             >>> OpenStackFake().volume("nope") is None
             True
         """
-        with self._lock:
-            self._cloud.tick()
-            volume = self._cloud.state.volumes.get(volume_id)
-            return None if volume is None else volume.record()
+        return next((v for v in self.volumes() if v.volume_id == volume_id), None)
 
     def volumes(self) -> list[FakeVolume]:
         """Every volume, oldest first.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-from cloudkit.testing.fakes._kit import Reply, Request
+from cloudkit.testing.fakes._kit import HttpError, Reply, Request
 from cloudkit.testing.fakes.openstack._envelopes import Envelope, envelope_of, envelope_reply
 
 _T = TypeVar("_T")
@@ -15,22 +16,11 @@ STATUS_GOOD = 200
 STATUS_MULTIPLE = 300
 
 
-class ApiError(Exception):
+@dataclass(eq=False, kw_only=True)
+class ApiError(HttpError):
     """An error answer; the envelope follows the service unless given."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        envelope: Envelope | None = None,
-        headers: Iterable[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.envelope = envelope
-        self.headers = tuple(headers)
+    envelope: Envelope | None = None
 
     def reply(self, service: str) -> Reply:
         """The answer for this error from ``service``."""

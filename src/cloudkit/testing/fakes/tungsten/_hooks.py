@@ -192,20 +192,18 @@ def vn_update(st: Store, old: Obj, new: Obj, obj_dict: Mapping[str, Any]) -> Non
     global_access = (obj_dict.get("perms2") or {}).get("global_access")
     is_shared = obj_dict.get("is_shared")
     external = obj_dict.get("router_external")
-    if (
-        global_access is not None
-        and is_shared is not None
-        and is_shared != (global_access == PERMS_RWX)
-        and (not external)
+    # each flag must agree with global_access (shared: rwx, external: rx) unless the other flag is set
+    for name, flag, implied, other in (
+        ("is_shared", is_shared, PERMS_RWX, external),
+        ("router_external", external, PERMS_RX, is_shared),
     ):
-        raise TfError(400, f"Inconsistent is_shared ({is_shared}) and global_access ({global_access})")
-    if (
-        global_access is not None
-        and external is not None
-        and external != (global_access == PERMS_RX)
-        and (not is_shared)
-    ):
-        raise TfError(400, f"Inconsistent router_external ({external}) and global_access ({global_access})")
+        if (
+            global_access is not None
+            and flag is not None
+            and flag != (global_access == implied)
+            and not other
+        ):
+            raise TfError(400, f"Inconsistent {name} ({flag}) and global_access ({global_access})")
     if global_access is not None:
         new.data["is_shared"] = global_access != 0
     elif is_shared is not None or external is not None:

@@ -275,7 +275,7 @@ def authenticate(st: Store, req: Request) -> Caller:
             401,
             json.dumps(UNAUTHORIZED),
             content_type="application/json",
-            headers=[("WWW-Authenticate", f'Keystone uri="{st.keystone.www_authenticate}"')],
+            headers=(("WWW-Authenticate", f'Keystone uri="{st.keystone.www_authenticate}"'),),
         )
     admin = CLOUD_ADMIN_ROLE in (r.lower() for r in ident.roles)
     return Caller(ident, admin=admin, project_id=ident.project_id)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from cloudkit.testing.fakes._kit import Reply
+from cloudkit.testing.fakes._kit import HttpError, Reply
 
 Json = dict[str, Any]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -49,22 +49,11 @@ IP_PROTOCOLS = frozenset(
 )
 
 
-class TfError(Exception):
+@dataclass(eq=False, kw_only=True)
+class TfError(HttpError):
     """An error contrail-api answers: ``status`` and its plain-text ``message`` (bottle's content type)."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        content_type: str = BOTTLE_TEXT,
-        headers: Iterable[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.content_type = content_type
-        self.headers = tuple(headers)
+    content_type: str = BOTTLE_TEXT
 
     def reply(self) -> Reply:
         """The answer that carries this error."""
