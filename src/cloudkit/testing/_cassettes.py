@@ -391,13 +391,18 @@ def _scrub_openstack_request(registry: SecretRegistry, *, keep_port: bool = Fals
     return scrub
 
 
+def _learn_subject_tokens(headers: dict[str, Any], registry: SecretRegistry) -> None:
+    """Keystone's ``X-Subject-Token`` values in a recorded reply are secrets from now on."""
+    for name in list(headers):
+        if name.lower() == "x-subject-token":
+            for value in headers[name]:
+                registry.add(str(value))
+
+
 def _scrub_openstack_response(registry: SecretRegistry) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def scrub(response: dict[str, Any]) -> dict[str, Any]:
         headers = response.get("headers", {})
-        for name in list(headers):
-            if name.lower() == "x-subject-token":
-                for value in headers[name]:
-                    registry.add(str(value))
+        _learn_subject_tokens(headers, registry)
         body = response.get("body", {}).get("string", b"")
         if isinstance(body, bytes) and body:
             response["body"]["string"] = _scrub_json_body(body, registry)
@@ -562,10 +567,7 @@ def safe_response_scrubber(registry: SecretRegistry) -> Callable[[dict[str, Any]
 
     def scrub(response: dict[str, Any]) -> dict[str, Any]:
         headers = response.get("headers", {})
-        for name in list(headers):
-            if name.lower() == "x-subject-token":
-                for value in headers[name]:
-                    registry.add(str(value))
+        _learn_subject_tokens(headers, registry)
         body = response.get("body", {}).get("string", b"")
         if isinstance(body, bytes | str) and body:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
