@@ -37,3 +37,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(msg)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included."""
+    return sorted(__all__)

@@ -42,7 +42,9 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-_SECRET_PARAMS = re.compile(r"((?:^|[?&\s])(?:auth|authinfo|password|passwd|key)=)[^&\s]*", re.IGNORECASE)
+_SECRET_PARAMS = re.compile(
+    r"((?:^|[?&\s])(?:auth|authinfo|password|passwd|confirm|key)=)[^&\s]*", re.IGNORECASE
+)
 
 
 def redact_params(text: str) -> str:

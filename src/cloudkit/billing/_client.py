@@ -265,7 +265,11 @@ class BillingClient:
             raise InvalidArgumentError("the new password is empty", system=SYSTEM, operation=operation)
         value = secret.get_secret_value()
         form = _quirks.submit({"passwd": value, "confirm": value})
-        self._send(self._fn.user_settings, form, operation=operation)
+        try:
+            self._send(self._fn.user_settings, form, operation=operation)
+        except CloudkitError as exc:  # billing may echo a refused value: never the new password
+            scrub(exc, [value])
+            raise
         login = self._su or self._conn.settings.username
         probe = _wire.build_request(self._conn.settings.url, "auth", {"username": login, "password": value})
         try:

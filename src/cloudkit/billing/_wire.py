@@ -162,7 +162,7 @@ def error_from(node: Any, *, operation: str) -> ApiError:
     return _quirks.error_class(kind, obj)(message, **context)
 
 
-_SECRET_FIELDS = ("pass", "auth", "key", "token", "secret")
+_SECRET_FIELDS = ("pass", "auth", "key", "token", "secret", "confirm")
 
 
 def _names_a_secret(field: str | None) -> bool:

@@ -74,3 +74,8 @@ def __getattr__(name: str) -> Any:
         return value
     msg = f"module 'cloudkit.testing' has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included."""
+    return sorted(__all__)

@@ -47,7 +47,7 @@ __all__ = [
 CASSETTE_HOST = "billing.cassette"
 REDACTED = "REDACTED"
 SESSION_PLACEHOLDER = "REDACTED-SESSION"
-_SECRET_PARAMS = frozenset({"auth", "authinfo", "password", "passwd", "key"})
+_SECRET_PARAMS = frozenset({"auth", "authinfo", "password", "passwd", "confirm", "key"})
 _MIN_SECRET = 4
 # Headers that change on every recording (ports, clocks, lengths before scrubbing) and mean nothing
 # to replay: dropped so a re-recording diffs only where behaviour changed.
@@ -477,7 +477,10 @@ def openstack_vcr_config(
 
 
 # ------------------------------------------------------------------------------------------ any cassette
-_SECRET_JSON_KEYS = frozenset({"password", "secret", "original_password", "passwd", "authinfo"})
+_SECRET_JSON_KEYS = frozenset({"password", "secret", "original_password", "passwd", "confirm", "authinfo"})
+_REQUEST_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-auth-token", "x-subject-token", "x-service-token"}
+)
 
 
 def _learn_json_secrets(node: Any, registry: SecretRegistry) -> Any:
@@ -488,12 +491,28 @@ def _learn_json_secrets(node: Any, registry: SecretRegistry) -> Any:
             if key in _SECRET_JSON_KEYS and isinstance(value, str):
                 registry.add(value)
                 out[key] = REDACTED
+            elif key == "token" and isinstance(value, dict) and isinstance(value.get("id"), str):
+                registry.add(value["id"])  # Keystone's token-method login: {"token": {"id": ...}}
+                out[key] = {**value, "id": REDACTED}
             else:
                 out[key] = _learn_json_secrets(value, registry)
         return out
     if isinstance(node, list):
         return [_learn_json_secrets(item, registry) for item in node]
     return node
+
+
+def _learn_secret_headers(headers: Any, registry: SecretRegistry) -> None:
+    """Remember, then blank, token and credential headers; scrub known secrets from the others."""
+    for name in list(headers):
+        if name.lower() in _REQUEST_SECRET_HEADERS:
+            value = str(headers[name])
+            registry.add(value)
+            registry.add(value.partition(" ")[2])  # "Bearer <token>": the token alone, too
+            headers[name] = REDACTED
+    for name in list(headers):
+        if name.lower() not in _REQUEST_SECRET_HEADERS:
+            headers[name] = registry.scrub(str(headers[name]))
 
 
 def _learn_params(pairs: list[tuple[str, str]], registry: SecretRegistry) -> list[tuple[str, str]]:
@@ -506,10 +525,11 @@ def _learn_params(pairs: list[tuple[str, str]], registry: SecretRegistry) -> lis
 def safe_request_scrubber(registry: SecretRegistry) -> Callable[[Any], Any]:
     """The scrubbing every recorded request gets while cloudkit's plugin is loaded, whatever ``vcr_config``.
 
-    Values of secret parameters (``auth``, ``authinfo``, ``password``, ``passwd``, ``key``) in the query
-    and in form bodies, of password-like keys in JSON bodies, and the ``Authorization``, ``Cookie`` and
-    ``X-Auth-Token`` headers become ``REDACTED``; the values are remembered, so they are scrubbed wherever
-    else they appear (and :class:`GuardedPersister` refuses a cassette that still holds one). Host, port
+    Values of secret parameters (``auth``, ``authinfo``, ``password``, ``passwd``, ``confirm``, ``key``)
+    in the query and in form bodies, of password-like keys and Keystone ``token.id`` in JSON bodies, and
+    the ``Authorization``, ``Cookie``, ``X-Auth-Token``, ``X-Subject-Token`` and ``X-Service-Token``
+    headers become ``REDACTED``; the values are remembered, so they are scrubbed wherever else they
+    appear (and :class:`GuardedPersister` refuses a cassette that still holds one). Host, port
     and path stay as they were, so the user's own matchers keep working.
 
     Example:
@@ -539,12 +559,10 @@ def safe_request_scrubber(registry: SecretRegistry) -> Callable[[Any], Any]:
                 with contextlib.suppress(ValueError):
                     text = json.dumps(_learn_json_secrets(json.loads(text), registry), sort_keys=True)
             request.body = registry.scrub(text).encode()
+        _learn_secret_headers(request.headers, registry)
         request.uri = registry.scrub(request.uri)
-        for name in list(request.headers):
-            if name.lower() in {"authorization", "cookie", "x-auth-token", "proxy-authorization"}:
-                request.headers[name] = REDACTED
-            else:
-                request.headers[name] = registry.scrub(str(request.headers[name]))
+        if isinstance(request.body, bytes) and request.body:
+            request.body = registry.scrub(request.body.decode("utf-8", "replace")).encode()
         return request
 
     return scrub

@@ -790,6 +790,9 @@ class TungstenClient:
     ) -> list[dict[str, Any]]:
         """Every page of a detail list, read until TF's own end marker (``marker`` null or absent).
 
+        contrail-api ends a paginated list with ``"marker": null`` (reference tungsten.md, "Pagination",
+        from its source, vnc_cfg_api_server L4082-4108); the fake does the same.
+
         Whatever page size TF really used (``paginate_count`` may cap ``page_limit``; rbac filtering may
         leave a page short or even empty), only the marker says whether more follows. A marker seen
         before, or more than ``_MAX_PAGES`` pages, is a ``ResponseDecodeError`` rather than a loop.

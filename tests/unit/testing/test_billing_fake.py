@@ -593,3 +593,10 @@ def test_fault_validation():
         Fault.server_error(status=200)
     with pytest.raises(ValueError, match="at least 1"):
         BillingFake().inject(Fault.slow(), times=0)
+
+
+def test_a_password_change_is_masked_in_the_calls(billing_fake, billing):
+    billing.as_user("alice").change_password("N3w-Alice-Passw0rd")
+    change = next(c for c in billing_fake.calls if c.func == "usrparam")
+    assert change.params["passwd"] == change.params["confirm"] == "***"
+    assert "N3w-Alice-Passw0rd" not in repr(billing_fake.calls)

@@ -50,6 +50,7 @@ def test_router_answers_404_for_unknown_paths_and_405_for_known_ones():
         ("/servers/{id}/action", "/compute/v2.1/servers/1/action", True),
         ("/servers", "/compute/v2.1/xservers", False),
         ("/volumes/{id}", "/volume/v3/p/volumes/v1", True),
+        ("/servers/", "/compute/v2.1/servers/", True),  # a trailing slash on either side is no matter
     ],
 )
 def test_a_fault_path_is_a_template_matched_on_whole_trailing_segments(template, path, taken):

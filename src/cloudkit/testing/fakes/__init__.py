@@ -7,7 +7,16 @@ Example:
     True
 """
 
-from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
+from cloudkit.testing.fakes._kit import (
+    Call,
+    Fault,
+    FaultMatch,
+    LoopbackFake,
+    Reply,
+    Request,
+    RouteMiss,
+    Router,
+)
 from cloudkit.testing.fakes.billing import (
     AuthMode,
     BillingFake,
@@ -47,7 +56,12 @@ __all__ = [
     "FakeVolumeAttachment",
     "Fault",
     "FaultMatch",
+    "LoopbackFake",
     "OpenStackFake",
+    "Reply",
+    "Request",
+    "RouteMiss",
+    "Router",
     "TungstenFake",
     "TungstenScopeCapture",
 ]

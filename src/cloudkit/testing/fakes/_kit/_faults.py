@@ -167,8 +167,9 @@ class FaultMatch:
 
     def __post_init__(self) -> None:
         """Compile the path template once."""
-        if self.path is not None:
-            object.__setattr__(self, "_pattern", re.compile(".*" + _template_pattern(self.path)))
+        if self.path is not None:  # request paths are matched without a trailing slash; so is the template
+            template = self.path.rstrip("/") or "/"
+            object.__setattr__(self, "_pattern", re.compile(".*" + _template_pattern(template)))
 
     def matches(self, request: Request) -> bool:
         """Whether ``request`` is one this match takes.

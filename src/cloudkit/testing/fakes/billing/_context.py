@@ -27,7 +27,7 @@ Doc = dict[str, Any]
 Cell = dict[str, str]
 Row = dict[str, Cell]
 
-SECRET_PARAMS = frozenset({"password", "authinfo", "auth", "passwd", "key"})
+SECRET_PARAMS = frozenset({"password", "authinfo", "auth", "passwd", "confirm", "key"})
 # Parameters that steer the request rather than fill a form: never echoed, never list filters.
 _CONTROL_PARAMS = SECRET_PARAMS | {
     "func",
