@@ -157,6 +157,20 @@ def refuse_unscoped(operation: str) -> ScopeError:
 
 
 @quirk(SU_SCOPE)
+def refuse_scoped(operation: str, login: str | None) -> ScopeError:
+    """The error for an admin-level operation on an ``as_user`` view or on a user's own client."""
+    SU_SCOPE.fired(operation)
+    who = f"acts as {login!r}" if login else "is logged in as a user"
+    return ScopeError(
+        f"{operation} is an admin-level billing function and this client {who}: "
+        "call it on the admin client (billing would refuse it with an access error)",
+        system=SYSTEM,
+        operation=operation,
+        quirk=SU_SCOPE.id,
+    )
+
+
+@quirk(SU_SCOPE)
 def refuse_su_from_user(operation: str) -> ScopeError:
     """The error for ``as_user`` on a session that is not an admin's."""
     SU_SCOPE.fired(operation)

@@ -16,6 +16,7 @@ from cloudkit.testing.fakes.billing import (
     FakeMessage,
     FakeOperation,
     FakePayment,
+    FakeTask,
     FakeTicket,
     FakeUser,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "FakePayment",
     "FakeServer",
     "FakeSnapshot",
+    "FakeTask",
     "FakeTicket",
     "FakeUser",
     "FakeVolume",
