@@ -416,19 +416,26 @@ def wire_row(model: BillingModel, *, currency: str = "EUR") -> dict[str, Any]:
             row["date_post"] = _text(model.posted)
     elif isinstance(model, Service):
         row |= {"name": _text(model.name), "status": _text(int(model.status))}
-    elif isinstance(model, StaffTask):
-        row |= {"item": _text(model.service_id), "type": _text(model.type)}
+    else:
+        row |= _queue_row(model)
+    return row
+
+
+def _queue_row(model: RunningOperation | StaffTask) -> dict[str, Any]:
+    """The columns of a running operation or a staff task (both point at a service with ``item``)."""
+    row: dict[str, Any] = {"item": _text(model.service_id)}
+    if isinstance(model, StaffTask):
+        row["type"] = _text(model.type)
         if model.running_operation is not None:
             row["runningoperation"] = _text(model.running_operation)
-    else:
-        row |= {
-            "item": _text(model.service_id),
-            "name": _text(model.operation),
-            "trycount": _text(model.attempts),
-            "manual": _text("on" if model.manual else "off"),
-        }
-        if model.error_xml is not None:
-            row["errorxml"] = _text(model.error_xml)
+        return row
+    row |= {
+        "name": _text(model.operation),
+        "trycount": _text(model.attempts),
+        "manual": _text("on" if model.manual else "off"),
+    }
+    if model.error_xml is not None:
+        row["errorxml"] = _text(model.error_xml)
     return row
 
 

@@ -47,13 +47,14 @@ def test_complete_operation_exact_call_sequence(billing, billing_fake, billing_c
 
 
 @pytest.mark.parametrize(
-    ("service_id", "command", "target"),
+    "case",
     [
         (303, "resume", ServiceStatus.ACTIVE),
         (302, "close", ServiceStatus.DELETED),
     ],
 )
-def test_complete_operation_for_each_command(billing, billing_fake, queued, service_id, command, target):
+def test_complete_operation_for_each_command(billing, billing_fake, queued, case):
+    service_id, command, target = case
     queued(service_id, command)
     assert billing.complete_operation(service_id, command).status is target
     assert billing_fake.running_operations() == []
@@ -103,7 +104,10 @@ def test_record_operation_error_exact_call_sequence(billing, billing_fake, billi
     assert (form.params["sok"], form.params["elid"], form.params["errorxml"]) == (
         "ok",
         str(ro),
-        '<doc><error type="server_error" object="server"><msg>nova said 500 &lt;again&gt;</msg></error></doc>',
+        (
+            '<doc><error type="server_error" object="server">'
+            "<msg>nova said 500 &lt;again&gt;</msg></error></doc>"
+        ),
     )
     assert billing_fake.running_operations()[0].errorxml == found.error_xml
 
