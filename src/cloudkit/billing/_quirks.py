@@ -65,6 +65,7 @@ SILENT_OK = Quirk(
     sources=(
         "cassettes/billing/create_promised_payment__swallowed.yaml",
         "cassettes/billing/suspend_service__swallowed.yaml",
+        "cassettes/billing/complete_operation__swallowed.yaml",
         f"{_REF} §4 Consequences, §10 gotcha 2",
     ),
 )
