@@ -20,6 +20,7 @@ MODELS = {
     "TicketMessage": cks.ticket_messages(),
     "Service": cks.services(),
     "RunningOperation": cks.running_operations(),
+    "StaffTask": cks.staff_tasks(),
 }
 
 

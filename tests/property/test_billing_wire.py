@@ -21,6 +21,7 @@ from cloudkit.billing import (
     Payment,
     RunningOperation,
     Service,
+    StaffTask,
     Ticket,
     TicketMessage,
     _quirks,
@@ -39,6 +40,7 @@ DECODERS = {
     TicketMessage: wire.ticket_message,
     Service: wire.service,
     RunningOperation: wire.running_operation,
+    StaffTask: wire.staff_task,
 }
 ALL_DECODERS = (*DECODERS.values(), wire.balance)
 MODELS = pytest.mark.parametrize("model", cks.MODEL_TYPES, ids=lambda cls: cls.__name__)

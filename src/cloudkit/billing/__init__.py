@@ -20,6 +20,8 @@ from cloudkit.billing._models import (
     AccountId,
     Expense,
     Invoice,
+    ModuleCommand,
+    ModuleError,
     Payment,
     PaymentId,
     PaymentStatus,
@@ -27,12 +29,14 @@ from cloudkit.billing._models import (
     Service,
     ServiceId,
     ServiceStatus,
+    StaffTask,
     Ticket,
     TicketId,
     TicketMessage,
     TicketStatus,
 )
 from cloudkit.billing._settings import BillingFunctions, BillingSettings
+from cloudkit.billing._wire import module_error_xml
 
 __all__ = [
     "Account",
@@ -42,6 +46,8 @@ __all__ = [
     "BillingSettings",
     "Expense",
     "Invoice",
+    "ModuleCommand",
+    "ModuleError",
     "Payment",
     "PaymentId",
     "PaymentStatus",
@@ -49,8 +55,10 @@ __all__ = [
     "Service",
     "ServiceId",
     "ServiceStatus",
+    "StaffTask",
     "Ticket",
     "TicketId",
     "TicketMessage",
     "TicketStatus",
+    "module_error_xml",
 ]

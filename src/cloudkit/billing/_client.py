@@ -27,11 +27,14 @@ from cloudkit.billing._models import (
     Account,
     Expense,
     Invoice,
+    ModuleCommand,
+    ModuleError,
     Payment,
     RunningOperation,
     Service,
     ServiceId,
     ServiceStatus,
+    StaffTask,
     Ticket,
     TicketId,
     TicketMessage,
@@ -523,6 +526,286 @@ class BillingClient:
             operation="list_running_operations",
         )
 
+    # ------------------------------------------------------------------------------ processing module
+    # What a processing module calls after billing ran it with --command/--item/--runningoperation
+    # (reference/billing.md §7.2, reference/lifecycle.md §1; ISPsystem's own example module
+    # pmregistrar.php). Admin level: refused on an as_user view before any request.
+    def get_running_operation(self, running_operation: int) -> RunningOperation:
+        """One running operation of billing's job queue, with its try count, stored error and manual flag.
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            NotFoundError: billing lists no such running operation (done, or never there).
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     queued = billing.suspend_service(301, wait=0)
+            ...     (op,) = fake.running_operations()
+            ...     found = billing.get_running_operation(op.operation_id)
+            ...     found.service_id, found.operation, found.attempts, found.manual
+            (301, 'suspend', 0, False)
+        """
+        operation = "get_running_operation"
+        self._require_admin_scope(operation)
+        found = self._find_running_operation(running_operation, operation=operation)
+        if found is None:
+            raise NotFoundError(
+                f"billing lists no running operation {running_operation}", system=SYSTEM, operation=operation
+            )
+        return found
+
+    def complete_operation(self, service_id: ServiceId | int, command: ModuleCommand | str) -> Service:
+        """Tell billing the module finished ``command`` on a service (``service.post<command>``), verified.
+
+        One method for the four callbacks (``service.postopen``, ``postsuspend``, ``postresume``,
+        ``postclose``): a saga holds the command it ran, and every callback is proven the same way. The
+        read-back requires the service in the command's target status (gone or deleted for ``close``)
+        and no running operation of that command left for it. A lost answer is followed by the read-back
+        first; the callback is sent again only if billing shows it did not land.
+
+        Returns:
+            The service as billing now lists it (for ``close``, a ``DELETED`` stand-in if it is gone).
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            InvalidArgumentError: an unknown command.
+            NotFoundError: no such service.
+            SilentNoOpError: billing answered OK but the service or its running operation did not move.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     billing.suspend_service(301, wait=0).status.name
+            ...     billing.complete_operation(301, "suspend").status.name
+            ...     fake.running_operations()
+            'IN_PROGRESS'
+            'SUSPENDED'
+            []
+        """
+        operation = "complete_operation"
+        self._require_admin_scope(operation)
+        command = _module_command(command, operation)
+        func = _wire.completion_func(command)
+
+        def landed() -> Service | None:
+            current = self._find_service(service_id, operation=operation)
+            if current is not None and current.status != command.target:
+                return None
+            if self._pending_operation(service_id, command.value, operation) is not None:
+                return None
+            return current or Service(id=ServiceId(int(service_id)), name="", status=command.target)
+
+        def attempt() -> Service:
+            self._send(func, _quirks.submit({"elid": str(service_id)}), operation=operation)
+            done = landed()
+            if done is None:
+                raise _quirks.silent_no_op(
+                    operation, f"service {service_id} still waits for {command.value} to be reported"
+                )
+            return done
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def record_operation_error(self, running_operation: int, error: ModuleError | str) -> RunningOperation:
+        """Store the module's error on a running operation (``runningoperation.edit errorxml=``), verified.
+
+        ``error`` is a :class:`ModuleError` or a message (then of type ``processing``, an assumption:
+        any type is accepted by billing's error envelope). What is stored is the same document
+        :func:`module_error_xml` prints. Repeating it stores the same text, so a lost answer is retried.
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            NotFoundError: no such running operation.
+            SilentNoOpError: billing answered OK but the operation does not carry the error.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings, ModuleError
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     _ = billing.suspend_service(301, wait=0)
+            ...     ro = fake.running_operations()[0].operation_id
+            ...     billing.record_operation_error(ro, ModuleError(type="timeout", message="nova")).error_xml
+            '<doc><error type="timeout"><msg>nova</msg></error></doc>'
+        """
+        operation = "record_operation_error"
+        self._require_admin_scope(operation)
+        if isinstance(error, str):
+            _require_text(error=error, operation=operation)
+            error = ModuleError(type=_DEFAULT_ERROR_TYPE, message=error)
+        xml = _wire.module_error_xml(error)
+
+        def landed() -> RunningOperation | None:
+            found = self._find_running_operation(running_operation, operation=operation)
+            return found if found is not None and found.error_xml == xml else None
+
+        def attempt() -> RunningOperation:
+            form = _quirks.submit({"elid": str(running_operation), "errorxml": xml})
+            self._send(_wire.RUNNING_OPERATION_EDIT, form, operation=operation)
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(
+                    operation, f"running operation {running_operation} does not carry the error"
+                )
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def set_operation_manual(self, running_operation: int) -> RunningOperation:
+        """Switch a running operation to manual (``runningoperation.setmanual``), verified.
+
+        Billing stops running the module for it by itself; staff retry it. Idempotent.
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            NotFoundError: no such running operation.
+            SilentNoOpError: billing answered OK but the operation is not manual.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     _ = billing.suspend_service(301, wait=0)
+            ...     billing.set_operation_manual(fake.running_operations()[0].operation_id).manual
+            True
+        """
+        operation = "set_operation_manual"
+        self._require_admin_scope(operation)
+
+        def landed() -> RunningOperation | None:
+            found = self._find_running_operation(running_operation, operation=operation)
+            return found if found is not None and found.manual else None
+
+        def attempt() -> RunningOperation:
+            # pmregistrar.php sends elid alone (no sok): it is an action, not a form
+            self._send(
+                _wire.RUNNING_OPERATION_SET_MANUAL, {"elid": str(running_operation)}, operation=operation
+            )
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(operation, f"running operation {running_operation} is not manual")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def list_staff_tasks(self) -> list[StaffTask]:
+        """The staff "system of tasks" (assumption: ``func=task``, admin).
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+        """
+        operation = "list_staff_tasks"
+        self._require_admin_scope(operation)
+        return self._list(_wire.TASKS, _wire.staff_task, operation=operation)
+
+    def open_staff_task(
+        self, service_id: ServiceId | int, running_operation: int, command: ModuleCommand | str
+    ) -> StaffTask | None:
+        """Open a staff task for a failed operation, once per service and task type; verified.
+
+        Asks billing which task type handles ``command`` (``task.gettype operation=<command>``), then
+        looks before it creates: a task of that type already open for the service is returned as it is
+        (ISPsystem's module base creates tasks "uniq"), so a retried failure path never opens a second
+        one. Otherwise ``task.edit sok=ok item= runningoperation= type=`` creates it, and the read-back
+        finds it; after a lost answer the read-back runs before any second attempt.
+
+        Returns:
+            The task, or ``None`` when billing has no task type for ``command`` (then, like ISPsystem's
+            example module, no task is opened).
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            SilentNoOpError: billing answered OK but no such task is listed.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     _ = billing.suspend_service(301, wait=0)
+            ...     ro = fake.running_operations()[0].operation_id
+            ...     first = billing.open_staff_task(301, ro, "suspend")
+            ...     again = billing.open_staff_task(301, ro, "suspend")
+            ...     first == again, len(fake.tasks())
+            (True, 1)
+        """
+        operation = "open_staff_task"
+        self._require_admin_scope(operation)
+        name = command.value if isinstance(command, ModuleCommand) else command
+        _require_text(command=name, operation=operation)
+        doc = self._read(_wire.TASK_TYPE, {"operation": name}, operation=operation)
+        task_type = _wire.task_type_of(doc)
+        if task_type is None:
+            log.info("billing has no task type for %s; no staff task opened", name)
+            return None
+
+        def landed() -> StaffTask | None:
+            tasks = self._list(_wire.TASKS, _wire.staff_task, operation=operation)
+            return next((t for t in tasks if t.service_id == service_id and t.type == task_type), None)
+
+        existing = landed()
+        if existing is not None:
+            return existing
+
+        def attempt() -> StaffTask:
+            form = {"item": str(service_id), "runningoperation": str(running_operation), "type": task_type}
+            self._send(_wire.TASK_FORM, _quirks.submit(form), operation=operation)
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(
+                    operation, f"no task of type {task_type} is listed for service {service_id}"
+                )
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
+    def set_service_status(self, service_id: ServiceId | int, status: ServiceStatus) -> Service:
+        """Set a service active or suspended from the module's own view (``service.setstatus``), verified.
+
+        For ``sync_item``: ``service_status=2`` is active, ``8`` suspended (ISPsystem's example module).
+        Idempotent, so a lost answer is retried.
+
+        Raises:
+            ScopeError: called on an ``as_user`` view or a user's client (admin only).
+            InvalidArgumentError: a status other than ``ACTIVE`` or ``SUSPENDED``.
+            NotFoundError: no such service.
+            SilentNoOpError: billing answered OK but the service is not in that status.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings, ServiceStatus
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     billing.set_service_status(303, ServiceStatus.ACTIVE).status.name
+            'ACTIVE'
+        """
+        operation = "set_service_status"
+        self._require_admin_scope(operation)
+        try:
+            code = _wire.service_status_code(status)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), system=SYSTEM, operation=operation) from None
+
+        def landed() -> Service | None:
+            current = self._find_service(service_id, operation=operation)
+            return current if current is not None and current.status == status else None
+
+        def attempt() -> Service:
+            form = {"elid": str(service_id), "service_status": code}
+            self._send(_wire.SERVICE_SET_STATUS, form, operation=operation)
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(operation, f"service {service_id} is not {status.name.lower()}")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
     # ------------------------------------------------------------------------------ internals
     @property
     def _fn(self) -> BillingFunctions:
@@ -531,6 +814,12 @@ class BillingClient:
     def _admin_known(self) -> bool | None:
         configured = self._conn.settings.is_admin
         return configured if configured is not None else self._conn.session_is_admin
+
+    def _require_admin_scope(self, operation: str) -> None:
+        # An admin function sent with su runs as that user and is refused by billing (access); a user's
+        # own session is refused too. Say so before any request.
+        if self._su is not None or self._admin_known() is False:
+            raise _quirks.refuse_scoped(operation, self._su)
 
     def _require_user_scope(self, operation: str) -> None:
         # Unknown counts as admin: refusing costs a clear error, guessing wrong costs a silent no-op.
@@ -643,6 +932,16 @@ class BillingClient:
         services = self._list(self._fn.services, _wire.service, operation=operation)
         return next((s for s in services if s.id == service_id), None)
 
+    def _find_running_operation(self, running_operation: int, *, operation: str) -> RunningOperation | None:
+        queue = self._list(self._fn.running_operations, _wire.running_operation, operation=operation)
+        return next((op for op in queue if op.id == running_operation), None)
+
+    def _pending_operation(
+        self, service_id: ServiceId | int, name: str, operation: str
+    ) -> RunningOperation | None:
+        queue = self._list(self._fn.running_operations, _wire.running_operation, operation=operation)
+        return next((op for op in queue if op.service_id == service_id and op.operation == name), None)
+
     def _has_running_operation(self, service_id: ServiceId | int, operation: str) -> bool:
         admin = self if self._su is None else self._unscoped()
         try:
@@ -698,6 +997,19 @@ class BillingClient:
                 )
             self._conn.sleep(delay)
             delay = min(delay * 2, _MAX_POLL)
+
+
+_DEFAULT_ERROR_TYPE = "processing"  # assumption: the type of an error given as a bare message
+
+
+def _module_command(command: ModuleCommand | str, operation: str) -> ModuleCommand:
+    try:
+        return ModuleCommand(command)
+    except ValueError:
+        known = ", ".join(c.value for c in ModuleCommand)
+        raise InvalidArgumentError(
+            f"unknown command {command!r} (one of {known})", system=SYSTEM, operation=operation
+        ) from None
 
 
 def _positive_amount(amount: object, operation: str) -> Decimal:

@@ -14,6 +14,8 @@ __all__ = [
     "AccountId",
     "Expense",
     "Invoice",
+    "ModuleCommand",
+    "ModuleError",
     "Payment",
     "PaymentId",
     "PaymentStatus",
@@ -21,6 +23,7 @@ __all__ = [
     "Service",
     "ServiceId",
     "ServiceStatus",
+    "StaffTask",
     "Ticket",
     "TicketId",
     "TicketMessage",
@@ -208,6 +211,10 @@ class Service:
 class RunningOperation:
     """An entry of billing's internal job queue (``runningoperation``): queued lifecycle work.
 
+    ``attempts`` is billing's try count; ``error_xml`` the error document a processing module stored
+    with :meth:`~cloudkit.billing.BillingClient.record_operation_error` (``None`` when there is none);
+    ``manual`` whether the operation was switched to manual (billing no longer retries it by itself).
+
     Example:
         >>> from cloudkit.billing import RunningOperation
         >>> RunningOperation(id=88, service_id=301, operation="suspend", attempts=0).operation
@@ -218,3 +225,73 @@ class RunningOperation:
     service_id: ServiceId
     operation: str
     attempts: int
+    error_xml: str | None = None
+    manual: bool = False
+
+
+class ModuleCommand(enum.StrEnum):
+    """A lifecycle command billing gives a processing module (``--command``), each with its callback.
+
+    Example:
+        >>> from cloudkit.billing import ModuleCommand
+        >>> ModuleCommand("suspend") is ModuleCommand.SUSPEND
+        True
+    """
+
+    OPEN = "open"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    CLOSE = "close"
+
+    @property
+    def target(self) -> ServiceStatus:
+        """The service status billing shows once the module reported this command done.
+
+        Example:
+            >>> from cloudkit.billing import ModuleCommand
+            >>> ModuleCommand.CLOSE.target.name
+            'DELETED'
+        """
+        return _COMMAND_TARGETS[self]
+
+
+_COMMAND_TARGETS = {
+    ModuleCommand.OPEN: ServiceStatus.ACTIVE,
+    ModuleCommand.SUSPEND: ServiceStatus.SUSPENDED,
+    ModuleCommand.RESUME: ServiceStatus.ACTIVE,
+    ModuleCommand.CLOSE: ServiceStatus.DELETED,
+}
+
+
+@attrs.frozen(kw_only=True)
+class ModuleError:
+    """The error a processing module reports: printed on stdout and stored on the running operation.
+
+    ``type`` is billing's error type (module-defined ones such as ``exist`` or ``query`` are normal),
+    ``object`` the field or object concerned, ``message`` a human-readable text.
+
+    Example:
+        >>> from cloudkit.billing import ModuleError
+        >>> ModuleError(type="exist", message="server already exists").object is None
+        True
+    """
+
+    type: str
+    message: str = ""
+    object: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StaffTask:
+    """A task in billing's staff "system of tasks", opened for an operation that needs a person.
+
+    Example:
+        >>> from cloudkit.billing import StaffTask
+        >>> StaffTask(id=801, service_id=301, running_operation=701, type="2").type
+        '2'
+    """
+
+    id: int
+    service_id: ServiceId
+    running_operation: int | None
+    type: str

@@ -65,6 +65,7 @@ SILENT_OK = Quirk(
     sources=(
         "cassettes/billing/create_promised_payment__swallowed.yaml",
         "cassettes/billing/suspend_service__swallowed.yaml",
+        "cassettes/billing/complete_operation__swallowed.yaml",
         f"{_REF} §4 Consequences, §10 gotcha 2",
     ),
 )
@@ -150,6 +151,20 @@ def refuse_unscoped(operation: str) -> ScopeError:
     return ScopeError(
         f"{operation} is a user-level billing function: call it on billing.as_user(<login>); "
         "as admin it would answer OK and do nothing",
+        system=SYSTEM,
+        operation=operation,
+        quirk=SU_SCOPE.id,
+    )
+
+
+@quirk(SU_SCOPE)
+def refuse_scoped(operation: str, login: str | None) -> ScopeError:
+    """The error for an admin-level operation on an ``as_user`` view or on a user's own client."""
+    SU_SCOPE.fired(operation)
+    who = f"acts as {login!r}" if login else "is logged in as a user"
+    return ScopeError(
+        f"{operation} is an admin-level billing function and this client {who}: "
+        "call it on the admin client (billing would refuse it with an access error)",
         system=SYSTEM,
         operation=operation,
         quirk=SU_SCOPE.id,

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar, cast
+from xml.sax.saxutils import escape, quoteattr
 
 import attrs
 import cattrs
@@ -26,11 +27,14 @@ from cloudkit.billing._models import (
     Account,
     Expense,
     Invoice,
+    ModuleCommand,
+    ModuleError,
     Payment,
     PaymentStatus,
     RunningOperation,
     Service,
     ServiceStatus,
+    StaffTask,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -42,6 +46,7 @@ __all__ = [
     "Row",
     "build_request",
     "decode_rows",
+    "module_error_xml",
     "parse_reply",
 ]
 
@@ -78,6 +83,72 @@ def build_request(
         files = [(f"file_{i}", (name, body)) for i, (name, body) in enumerate(attachments, start=1)]
         return httpx.Request("POST", url, data=data, files=files)
     return httpx.Request("POST", url, data=data)
+
+
+# ------------------------------------------------------------------------- processing-module callbacks
+# The functions a processing module calls back, as ISPsystem's own example module calls them
+# (ISPsystemLLC/billmanager processing/registrar/processing/pmregistrar.php; reference/billing.md §7.2,
+# reference/lifecycle.md §1). They are core BILLmanager functions, not a product type's family, so they
+# are not in BillingFunctions.
+RUNNING_OPERATION_EDIT = "runningoperation.edit"  # sok=ok, elid=<ro>, errorxml=<xml>
+RUNNING_OPERATION_SET_MANUAL = "runningoperation.setmanual"  # elid=<ro>
+TASK_TYPE = "task.gettype"  # operation=<command> -> doc.task_type
+TASK_FORM = "task.edit"  # sok=ok, item, runningoperation, type
+TASKS = "task"  # assumption: the staff task list is func=task (admin), rows id/item/runningoperation/type
+SERVICE_SET_STATUS = "service.setstatus"  # elid=<item>, service_status=2|8 (no sok in pmregistrar.php)
+_SERVICE_STATUS_CODES = {ServiceStatus.ACTIVE: "2", ServiceStatus.SUSPENDED: "8"}
+
+
+def completion_func(command: ModuleCommand) -> str:
+    """The callback that reports ``command`` done: ``service.post<command>``.
+
+    Example:
+        >>> from cloudkit.billing import ModuleCommand
+        >>> completion_func(ModuleCommand.OPEN)
+        'service.postopen'
+    """
+    return f"service.post{command.value}"
+
+
+def service_status_code(status: ServiceStatus) -> str:
+    """The ``service_status`` of ``service.setstatus``: ``2`` active, ``8`` suspended (pmregistrar sync_item).
+
+    Example:
+        >>> service_status_code(ServiceStatus.SUSPENDED)
+        '8'
+    """
+    code = _SERVICE_STATUS_CODES.get(status)
+    if code is None:
+        raise ValueError(f"service.setstatus sets ACTIVE or SUSPENDED, not {status.name}")
+    return code
+
+
+def module_error_xml(error: ModuleError) -> str:
+    """The error document of a processing module: what it prints and what ``errorxml`` stores.
+
+    The shape is billing's own error envelope (reference/billing.md §5.3; ISPsystem's PHP helper
+    ``ISPErrorException::__toString`` writes ``type`` and ``object`` attributes and a ``msg``).
+
+    Example:
+        >>> from cloudkit.billing import ModuleError, module_error_xml
+        >>> module_error_xml(ModuleError(type="exist", object="server", message="vm-1 & co exists"))
+        '<doc><error type="exist" object="server"><msg>vm-1 &amp; co exists</msg></error></doc>'
+    """
+    obj = f" object={quoteattr(error.object)}" if error.object else ""
+    msg = f"<msg>{escape(error.message)}</msg>" if error.message else ""
+    return f"<doc><error type={quoteattr(error.type)}{obj}>{msg}</error></doc>"
+
+
+def task_type_of(doc: Doc) -> str | None:
+    """The staff task type ``task.gettype`` answered (``doc.task_type``), or None when it has none.
+
+    ISPsystem's example module opens no task when the type is empty.
+
+    Example:
+        >>> task_type_of({"task_type": {"$": "3"}}), task_type_of({"task_type": {}})
+        ('3', None)
+    """
+    return text_of(doc.get("task_type")) or None
 
 
 # ---------------------------------------------------------------------------------------------- parse
@@ -421,6 +492,17 @@ def _structure_service_status(raw: object, _: type) -> ServiceStatus:
     raise ValueError("unknown service status")
 
 
+_FLAG_WORDS = {"on": True, "yes": True, "1": True, "off": False, "no": False, "0": False, "": False}
+
+
+def _structure_flag(raw: object, _: type) -> bool:
+    """A check-box cell: ``on``/``off`` (``yes``/``no`` and ``1``/``0`` tolerated)."""
+    flag = _FLAG_WORDS.get(str(raw).strip().lower())
+    if flag is None:
+        raise ValueError("expected on or off")
+    return flag
+
+
 def _enum_hook(enum: type[PaymentStatus | TicketStatus], what: str) -> Callable[[object, type], Any]:
     def structure(raw: object, _: type) -> Any:
         code = _structure_integer(raw, int)
@@ -432,6 +514,7 @@ def _enum_hook(enum: type[PaymentStatus | TicketStatus], what: str) -> Callable[
 
 
 _ROWS.register_structure_hook(int, _structure_integer)
+_ROWS.register_structure_hook(bool, _structure_flag)
 _ROWS.register_structure_hook(Decimal, _structure_money)
 _ROWS.register_structure_hook_func(lambda t: t == (dt.date | None), _structure_date)
 _ROWS.register_structure_hook(ServiceStatus, _structure_service_status)
@@ -577,6 +660,20 @@ running_operation: RowDecoder[RunningOperation] = RowDecoder(
         "service_id": _c("item"),
         "operation": _c("name", default=""),
         "attempts": _c("trycount", default="0"),
+        # assumption: the stored error is the "errorxml" column and the manual switch a "manual" on/off
+        # column; the B6 list names neither (its columns: id, desc, item, ..., trycount, task, status).
+        "error_xml": _c("errorxml", default=None),
+        "manual": _c("manual", default="off"),
+    },
+)
+staff_task: RowDecoder[StaffTask] = RowDecoder(
+    # assumption: columns of the staff task list (no public reference lists them)
+    StaffTask,
+    {
+        "id": _c("id"),
+        "service_id": _c("item"),
+        "running_operation": _c("runningoperation", default=None),
+        "type": _c("type"),
     },
 )
 

@@ -50,6 +50,7 @@ from cloudkit.billing._models import (
     Service,
     ServiceId,
     ServiceStatus,
+    StaffTask,
     Ticket,
     TicketId,
     TicketMessage,
@@ -74,6 +75,7 @@ __all__ = [
     "payments",
     "running_operations",
     "services",
+    "staff_tasks",
     "ticket_messages",
     "tickets",
     "wire_payloads",
@@ -82,9 +84,11 @@ __all__ = [
 ]
 
 BillingModel: TypeAlias = (
-    Account | Payment | Expense | Invoice | Ticket | TicketMessage | Service | RunningOperation
+    Account | Payment | Expense | Invoice | Ticket | TicketMessage | Service | RunningOperation | StaffTask
 )
-M = TypeVar("M", Account, Payment, Expense, Invoice, Ticket, TicketMessage, Service, RunningOperation)
+M = TypeVar(
+    "M", Account, Payment, Expense, Invoice, Ticket, TicketMessage, Service, RunningOperation, StaffTask
+)
 
 #: Every billing model class, in a stable order (for parametrised tests).
 MODEL_TYPES: tuple[type[BillingModel], ...] = (
@@ -96,6 +100,7 @@ MODEL_TYPES: tuple[type[BillingModel], ...] = (
     TicketMessage,
     Service,
     RunningOperation,
+    StaffTask,
 )
 
 _MONEY_LIMIT = 10**9
@@ -300,6 +305,29 @@ def running_operations() -> st.SearchStrategy[RunningOperation]:
         service_id=_ids().map(ServiceId),
         operation=st.sampled_from(("suspend", "resume", "delete", "open")) | st.text(),
         attempts=st.integers(min_value=0, max_value=1000),
+        error_xml=st.none() | st.text(min_size=1),
+        manual=st.booleans(),
+    )
+
+
+def staff_tasks() -> st.SearchStrategy[StaffTask]:
+    """Staff tasks, with or without the running operation they were opened for.
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> from cloudkit.testing.strategies import staff_tasks
+        >>> @settings(max_examples=10, database=None, deadline=None)
+        ... @given(staff_tasks())
+        ... def test(task):
+        ...     assert task.type
+        >>> test()
+    """
+    return st.builds(
+        StaffTask,
+        id=_ids(),
+        service_id=_ids().map(ServiceId),
+        running_operation=st.none() | _ids(),
+        type=st.text(min_size=1),
     )
 
 
@@ -312,6 +340,7 @@ _MODEL_STRATEGIES: dict[type[BillingModel], Callable[[], st.SearchStrategy[Any]]
     TicketMessage: ticket_messages,
     Service: services,
     RunningOperation: running_operations,
+    StaffTask: staff_tasks,
 }
 
 
@@ -388,11 +417,25 @@ def wire_row(model: BillingModel, *, currency: str = "EUR") -> dict[str, Any]:
     elif isinstance(model, Service):
         row |= {"name": _text(model.name), "status": _text(int(model.status))}
     else:
-        row |= {
-            "item": _text(model.service_id),
-            "name": _text(model.operation),
-            "trycount": _text(model.attempts),
-        }
+        row |= _queue_row(model)
+    return row
+
+
+def _queue_row(model: RunningOperation | StaffTask) -> dict[str, Any]:
+    """The columns of a running operation or a staff task (both point at a service with ``item``)."""
+    row: dict[str, Any] = {"item": _text(model.service_id)}
+    if isinstance(model, StaffTask):
+        row["type"] = _text(model.type)
+        if model.running_operation is not None:
+            row["runningoperation"] = _text(model.running_operation)
+        return row
+    row |= {
+        "name": _text(model.operation),
+        "trycount": _text(model.attempts),
+        "manual": _text("on" if model.manual else "off"),
+    }
+    if model.error_xml is not None:
+        row["errorxml"] = _text(model.error_xml)
     return row
 
 

@@ -600,3 +600,61 @@ def test_a_password_change_is_masked_in_the_calls(billing_fake, billing):
     change = next(c for c in billing_fake.calls if c.func == "usrparam")
     assert change.params["passwd"] == change.params["confirm"] == "***"
     assert "N3w-Alice-Passw0rd" not in repr(billing_fake.calls)
+
+
+# ---------------------------------------------------------------------------------- processing-module calls
+def test_processing_module_callbacks_on_a_running_operation(clock, http):
+    with BillingFake(clock=clock, complete_operations=False) as fake:
+
+        def send(**params: str) -> dict[str, Any]:
+            return dict(http.post(fake.url, data={"authinfo": ADMIN, **params}).json()["doc"])
+
+        send(func="vds.suspend", elid="301")
+        (op,) = fake.running_operations()
+        ro = str(op.operation_id)
+        row = send(func="runningoperation")["elem"][0]
+        assert (row["manual"]["$"], "errorxml" in row) == ("off", False)
+        # without sok the form is a view: nothing stored
+        view = send(func="runningoperation.edit", elid=ro, errorxml="<doc/>")
+        assert ("ok" not in view, view["item"]["$"], fake.running_operations()[0].errorxml) == (
+            True,
+            "301",
+            "",
+        )
+        assert send(func="runningoperation.edit", elid=ro, sok="ok", errorxml="<doc/>") == {"ok": {}}
+        assert send(func="runningoperation.setmanual", elid=ro) == {"ok": {}}
+        row = send(func="runningoperation")["elem"][0]
+        assert (row["manual"]["$"], row["errorxml"]["$"]) == ("on", "<doc/>")
+        assert send(func="runningoperation.setmanual", elid="999")["error"]["$type"] == "missed"
+        assert send(func="runningoperation.edit", elid="999", sok="ok")["error"]["$object"] == "elid"
+
+        assert send(func="task.gettype", operation="suspend") == {"task_type": {"$": "2"}}
+        assert send(func="task.gettype", operation="sync_item") == {"task_type": {}}
+        created = send(func="task.edit", sok="ok", item="301", runningoperation=ro, type="2")
+        assert created["id"] == {"$": "801"}
+        # billing does not dedupe tasks itself (assumption): the module looks before it creates
+        send(func="task.edit", sok="ok", item="301", type="2")
+        rows = send(func="task")["elem"]
+        assert [(r["id"]["$"], r["item"]["$"], r["type"]["$"], "runningoperation" in r) for r in rows] == [
+            ("801", "301", "2", True),
+            ("802", "301", "2", False),
+        ]
+        assert send(func="task.edit", sok="ok", item="301")["error"]["$object"] == "type"
+        assert send(func="task.edit", sok="ok", item="999", type="2")["error"]["$type"] == "missed"
+        assert len(fake.tasks()) == 2
+
+
+def test_service_setstatus(fake, wire):
+    assert wire(func="service.setstatus", authinfo=ADMIN, elid="303", service_status="2") == {"ok": {}}
+    assert fake.service_status(303) == 2
+    assert wire(func="service.setstatus", authinfo=ADMIN, elid="303", service_status="8") == {"ok": {}}
+    assert fake.service_status(303) == 3
+    bad = wire(func="service.setstatus", authinfo=ADMIN, elid="303", service_status="4")
+    assert (bad["error"]["$type"], bad["error"]["$object"]) == ("value", "service_status")
+
+
+@pytest.mark.parametrize(
+    "func", ["runningoperation.edit", "runningoperation.setmanual", "task", "task.gettype", "task.edit"]
+)
+def test_processing_module_functions_are_admin_only(wire, func):
+    assert wire(func=func, authinfo="alice:alice-pass", elid="701")["error"]["$type"] == "access"

@@ -25,6 +25,7 @@ from cloudkit.testing.fakes.billing import (
     FakeMessage,
     FakeOperation,
     FakePayment,
+    FakeTask,
     FakeTicket,
     FakeUser,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "FakePayment",
     "FakeServer",
     "FakeSnapshot",
+    "FakeTask",
     "FakeTicket",
     "FakeUser",
     "FakeVolume",

@@ -21,6 +21,7 @@ from cloudkit.testing.fakes.billing._state import (
     FakeMessage,
     FakeOperation,
     FakePayment,
+    FakeTask,
     FakeTicket,
     FakeUser,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "FakeMessage",
     "FakeOperation",
     "FakePayment",
+    "FakeTask",
     "FakeTicket",
     "FakeUser",
 ]

@@ -45,6 +45,7 @@ from cloudkit.testing.fakes.billing._state import (
     FakeExpense,
     FakeOperation,
     FakePayment,
+    FakeTask,
     FakeTicket,
     FakeUser,
     cents,
@@ -319,7 +320,20 @@ class BillingFake(LoopbackFake):
             []
         """
         with self._lock:
-            return [FakeOperation(o.id, o.item, o.name, o.trycount) for o in self._state.operations.values()]
+            return [
+                FakeOperation(o.id, o.item, o.name, o.trycount, o.errorxml, o.manual)
+                for o in self._state.operations.values()
+            ]
+
+    def tasks(self) -> list[FakeTask]:
+        """The staff tasks opened with ``task.edit``, oldest first.
+
+        Example:
+            >>> BillingFake().tasks()
+            []
+        """
+        with self._lock:
+            return [FakeTask(t.id, t.item, t.runningoperation, t.type) for t in self._state.tasks.values()]
 
     def expire_sessions(self) -> None:
         """Make every open session expired (the next call with one gets an ``auth`` error).

@@ -17,7 +17,7 @@ class Route:
     """Who may call a function, what kind it is (a read, a form, an action) and its handler."""
 
     level: Literal["admin", "user", "both"]
-    kind: Literal["list", "form", "action"]
+    kind: Literal["list", "read", "form", "action"]  # "read": a lookup that is neither list nor form
     handler: Callable[[Ctx], Doc]
     creates: str | None = None  # the id table of a create form (for silent-ok and swallowed ids)
 
@@ -50,6 +50,12 @@ ROUTES: Mapping[str, Route] = types.MappingProxyType(
         "service.postresume": Route("admin", "action", _services.service_post("resume")),
         "service.postclose": Route("admin", "action", _services.service_post("close")),
         "runningoperation": Route("admin", "list", _services.runningoperation),
+        "runningoperation.edit": Route("admin", "form", _services.runningoperation_edit),
+        "runningoperation.setmanual": Route("admin", "action", _services.runningoperation_setmanual),
+        "service.setstatus": Route("admin", "action", _services.service_setstatus),
+        "task": Route("admin", "list", _services.task),
+        "task.gettype": Route("admin", "read", _services.task_gettype),
+        "task.edit": Route("admin", "form", _services.task_edit, creates="task"),
         "su": Route("admin", "action", _session.su),
         "chlevel": Route("both", "action", _session.chlevel),
         "keepalive": Route("both", "action", _session.keepalive),

@@ -10,7 +10,10 @@ from cloudkit.testing.fakes.billing._state import (
     IN_PROGRESS,
     OPERATION_RUNNING,
     OPERATION_TARGET,
+    SET_STATUS_CODES,
+    TASK_TYPES,
     Operation,
+    Task,
 )
 
 
@@ -66,16 +69,95 @@ def service_post(name: str) -> Callable[[Ctx], Doc]:
     return handle
 
 
+def _operation_row(o: Operation) -> Doc:
+    row: Doc = {
+        "id": text(o.id),
+        "item": text(o.item),
+        "name": text(o.name),
+        "trycount": text(o.trycount),
+        "status": text(OPERATION_RUNNING),
+        # assumption: the manual switch as an on/off column, the stored error as "errorxml" (left out
+        # when there is none, as the XML it maps leaves out an empty element)
+        "manual": text("on" if o.manual else "off"),
+    }
+    if o.errorxml:
+        row["errorxml"] = text(o.errorxml)
+    return row
+
+
 def runningoperation(ctx: Ctx) -> Doc:
     """``runningoperation``: operations waiting for the processing module (admin)."""
-    rows = [
-        {
-            "id": text(o.id),
-            "item": text(o.item),
-            "name": text(o.name),
-            "trycount": text(o.trycount),
-            "status": text(OPERATION_RUNNING),
-        }
-        for o in ctx.state.operations.values()
-    ]
+    return listing(ctx, [_operation_row(o) for o in ctx.state.operations.values()])
+
+
+def _operation(ctx: Ctx, op_id: int) -> Operation:
+    op = ctx.state.operations.get(op_id)
+    if op is None:
+        raise WireError("missed", f"running operation {op_id} not found", obj="elid", value=str(op_id))
+    return op
+
+
+def runningoperation_edit(ctx: Ctx) -> Doc:
+    """``runningoperation.edit``: the operation's form; with ``sok`` it stores ``errorxml``.
+
+    pmregistrar.php's catch block: ``runningoperation.edit sok=ok elid=<ro> errorxml=<error>``.
+    """
+    op = _operation(ctx, ctx.one_id())
+    if not ctx.sok:
+        return ctx.form(_operation_row(op))
+    if "errorxml" in ctx.params:
+        op.errorxml = ctx.params["errorxml"]
+    return ctx.ok()
+
+
+def runningoperation_setmanual(ctx: Ctx) -> Doc:
+    """``runningoperation.setmanual elid=<ro>``: billing stops retrying; staff take over."""
+    for op in [_operation(ctx, op_id) for op_id in ctx.ids()]:  # all or none
+        op.manual = True
+    return doc_ok()
+
+
+def task_gettype(ctx: Ctx) -> Doc:
+    """``task.gettype operation=<cmd>``: the staff task type of a command (``doc.task_type``, or empty)."""
+    task_type = TASK_TYPES.get(ctx.params.get("operation", ""), "")
+    return {"task_type": text(task_type) if task_type else {}}
+
+
+def task_edit(ctx: Ctx) -> Doc:
+    """``task.edit``: the new-task form; with ``sok`` a task for ``item`` (and ``runningoperation``).
+
+    assumption: billing itself does not refuse a second task of the same type for an item; ISPsystem's
+    module base checks before it creates (``CreateTask(..., uniq)``), so the fake does not dedupe.
+    """
+    if not ctx.sok:
+        return ctx.form({})
+    item_id = ctx.one_id("item")
+    ctx.item(item_id)  # missed elid for an unknown service
+    task_type = ctx.required("type")
+    raw_op = ctx.params.get("runningoperation", "").strip()
+    op_id = int(raw_op) if raw_op.isdigit() else None
+    task = Task(ctx.state.next_id("task"), item_id, op_id, task_type)
+    ctx.state.tasks[task.id] = task
+    return ctx.created(task.id)
+
+
+def task(ctx: Ctx) -> Doc:
+    """``task``: the staff task list (admin). assumption: the function name and its columns."""
+    rows = []
+    for t in ctx.state.tasks.values():
+        row: Doc = {"id": text(t.id), "item": text(t.item), "type": text(t.type)}
+        if t.runningoperation is not None:
+            row["runningoperation"] = text(t.runningoperation)
+        rows.append(row)
     return listing(ctx, rows)
+
+
+def service_setstatus(ctx: Ctx) -> Doc:
+    """``service.setstatus elid=<item> service_status=2|8`` (a module's ``sync_item``)."""
+    raw = ctx.required("service_status")
+    status = SET_STATUS_CODES.get(raw)
+    if status is None:
+        raise WireError("value", "invalid value of 'service_status'", obj="service_status", value=raw)
+    for item_id in ctx.ids():
+        ctx.item(item_id).status = status
+    return doc_ok()

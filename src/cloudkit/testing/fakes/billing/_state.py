@@ -22,6 +22,12 @@ TICKET_NEW, TICKET_UNDER_REVIEW, TICKET_AWAITING = 0, 1, 2
 INVOICE_NEW, INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
 OPERATION_RUNNING = 1  # assumption: the runningoperation status code of a queued operation
 OPERATION_TARGET = {"open": ACTIVE, "suspend": SUSPENDED, "resume": ACTIVE, "close": DELETED}
+# service.setstatus codes (pmregistrar.php sync_item: 2 active, 8 suspended) -> item status.
+# assumption: 8 is shown as the item's suspended status.
+SET_STATUS_CODES = {"2": ACTIVE, "8": SUSPENDED}
+# assumption: the staff task type task.gettype answers per operation (types are configured per install;
+# an operation without one answers an empty task_type).
+TASK_TYPES = {"open": "1", "suspend": "2", "resume": "3", "close": "4", "setparam": "5", "prolong": "6"}
 _ID_BASES = {
     "user": 1,
     "account": 1,
@@ -32,6 +38,7 @@ _ID_BASES = {
     "ticket": 501,
     "message": 601,
     "operation": 701,
+    "task": 801,
 }
 _CENT = Decimal("0.01")
 
@@ -149,6 +156,9 @@ class FakeTicket:
 class FakeOperation:
     """A running operation waiting for the processing module (``service.post<op>``).
 
+    ``errorxml`` is what the module stored with ``runningoperation.edit`` (empty: none), ``manual``
+    whether ``runningoperation.setmanual`` switched it to manual.
+
     Example:
         >>> from cloudkit.testing.fakes import BillingFake
         >>> BillingFake().running_operations()
@@ -159,6 +169,24 @@ class FakeOperation:
     item_id: int
     name: str
     trycount: int
+    errorxml: str = ""
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FakeTask:
+    """A task in the staff "system of tasks" (``task.edit``).
+
+    Example:
+        >>> from cloudkit.testing.fakes import BillingFake
+        >>> BillingFake().tasks()
+        []
+    """
+
+    task_id: int
+    item_id: int
+    running_operation: int | None
+    type: str
 
 
 # ================================================================================== state tables
@@ -230,6 +258,16 @@ class Operation:
     item: int
     name: str
     trycount: int = 0
+    errorxml: str = ""
+    manual: bool = False
+
+
+@dataclass(slots=True)
+class Task:
+    id: int
+    item: int
+    runningoperation: int | None
+    type: str
 
 
 @dataclass(slots=True)
@@ -254,6 +292,7 @@ class State:
     invoices: dict[int, Invoice] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)
     operations: dict[int, Operation] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     keys: dict[str, tuple[int, float]] = field(default_factory=dict)
 
