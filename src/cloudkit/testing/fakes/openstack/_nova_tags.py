@@ -2,8 +2,9 @@
 
 Wire facts (seen from the lab's Nova 34; the 400 texts are Nova's jsonschema messages, copied from its
 answers): tags at create from 2.52, tags in server bodies, the four list filters and the ``/tags``
-subresource from 2.26; at most 50 tags of 1 to 60 characters without ``/`` or ``,``; duplicates at create
-are dropped; Nova lists a server's tags sorted; a MariaDB-backed Nova matches filter tags
+subresource from 2.26 (its statuses and 404 texts seen from the lab too); at most 50 tags of 1 to 60
+characters without ``/`` or ``,``; exact duplicates at create are dropped (``a`` and ``A`` are two tags);
+Nova lists a server's tags sorted ignoring case; a MariaDB-backed Nova matches filter tags
 case-insensitively. Below 2.26 Nova ignores the tag filters and lists every server.
 """
 
@@ -48,8 +49,9 @@ def checked_tags(tags: object) -> list[str]:
 
 
 def _sorted(tags: Iterable[str]) -> list[str]:
-    # assumption: the order the lab showed (a MariaDB collation: case-insensitive, then exact)
-    return sorted(set(tags), key=lambda t: (t.lower(), t))
+    # As the lab's Nova 34 lists them: exact duplicates dropped, sorted ignoring case, ties in the order
+    # given (["a", "A"] stays so). assumption: the order comes from MariaDB's index, not from Nova.
+    return sorted(dict.fromkeys(tags), key=str.lower)
 
 
 def checked_metadata(metadata: object) -> dict[str, str]:
@@ -137,8 +139,7 @@ def check_server_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, st
     server = _tagged_server(cloud, ctx, params["id"])
     tag = _tag_param(params)
     if tag not in server.tags:
-        # assumption: Nova's TagNotFound text
-        raise ApiError(404, f"Tag {tag} could not be found for instance {server.id}.")
+        raise ApiError(404, f"Server {server.id} has no tag '{tag}'")  # the lab's Nova 34
     return empty(204)
 
 
@@ -163,6 +164,6 @@ def delete_server_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, s
     server = _tagged_server(cloud, ctx, params["id"])
     tag = _tag_param(params)
     if tag not in server.tags:
-        raise ApiError(404, f"Tag {tag} could not be found for instance {server.id}.")
+        raise ApiError(404, f"Instance {server.id} has no tag '{tag}'")  # the lab's Nova 34
     server.tags = [t for t in server.tags if t != tag]
     return empty(204)
