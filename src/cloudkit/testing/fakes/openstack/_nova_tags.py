@@ -6,6 +6,9 @@ subresource from 2.26 (its statuses and 404 texts seen from the lab too); at mos
 characters without ``/`` or ``,``; exact duplicates at create are dropped (``a`` and ``A`` are two tags);
 Nova lists a server's tags sorted ignoring case; a MariaDB-backed Nova matches filter tags
 case-insensitively. Below 2.26 Nova ignores the tag filters and lists every server.
+
+Known difference: while a server is still a build request (its first reads, BUILD), the lab's Nova shows
+its tags in the order given at create; the fake shows them sorted from the start.
 """
 
 from __future__ import annotations
