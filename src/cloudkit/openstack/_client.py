@@ -372,7 +372,8 @@ class OpenStackClient:
         the tags, ``tags_any`` with at least one, ``not_tags`` drops servers with all of them,
         ``not_tags_any`` servers with any of them. Given together, a server must pass every filter.
         cloudkit re-checks Nova's answer exactly, because a Nova on MySQL or MariaDB compares tags
-        case-insensitively (``tags=["alpha"]`` would list a server tagged ``Alpha``).
+        case-insensitively (``tags=["alpha"]`` would list a server tagged ``Alpha``; quirk
+        ``openstack.tag-filter-ignores-case``).
 
         Raises:
             InvalidArgumentError: a filter tag Nova could never store (see :meth:`create_server`).
@@ -404,7 +405,7 @@ class OpenStackClient:
             self._require_microversion(_wire.TAGS_IN_LISTS, "tag filters", operation)
         raws = self._read(operation, lambda: list(self._conn.compute.servers(details=True, **query)))
         if query:
-            raws = [s for s in raws if _wire.tags_match(_wire.server_tags(s, operation), filters)]
+            raws = _quirks.exact_tag_matches(raws, filters, operation)
         unknown = [s for s in raws if self._cached_system_volume(s) is None and _wire.attached_volume_ids(s)]
         volumes = (
             self._read(operation, lambda: list(self._conn.block_storage.volumes(details=True)))
