@@ -18,9 +18,10 @@ password change revokes every token of the user, including one issued in the sam
 Server tags follow the lab's Nova: at create from 2.52 (Nova's own 400 texts), the four list filters
 (``tags``, ``tags-any``, ``not-tags``, ``not-tags-any``) from 2.26, compared ignoring case as on
 MariaDB, and the ``/servers/{id}/tags`` subresource. Faults (5xx answers, the Galera ``WSREP`` 500,
-dropped connections, effects without an answer, held answers) are injected per request with the kit's ``Fault``. Status transitions (``BUILD`` →
-``ACTIVE``, ``attaching`` → ``in-use``, ...) complete ``transition_seconds`` after they start on the
-fake's clock, at the first request or state peek that comes later. Guesses where the reference is
+dropped connections, effects without an answer, held answers) are injected per request with the kit's
+``Fault``. Status transitions (``BUILD`` → ``ACTIVE``, ``attaching`` → ``in-use``, ...) complete
+``transition_seconds`` after they start on the fake's clock, at the first request or state peek that
+comes later. Guesses where the reference is
 silent are marked ``# assumption:``.
 
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
