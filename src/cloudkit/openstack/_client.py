@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -21,6 +21,7 @@ import keystoneauth1.exceptions as ks_exc
 import openstack.connection
 import openstack.exceptions as os_exc
 import requests
+from openstack.compute.v2 import server as _sdk_server
 
 from cloudkit._core._errors import error_for_status, request_id_from, scrub
 from cloudkit._core._retry import RetryPolicy
@@ -260,6 +261,8 @@ class OpenStackClient:
         flavor: str,
         system_volume_size: int,
         networks: str | list[str] = "none",
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, str] | None = None,
         wait: float | None = None,
     ) -> Server:
         """Create a server booting from a new system volume, and wait until it is ACTIVE.
@@ -268,24 +271,44 @@ class OpenStackClient:
         the server. The create carries a client-side marker; after a lost answer it is repeated only if
         no server with that marker exists (never a duplicate server).
 
+        Nova has no idempotency key, so ``tags`` and ``metadata`` are the handles a caller finds its
+        server by after a crash (``list_servers(tags=...)`` before creating again). With ``tags``, the
+        read-back after a lost answer asks Nova only for servers carrying all of them (``GET
+        /servers/detail?tags=...``) instead of reading every server of the project.
+
+        Tags and metadata are checked before any request, against Nova's own rules (50 tags of 1 to 60
+        characters without ``/`` or ``,``; metadata keys of 1 to 255 characters from
+        ``[a-zA-Z0-9-_:. ]``, values of at most 255): a bad one is an :class:`InvalidArgumentError`, the
+        ``PolicyError`` for a bad argument, because it is refused before anything is sent.
+
         Args:
             name: server name.
             image: Glance image id for the system volume.
             flavor: flavor id.
             system_volume_size: size of the system volume in GiB.
             networks: ``"none"``, ``"auto"`` or a list of network ids.
+            tags: Nova server tags (microversion 2.52); duplicates are dropped, as Nova drops them.
+            metadata: server metadata; the key ``cloudkit_request`` is cloudkit's own marker.
             wait: seconds to wait for ACTIVE (``None``: ``settings.wait_timeout``).
 
         Raises:
-            InvalidArgumentError: empty name, ids, or a size below 1.
+            InvalidArgumentError: empty name, ids, a size below 1, or a tag or metadata item Nova would
+                refuse.
+            PolicyError: ``tags`` given but the cloud's Nova is older than microversion 2.52 (it would
+                refuse the create); found by version discovery, before the create is sent.
             WaitTimeoutError: not ACTIVE within ``wait``; ``last_status`` says where it stopped.
             ApiError: the server went to ERROR or the cloud refused.
         """
         operation = "create_server"
         _require(name=name, image=image, flavor=flavor, operation=operation)
         _require_size(system_volume_size, "system_volume_size", operation)
+        wanted_tags = _wire.check_tags(tags, operation=operation)
+        extra_metadata = _wire.check_metadata(metadata, operation=operation)
+        if wanted_tags:
+            self._require_microversion(_wire.TAGS_AT_CREATE, "tags at create", operation)
         marker = self._new_marker()
         nets: Any = networks if isinstance(networks, str) else [{"uuid": n} for n in networks]
+        tagged: dict[str, Any] = {"tags": list(wanted_tags)} if wanted_tags else {}
 
         def attempt() -> str:
             with _translate(operation):
@@ -293,7 +316,8 @@ class OpenStackClient:
                     name=name,
                     flavor_id=flavor,
                     networks=nets,
-                    metadata={_wire.MARKER_KEY: marker},
+                    metadata={**extra_metadata, _wire.MARKER_KEY: marker},
+                    **tagged,
                     block_device_mapping=[
                         {
                             "boot_index": 0,
@@ -309,9 +333,11 @@ class OpenStackClient:
 
         def landed() -> str | None:
             with _translate(operation):
-                # No server-side name filter: Nova reads it as a regex, other servers may not; the marker
-                # decides, and this read happens only after a failed create.
-                found = self._conn.compute.servers(details=True)
+                # No server-side name filter: Nova reads it as a regex, other servers may not. The tags,
+                # when given, narrow the read to this caller's servers; the marker decides. This read
+                # happens only after a failed create.
+                query: dict[str, Any] = _wire.tag_query({"tags": wanted_tags})
+                found = self._conn.compute.servers(details=True, **query)
                 return next((str(s.id) for s in found if _wire.has_marker(s, marker)), None)
 
         server_id = self._retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
@@ -332,10 +358,54 @@ class OpenStackClient:
         raw = self._read(operation, lambda: self._conn.compute.get_server(server_id))
         return _wire.server(raw, system_volume=self._system_volume_of(raw, operation), operation=operation)
 
-    def list_servers(self) -> list[Server]:
-        """Servers of the project, each with its system volume identified."""
+    def list_servers(
+        self,
+        *,
+        tags: Iterable[str] | None = None,
+        tags_any: Iterable[str] | None = None,
+        not_tags: Iterable[str] | None = None,
+        not_tags_any: Iterable[str] | None = None,
+    ) -> list[Server]:
+        """Servers of the project, each with its system volume identified, optionally filtered by tag.
+
+        The filters are Nova's (microversion 2.26), applied by Nova: ``tags`` keeps servers with all of
+        the tags, ``tags_any`` with at least one, ``not_tags`` drops servers with all of them,
+        ``not_tags_any`` servers with any of them. Given together, a server must pass every filter.
+        cloudkit re-checks Nova's answer exactly, because a Nova on MySQL or MariaDB compares tags
+        case-insensitively (``tags=["alpha"]`` would list a server tagged ``Alpha``; quirk
+        ``openstack.tag-filter-ignores-case``).
+
+        Raises:
+            InvalidArgumentError: a filter tag Nova could never store (see :meth:`create_server`).
+            PolicyError: a filter is given but the cloud's Nova is older than 2.26, which would ignore
+                it and list every server.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackClient, OpenStackSettings
+            >>> from cloudkit.testing.fakes import OpenStackFake
+            >>> with OpenStackFake() as fake, OpenStackClient(OpenStackSettings(
+            ...         auth_url=fake.auth_url, username="portal", password="portal-pass",
+            ...         project_name="alice")) as client:
+            ...     client.list_servers(tags=["saga:42"])
+            []
+        """
         operation = "list_servers"
-        raws = self._read(operation, lambda: list(self._conn.compute.servers(details=True)))
+        filters = {
+            name: _wire.check_tags(value, name=name, operation=operation)
+            for name, value in (
+                ("tags", tags),
+                ("tags_any", tags_any),
+                ("not_tags", not_tags),
+                ("not_tags_any", not_tags_any),
+            )
+            if value is not None
+        }
+        query: dict[str, Any] = _wire.tag_query(filters)
+        if query:
+            self._require_microversion(_wire.TAGS_IN_LISTS, "tag filters", operation)
+        raws = self._read(operation, lambda: list(self._conn.compute.servers(details=True, **query)))
+        if query:
+            raws = _quirks.exact_tag_matches(raws, filters, operation)
         unknown = [s for s in raws if self._cached_system_volume(s) is None and _wire.attached_volume_ids(s)]
         volumes = (
             self._read(operation, lambda: list(self._conn.block_storage.volumes(details=True)))
@@ -620,6 +690,21 @@ class OpenStackClient:
         )
 
     # ------------------------------------------------------------------------------ internals
+    def _require_microversion(self, minimum: tuple[int, int], what: str, operation: str) -> None:
+        """Refuse, before the call, what the compute microversion openstacksdk will send cannot carry."""
+        with _translate(operation):
+            # The version openstacksdk sends for servers: a pinned default, else min(SDK max, Nova max)
+            # from version discovery (cached by the session; the first compute call reads it anyway).
+            version = _sdk_server.Server._get_microversion(self._conn.compute)  # noqa: SLF001
+        found = _wire.parse_microversion(version)
+        if found is None or found < minimum:
+            need = "{}.{}".format(*minimum)
+            raise PolicyError(
+                f"{what} need compute microversion {need}; this cloud's Nova offers {version or 'none'}",
+                system=SYSTEM,
+                operation=operation,
+            )
+
     def _read(self, operation: str, fn: Callable[[], T]) -> T:
         """An idempotent SDK call: translated errors, retried by the policy."""
 

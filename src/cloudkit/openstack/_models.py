@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import types
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -35,14 +37,28 @@ class AttachStrategy(enum.Enum):
     CINDER_THEN_NOVA = "cinder-then-nova"
 
 
+def _tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType(dict(value))
+
+
 @attrs.frozen(kw_only=True)
 class Server:
     """A server; ``system_volume_id`` is its boot volume, which lives and dies with it.
 
+    ``tags`` are Nova's server tags in Nova's order (shown from microversion 2.26); ``metadata`` is the
+    server's metadata, read-only, without cloudkit's own create marker. Both are the handles a lifecycle
+    step looks for before it acts (see :meth:`OpenStackClient.create_server`).
+
     Example:
         >>> from cloudkit.openstack import Server
-        >>> Server(id="s1", name="web-1", status="ACTIVE", system_volume_id="v1").system_volume_id
-        'v1'
+        >>> server = Server(id="s1", name="web-1", status="ACTIVE", system_volume_id="v1",
+        ...                 tags=("saga:42",), metadata={"billing_item": "7"})
+        >>> server.system_volume_id, server.tags, dict(server.metadata)
+        ('v1', ('saga:42',), {'billing_item': '7'})
     """
 
     id: str
@@ -53,6 +69,8 @@ class Server:
     locked: bool = False
     locked_reason: str | None = None
     task_state: str | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from cloudkit._core._quirks import Quirk, quirk
 from cloudkit.errors import SystemVolumeError
+from cloudkit.openstack import _wire
 
 SYSTEM = "openstack"
 _REF = "reference/openstack.md"
@@ -73,6 +76,26 @@ WSREP_NOT_READY = Quirk(
     ),
 )
 
+TAG_FILTER_IGNORES_CASE = Quirk(
+    id="openstack.tag-filter-ignores-case",
+    system="openstack",
+    summary=(
+        "Nova's server tag filters (tags, tags-any, not-tags, not-tags-any) compare case-insensitively on "
+        "MySQL/MariaDB although tags are stored case-sensitively: tags=saga:x lists a server tagged Saga:X. "
+        "Below microversion 2.26 Nova ignores the filters altogether and lists every server."
+    ),
+    handling=(
+        "list_servers re-checks Nova's answer against the filters exactly and drops what Nova matched only "
+        "by ignoring case; a filter on a Nova older than 2.26 is refused with PolicyError before the list. "
+        "The lost-answer read-back of create_server filters by tag and then decides by its own marker."
+    ),
+    evidence="real-service",
+    sources=(
+        "cassettes/openstack/list_servers__by_tag.yaml",
+        "reference/lifecycle.md §4 (tags as idempotency handles)",
+    ),
+)
+
 _ROOT_DEVICE = re.compile(r"root[ _-]?device", re.IGNORECASE)
 _TRANSIENT_DB = re.compile(r"WSREP|DBConnectionError|Deadlock", re.IGNORECASE)
 _ROOT_REFUSAL_STATUSES = frozenset({400, 403})
@@ -112,3 +135,12 @@ def cinder_attach_not_seen(server_id: str, volume_id: str) -> None:
     CINDER_ATTACH_NO_DEVICE.fired(
         f"volume {volume_id} not on server {server_id}; undoing, attaching via Nova"
     )
+
+
+@quirk(TAG_FILTER_IGNORES_CASE)
+def exact_tag_matches(raws: list[Any], filters: Mapping[str, tuple[str, ...]], operation: str) -> list[Any]:
+    """The servers of a tag-filtered list that pass the filters exactly (case-sensitive)."""
+    kept = [s for s in raws if _wire.tags_match(_wire.server_tags(s, operation), filters)]
+    if len(kept) != len(raws):
+        TAG_FILTER_IGNORES_CASE.fired(f"{len(raws) - len(kept)} server(s) Nova matched only ignoring case")
+    return kept

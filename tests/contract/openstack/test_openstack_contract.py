@@ -174,3 +174,46 @@ def test_list_servers__with_system_volumes(openstack_backend):
     (listed,) = fresh.list_servers()
     assert (listed.id, listed.system_volume_id) == (server.id, server.system_volume_id)
     assert fresh.get_server(server.id) == listed
+
+
+def test_create_server__tagged(openstack_backend):
+    """Tags (2.52) and metadata at create come back in the server body; cloudkit's marker does not."""
+    client = openstack_backend.make_client()
+    image = _image(client)
+    server = client.create_server(
+        "web-1",
+        image=image.id,
+        flavor=FLAVOR,
+        system_volume_size=10,
+        tags=["saga:42", "portal", "saga:42"],
+        metadata={"billing_item": "7"},
+    )
+    assert (server.status, server.tags) == ("ACTIVE", ("portal", "saga:42"))  # deduplicated, sorted
+    assert dict(server.metadata) == {"billing_item": "7"}
+    fresh = openstack_backend.make_client()
+    assert fresh.get_server(server.id) == server
+    assert [s.id for s in fresh.list_servers(tags=["saga:42"])] == [server.id]
+
+
+@pytest.mark.quirk("openstack.tag-filter-ignores-case")
+def test_list_servers__by_tag(openstack_backend):
+    """Nova's four tag filters (2.26) as a member uses them; an exact re-check of the case."""
+    client = openstack_backend.make_client()
+    image = _image(client)
+
+    def create(name, tags):
+        return client.create_server(name, image=image.id, flavor=FLAVOR, system_volume_size=10, tags=tags)
+
+    one = create("one", ["saga:1", "portal"])
+    two = create("two", ["saga:2", "portal"])
+
+    def names(**filters):
+        return sorted(s.name for s in client.list_servers(**filters))
+
+    assert names(tags=["portal"]) == ["one", "two"]
+    assert names(tags=["portal", "saga:1"]) == ["one"]
+    assert names(tags_any=["saga:1", "saga:9"]) == ["one"]
+    assert names(not_tags=["portal", "saga:1"]) == ["two"]
+    assert names(not_tags_any=["saga:1"]) == ["two"]
+    assert names(tags=["SAGA:1"]) == []  # Nova on MariaDB would list "one"; cloudkit compares exactly
+    assert {one.id, two.id} == {s.id for s in client.list_servers(tags_any=["portal"])}

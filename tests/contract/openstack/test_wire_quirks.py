@@ -127,3 +127,30 @@ def test_list_servers__slow_answer_times_out_and_is_retried(openstack_backend):
     openstack_backend.inject(Fault.slow(timeout=3.0), method="GET", path="/servers/detail")
     assert client.list_servers() == []
     assert openstack_backend.make_client.clock.sleeps == [0.2]  # one retry after the timed-out attempt
+
+
+@live
+def test_create_server__tagged_answer_lost_is_found_by_tag(openstack_backend):
+    """The POST reached Nova, the answer was lost: the read-back asks Nova for the tag and finds it."""
+    client = openstack_backend.make_client()
+    image = next(i for i in client.list_images() if i.os_distro == "ubuntu")
+    openstack_backend.inject(Fault.drop_after_effect(), method="POST", path="/servers")
+    server = client.create_server(
+        "web-1", image=image.id, flavor=FLAVOR, system_volume_size=10, tags=["saga:7"]
+    )
+    assert server.tags == ("saga:7",)
+    assert [s.id for s in client.list_servers()] == [server.id]
+    assert [s.id for s in client.list_servers(tags=["saga:7"])] == [server.id]
+
+
+@live
+@pytest.mark.quirk("openstack.tag-filter-ignores-case")
+def test_nova_tag_filters_ignore_case_on_mariadb(openstack_backend):
+    """Raw: ``tags=saga:x`` lists a server tagged ``Saga:X`` (the lab's Nova 34 on MariaDB; the fake too)."""
+    client = openstack_backend.make_client()
+    image = next(i for i in client.list_images() if i.os_distro == "ubuntu")
+    client.create_server("upper", image=image.id, flavor=FLAVOR, system_volume_size=10, tags=["Saga:X"])
+    with _translate("test"):
+        answer = client._conn.compute.get("/servers/detail?tags=saga:x", microversion="2.26").json()
+    assert [s["name"] for s in answer["servers"]] == ["upper"]
+    assert client.list_servers(tags=["saga:x"]) == []

@@ -15,16 +15,19 @@ It reproduces the upstream behaviour cloudkit exists to handle: Cinder's ``os-at
 Cinder's records (Nova never lists the volume) unless ``cinder_attach_reaches_guest=True``; the root
 volume of a server cannot be detached (400); a locked server refuses a non-admin with 409; a
 password change revokes every token of the user, including one issued in the same second after it.
-Faults (5xx answers, the Galera ``WSREP`` 500, dropped connections, effects without an answer, held
-answers) are injected per request with the kit's ``Fault``. Status transitions (``BUILD`` →
-``ACTIVE``, ``attaching`` → ``in-use``, ...) complete ``transition_seconds`` after they start on the
-fake's clock, at the first request or state peek that comes later. Guesses where the reference is
+Server tags follow the lab's Nova: at create from 2.52 (Nova's own 400 texts), the four list filters
+(``tags``, ``tags-any``, ``not-tags``, ``not-tags-any``) from 2.26, compared ignoring case as on
+MariaDB, and the ``/servers/{id}/tags`` subresource. Faults (5xx answers, the Galera ``WSREP`` 500,
+dropped connections, effects without an answer, held answers) are injected per request with the kit's
+``Fault``. Status transitions (``BUILD`` → ``ACTIVE``, ``attaching`` → ``in-use``, ...) complete
+``transition_seconds`` after they start on the fake's clock, at the first request or state peek that
+comes later. Guesses where the reference is
 silent are marked ``# assumption:``.
 
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
 ``_wire`` and ``_envelopes`` (answers and error shapes, the latter shared with ``FaultProxy``), one
-module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_cinder``, ``_glance``, each
-with its routes built once at import), and the facade ``_fake``.
+module per service (``_keystone``, ``_nova`` with ``_nova_actions`` and ``_nova_tags``, ``_cinder``,
+``_glance``, each with its routes built once at import), and the facade ``_fake``.
 
 Example:
     >>> import httpx

@@ -367,6 +367,8 @@ class OpenStackFake(LoopbackFake):
             server.flavor_id,
             server.root_volume_id,
             volume_ids,
+            tuple(server.tags),
+            dict(server.metadata),
         )
 
     # ------------------------------------------------------------------------------ kit hooks

@@ -14,6 +14,7 @@ import uuid
 
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
+from cloudkit.testing.fakes.openstack import _nova_tags as tags
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
 from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Json, Server, hex5
 from cloudkit.testing.fakes.openstack._wire import (
@@ -209,7 +210,7 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx) -> None:
     for version, key, value in (
         ((2, 9), "locked", server.locked),
         ((2, 19), "description", server.description),
-        ((2, 26), "tags", []),
+        ((2, 26), "tags", list(server.tags)),
         ((2, 63), "trusted_image_certificates", None),
         ((2, 73), "locked_reason", server.locked_reason),
         # every user sees the guest hostname from 2.90 (as the lab's Nova 34 shows it)
@@ -241,6 +242,7 @@ def _list_servers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
         servers = [s for s in servers if re.search(name, s.name)]
     if status:
         servers = [s for s in servers if s.status.lower() == status.lower()]
+    servers = [s for s in servers if tags.list_filter(req, ctx)(s)]
     view = functools.partial(_server_view, cloud, ctx=ctx)
     return cloud.paged(req, "servers", servers, view, functools.partial(_server_links, cloud))
 
@@ -256,6 +258,8 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     flavor_ref = str(spec.get("flavorRef") or "").rstrip("/").rsplit("/", 1)[-1]
     if flavor_ref not in cloud.state.flavors:
         raise ApiError(400, f"Flavor {flavor_ref} could not be found.")
+    server_tags = tags.create_tags(spec, ctx)
+    metadata = tags.checked_metadata(spec.get("metadata"))
     addresses = _server_networks(cloud, spec, ctx)
     plan = _boot_plan(cloud, spec.get("block_device_mapping_v2"), ctx)
     now = cloud.now()
@@ -271,9 +275,10 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         updated=now,
         admin_pass=secrets.token_urlsafe(9),
         description=spec.get("description"),
-        metadata={str(k): str(v) for k, v in (spec.get("metadata") or {}).items()},
+        metadata=metadata,
         addresses=addresses,
         key_name=spec.get("key_name"),
+        tags=server_tags,
     )
     server.root_volume_id = _materialise(cloud, server, plan)
     cloud.state.servers[server.id] = server
@@ -417,3 +422,9 @@ ROUTES.add("GET", "/servers/{id}/os-volume_attachments", actions.list_attachment
 ROUTES.add("POST", "/servers/{id}/os-volume_attachments", actions.attach)
 ROUTES.add("GET", "/servers/{id}/os-volume_attachments/{volume}", actions.get_attachment)
 ROUTES.add("DELETE", "/servers/{id}/os-volume_attachments/{volume}", actions.detach)
+ROUTES.add("GET", "/servers/{id}/tags", tags.list_server_tags)
+ROUTES.add("PUT", "/servers/{id}/tags", tags.replace_server_tags)
+ROUTES.add("DELETE", "/servers/{id}/tags", tags.delete_server_tags)
+ROUTES.add("GET", "/servers/{id}/tags/{tag}", tags.check_server_tag)
+ROUTES.add("PUT", "/servers/{id}/tags/{tag}", tags.add_server_tag)
+ROUTES.add("DELETE", "/servers/{id}/tags/{tag}", tags.delete_server_tag)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloudkit._keystone import login_body
@@ -113,6 +113,9 @@ class FakeVolume:
 class FakeServer:
     """A snapshot of one Nova server; ``volume_ids`` are the volumes Nova has mapped, root first.
 
+    ``tags`` are its Nova tags (sorted, as Nova lists them); ``metadata`` everything in its metadata,
+    cloudkit's create marker (``cloudkit_request``) included.
+
     Example:
         >>> from cloudkit.testing.fakes import OpenStackFake
         >>> OpenStackFake().servers()
@@ -131,6 +134,8 @@ class FakeServer:
     flavor_id: str
     root_volume_id: str
     volume_ids: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

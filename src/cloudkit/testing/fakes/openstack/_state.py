@@ -167,6 +167,7 @@ class Server:
     metadata: dict[str, str] = field(default_factory=dict)
     addresses: dict[str, list[Json]] = field(default_factory=dict)
     key_name: str | None = None
+    tags: list[str] = field(default_factory=list)  # as Nova lists them (sorted)
 
 
 @dataclass(slots=True)
