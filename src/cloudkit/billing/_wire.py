@@ -443,15 +443,18 @@ def _error_params(node: Mapping[str, Any]) -> dict[str, str]:
 # A row is first read into the text of each model field (the wire columns, aliases and defaults below),
 # then structured into its model by one cattrs converter built at import. cattrs' per-field errors become
 # problems naming the row and the wire column: "$.doc.elem[3].balance: expected an amount, got 'abc'".
-_ROWS = make_converter()
-
-
 def _structure_integer(raw: object, _: type) -> int:
+    if type(raw) is str and raw.isdigit() and raw.isascii():  # the common case, "42"
+        return int(raw)
     text = str(raw).strip()
     number = _digits(text.removeprefix("-"))
     if number is None:
         raise ValueError("expected an integer")
     return -number if text.startswith("-") else number
+
+
+def _structure_text(raw: object, _: type) -> str:
+    return raw if type(raw) is str else str(raw)  # cells are text already: no str() call per cell
 
 
 def _structure_money(raw: object, _: type) -> Decimal:
@@ -513,13 +516,24 @@ def _enum_hook(enum: type[PaymentStatus | TicketStatus], what: str) -> Callable[
     return structure
 
 
-_ROWS.register_structure_hook(int, _structure_integer)
-_ROWS.register_structure_hook(bool, _structure_flag)
-_ROWS.register_structure_hook(Decimal, _structure_money)
-_ROWS.register_structure_hook_func(lambda t: t == (dt.date | None), _structure_date)
-_ROWS.register_structure_hook(ServiceStatus, _structure_service_status)
-_ROWS.register_structure_hook(PaymentStatus, _enum_hook(PaymentStatus, "payment status"))
-_ROWS.register_structure_hook(TicketStatus, _enum_hook(TicketStatus, "ticket status"))
+def _row_converter(*, detailed: bool) -> cattrs.Converter:
+    """Cloudkit's converter with the row hooks; ``detailed``: per-field errors (slower, for reporting)."""
+    converter = make_converter() if detailed else cattrs.Converter(detailed_validation=False)
+    converter.register_structure_hook(int, _structure_integer)
+    converter.register_structure_hook(str, _structure_text)
+    converter.register_structure_hook(bool, _structure_flag)
+    converter.register_structure_hook(Decimal, _structure_money)
+    converter.register_structure_hook_func(lambda t: t == (dt.date | None), _structure_date)
+    converter.register_structure_hook(ServiceStatus, _structure_service_status)
+    converter.register_structure_hook(PaymentStatus, _enum_hook(PaymentStatus, "payment status"))
+    converter.register_structure_hook(TicketStatus, _enum_hook(TicketStatus, "ticket status"))
+    return converter
+
+
+# Rows go through the fast converter; only a row that fails is structured again by the detailed one,
+# which names every bad field.
+_ROWS_FAST = _row_converter(detailed=False)
+_ROWS = _row_converter(detailed=True)
 
 
 _REQUIRED = object()  # a column default meaning "no default: the row must have it"
@@ -533,7 +547,7 @@ class RowDecoder(Generic[T]):
     when none has any. ``pick`` returns one field of the model instead of the model.
     """
 
-    __slots__ = ("_structure", "columns", "model", "pick")
+    __slots__ = ("_fast", "_plan", "_structure", "columns", "model", "pick")
 
     def __init__(self, model: type[Any], columns: _Columns, *, pick: str | None = None) -> None:
         """Describe the row; the structure function is cattrs', looked up once."""
@@ -541,27 +555,34 @@ class RowDecoder(Generic[T]):
         self.columns = columns
         self.pick = pick
         self._structure = _ROWS.get_structure_hook(model)
+        self._fast = _ROWS_FAST.get_structure_hook(model)
+        self._plan = tuple(
+            (field, names[0], names[1:], default) for field, (names, default) in columns.items()
+        )
 
     def decode(self, row: Row, path: str) -> T:
         """The model of ``row``; ``ValueError`` listing every problem (``path.column: what``)."""
         cells: dict[str, Any] = {}
         missing: list[str] = []
-        for field, (names, default) in self.columns.items():
-            text = _cell_text(row.get(names[0]))
-            if len(names) > 1 and not text:
-                text = next((t for t in map(_cell_text, map(row.get, names[1:])) if t), text)
+        for field, first, others, default in self._plan:
+            text = _cell_text(row.get(first))
+            if others and not text:
+                text = next((t for t in map(_cell_text, map(row.get, others)) if t), text)
             if text is not None:
                 cells[field] = text
             elif default is _REQUIRED:
-                missing.append(f"{path}.{names[0]}: missing")
+                missing.append(f"{path}.{first}: missing")
             else:
                 cells[field] = default
         if missing:
             raise ValueError("; ".join(missing))
         try:
-            value = self._structure(cells, self.model)
-        except cattrs.ClassValidationError as group:
-            raise ValueError("; ".join(self._problems(group, row, cells, path))) from None
+            value = self._fast(cells, self.model)
+        except Exception:  # noqa: BLE001 - any failure: structure again, naming every bad field
+            try:
+                value = self._structure(cells, self.model)
+            except cattrs.ClassValidationError as group:
+                raise ValueError("; ".join(self._problems(group, row, cells, path))) from None
         return cast("T", getattr(value, self.pick) if self.pick else value)
 
     def _problems(
