@@ -25,11 +25,19 @@ from cloudkit.errors import ApiError, ResponseDecodeError
 __all__ = [
     "TOKEN_HEADER",
     "KeystoneIdentity",
+    "KeystoneProject",
     "KeystoneToken",
+    "KeystoneUser",
     "keystone_error",
     "login_body",
+    "parse_entity",
+    "parse_listing",
+    "parse_project",
+    "parse_user",
+    "project_body",
     "parse_token",
     "read_token",
+    "user_body",
 ]
 
 TOKEN_HEADER = "X-Subject-Token"  # noqa: S105 (a header name)
@@ -304,9 +312,182 @@ def keystone_error(
     )
 
 
-def _decode_error(system: str, operation: str, problem: str) -> ResponseDecodeError:
+# ================================================================================== admin resources
+@attrs.frozen(kw_only=True)
+class KeystoneProject:
+    """A Keystone project (``GET /v3/projects/{id}``): a customer's tenant.
+
+    Attributes:
+        id: Keystone's id (32 hex digits; Tungsten Fabric's project uuid is the same with dashes).
+        name: unique within its domain.
+        domain_id: the owning domain's id (``default`` for the ``Default`` domain).
+        description: free text.
+        enabled: a disabled project accepts no new scoped logins.
+        tags: Keystone project tags (at most 80 of 1 to 255 characters, no ``/`` or ``,``).
+
+    Example:
+        >>> from cloudkit.openstack import KeystoneProject
+        >>> KeystoneProject(id="9f3b", name="cust-42", domain_id="default", tags=("cloudkit",)).enabled
+        True
+    """
+
+    id: str
+    name: str
+    domain_id: str
+    description: str = ""
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class KeystoneUser:
+    """A Keystone user (``GET /v3/users/{id}``); Keystone never returns a password, nor does this.
+
+    Attributes:
+        id: Keystone's id.
+        name: unique within its domain.
+        domain_id: the owning domain's id.
+        default_project_id: the project an unscoped login is scoped to, or ``None``.
+        enabled: a disabled user cannot log in.
+
+    Example:
+        >>> from cloudkit.openstack import KeystoneUser
+        >>> KeystoneUser(id="u1", name="cust-42", domain_id="default")
+        KeystoneUser(id='u1', name='cust-42', domain_id='default', default_project_id=None, enabled=True)
+    """
+
+    id: str
+    name: str
+    domain_id: str
+    default_project_id: str | None = None
+    enabled: bool = True
+
+
+def project_body(
+    name: str, *, domain_id: str, description: str = "", tags: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v3/projects``.
+
+    Example:
+        >>> from cloudkit._keystone import project_body
+        >>> project_body("cust-42", domain_id="default", tags=("cloudkit",))
+        {'project': {'name': 'cust-42', 'domain_id': 'default', 'description': '', 'enabled': True, 'tags': ['cloudkit']}}
+    """  # noqa: E501 (a doctest output line)
+    project: dict[str, Any] = {"name": name, "domain_id": domain_id, "description": description, "enabled": True}
+    if tags:
+        project["tags"] = list(tags)
+    return {"project": project}
+
+
+def user_body(name: str, *, password: Secret, domain_id: str, default_project_id: str | None) -> dict[str, Any]:
+    """The JSON body of ``POST /v3/users``; the only place the password is revealed, into the body.
+
+    Example:
+        >>> from cloudkit import Secret
+        >>> from cloudkit._keystone import user_body
+        >>> body = user_body("cust-42", password=Secret("pw"), domain_id="default", default_project_id="p1")
+        >>> sorted(body["user"])
+        ['default_project_id', 'domain_id', 'enabled', 'name', 'password']
+    """
+    user: dict[str, Any] = {
+        "name": name,
+        "domain_id": domain_id,
+        "enabled": True,
+        "password": password.get_secret_value(),
+    }
+    if default_project_id:
+        user["default_project_id"] = default_project_id
+    return {"user": user}
+
+
+def parse_entity(content: bytes, key: str, *, system: str, operation: str) -> Mapping[str, Any]:
+    """The ``{key: {...}}`` object of a Keystone answer (``project``, ``user``, ``role``, ``domain``)."""
+    node = _json_object(content).get(key)
+    if not isinstance(node, dict):
+        raise _decode_error(system, operation, f"$.{key}: missing", what="answer")
+    return node
+
+
+def parse_listing(content: bytes, key: str, *, system: str, operation: str) -> list[Mapping[str, Any]]:
+    """The ``{key: [...]}`` list of a Keystone answer (``projects``, ``users``, ``roles``, ``domains``).
+
+    Example:
+        >>> from cloudkit._keystone import parse_listing
+        >>> parse_listing(b'{"roles": [{"id": "r1", "name": "member"}]}', "roles", system="openstack",
+        ...               operation="grant_role")
+        [{'id': 'r1', 'name': 'member'}]
+    """
+    items = _json_object(content).get(key)
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _decode_error(system, operation, f"$.{key}: not a list of objects", what="answer")
+    return items
+
+
+def parse_project(node: Mapping[str, Any], *, system: str, operation: str) -> KeystoneProject:
+    """A :class:`KeystoneProject` from Keystone's project object.
+
+    Example:
+        >>> from cloudkit._keystone import parse_project
+        >>> parse_project({"id": "p1", "name": "cust-42", "domain_id": "default", "enabled": True,
+        ...                "tags": ["cloudkit"], "description": ""}, system="openstack", operation="x").tags
+        ('cloudkit',)
+    """
+    ident, name, domain_id = _required(node, ("id", "name", "domain_id"), "project", system, operation)
+    tags = node.get("tags") or []
+    return KeystoneProject(
+        id=ident,
+        name=name,
+        domain_id=domain_id,
+        description=node.get("description") or "",
+        enabled=node.get("enabled", True) is not False,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+    )
+
+
+def parse_user(node: Mapping[str, Any], *, system: str, operation: str) -> KeystoneUser:
+    """A :class:`KeystoneUser` from Keystone's user object.
+
+    Example:
+        >>> from cloudkit._keystone import parse_user
+        >>> parse_user({"id": "u1", "name": "cust-42", "domain_id": "default"}, system="openstack",
+        ...            operation="x").default_project_id is None
+        True
+    """
+    ident, name, domain_id = _required(node, ("id", "name", "domain_id"), "user", system, operation)
+    return KeystoneUser(
+        id=ident,
+        name=name,
+        domain_id=domain_id,
+        default_project_id=_text(node, "default_project_id"),
+        enabled=node.get("enabled", True) is not False,
+    )
+
+
+def _json_object(content: bytes) -> Mapping[str, Any]:
+    try:
+        payload = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    return payload if isinstance(payload, dict) else {}
+
+
+def _required(
+    node: Mapping[str, Any], names: tuple[str, ...], key: str, system: str, operation: str
+) -> tuple[str, ...]:
+    missing = [f"$.{key}.{n}: missing" for n in names if not _text(node, n)]
+    if missing:
+        raise ResponseDecodeError(
+            f"Keystone's {key} is not what cloudkit expects",
+            problems=tuple(missing),
+            system=system,
+            operation=operation,
+        )
+    return tuple(str(node[n]) for n in names)
+
+
+def _decode_error(system: str, operation: str, problem: str, *, what: str = "token answer") -> ResponseDecodeError:
     return ResponseDecodeError(
-        "Keystone's token answer is not what cloudkit expects",
+        f"Keystone's {what} is not what cloudkit expects",
         problems=(problem,),
         system=system,
         operation=operation,

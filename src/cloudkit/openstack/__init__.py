@@ -6,8 +6,9 @@ Example:
     'nova'
 """
 
-from cloudkit._keystone import KeystoneIdentity
+from cloudkit._keystone import KeystoneIdentity, KeystoneProject, KeystoneUser
 from cloudkit.openstack._client import OpenStackClient
+from cloudkit.openstack._identity import IdentityAdmin
 from cloudkit.openstack._models import (
     AttachStrategy,
     Flavor,
@@ -22,8 +23,11 @@ from cloudkit.openstack._settings import OpenStackSettings
 __all__ = [
     "AttachStrategy",
     "Flavor",
+    "IdentityAdmin",
     "Image",
     "KeystoneIdentity",
+    "KeystoneProject",
+    "KeystoneUser",
     "OpenStackClient",
     "OpenStackSettings",
     "Server",

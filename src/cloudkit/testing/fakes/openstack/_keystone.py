@@ -258,7 +258,7 @@ def _project_view(cloud: Cloud, project: Project) -> Json:
         "enabled": project.enabled,
         "parent_id": "default",
         "is_domain": False,
-        "tags": [],
+        "tags": list(project.tags),
         "options": {},
         "links": {"self": f"{cloud.base_url}/identity/v3/projects/{project.id}"},
     }
@@ -284,12 +284,14 @@ def _projects_of(cloud: Cloud, user: User, collection: str) -> Reply:
     return _listing(cloud, "projects", projects, collection)
 
 
-# assumption: Keystone's duplicate-entry texts
+# Keystone's duplicate-entry texts: exception.Conflict "Conflict occurred attempting to store %(type)s -
+# %(details)s." with resource.core's project detail, which names the id the refused create would have had
+# (checked against the lab's Keystone 30); the user's is identity's DuplicateEntry text.
 _CONFLICTS = {
     "user": "Conflict occurred attempting to store user - Duplicate entry found with name {name} at "
     "domain ID default.",
     "project": "Conflict occurred attempting to store project - it is not permitted to have two projects "
-    "with either the same name or same id in the same domain: name is {name}, project id is unknown.",
+    "with either the same name or same id in the same domain: name is {name}, project id {id}.",
 }
 
 
@@ -301,8 +303,11 @@ def _named(cloud: Cloud, req: Request, ctx: Ctx, kind: str) -> tuple[Json, str]:
         raise ApiError(400, f"Invalid input for field '{kind}': 'name' is a required property")
     name = str(spec["name"])
     state = cloud.state
+    domain_id = spec.get("domain_id", "default")
+    if domain_id != "default":  # assumption: only the Default domain exists
+        raise ApiError(404, f"Could not find domain: {domain_id}.")
     if (state.user_by_name(name) if kind == "user" else state.project_by_name(name)) is not None:
-        raise ApiError(409, _CONFLICTS[kind].format(name=name))
+        raise ApiError(409, _CONFLICTS[kind].format(name=name, id=uuid.uuid4().hex))
     return spec, name
 
 
@@ -315,12 +320,8 @@ def _auth_projects(cloud: Cloud, _req: Request, ctx: Ctx, _params: dict[str, str
 def _list_users(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     _require_admin(ctx, "list_users")
     name = req.arg("name")
-    return _listing(
-        cloud,
-        "users",
-        [_user_view(cloud, u) for u in cloud.state.users.values() if name in (None, u.name)],
-        "users",
-    )
+    users = cloud.state.users.values() if req.arg("domain_id") in (None, "default") else ()
+    return _listing(cloud, "users", [_user_view(cloud, u) for u in users if name in (None, u.name)], "users")
 
 
 @ROUTES.route("POST", "/users")
@@ -375,8 +376,11 @@ def _user_projects(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
 @ROUTES.route("GET", "/projects")
 def _list_projects(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     _require_admin(ctx, "list_projects")
-    name = req.arg("name")
-    projects = [_project_view(cloud, p) for p in cloud.state.projects.values() if name in (None, p.name)]
+    name, tags = req.arg("name"), [t for t in (req.arg("tags") or "").split(",") if t]
+    every = cloud.state.projects.values() if req.arg("domain_id") in (None, "default") else ()
+    projects = [
+        _project_view(cloud, p) for p in every if name in (None, p.name) and all(t in p.tags for t in tags)
+    ]
     return _listing(cloud, "projects", projects, "projects")
 
 
@@ -385,6 +389,7 @@ def _create_project(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str
     spec, name = _named(cloud, req, ctx, "project")
     project = Project(uuid.uuid4().hex, name, str(spec.get("description") or ""))
     project.enabled = as_bool(spec.get("enabled", True))
+    project.tags = [str(t) for t in spec.get("tags") or []]
     cloud.state.projects[project.id] = project
     return Reply.json(201, {"project": _project_view(cloud, project)})
 
@@ -397,6 +402,38 @@ def _get_project(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) 
     if not ctx.is_admin:
         _require_admin(ctx, "get_project")
     raise ApiError(404, f"Could not find project: {params['id']}.")
+
+
+@ROUTES.route("DELETE", "/projects/{id}")
+def _delete_project(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    _require_admin(ctx, "delete_project")
+    state = cloud.state
+    if state.projects.pop(params["id"], None) is None:
+        raise ApiError(404, f"Could not find project: {params['id']}.")
+    for key in [k for k in state.assignments if k[1] == params["id"]]:
+        del state.assignments[key]  # Keystone deletes the project's assignments with it
+    return empty(204)
+
+
+@ROUTES.route("DELETE", "/users/{id}")
+def _delete_user(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    _require_admin(ctx, "delete_user")
+    state = cloud.state
+    user = state.users.pop(params["id"], None)
+    if user is None:
+        raise ApiError(404, f"Could not find user: {params['id']}.")
+    for key in [k for k in state.assignments if k[0] == user.id]:
+        del state.assignments[key]
+    _revoke_user(cloud, user)
+    return empty(204)
+
+
+@ROUTES.route("GET", "/domains")
+def _list_domains(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    _require_admin(ctx, "list_domains")
+    view = {**_DOMAIN, "description": "The default domain", "enabled": True, "tags": [], "options": {}}
+    view["links"] = {"self": f"{cloud.base_url}/identity/v3/domains/default"}
+    return _listing(cloud, "domains", [view] if req.arg("name") in (None, "Default") else [], "domains")
 
 
 # ================================================================================== roles
@@ -433,12 +470,56 @@ def _get_role(cloud: Cloud, _req: Request, _ctx: Ctx, params: dict[str, str]) ->
 
 @ROUTES.route("PUT", "/projects/{project}/users/{user}/roles/{role}")
 def _assign_role(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    _require_admin(ctx, "create_grant")
+    key, name = _grant(cloud, ctx, params, "create_grant")
+    cloud.state.assignments.setdefault(key, set()).add(name)  # a second PUT of the same grant: 204 again
+    return empty(204)
+
+
+def _grant(cloud: Cloud, ctx: Ctx, params: dict[str, str], action: str) -> tuple[tuple[str, str], str]:
+    """The (user, project) key and role name of a grant path, after Keystone's checks (403, 404)."""
+    _require_admin(ctx, action)
     project_id, user_id = params["project"], params["user"]
     if project_id not in cloud.state.projects:
         raise ApiError(404, f"Could not find project: {project_id}.")
     if user_id not in cloud.state.users:
         raise ApiError(404, f"Could not find user: {user_id}.")
-    name = _role_name(cloud, params["role"])
-    cloud.state.assignments.setdefault((user_id, project_id), set()).add(name)
+    return (user_id, project_id), _role_name(cloud, params["role"])
+
+
+def _no_assignment(params: dict[str, str]) -> ApiError:
+    return ApiError(
+        404,
+        f"Could not find role assignment with role: {params['role']}, user or group: {params['user']}, "
+        f"project, domain, or system: {params['project']}.",
+    )
+
+
+@ROUTES.route("GET", "/projects/{project}/users/{user}/roles/{role}")  # HEAD too: Keystone's check_grant
+def _check_role(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    key, name = _grant(cloud, ctx, params, "check_grant")
+    if name not in cloud.state.assignments.get(key, set()):
+        raise _no_assignment(params)
     return empty(204)
+
+
+@ROUTES.route("DELETE", "/projects/{project}/users/{user}/roles/{role}")
+def _revoke_role(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    key, name = _grant(cloud, ctx, params, "revoke_grant")
+    roles = cloud.state.assignments.get(key, set())
+    if name not in roles:
+        raise _no_assignment(params)
+    roles.discard(name)
+    return empty(204)
+
+
+@ROUTES.route("GET", "/projects/{project}/users/{user}/roles")
+def _list_grants(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    _require_admin(ctx, "list_grants")
+    project_id, user_id = params["project"], params["user"]
+    if project_id not in cloud.state.projects:
+        raise ApiError(404, f"Could not find project: {project_id}.")
+    if user_id not in cloud.state.users:
+        raise ApiError(404, f"Could not find user: {user_id}.")
+    direct = cloud.state.assignments.get((user_id, project_id), set())  # direct only, as Keystone lists them
+    roles = [_role_view(cloud, r) for r in cloud.state.roles if r in direct]
+    return _listing(cloud, "roles", roles, f"projects/{project_id}/users/{user_id}/roles")

@@ -50,6 +50,7 @@ class Project:
     name: str
     description: str = ""
     enabled: bool = True
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
