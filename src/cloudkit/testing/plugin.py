@@ -55,7 +55,7 @@ from cloudkit.testing.fakes._kit import Fault
 
 if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
     from cloudkit.lab import LabInfo
-    from cloudkit.openstack import OpenStackClient
+    from cloudkit.openstack import IdentityAdmin, OpenStackClient
     from cloudkit.session import SessionManager
     from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
     from cloudkit.testing.fakes import OpenStackFake
@@ -418,6 +418,14 @@ class OpenStackBackend:
     make_client: OpenStackClientFactory
     proxies: LabProxies | None = None
     users: LabUsers | None = None
+    admin_password: str = "secret"  # noqa: S105 (the fake's published admin; the lab's is "adminpass")
+
+    def make_identity_admin(self) -> IdentityAdmin:
+        """An :class:`~cloudkit.openstack.IdentityAdmin` as the cloud admin (project ``admin``), logged."""
+        from cloudkit.openstack import IdentityAdmin  # noqa: PLC0415 (heavy)
+
+        client = self.make_client(username="admin", password=self.admin_password, project_name="admin")
+        return IdentityAdmin.of(client)
 
     def add_user(self, name: str, password: str, *, project: str) -> None:
         """Add a member user in its own project on the live backend (fake or lab); a cassette has it."""
@@ -511,18 +519,20 @@ def keystone_backend(
     """  # noqa: D205 (two-line summary)
     fake: OpenStackFake | None = None
     users: LabUsers | None = None
+    admin_password = "secret"  # noqa: S105 (the fake's published admin; a cassette has it scrubbed)
     if request.param == "fake":
         fake = request.getfixturevalue("openstack_fake")
         auth_url = fake.auth_url
     elif request.param == "lab" or record_mode != "none":
         # Cassettes of these tests are recorded from the lab's real services, never from the fake.
-        auth_url = request.getfixturevalue("openstack_lab").auth_url
+        lab_info: LabInfo = request.getfixturevalue("openstack_lab")
+        auth_url, admin_password = lab_info.auth_url, lab_info.admin_password.get_secret_value()
         request.getfixturevalue("lab_tenant")
         users = request.getfixturevalue("lab_users")
     else:
         auth_url = "http://127.0.0.1:9/v3"  # real Keystone serves /v3 at the root, as when recorded
     factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
-    yield OpenStackBackend(request.param, fake, factory, users=users)
+    yield OpenStackBackend(request.param, fake, factory, users=users, admin_password=admin_password)
     factory.close()
 
 

@@ -298,6 +298,26 @@ class OpenStackFake(LoopbackFake):
             return [i.id for i in sorted(self._cloud.state.images.values(), key=lambda i: i.seq)]
 
     # ------------------------------------------------------------------------------ state peeking
+    def project_names(self) -> list[str]:
+        """The name of every Keystone project (one entry per project, so a duplicate shows twice), sorted.
+
+        Example:
+            >>> OpenStackFake().project_names()
+            ['admin', 'alice']
+        """
+        with self._lock:
+            return sorted(p.name for p in self._cloud.state.projects.values())
+
+    def user_names(self) -> list[str]:
+        """The name of every Keystone user, sorted.
+
+        Example:
+            >>> OpenStackFake().user_names()
+            ['admin', 'portal']
+        """
+        with self._lock:
+            return sorted(u.name for u in self._cloud.state.users.values())
+
     def server(self, server_id: str) -> FakeServer | None:
         """The server as it is now (due transitions applied), or None once deleted.
 
