@@ -33,9 +33,9 @@ __all__ = [
     "parse_entity",
     "parse_listing",
     "parse_project",
+    "parse_token",
     "parse_user",
     "project_body",
-    "parse_token",
     "read_token",
     "user_body",
 ]
@@ -373,13 +373,20 @@ def project_body(
         >>> project_body("cust-42", domain_id="default", tags=("cloudkit",))
         {'project': {'name': 'cust-42', 'domain_id': 'default', 'description': '', 'enabled': True, 'tags': ['cloudkit']}}
     """  # noqa: E501 (a doctest output line)
-    project: dict[str, Any] = {"name": name, "domain_id": domain_id, "description": description, "enabled": True}
+    project: dict[str, Any] = {
+        "name": name,
+        "domain_id": domain_id,
+        "description": description,
+        "enabled": True,
+    }
     if tags:
         project["tags"] = list(tags)
     return {"project": project}
 
 
-def user_body(name: str, *, password: Secret, domain_id: str, default_project_id: str | None) -> dict[str, Any]:
+def user_body(
+    name: str, *, password: Secret, domain_id: str, default_project_id: str | None
+) -> dict[str, Any]:
     """The JSON body of ``POST /v3/users``; the only place the password is revealed, into the body.
 
     Example:
@@ -485,7 +492,9 @@ def _required(
     return tuple(str(node[n]) for n in names)
 
 
-def _decode_error(system: str, operation: str, problem: str, *, what: str = "token answer") -> ResponseDecodeError:
+def _decode_error(
+    system: str, operation: str, problem: str, *, what: str = "token answer"
+) -> ResponseDecodeError:
     return ResponseDecodeError(
         f"Keystone's {what} is not what cloudkit expects",
         problems=(problem,),

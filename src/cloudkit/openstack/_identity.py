@@ -253,14 +253,20 @@ class IdentityAdmin:
         """
         operation = "ensure_user"
         _require_name(name, operation)
-        if not isinstance(password, Secret) or not password.get_secret_value():
-            raise InvalidArgumentError("password must be a non-empty Secret", system=SYSTEM, operation=operation)
+        given: object = password
+        if not isinstance(given, Secret) or not given.get_secret_value():
+            raise InvalidArgumentError(
+                "password must be a non-empty Secret", system=SYSTEM, operation=operation
+            )
         found = self.find_user(name, domain=domain)
         if found is not None:
             return found
         project_id = _id_of(project, "project", operation) if project is not None else None
         body = user_body(
-            name, password=password, domain_id=self._domain_id(domain, operation), default_project_id=project_id
+            name,
+            password=password,
+            domain_id=self._domain_id(domain, operation),
+            default_project_id=project_id,
         )
 
         def attempt() -> KeystoneUser:
@@ -273,7 +279,10 @@ class IdentityAdmin:
 
         try:
             user = self._retry.call_write(
-                attempt, landed=lambda: self.find_user(name, domain=domain), system=SYSTEM, operation=operation
+                attempt,
+                landed=lambda: self.find_user(name, domain=domain),
+                system=SYSTEM,
+                operation=operation,
             )
         except ConflictError as exc:  # made in between by someone else
             user_now = self.find_user(name, domain=domain)
@@ -305,7 +314,9 @@ class IdentityAdmin:
         operation = "has_role"
         return self._has(self._grant_path(user, project, role, operation), operation)
 
-    def grant_role(self, user: KeystoneUser | str, project: KeystoneProject | str, role: str = "member") -> None:
+    def grant_role(
+        self, user: KeystoneUser | str, project: KeystoneProject | str, role: str = "member"
+    ) -> None:
         """Give ``user`` the ``role`` on ``project``: checked first, granted if missing, checked again.
 
         A re-run sends only reads (the role lookup and the check). Keystone's ``PUT`` is idempotent, so a
@@ -323,7 +334,9 @@ class IdentityAdmin:
         self._retry.call(lambda: self._send("put", path, operation), system=SYSTEM, operation=operation)
         if not self._has(path, operation):
             raise OutcomeError(
-                f"Keystone accepted the {role!r} grant but does not report it", system=SYSTEM, operation=operation
+                f"Keystone accepted the {role!r} grant but does not report it",
+                system=SYSTEM,
+                operation=operation,
             )
 
     def revoke_role(self, user: KeystoneUser | str, project: KeystoneProject | str, role: str) -> None:
@@ -341,7 +354,9 @@ class IdentityAdmin:
         )
         if self._has(path, operation):
             raise OutcomeError(
-                f"Keystone accepted revoking {role!r} but still reports it", system=SYSTEM, operation=operation
+                f"Keystone accepted revoking {role!r} but still reports it",
+                system=SYSTEM,
+                operation=operation,
             )
 
     def roles_of(self, user: KeystoneUser | str, project: KeystoneProject | str) -> tuple[str, ...]:
@@ -425,7 +440,9 @@ class IdentityAdmin:
 
 def _require_name(name: object, operation: str) -> None:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgumentError(f"a name must be non-empty text, got {name!r}", system=SYSTEM, operation=operation)
+        raise InvalidArgumentError(
+            f"a name must be non-empty text, got {name!r}", system=SYSTEM, operation=operation
+        )
 
 
 def _id_of(thing: KeystoneProject | KeystoneUser | str, kind: str, operation: str) -> str:

@@ -649,6 +649,47 @@ class TungstenClient:
         self._delete(_wire.LOGICAL_ROUTER, uuid, "delete_logical_router")
 
     # ------------------------------------------------------------------------------ generic
+    def ensure_project(self, project_id: str) -> ObjectRef:
+        """The TF project of a Keystone project, made by TF's Keystone sync if TF has not seen it yet.
+
+        TF never gets a project created by hand: contrail-api's ``vnc_openstack`` copies it from Keystone
+        (same id, dashes inserted, with its ``default`` security group) when a read names a project it
+        does not know (``keystone_sync_on_demand``, on by default). So this is one read of
+        ``GET /project/<uuid>`` as the service account; repeating it changes nothing.
+
+        Args:
+            project_id: the Keystone project id (with or without dashes).
+
+        Raises:
+            NotFoundError: TF does not know the project and did not sync it (no such Keystone project, or
+                the deployment's on-demand sync is off: its periodic resync will bring it later).
+
+        Example:
+            >>> from cloudkit.openstack import IdentityAdmin, OpenStackSettings
+            >>> from cloudkit.testing.fakes import OpenStackFake, TungstenFake
+            >>> from cloudkit.tungsten import TungstenClient, TungstenSettings
+            >>> with OpenStackFake() as cloud, TungstenFake(keystone_url=cloud.auth_url) as fake:
+            ...     _ = cloud.add_user("svc-tf", "svc-tf-pass", project="service", roles=("admin",))
+            ...     with IdentityAdmin(OpenStackSettings(auth_url=cloud.auth_url, username="admin",
+            ...                                          password="secret", project_name="admin")) as admin:
+            ...         project = admin.ensure_project("cust-42")
+            ...     with TungstenClient(TungstenSettings(url=fake.url, auth_url=cloud.auth_url,
+            ...             username="svc-tf", password="svc-tf-pass", project_name="service")) as tf:
+            ...         ref = tf.ensure_project(project.id)
+            ...         groups = [g.name for g in tf.list_security_groups(project_id=project.id)]
+            >>> (ref.fq_name, ref.uuid.replace("-", "") == project.id, groups)
+            (('default-domain', 'cust-42'), True, ['default'])
+        """
+        operation = "ensure_project"
+        try:
+            return self._project(project_id, operation)
+        except NotFoundError as exc:
+            exc.add_note(
+                "TF makes a project from Keystone on the first read of it (keystone_sync_on_demand); "
+                "check that the Keystone project exists and that the sync is on"
+            )
+            raise
+
     def fq_name_to_id(self, obj_type: str, fq_name: Sequence[str]) -> str:
         """The uuid of the ``obj_type`` object named ``fq_name`` (``POST /fqname-to-id``)."""
         operation = "fq_name_to_id"

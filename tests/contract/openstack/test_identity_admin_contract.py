@@ -13,7 +13,7 @@ from cloudkit.errors import ConflictError, PermissionDeniedError
 from cloudkit.openstack import IdentityAdmin
 
 CUSTOMER = "onb-cust-1"
-PASSWORD = "onb-Passw0rd-1"  # noqa: S105 (a test customer's password; scrubbed from the cassettes)
+PASSWORD = "onb-Passw0rd-1"
 _V3 = re.compile(r"^.*?/v3(?=/)")
 
 
@@ -35,7 +35,7 @@ def keystone_calls(calls, since=0):
     out = []
     for method, path in calls.calls[since:]:
         rest = _V3.sub("", path)
-        if rest != path and rest != "/auth/tokens":
+        if rest not in (path, "/auth/tokens"):
             out.append((method, rest))
     return out
 

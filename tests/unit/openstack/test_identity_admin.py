@@ -15,7 +15,7 @@ from cloudkit.errors import (
 from cloudkit.openstack import IdentityAdmin, KeystoneProject
 from cloudkit.testing import Fault
 
-PASSWORD = "cust-Passw0rd-42"  # noqa: S105 (a test customer's password)
+PASSWORD = "cust-Passw0rd-42"
 
 
 @pytest.fixture
@@ -53,10 +53,13 @@ def test_onboard__exact_call_sequence_first_run(admin, openstack_calls):
         ("PUT", "/projects/{id}/users/{id}/roles/{id}"),
         ("HEAD", "/projects/{id}/users/{id}/roles/{id}"),  # verify
     ]
-    assert (project.name, project.tags, project.description) == ("cust-42", ("cloudkit", "acct-42"), "customer 42")
+    assert (project.name, project.tags, project.description) == (
+        "cust-42",
+        ("cloudkit", "acct-42"),
+        "customer 42",
+    )
     assert user.default_project_id == project.id
     assert admin.roles_of(user, project) == ("member",)
-
 
 
 def test_onboarded_customer_logs_in_to_their_project(admin, make_openstack):
@@ -90,7 +93,9 @@ def test_ensure_project__lost_answer_makes_one_project(admin, openstack_fake):
     openstack_fake.inject(Fault.drop_after_effect(), method="POST", path="/projects")
     project = admin.ensure_project("cust-7", tags=("cloudkit",))
     assert openstack_fake.project_names().count("cust-7") == 1
-    assert [(c.method, c.path.removeprefix("/identity/v3"), c.status) for c in openstack_fake.calls[seen:]] == [
+    assert [
+        (c.method, c.path.removeprefix("/identity/v3"), c.status) for c in openstack_fake.calls[seen:]
+    ] == [
         ("GET", "/projects", 200),  # look
         ("POST", "/projects", None),  # landed, answer lost
         ("GET", "/projects", 200),  # read back by name: found, so not repeated
