@@ -195,7 +195,9 @@ class IdentityAdmin:
         found = self.find_project(name, domain=domain)
         if found is None:
             try:
-                return self.create_project(name, domain=domain, description=description, tags=tags)
+                # The create's own lost-answer read-back finds the project by name: whoever made it,
+                # it is checked for our tags below like any project found by name.
+                found = self.create_project(name, domain=domain, description=description, tags=tags)
             except ConflictError:  # made in between by someone else: adopt it if it is ours
                 found = self.find_project(name, domain=domain)
                 if found is None:
@@ -262,11 +264,13 @@ class IdentityAdmin:
         if found is not None:
             return found
         project_id = _id_of(project, "project", operation) if project is not None else None
-        body = user_body(
-            name,
-            password=password,
-            domain_id=self._domain_id(domain, operation),
-            default_project_id=project_id,
+        body = _HiddenPassword(
+            user_body(
+                name,
+                password=password,
+                domain_id=self._domain_id(domain, operation),
+                default_project_id=project_id,
+            )
         )
 
         def attempt() -> KeystoneUser:
@@ -287,10 +291,10 @@ class IdentityAdmin:
         except ConflictError as exc:  # made in between by someone else
             user_now = self.find_user(name, domain=domain)
             if user_now is None:
-                raise scrub(exc, [password.get_secret_value()]) from None
+                raise _sealed(exc, password) from None
             return user_now
         except CloudkitError as exc:
-            raise scrub(exc, [password.get_secret_value()]) from None
+            raise _sealed(exc, password) from None
         log.info("created Keystone user %s (%s)", user.name, user.id)
         return user
 
@@ -420,7 +424,6 @@ class IdentityAdmin:
         quiet: bool = False,
     ) -> Any:
         """One Keystone request; a 404 is ``None`` when ``missing_ok``; any other refusal raises."""
-        call: Callable[..., Any] = getattr(self._conn.identity, method)
         options: dict[str, Any] = {"raise_exc": False}
         if body is not None:
             options["json"] = body
@@ -429,6 +432,8 @@ class IdentityAdmin:
         if quiet:
             options["log"] = False  # keystoneauth logs request bodies at debug level otherwise
         with _translate(operation):
+            # Reading conn.identity logs in and reads the catalog: its failures are translated too.
+            call: Callable[..., Any] = getattr(self._conn.identity, method)
             reply = call(path, **options)
         status = int(reply.status_code)
         if status == _NOT_FOUND and missing_ok:
@@ -450,3 +455,29 @@ def _id_of(thing: KeystoneProject | KeystoneUser | str, kind: str, operation: st
     if not ident:
         raise InvalidArgumentError(f"a {kind} id must be non-empty", system=SYSTEM, operation=operation)
     return ident
+
+
+def _sealed(exc: CloudkitError, password: Secret) -> CloudkitError:
+    """``exc`` without the password: scrubbed, and cut from what could still hold it.
+
+    A chained transport error keeps the request, body and all; the traceback's frames hold the body in
+    their locals.
+    """
+    scrub(exc, [password.get_secret_value()])
+    exc.__cause__ = exc.__context__ = None
+    return exc.with_traceback(None)
+
+
+class _HiddenPassword(dict[str, Any]):
+    """A request body whose repr hides passwords: frames that hold it in a traceback show ``***``."""
+
+    def __repr__(self) -> str:
+        return repr(_masked(dict(self)))
+
+
+def _masked(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: "***" if k == "password" else _masked(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_masked(v) for v in node]
+    return node

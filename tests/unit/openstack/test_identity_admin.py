@@ -204,3 +204,44 @@ def test_arguments_checked_before_any_request(admin, openstack_calls):
     assert openstack_calls.calls == []
     with pytest.raises(ConfigError):
         IdentityAdmin()
+
+
+def test_a_failed_login_is_a_typed_error_not_keystoneauths(make_openstack):
+    from cloudkit.errors import AuthenticationError
+
+    admin = IdentityAdmin.of(make_openstack(username="admin", password="wrong", project_name="admin"))
+    with pytest.raises(AuthenticationError):
+        admin.find_project("admin")  # the first call logs in: its refusal is translated too
+
+
+def test_ensure_project__a_read_back_after_a_lost_create_checks_our_tags(admin, openstack_fake, monkeypatch):
+    admin.create_project("cust-11")  # someone else's, without our tag
+    real_find = admin.find_project
+    looks = []
+
+    def find_project(*args, **kwargs):  # the first look saw nothing (it was made in between)
+        looks.append(args)
+        return None if len(looks) == 1 else real_find(*args, **kwargs)
+
+    monkeypatch.setattr(admin, "find_project", find_project)
+    openstack_fake.inject(Fault.drop_connection(), method="POST", path="/projects")
+    with pytest.raises(ConflictError, match="without the tags"):
+        admin.ensure_project("cust-11", tags=("cloudkit",))
+    assert openstack_fake.project_names().count("cust-11") == 1
+
+
+def test_ensure_user__a_transport_failure_holds_no_password(admin, openstack_fake):
+    from cloudkit.errors import TransportError
+
+    project = admin.ensure_project("cust-13")
+    openstack_fake.inject(Fault.drop_connection(), method="POST", path="/users", times=50)
+    with pytest.raises(TransportError) as info:
+        admin.ensure_user("cust-13", password=Secret(PASSWORD), project=project)
+    error = info.value
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert PASSWORD not in f"{error} {error!r} {error.__dict__}"
+    tb = info.tb
+    while tb is not None:  # frames kept by the traceback show no password in their locals' reprs
+        assert PASSWORD not in repr(tb.tb_frame.f_locals), tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
