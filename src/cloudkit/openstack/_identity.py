@@ -144,7 +144,12 @@ class IdentityAdmin:
         _require_name(name, operation)
         domain_id = self._domain_id(domain, operation)
         items = self._list("/projects", "projects", operation, {"name": name, "domain_id": domain_id})
-        found = [parse_project(i, system=SYSTEM, operation=operation) for i in items if i.get("name") == name]
+        # The filters are Keystone's; checked again here in case a server ignores one of them.
+        found = [
+            project
+            for project in (parse_project(i, system=SYSTEM, operation=operation) for i in items)
+            if project.name == name and project.domain_id == domain_id
+        ]
         return found[0] if found else None
 
     def create_project(
@@ -232,7 +237,11 @@ class IdentityAdmin:
         _require_name(name, operation)
         domain_id = self._domain_id(domain, operation)
         items = self._list("/users", "users", operation, {"name": name, "domain_id": domain_id})
-        found = [parse_user(i, system=SYSTEM, operation=operation) for i in items if i.get("name") == name]
+        found = [
+            user
+            for user in (parse_user(i, system=SYSTEM, operation=operation) for i in items)
+            if user.name == name and user.domain_id == domain_id
+        ]
         return found[0] if found else None
 
     def ensure_user(

@@ -245,3 +245,10 @@ def test_ensure_user__a_transport_failure_holds_no_password(admin, openstack_fak
     while tb is not None:  # frames kept by the traceback show no password in their locals' reprs
         assert PASSWORD not in repr(tb.tb_frame.f_locals), tb.tb_frame.f_code.co_name
         tb = tb.tb_next
+
+
+def test_find_project__a_server_ignoring_the_domain_filter_is_checked_again(admin, monkeypatch):
+    admin.find_project("admin")  # the Default domain's id is known from here on
+    other = {"id": "p-other", "name": "cust-14", "domain_id": "other-domain", "enabled": True, "tags": []}
+    monkeypatch.setattr(admin, "_list", lambda *_args, **_kwargs: [other])
+    assert admin.find_project("cust-14") is None
