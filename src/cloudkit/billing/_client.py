@@ -600,16 +600,13 @@ class BillingClient:
                 return None
             return current or Service(id=ServiceId(int(service_id)), name="", status=command.target)
 
-        def attempt() -> Service:
-            self._send(func, _quirks.submit({"elid": str(service_id)}), operation=operation)
-            done = landed()
-            if done is None:
-                raise _quirks.silent_no_op(
-                    operation, f"service {service_id} still waits for {command.value} to be reported"
-                )
-            return done
-
-        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        return self._verified_write(
+            func,
+            _quirks.submit({"elid": str(service_id)}),
+            landed,
+            operation=operation,
+            not_landed=f"service {service_id} still waits for {command.value} to be reported",
+        )
 
     def record_operation_error(self, running_operation: int, error: ModuleError | str) -> RunningOperation:
         """Store the module's error on a running operation (``runningoperation.edit errorxml=``), verified.
@@ -644,17 +641,13 @@ class BillingClient:
             found = self._find_running_operation(running_operation, operation=operation)
             return found if found is not None and found.error_xml == xml else None
 
-        def attempt() -> RunningOperation:
-            form = _quirks.submit({"elid": str(running_operation), "errorxml": xml})
-            self._send(_wire.RUNNING_OPERATION_EDIT, form, operation=operation)
-            found = landed()
-            if found is None:
-                raise _quirks.silent_no_op(
-                    operation, f"running operation {running_operation} does not carry the error"
-                )
-            return found
-
-        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        return self._verified_write(
+            _wire.RUNNING_OPERATION_EDIT,
+            _quirks.submit({"elid": str(running_operation), "errorxml": xml}),
+            landed,
+            operation=operation,
+            not_landed=f"running operation {running_operation} does not carry the error",
+        )
 
     def set_operation_manual(self, running_operation: int) -> RunningOperation:
         """Switch a running operation to manual (``runningoperation.setmanual``), verified.
@@ -682,17 +675,13 @@ class BillingClient:
             found = self._find_running_operation(running_operation, operation=operation)
             return found if found is not None and found.manual else None
 
-        def attempt() -> RunningOperation:
-            # pmregistrar.php sends elid alone (no sok): it is an action, not a form
-            self._send(
-                _wire.RUNNING_OPERATION_SET_MANUAL, {"elid": str(running_operation)}, operation=operation
-            )
-            found = landed()
-            if found is None:
-                raise _quirks.silent_no_op(operation, f"running operation {running_operation} is not manual")
-            return found
-
-        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        return self._verified_write(
+            _wire.RUNNING_OPERATION_SET_MANUAL,
+            {"elid": str(running_operation)},  # pmregistrar.php sends elid alone (no sok): an action
+            landed,
+            operation=operation,
+            not_landed=f"running operation {running_operation} is not manual",
+        )
 
     def list_staff_tasks(self) -> list[StaffTask]:
         """The staff "system of tasks" (assumption: ``func=task``, admin).
@@ -753,17 +742,14 @@ class BillingClient:
         if existing is not None:
             return existing
 
-        def attempt() -> StaffTask:
-            form = {"item": str(service_id), "runningoperation": str(running_operation), "type": task_type}
-            self._send(_wire.TASK_FORM, _quirks.submit(form), operation=operation)
-            found = landed()
-            if found is None:
-                raise _quirks.silent_no_op(
-                    operation, f"no task of type {task_type} is listed for service {service_id}"
-                )
-            return found
-
-        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        form = {"item": str(service_id), "runningoperation": str(running_operation), "type": task_type}
+        return self._verified_write(
+            _wire.TASK_FORM,
+            _quirks.submit(form),
+            landed,
+            operation=operation,
+            not_landed=f"no task of type {task_type} is listed for service {service_id}",
+        )
 
     def set_service_status(self, service_id: ServiceId | int, status: ServiceStatus) -> Service:
         """Set a service active or suspended from the module's own view (``service.setstatus``), verified.
@@ -796,15 +782,13 @@ class BillingClient:
             current = self._find_service(service_id, operation=operation)
             return current if current is not None and current.status == status else None
 
-        def attempt() -> Service:
-            form = {"elid": str(service_id), "service_status": code}
-            self._send(_wire.SERVICE_SET_STATUS, form, operation=operation)
-            found = landed()
-            if found is None:
-                raise _quirks.silent_no_op(operation, f"service {service_id} is not {status.name.lower()}")
-            return found
-
-        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+        return self._verified_write(
+            _wire.SERVICE_SET_STATUS,
+            {"elid": str(service_id), "service_status": code},
+            landed,
+            operation=operation,
+            not_landed=f"service {service_id} is not {status.name.lower()}",
+        )
 
     # ------------------------------------------------------------------------------ internals
     @property
@@ -852,6 +836,29 @@ class BillingClient:
             system=SYSTEM,
             operation=operation,
         )
+
+    def _verified_write(
+        self,
+        func: str,
+        params: dict[str, str],
+        landed: Callable[[], T | None],
+        *,
+        operation: str,
+        not_landed: str,
+    ) -> T:
+        """Send a write billing may answer OK and not do (``billing.silent-ok``), verified by ``landed``.
+
+        After a lost answer it is sent again only when ``landed`` finds nothing.
+        """
+
+        def attempt() -> T:
+            self._send(func, params, operation=operation)
+            found = landed()
+            if found is None:
+                raise _quirks.silent_no_op(operation, not_landed)
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
 
     def _send(
         self,
