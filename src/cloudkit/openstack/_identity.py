@@ -46,6 +46,7 @@ __all__ = ["IdentityAdmin"]
 
 log = logging.getLogger("cloudkit.openstack")
 T = TypeVar("T")
+_Named = TypeVar("_Named", KeystoneProject, KeystoneUser)
 SYSTEM = "openstack"
 _NOT_FOUND = 404
 _OK = frozenset({200, 201, 204})
@@ -140,17 +141,7 @@ class IdentityAdmin:
             NotFoundError: no such domain.
             PermissionDeniedError: the caller is not an admin.
         """
-        operation = "find_project"
-        _require_name(name, operation)
-        domain_id = self._domain_id(domain, operation)
-        items = self._list("/projects", "projects", operation, {"name": name, "domain_id": domain_id})
-        # The filters are Keystone's; checked again here in case a server ignores one of them.
-        found = [
-            project
-            for project in (parse_project(i, system=SYSTEM, operation=operation) for i in items)
-            if project.name == name and project.domain_id == domain_id
-        ]
-        return found[0] if found else None
+        return self._find_named("projects", parse_project, name, domain, operation="find_project")
 
     def create_project(
         self, name: str, *, domain: str = "Default", description: str = "", tags: tuple[str, ...] = ()
@@ -233,16 +224,7 @@ class IdentityAdmin:
     # ------------------------------------------------------------------------------ users
     def find_user(self, name: str, *, domain: str = "Default") -> KeystoneUser | None:
         """The user called ``name`` in ``domain`` (``GET /v3/users?name=&domain_id=``), or ``None``."""
-        operation = "find_user"
-        _require_name(name, operation)
-        domain_id = self._domain_id(domain, operation)
-        items = self._list("/users", "users", operation, {"name": name, "domain_id": domain_id})
-        found = [
-            user
-            for user in (parse_user(i, system=SYSTEM, operation=operation) for i in items)
-            if user.name == name and user.domain_id == domain_id
-        ]
-        return found[0] if found else None
+        return self._find_named("users", parse_user, name, domain, operation="find_user")
 
     def ensure_user(
         self,
@@ -420,6 +402,21 @@ class IdentityAdmin:
             return parse_listing(reply.content, key, system=SYSTEM, operation=operation)
 
         return self._retry.call(fetch, system=SYSTEM, operation=operation)
+
+    def _find_named(
+        self, collection: str, parse: Callable[..., _Named], name: str, domain: str, *, operation: str
+    ) -> _Named | None:
+        """The entity of ``collection`` called ``name`` in ``domain`` (``GET /v3/<collection>?name=``)."""
+        _require_name(name, operation)
+        domain_id = self._domain_id(domain, operation)
+        items = self._list(f"/{collection}", collection, operation, {"name": name, "domain_id": domain_id})
+        # The filters are Keystone's; checked again here in case a server ignores one of them.
+        found = [
+            entity
+            for entity in (parse(i, system=SYSTEM, operation=operation) for i in items)
+            if entity.name == name and entity.domain_id == domain_id
+        ]
+        return found[0] if found else None
 
     def _send(
         self,
