@@ -129,7 +129,56 @@ _DEFAULT_WAITS = OpenStackSettings(
 )
 
 
-class OpenStackClient:
+class _Connected:
+    """An openstacksdk connection: made from settings (then owned, and closed by `close`) or given.
+
+    The lifecycle `OpenStackClient` and `IdentityAdmin` share: repr, context manager, close.
+    """
+
+    def __init__(
+        self,
+        settings: OpenStackSettings | None,
+        *,
+        connection: openstack.connection.Connection | None,
+        retry: RetryPolicy | None,
+    ) -> None:
+        """Keep ``connection``, or make one from ``settings``; authentication happens on the first call."""
+        if settings is None and connection is None:
+            raise ConfigError(f"{type(self).__name__} needs settings or a connection", system=SYSTEM)
+        self._settings = settings
+        self._owns_connection = connection is None
+        if connection is None:
+            assert settings is not None  # noqa: S101 (checked above)
+            with _translate("connect"):
+                connection = openstack.connection.Connection(**settings.connection_config())
+        self._conn = connection
+        self._retry = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        """Where and as whom; never the password or token."""
+        name = type(self).__name__
+        if self._settings is None:
+            return f"{name}(connection=...)"
+        s = self._settings
+        return f"{name}(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
+
+    def __enter__(self) -> Self:
+        """Use as a context manager; the connection is closed on exit if this object made it."""
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close on exit."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection if this object made it."""
+        if self._owns_connection:
+            self._conn.close()
+
+
+class OpenStackClient(_Connected):
     """A typed client for Nova, Cinder, Glance and Keystone, over openstacksdk.
 
     Servers boot from a new system volume that lives and dies with them; volume attach is verified on
@@ -165,48 +214,14 @@ class OpenStackClient:
         new_marker: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         """Create a client; authentication happens on the first call."""
-        if settings is None and connection is None:
-            raise ConfigError("OpenStackClient needs settings or a connection", system=SYSTEM)
-        self._settings = settings
+        super().__init__(settings, connection=connection, retry=retry)
         # Budgets come from the settings; a client built from a bare connection uses the defaults.
         self._waits = settings or _DEFAULT_WAITS
-        self._owns_connection = connection is None
-        if connection is None:
-            assert settings is not None  # noqa: S101 (checked above)
-            with _translate("connect"):
-                connection = openstack.connection.Connection(**settings.connection_config())
-        self._conn = connection
-        self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
         self._new_marker = new_marker
         self._lock = threading.Lock()
         self._system_volumes: dict[str, str] = {}  # system volume id -> its server id
-
-    # ------------------------------------------------------------------------------ lifecycle
-    def __repr__(self) -> str:
-        """Where and as whom; never the password or token."""
-        if self._settings is None:
-            return "OpenStackClient(connection=...)"
-        s = self._settings
-        return (
-            f"OpenStackClient(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
-        )
-
-    def __enter__(self) -> Self:
-        """Use as a context manager; the connection is closed on exit if this client made it."""
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Close on exit."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection if this client made it."""
-        if self._owns_connection:
-            self._conn.close()
 
     # ------------------------------------------------------------------------------ identity
     def token(self) -> Secret:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import openstack.connection
 
@@ -33,13 +32,12 @@ from cloudkit._keystone import (
 )
 from cloudkit.errors import (
     CloudkitError,
-    ConfigError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
     OutcomeError,
 )
-from cloudkit.openstack._client import OpenStackClient, _translate
+from cloudkit.openstack._client import OpenStackClient, _Connected, _translate
 from cloudkit.openstack._settings import OpenStackSettings
 
 __all__ = ["IdentityAdmin"]
@@ -52,7 +50,7 @@ _NOT_FOUND = 404
 _OK = frozenset({200, 201, 204})
 
 
-class IdentityAdmin:
+class IdentityAdmin(_Connected):
     """Keystone's admin API for onboarding: ensure a project, a user and a role grant; idempotent.
 
     The calling identity must hold ``admin`` (Keystone's default policy, ``rule:admin_required``):
@@ -85,16 +83,7 @@ class IdentityAdmin:
         retry: RetryPolicy | None = None,
     ) -> None:
         """Create the admin client; authentication happens on the first call."""
-        if settings is None and connection is None:
-            raise ConfigError("IdentityAdmin needs settings or a connection", system=SYSTEM)
-        self._settings = settings
-        self._owns_connection = connection is None
-        if connection is None:
-            assert settings is not None  # noqa: S101 (checked above)
-            with _translate("connect"):
-                connection = openstack.connection.Connection(**settings.connection_config())
-        self._conn = connection
-        self._retry = retry or RetryPolicy()
+        super().__init__(settings, connection=connection, retry=retry)
         self._domains: dict[str, str] = {}  # domain name (casefolded) -> id; domains do not move
 
     @classmethod
@@ -110,28 +99,6 @@ class IdentityAdmin:
             'alice'
         """
         return cls(connection=client._conn, retry=client._retry)  # noqa: SLF001 (same package)
-
-    def __repr__(self) -> str:
-        """Where and as whom; never the password or token."""
-        if self._settings is None:
-            return "IdentityAdmin(connection=...)"
-        s = self._settings
-        return f"IdentityAdmin(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
-
-    def __enter__(self) -> Self:
-        """Use as a context manager; the connection is closed on exit if this object made it."""
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Close on exit."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection if this object made it."""
-        if self._owns_connection:
-            self._conn.close()
 
     # ------------------------------------------------------------------------------ projects
     def find_project(self, name: str, *, domain: str = "Default") -> KeystoneProject | None:
