@@ -7,7 +7,8 @@ The system that failed is an attribute, not a branch of the tree::
     ├── PolicyError              refused by cloudkit before any request is sent
     │   ├── ScopeError           wrong billing scope (admin without as_user, su from a user session)
     │   ├── SystemVolumeError    a server's system volume cannot be detached or deleted on its own
-    │   └── InvalidArgumentError a bad argument (also a ValueError), e.g. a negative amount
+    │   ├── InvalidArgumentError a bad argument (also a ValueError), e.g. a negative amount
+    │   └── PlanError            a lifecycle plan names an image or flavor the cloud lacks; nothing made
     ├── TransportError           no usable answer                               retryable
     │   └── RequestTimeoutError
     ├── ApiError                 the system said no: .status .code .detail .request_id
@@ -63,6 +64,7 @@ __all__ = [
     "OutcomeError",
     "PasswordChangeError",
     "PermissionDeniedError",
+    "PlanError",
     "PolicyError",
     "RateLimitedError",
     "RequestTimeoutError",
@@ -186,6 +188,16 @@ class InvalidArgumentError(PolicyError, ValueError):
     Example:
         >>> from cloudkit.errors import InvalidArgumentError
         >>> issubclass(InvalidArgumentError, ValueError)
+        True
+    """
+
+
+class PlanError(PolicyError):
+    """A lifecycle plan cannot be built: an unknown image or flavor. Checked before anything is created.
+
+    Example:
+        >>> from cloudkit.errors import PlanError, PolicyError
+        >>> issubclass(PlanError, PolicyError)
         True
     """
 

@@ -1,0 +1,28 @@
+"""Service lifecycle as durable sagas across billing, OpenStack and Tungsten Fabric.
+
+Above :class:`~cloudkit.Platform`, below nothing: no system package imports this one.
+"""
+
+from cloudkit.errors import PlanError
+from cloudkit.lifecycle._models import (
+    Customer,
+    ModuleCommand,
+    Saga,
+    SagaState,
+    ServerPlan,
+    StepRecord,
+    StepState,
+    SuspendReason,
+)
+
+__all__ = [
+    "Customer",
+    "ModuleCommand",
+    "PlanError",
+    "Saga",
+    "SagaState",
+    "ServerPlan",
+    "StepRecord",
+    "StepState",
+    "SuspendReason",
+]
