@@ -126,6 +126,11 @@ class BillingFake(LoopbackFake):
     without one; ``swallow_effect`` takes only writes (actions, and forms submitted with ``sok``).
     ``max_page_size`` caps every page the fake answers below what ``p_cnt`` asks, as real servers do.
 
+    Processing module (opt-in, ``processing_module=``): orders, suspends, resumes and deletes run a
+    BILLmanager processing module as a subprocess with the real arguments, as BILLmanager does, and
+    wait for its ``service.post<cmd>``; tries, ``errorxml``, manual and the staff task follow the
+    module's exit (see ``__init__`` and docs/testing.md).
+
     Example:
         >>> import httpx
         >>> with BillingFake() as fake, httpx.Client(trust_env=False) as http:
