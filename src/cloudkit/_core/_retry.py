@@ -5,22 +5,27 @@ multiply. A policy has a cap on attempts AND a deadline (both finite), exponenti
 an injectable ``sleep`` and ``clock`` for tests, and logs every retry with system, operation, attempt,
 delay and the quirk that made the error retryable. When attempts run out the last cloudkit error is
 re-raised with a note of attempts and time, never wrapped in a generic RetryError.
+
+Waiting for a status transition is the same layer's other half: a :class:`Poller` decides when to look
+again, within a finite budget, and learns from earlier waits of the same kind when the transition ends.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import attrs
 import tenacity
 
-from cloudkit.errors import CloudkitError, ConfigError
+from cloudkit.errors import CloudkitError, ConfigError, WaitTimeoutError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["Poller", "RetryPolicy"]
 
 log = logging.getLogger("cloudkit.retry")
 T = TypeVar("T")
@@ -207,3 +212,216 @@ class RetryPolicy:
                 return found
 
         return self.call(attempt, system=system, operation=operation)
+
+
+# Where a learned wait puts its first poll inside the bounds: three quarters of the way to the upper one,
+# so that it usually finds the transition over (one request) while each wait still narrows the bounds.
+_LEAN = 0.75
+
+
+class Poller:
+    """When to look again while waiting for a status transition; learns how long each kind takes.
+
+    A wait polls at once. For a kind of wait it has not seen finish, it then polls ``first`` seconds
+    after the start and each later poll ``growth`` times as long after the start as the one before,
+    never more than ``max_interval`` after it: so it ends at most ``growth`` times (or ``max_interval``
+    seconds) after the transition.
+
+    Each wait that ends records when, counted from its start, the transition ended: after its last poll
+    that said "not yet" and before the end of the poll that said "done". A wait of a kind seen before
+    intersects those bounds over the ``memory`` most recent waits of the kind (newest first, stopping at
+    the first that disagrees, so a change of pace forgets the old pace) and polls once three quarters of
+    the way into them, then at their upper end; once they are narrower than ``tail`` times the upper
+    end, only there. Past it (the transition took longer this time) the steps start at ``tail`` times
+    the upper end and double, up to ``max_interval``. For transitions that take about as long each
+    time, a wait then ends within ``tail`` of the transition with one or two polls.
+
+    A wait never outlives its budget: the first poll happens by the deadline at the latest, and a later
+    poll that would fall after it is not made (:class:`~cloudkit.errors.WaitTimeoutError` instead).
+    The poller is thread-safe; share one between clients (for instance every client of a worker
+    process) so that they learn together.
+
+    Args:
+        first: seconds from the start to the second poll of an unknown kind of wait.
+        growth: how much later each poll of an unknown kind comes than the one before (> 1).
+        max_interval: the longest gap between two polls.
+        tail: the width, relative to the transition time, below which a learned wait polls only once,
+            and the first step past the learned upper end (0 < tail < 1).
+        memory: waits remembered per kind (0: learn nothing, every wait polls as for an unknown kind).
+
+    Example:
+        >>> from cloudkit import Poller
+        >>> from cloudkit.testing import FakeClock
+        >>> clock, poller = FakeClock(), Poller(first=1.0, growth=1.5)
+        >>> def build(seconds):  # a status check whose transition ends ``seconds`` after it is made
+        ...     start = clock()
+        ...     return lambda: (clock() - start >= seconds, "ACTIVE", "BUILD")
+        >>> def wait():
+        ...     clock.sleeps.clear()
+        ...     return poller.until(build(2.0), kind="create_server", budget=60, clock=clock,
+        ...                         sleep=clock.sleep, system="openstack", operation="create_server")
+        >>> wait(), clock.sleeps  # polls at 0, 1, 1.5 and 2.25 s: the transition ended in (1.5, 2.25]
+        ('ACTIVE', [1.0, 0.5, 0.75])
+        >>> wait(), clock.sleeps  # one poll at 2.0625 s, three quarters into (1.5, 2.25]: done
+        ('ACTIVE', [2.0625])
+        >>> poller.bounds("create_server")
+        (1.5, 2.0625)
+    """
+
+    def __init__(
+        self,
+        *,
+        first: float = 1.0,
+        growth: float = 1.5,
+        max_interval: float = 5.0,
+        tail: float = 0.05,
+        memory: int = 8,
+    ) -> None:
+        """Check the knobs (a bad one is a :class:`~cloudkit.errors.ConfigError`)."""
+        if not first > 0 or not max_interval > 0:
+            raise ConfigError("Poller first and max_interval must be > 0")
+        if not growth > 1:
+            raise ConfigError(f"Poller.growth must be > 1, got {growth!r}")
+        if not 0 < tail < 1:
+            raise ConfigError(f"Poller.tail must be between 0 and 1, got {tail!r}")
+        if memory < 0:
+            raise ConfigError(f"Poller.memory must be >= 0, got {memory!r}")
+        self.first, self.growth, self.max_interval, self.tail, self.memory = (
+            first,
+            growth,
+            max_interval,
+            tail,
+            memory,
+        )
+        self._seen: dict[str, collections.deque[tuple[float, float]]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        """The knobs and the kinds it has learned."""
+        return (
+            f"Poller(first={self.first!r}, growth={self.growth!r}, max_interval={self.max_interval!r}, "
+            f"tail={self.tail!r}, memory={self.memory!r}, kinds={sorted(self._seen)!r})"
+        )
+
+    def bounds(self, kind: str) -> tuple[float, float] | None:
+        """When, in seconds from a wait's start, a transition of ``kind`` ends as far as recent waits agree.
+
+        ``None`` for a kind no wait has finished yet.
+
+        Example:
+            >>> from cloudkit import Poller
+            >>> poller = Poller()
+            >>> poller.observe("attach", 1.5, 2.25); poller.observe("attach", 1.8, 2.4)
+            >>> poller.bounds("attach")
+            (1.8, 2.25)
+            >>> poller.observe("attach", 6.0, 7.0)  # slower now: the older waits disagree, and are left out
+            >>> poller.bounds("attach")
+            (6.0, 7.0)
+        """
+        with self._lock:
+            seen = list(self._seen.get(kind, ()))
+        if not seen:
+            return None
+        low, high = seen[-1]
+        for before_low, before_high in reversed(seen[:-1]):
+            if max(low, before_low) >= min(high, before_high):
+                break
+            low, high = max(low, before_low), min(high, before_high)
+        return low, high
+
+    def observe(self, kind: str, low: float, high: float) -> None:
+        """Record that a transition of ``kind`` ended after ``low`` and by ``high`` seconds from its start.
+
+        :meth:`until` records every wait it finishes; call it for waits made elsewhere.
+        """
+        if self.memory == 0:
+            return
+        with self._lock:
+            self._seen.setdefault(kind, collections.deque(maxlen=self.memory)).append((low, high))
+
+    def plan(self, kind: str | None) -> Iterator[float]:
+        """The poll times of the next wait of ``kind``, in seconds from its start: increasing, endless.
+
+        Example:
+            >>> from itertools import islice
+            >>> from cloudkit import Poller
+            >>> poller = Poller(first=1.0, growth=1.5, max_interval=5.0)
+            >>> list(islice(poller.plan("boot"), 9))
+            [0.0, 1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 11.390625, 16.390625]
+            >>> poller.observe("boot", 1.5, 2.25)
+            >>> list(islice(poller.plan("boot"), 5))
+            [2.0625, 2.25, 2.3625, 2.5875, 3.0375]
+        """
+        bounds = self.bounds(kind) if kind is not None else None
+        if bounds is None:
+            yield 0.0
+            at = self.first
+            while True:
+                yield at
+                at += min(at * (self.growth - 1), self.max_interval)
+        low, high = bounds
+        if high - low > self.tail * high:
+            yield low + _LEAN * (high - low)
+        yield high
+        at, step = high, max(self.tail * high, self.tail * self.first)
+        while True:
+            at += step
+            yield at
+            step = min(step * 2, self.max_interval)
+
+    @staticmethod
+    def doubling(first: float, max_interval: float) -> Iterator[float]:
+        """At once, then gaps of ``first`` seconds doubling up to ``max_interval``; it learns nothing.
+
+        For a wait that usually runs out its budget (a grace period), where fewer polls are better.
+
+        Example:
+            >>> from itertools import islice
+            >>> from cloudkit import Poller
+            >>> list(islice(Poller.doubling(0.25, 5.0), 5))
+            [0.0, 0.25, 0.75, 1.75, 3.75]
+        """
+        at, gap = 0.0, first
+        while True:
+            yield at
+            at, gap = at + gap, min(gap * 2, max_interval)
+
+    def until(
+        self,
+        check: Callable[[], tuple[bool, T, str]],
+        *,
+        kind: str,
+        budget: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        system: str,
+        operation: str,
+        plan: Iterable[float] | None = None,
+    ) -> T:
+        """Call ``check`` (``(done, value, status)``) on this poller's schedule until done; its value.
+
+        ``plan`` replaces the schedule (poll times from the start) and then nothing is learned.
+
+        Raises:
+            WaitTimeoutError: not done by ``budget`` seconds; ``last_status`` is the last status seen.
+        """
+        start = clock()
+        times = iter(plan) if plan is not None else self.plan(kind)
+        low, status, looked = 0.0, "unknown", False
+        for planned in times:
+            at = planned if looked else min(planned, budget)  # a wait looks at least once
+            if at > budget:
+                break
+            elapsed = clock() - start
+            if at > elapsed:
+                sleep(at - elapsed)
+            polled = clock() - start
+            done, value, status = check()
+            if done:
+                if plan is None:
+                    self.observe(kind, low, clock() - start)
+                return value
+            low, looked = polled, True
+        raise WaitTimeoutError(
+            f"still {status} after {budget:g}s", last_status=status, system=system, operation=operation
+        )

@@ -2,13 +2,14 @@
 
 import pytest
 
+from cloudkit import Poller
 from cloudkit.errors import (
     ConflictError,
     InvalidArgumentError,
     ServerError,
     WaitTimeoutError,
 )
-from cloudkit.openstack import AttachStrategy
+from cloudkit.openstack import AttachStrategy, OpenStackClient, OpenStackSettings
 from cloudkit.testing import Fault
 from cloudkit.testing.fakes import OpenStackFake
 from cloudkit.testing.plugin import OpenStackClientFactory
@@ -123,7 +124,50 @@ def test_waits_poll_with_backoff_until_the_transition_completes(slow_cloud, fake
     client = make()
     volume = client.create_volume("slow", size=1)
     assert volume.status == "available"
-    assert fake_clock.sleeps == [1.0, 2.0]  # 1 s, then doubled: the 3 s transition is over
+    # polls at 0, 1, 1.5, 2.25 and 3.375 s: each 1.5 times as long after the start as the one before
+    assert fake_clock.sleeps == [1.0, 0.5, 0.75, 1.125]
+
+
+def test_later_waits_of_a_kind_poll_where_earlier_ones_ended(slow_cloud, fake_clock, openstack_calls):
+    _, make = slow_cloud
+    client = make()
+    client.create_volume("first", size=1)  # the 3 s transition ended in (2.25, 3.375]
+    fake_clock.sleeps.clear()
+    openstack_calls.clear()
+    assert client.create_volume("second", size=1).status == "available"
+    assert fake_clock.sleeps == [3.09375]  # 2.25 + 0.75 * 1.125: one poll, 3% after the transition
+    assert openstack_calls.api_calls() == [("POST", "/volumes"), ("GET", "/volumes/{id}")]
+    # another kind of wait has learned nothing yet: a new server polls as the first volume did
+    fake_clock.sleeps.clear()
+    client.create_server("web", image=_image_id(client), flavor=FLAVOR, system_volume_size=10)
+    assert fake_clock.sleeps == [1.0, 0.5, 0.75, 1.125]
+
+
+def test_clients_sharing_a_poller_learn_together(slow_cloud, fake_clock):
+    fake, _ = slow_cloud
+    poller = Poller(first=1.0)
+    settings = OpenStackSettings(
+        auth_url=fake.auth_url, username="portal", password="portal-pass", project_name="alice"
+    )
+    clients = [
+        OpenStackClient(settings, poller=poller, clock=fake_clock, sleep=fake_clock.sleep) for _ in range(2)
+    ]
+    with clients[0] as one, clients[1] as two:
+        one.create_volume("first", size=1)
+        fake_clock.sleeps.clear()
+        two.create_volume("second", size=1)
+    assert fake_clock.sleeps == [3.09375]
+    assert poller.bounds("create_volume:available") == (2.25, 3.09375)
+
+
+def test_the_poll_knobs_come_from_the_settings(slow_cloud, fake_clock):
+    _, make = slow_cloud
+    client = make(poll_interval=0.5, poll_growth=2.0, poll_max_interval=1.0, poll_memory=0)
+    client.create_volume("first", size=1)
+    assert fake_clock.sleeps == [0.5, 0.5, 1.0, 1.0]  # polls at 0, 0.5, 1, 2 and 3 s
+    fake_clock.sleeps.clear()
+    client.create_volume("second", size=1)
+    assert fake_clock.sleeps == [0.5, 0.5, 1.0, 1.0]  # memory 0: nothing learned
 
 
 def test_waits_are_bounded_and_name_the_last_status(slow_cloud, fake_clock):
