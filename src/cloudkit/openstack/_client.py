@@ -128,6 +128,23 @@ _DEFAULT_WAITS = OpenStackSettings(
 )
 
 
+def _cloud_of(settings: OpenStackSettings | None, connection: openstack.connection.Connection) -> str:
+    """The cloud a client talks to, as its poller keys what it learns: Keystone's URL and the region.
+
+    A client on a given connection whose auth URL cannot be read is its own cloud (it shares nothing it
+    learns; a fresh name, since an ``id()`` may be reused by a later connection to another cloud).
+    """
+    if settings is not None:
+        return f"{settings.auth_url} {settings.region_name or ''}".rstrip()
+    config = getattr(connection, "config", None)
+    auth = getattr(config, "auth", None)
+    auth_url = auth.get("auth_url") if isinstance(auth, dict) else None
+    if not isinstance(auth_url, str) or not auth_url:
+        return f"connection {uuid.uuid4().hex}"
+    region = getattr(config, "region_name", None)
+    return f"{auth_url} {region if isinstance(region, str) else ''}".rstrip()
+
+
 class _Connected:
     """An openstacksdk connection: made from settings (then owned, and closed by `close`) or given.
 
@@ -227,6 +244,7 @@ class OpenStackClient(_Connected):
             tail=w.poll_tail,
             memory=w.poll_memory,
         )
+        self._cloud = _cloud_of(settings, self._conn)  # what the poller learns is kept per cloud
         self._clock = clock
         self._sleep = sleep
         self._new_marker = new_marker
@@ -759,6 +777,7 @@ class OpenStackClient(_Connected):
         return self._poller.until(
             check,
             kind=kind or operation,
+            where=self._cloud,
             budget=self._budget(wait),
             clock=self._clock,
             sleep=self._sleep,

@@ -33,7 +33,13 @@ def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> Non
         raise ConfigError(f"OpenStackSettings.{attribute.name} must be between 0 and 1", system="openstack")
 
 
-def _not_negative(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """An int >= 0; a bool or a float is refused (``poll_memory=True`` or ``8.5`` is a mistake)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(
+            f"OpenStackSettings.{attribute.name} must be an int, got {type(value).__name__}",
+            system="openstack",
+        )
     if value < 0:
         raise ConfigError(f"OpenStackSettings.{attribute.name} must be >= 0", system="openstack")
 
@@ -100,11 +106,11 @@ class OpenStackSettings:
         poll_growth: that factor (> 1): such a wait ends at most this many times the transition time
             (or ``poll_max_interval`` seconds) after it.
         poll_max_interval: the longest gap between two polls.
-        poll_tail: once a kind of wait has ended before, the client polls inside the bounds earlier
-            waits agree on (see :class:`~cloudkit.Poller`); bounds narrower than this fraction of the
-            transition time get a single poll at their end, and a transition slower than them is polled
-            in steps starting at this fraction (0 < ``poll_tail`` < 1).
-        poll_memory: how many recent waits of each kind the client learns from (0: none).
+        poll_tail: once a kind of wait has ended on this cloud before, the client polls at the start
+            of the bounds earlier waits agree on, inside them while they are wider than this fraction of
+            the transition time, and at their end (see :class:`~cloudkit.Poller`); a transition slower
+            than them is polled in steps starting at this fraction (0 < ``poll_tail`` < 1).
+        poll_memory: how many recent waits of each kind the client learns from (an int; 0: none).
         cinder_attach_verify_seconds: how long ``AttachStrategy.CINDER_THEN_NOVA`` waits for Nova to see a
             Cinder-side attach before undoing it and attaching through Nova.
         verify_tls: verify TLS certificates.
@@ -146,7 +152,7 @@ class OpenStackSettings:
     poll_growth: float = attrs.field(default=1.5, validator=_above_one)
     poll_max_interval: float = attrs.field(default=5.0, validator=_positive)
     poll_tail: float = attrs.field(default=0.05, validator=_fraction)
-    poll_memory: int = attrs.field(default=8, validator=_not_negative)
+    poll_memory: int = attrs.field(default=8, validator=_count)
     cinder_attach_verify_seconds: float = attrs.field(default=10.0, validator=_positive)
     verify_tls: bool = True
     # Left out of the hash (a read-only mapping is not hashable); equality still compares it.
