@@ -16,7 +16,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic import command
@@ -165,7 +165,7 @@ class SagaStore:
             self._closed = True
             self._engine.dispose()
 
-    def __enter__(self) -> SagaStore:
+    def __enter__(self) -> Self:
         """The store itself."""
         return self
 
@@ -220,8 +220,19 @@ class SagaStore:
                 saga_id = str(uuid.uuid4())
                 try:
                     with conn.begin_nested():
-                        self._insert(conn, saga_id, key, seq, item, operation, account, running_operation,
-                                     plan, reason, names)
+                        self._insert(
+                            conn,
+                            saga_id=saga_id,
+                            key=key,
+                            seq=seq,
+                            item=item,
+                            operation=operation,
+                            account=account,
+                            running_operation=running_operation,
+                            plan=plan,
+                            reason=reason,
+                            names=names,
+                        )
                 except sa_exc.IntegrityError:
                     continue  # someone else inserted the same key first: read it again and join
                 return self._load(conn, saga_id), True
@@ -251,6 +262,7 @@ class SagaStore:
     def _insert(
         self,
         conn: Connection,
+        *,
         saga_id: str,
         key: str,
         seq: int,
