@@ -638,9 +638,7 @@ class SagaStore:
         """Check (and lock, on PostgreSQL) that ``owner`` holds the lease; returns now."""
         now = self._now()
         held = conn.execute(
-            sagas.update()
-            .where(sagas.c.id == saga_id, sagas.c.lease_owner == owner)
-            .values(updated_at=now)
+            sagas.update().where(sagas.c.id == saga_id, sagas.c.lease_owner == owner).values(updated_at=now)
         ).rowcount
         if held != 1:
             self._load(conn, saga_id)  # NotFoundError first
