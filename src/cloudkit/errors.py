@@ -26,7 +26,8 @@ The system that failed is an attribute, not a branch of the tree::
     ├── OutcomeError             the call "succeeded", its post-condition failed
     │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
     │   ├── VolumeAttachError    an attach was accepted but the volume fell back or failed
-    │   └── WaitTimeoutError     a state was not reached within its budget: .last_status
+    │   ├── WaitTimeoutError     a state was not reached within its budget: .last_status
+    │   └── LeaseLostError       a saga worker's lease was taken over: stop, someone else runs it
     └── SessionError             the composite portal token
         ├── TokenInvalidError
         ├── TokenExpiredError
@@ -60,6 +61,7 @@ __all__ = [
     "InsufficientFundsError",
     "InvalidArgumentError",
     "LabError",
+    "LeaseLostError",
     "NotFoundError",
     "OutcomeError",
     "PasswordChangeError",
@@ -416,6 +418,20 @@ class WaitTimeoutError(OutcomeError):
         """Create the error with the last status observed."""
         super().__init__(message, system=system, operation=operation, quirk=quirk)
         self.last_status = last_status
+
+
+class LeaseLostError(OutcomeError):
+    """A saga worker no longer holds the saga's lease: another worker claimed it, or it became final.
+
+    Nothing was written. The worker stops quietly; whoever holds the lease now runs the saga.
+
+    Example:
+        >>> from cloudkit.errors import LeaseLostError, OutcomeError
+        >>> err = LeaseLostError("saga s-1 is no longer leased to 'w1'", system="lifecycle",
+        ...                      operation="start_step")
+        >>> isinstance(err, OutcomeError), err.retryable
+        (True, False)
+    """
 
 
 class SessionError(CloudkitError):

@@ -14,6 +14,7 @@ from cloudkit.lifecycle._models import (
     StepState,
     SuspendReason,
 )
+from cloudkit.lifecycle._store import SagaStore
 
 __all__ = [
     "Customer",
@@ -21,6 +22,7 @@ __all__ = [
     "PlanError",
     "Saga",
     "SagaState",
+    "SagaStore",
     "ServerPlan",
     "StepRecord",
     "StepState",

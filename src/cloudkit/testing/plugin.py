@@ -7,6 +7,8 @@ Fixtures:
     ``billing_calls``    the ``(func, su)`` of every request ``billing`` sent, in order
     ``billing_backend``  for contract tests: the same test body against a cassette and the live fake
     ``secret_registry``  secrets that must not reach a cassette
+    ``lifecycle_db_url`` a fresh saga-store database, ``[sqlite]`` and ``[postgresql]`` (real server)
+    ``amqp_url``         a real RabbitMQ broker for the run (see :mod:`cloudkit.testing._service_fixtures`)
 
 Contract tests request ``billing_backend``; each runs twice, ``[cassette]`` (replayed with vcrpy,
 record mode ``none`` unless ``--record-mode`` says otherwise) and ``[fake]`` (the live fake over
@@ -601,6 +603,11 @@ from cloudkit.testing._lab_fixtures import (  # noqa: E402
     lab_users,
     openstack_lab,
 )
+from cloudkit.testing._service_fixtures import (  # noqa: E402 (real PostgreSQL and RabbitMQ)
+    amqp_url,
+    lifecycle_db_url,
+    postgres_server_url,
+)
 from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtures they build on)
     _tungsten_fake_server,
     make_tungsten,
@@ -613,11 +620,14 @@ from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtu
 __all__ = [
     "_lab_proxy_servers",
     "_tungsten_fake_server",
+    "amqp_url",
     "lab_proxies",
     "lab_tenant",
     "lab_users",
+    "lifecycle_db_url",
     "make_tungsten",
     "openstack_lab",
+    "postgres_server_url",
     "tungsten",
     "tungsten_backend",
     "tungsten_calls",
