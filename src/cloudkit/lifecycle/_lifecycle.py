@@ -64,8 +64,6 @@ class Lifecycle:
         store: SagaStore | None = None,
     ) -> None:
         """Open the store (migrating it); no system is contacted."""
-        from cloudkit.lifecycle._store import SagaStore  # noqa: PLC0415 (SQLAlchemy loads with the store)
-
         self.settings = settings or LifecycleSettings()
         self.platform = platform
         self.runner: Runner = runner or InlineRunner()
@@ -74,6 +72,8 @@ class Lifecycle:
         url = db_url or self.settings.db_url
         self._owns_store = store is None
         if store is None:
+            from cloudkit.lifecycle._store import SagaStore  # noqa: PLC0415 (SQLAlchemy loads with it)
+
             _make_sqlite_dir(url)
             store = SagaStore.open(url, clock=self._store_now)
         self.store = store
