@@ -300,6 +300,10 @@ class World:
             and c.fault in (None, "drop_after_effect", "slow")
         )
 
+    def lift_faults(self) -> None:
+        for fake in (self.billing, self.cloud, self.tf):
+            fake._faults.clear()  # noqa: SLF001 - armed faults stay until used; tests end them here
+
     def image(self, distro: str = "cirros") -> str:
         with self.cloud._lock:  # noqa: SLF001
             images = self.cloud._cloud.state.images.values()  # noqa: SLF001
