@@ -255,6 +255,18 @@ class World:
     made: list[Lifecycle] = dataclasses.field(default_factory=list)
     store: MemoryStore | None = None
 
+    def reset(self) -> None:
+        self.shutdown()
+        for fake in (self.billing, self.cloud, self.tf):
+            fake.reset()
+        self.cloud.add_user(*TF_USER, project="service", roles=("admin",))
+
+    def shutdown(self) -> None:
+        for lifecycle in self.made:
+            lifecycle.shutdown()
+        self.made.clear()
+        self.store = None
+
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
@@ -310,28 +322,37 @@ class World:
             return next(i.id for i in images if distro in i.name)
 
 
-@pytest.fixture
-def world():
+def _platform(billing: BillingFake, cloud: OpenStackFake, tf: TungstenFake) -> Platform:
+    return Platform(
+        billing=BillingSettings(url=billing.url, username="admin", password="secret"),
+        openstack=OpenStackSettings(auth_url=cloud.auth_url, username="admin", password="secret", project_name="admin"),
+        tungsten=TungstenSettings(
+            url=tf.url,
+            auth_url=cloud.auth_url,
+            username=TF_USER[0],
+            password=TF_USER[1],
+            project_name="service",
+            timeout=0.5,  # a "slow" fault holds an answer past this (real seconds, so kept short)
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def _fakes():
     clock = FakeClock(start=START)
     with (
-        BillingFake() as billing,
+        BillingFake(complete_operations=False) as billing,
         OpenStackFake(clock=clock, token_ttl_seconds=10**9) as cloud,
         TungstenFake(keystone_url=cloud.auth_url, clock=clock, token_cache_seconds=10**9) as tf,
     ):
-        billing.complete_operations = False
-        cloud.add_user(*TF_USER, project="service", roles=("admin",))
-        platform = Platform(
-            billing=BillingSettings(url=billing.url, username="admin", password="secret"),
-            openstack=OpenStackSettings(
-                auth_url=cloud.auth_url, username="admin", password="secret", project_name="admin"
-            ),
-            tungsten=TungstenSettings(
-                url=tf.url, auth_url=cloud.auth_url, username=TF_USER[0], password=TF_USER[1], project_name="service"
-            ),
-        )
-        w = World(clock, billing, cloud, tf, platform)
-        try:
-            yield w
-        finally:
-            for lifecycle in w.made:
-                lifecycle.shutdown()
+        yield World(clock, billing, cloud, tf, _platform(billing, cloud, tf))
+
+
+@pytest.fixture
+def world(_fakes: World):
+    """The three fakes reset (seeded, the TF service account added), on one fake clock."""
+    _fakes.reset()
+    try:
+        yield _fakes
+    finally:
+        _fakes.shutdown()
