@@ -54,9 +54,7 @@ class MemoryStore:
                 if key in self._keys:
                     return self._joined(self._sagas[self._keys[key]], plan), False
             else:
-                mine = sorted(
-                    (s for s in self._sagas.values() if s.item == item), key=lambda s: s.created_at
-                )
+                mine = sorted((s for s in self._sagas.values() if s.item == item), key=lambda s: s.created_at)
                 if mine and mine[-1].operation is operation and mine[-1].state is not SagaState.FAILED:
                     return self._joined(mine[-1], plan), False
                 key = (item, operation, f"n{len(mine)}")
@@ -205,10 +203,13 @@ class MemoryStore:
             if saga.state not in (SagaState.FAILED, SagaState.NEEDS_OPERATOR):
                 raise ConflictError(f"saga {saga_id} is {saga.state}", system="lifecycle", operation="retry")
             steps = tuple(
-                attrs.evolve(s, state=StepState.PENDING) if s.state is StepState.FAILED else s for s in saga.steps
+                attrs.evolve(s, state=StepState.PENDING) if s.state is StepState.FAILED else s
+                for s in saga.steps
             )
             return self._put(
-                attrs.evolve(saga, state=SagaState.PENDING, attempts=0, steps=steps, next_attempt_at=self._clock())
+                attrs.evolve(
+                    saga, state=SagaState.PENDING, attempts=0, steps=steps, next_attempt_at=self._clock()
+                )
             )
 
     # customers
@@ -274,7 +275,12 @@ class World:
         """A lifecycle with an InlineRunner on the fake clock; every lifecycle of a test shares one store."""
         if self.store is None:
             self.store = MemoryStore(clock=self.now)
-        defaults: dict[str, object] = {"db_url": "sqlite://", "max_attempts": 3, "lease_seconds": 900, "step_wait": 600}
+        defaults: dict[str, object] = {
+            "db_url": "sqlite://",
+            "max_attempts": 3,
+            "lease_seconds": 900,
+            "step_wait": 600,
+        }
         lifecycle = Lifecycle(
             self.platform,
             settings=LifecycleSettings(**{**defaults, **settings}),
@@ -295,8 +301,8 @@ class World:
 
     def queue(self, item: int, name: str) -> int:
         """A running operation for ``item``, as billing makes one before it runs the module; its id."""
-        with self.billing._lock:  # noqa: SLF001 - the fake has no public way to queue an open yet
-            state = self.billing._state  # noqa: SLF001
+        with self.billing._lock:
+            state = self.billing._state
             op = Operation(state.next_id("operation"), item, name)
             state.operations[op.id] = op
             state.items[item].status = IN_PROGRESS
@@ -314,18 +320,20 @@ class World:
 
     def lift_faults(self) -> None:
         for fake in (self.billing, self.cloud, self.tf):
-            fake._faults.clear()  # noqa: SLF001 - armed faults stay until used; tests end them here
+            fake._faults.clear()
 
     def image(self, distro: str = "cirros") -> str:
-        with self.cloud._lock:  # noqa: SLF001
-            images = self.cloud._cloud.state.images.values()  # noqa: SLF001
+        with self.cloud._lock:
+            images = self.cloud._cloud.state.images.values()
             return next(i.id for i in images if distro in i.name)
 
 
 def _platform(billing: BillingFake, cloud: OpenStackFake, tf: TungstenFake) -> Platform:
     return Platform(
         billing=BillingSettings(url=billing.url, username="admin", password="secret"),
-        openstack=OpenStackSettings(auth_url=cloud.auth_url, username="admin", password="secret", project_name="admin"),
+        openstack=OpenStackSettings(
+            auth_url=cloud.auth_url, username="admin", password="secret", project_name="admin"
+        ),
         tungsten=TungstenSettings(
             url=tf.url,
             auth_url=cloud.auth_url,

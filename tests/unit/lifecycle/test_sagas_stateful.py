@@ -36,7 +36,11 @@ FAULTS = st.sampled_from(
         ("cloud", Fault.server_error(503), {"method": "POST", "path": "/servers/{id}/action"}),
         ("cloud", Fault.wsrep(), {"method": "DELETE", "path": "/servers/{id}"}),
         ("cloud", Fault.server_error(500), {"method": "POST", "path": "/projects"}),
-        ("tf", Fault.server_error(503, "No connection to zookeeper."), {"method": "POST", "path": "/virtual-networks"}),
+        (
+            "tf",
+            Fault.server_error(503, "No connection to zookeeper."),
+            {"method": "POST", "path": "/virtual-networks"},
+        ),
         ("tf", Fault.drop_after_effect(), {"method": "POST", "path": "/virtual-machine-interfaces"}),
         ("tf", Fault.drop_connection(), {"method": "POST", "path": "/instance-ips"}),
         ("tf", Fault.slow(timeout=0.8), {"method": "POST", "path": "/virtual-machine-interfaces"}),
@@ -203,7 +207,9 @@ class Sagas(RuleBasedStateMachine):
         ports = [p["fq_name"][-1] for p in world.tf.objects("virtual-machine-interface")]
         assert sorted(ports) == sorted(f"cloudkit-item-{item}" for item in live)
         assert len(world.tf.objects("instance-ip")) == len(ports)
-        networks = [n["fq_name"] for n in world.tf.objects("virtual-network") if n["fq_name"][-1] == "cloudkit-net"]
+        networks = [
+            n["fq_name"] for n in world.tf.objects("virtual-network") if n["fq_name"][-1] == "cloudkit-net"
+        ]
         assert len(networks) == len({tuple(n) for n in networks}) <= 2
 
     @invariant()
