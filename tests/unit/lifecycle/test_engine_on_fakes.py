@@ -239,3 +239,24 @@ def test_a_killed_worker_is_taken_over_after_its_lease(world):
     assert len(world.cloud.servers()) == 1
     assert len(world.cloud.volumes()) == 1
     assert world.callbacks("open", item) == 1
+
+
+def test_without_a_tf_aware_neutron_the_server_boots_unplugged_and_the_port_is_recorded(world):
+    """server_network="none": the mode for the lab's real Nova, whose Neutron is a stub (Assumption:
+    the port is wired to the server outside Nova there)."""
+    lifecycle = world.lifecycle(server_network="none")
+    account, item = world.customer(), world.service()
+    saga = lifecycle.provision(item, account, plan(world))
+    assert saga.state is SagaState.DONE, saga.last_error
+    (post,) = [c for c in world.cloud.calls if c.method == "POST" and c.path.endswith("/servers")]
+    assert '"networks": "none"' in post.body
+    assert saga.step("port").outside_ids["port"]
+    assert saga.step("port").outside_ids["address"].startswith("10.0.0.")
+
+
+def test_a_server_plugs_into_the_customers_tf_port(world):
+    lifecycle = world.lifecycle()
+    account, item = world.customer(), world.service()
+    saga = lifecycle.provision(item, account, plan(world))
+    (post,) = [c for c in world.cloud.calls if c.method == "POST" and c.path.endswith("/servers")]
+    assert f'"networks": [{{"port": "{saga.step("port").outside_ids["port"]}"}}]' in post.body
