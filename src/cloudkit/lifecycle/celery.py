@@ -91,8 +91,12 @@ EARLY_SLACK = 2.0
 """Seconds a wake-up may come before the saga's ``next_attempt_at`` and still run it (clock skew)."""
 
 
-def _check_countdown(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < RABBITMQ_CONSUMER_TIMEOUT:
+def _check_countdown(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < RABBITMQ_CONSUMER_TIMEOUT
+    ):
         raise ConfigError(
             f"CelerySettings.{attribute.name} must be > 0 and below RabbitMQ's consumer timeout "
             f"({RABBITMQ_CONSUMER_TIMEOUT:g} s), not {value!r}",
@@ -100,7 +104,7 @@ def _check_countdown(_: object, attribute: attrs.Attribute[float], value: float)
         )
 
 
-def _check_positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _check_positive(_: object, attribute: attrs.Attribute[float], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ConfigError(f"CelerySettings.{attribute.name} must be >= 0, not {value!r}", system=SYSTEM)
 
@@ -145,7 +149,7 @@ class CelerySettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CelerySettings:
-        """Read ``CLOUDKIT_CELERY_BROKER``, ``_QUEUE``, ``_MAX_COUNTDOWN``, ``_SWEEP_SECONDS``, ``_SWEEP_GRACE``.
+        """The settings in the ``CLOUDKIT_CELERY_*`` variables (names in the attributes above).
 
         Example:
             >>> from cloudkit.lifecycle.celery import CelerySettings
@@ -186,7 +190,12 @@ def configure(target: Celery, settings: CelerySettings) -> Celery:
         accept_content=["json"],
         enable_utc=True,
         timezone="UTC",
-        task_publish_retry_policy={"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 2},
+        task_publish_retry_policy={
+            "max_retries": 3,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 2,
+        },
         beat_schedule={
             "cloudkit-lifecycle-sweep": {"task": SWEEP, "schedule": settings.sweep_seconds},
         },
@@ -229,14 +238,19 @@ class CeleryRunner:
                 app = configure(Celery("cloudkit.lifecycle.runner"), base)
                 self._owns_app = True
         self.app: Celery = app
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._producer: Any = None
         self.settings = attrs.evolve(base, broker=app.conf.broker_url)
 
     def __repr__(self) -> str:
         """Broker (password hidden) and queue."""
         broker = self.settings.broker
-        return f"CeleryRunner(broker={redact_url(broker) if broker else None!r}, queue={self.settings.queue!r})"
+        return (
+            f"CeleryRunner(broker={redact_url(broker) if broker else None!r}, queue={self.settings.queue!r})"
+        )
 
-    def submit(self, engine: Engine, saga_id: str) -> None:
+    def submit(self, engine: Engine, saga_id: str) -> None:  # noqa: ARG002 - the Runner protocol
         """Publish the saga id for a worker (returns at once; the saga is already committed)."""
         self.publish(saga_id)
 
@@ -250,7 +264,17 @@ class CeleryRunner:
         if countdown is not None:
             countdown = min(max(countdown, 0.0), self.settings.max_countdown)
         try:
-            self.app.send_task(RUN_SAGA, args=[saga_id], countdown=countdown or None, queue=self.settings.queue)
+            with self._lock:  # one connection of the runner's own (not kombu's process-wide pools)
+                if self._producer is None:
+                    self._connection = self.app.connection_for_write()
+                    self._producer = self.app.amqp.Producer(self._connection)
+                self.app.send_task(
+                    RUN_SAGA,
+                    args=[saga_id],
+                    countdown=countdown or None,
+                    queue=self.settings.queue,
+                    producer=self._producer,
+                )
         except Exception as exc:  # noqa: BLE001 - kombu/amqp errors of every kind become one typed error
             broker = redact_url(self.settings.broker or "")
             raise TransportError(
@@ -261,7 +285,11 @@ class CeleryRunner:
             ) from None
 
     def close(self) -> None:
-        """Close the broker connections of an app this runner made (the module's app stays open)."""
+        """Close this runner's broker connection (a later publish opens a new one)."""
+        with self._lock:
+            connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            connection.release()
         if self._owns_app:
             self.app.close()
 
@@ -285,7 +313,7 @@ def worker_lifecycle() -> Lifecycle:
 
 def close_worker_lifecycle() -> None:
     """Shut this process's lifecycle down (the store's connections, the clients)."""
-    global _worker  # noqa: PLW0603
+    global _worker
     with _lock:
         lifecycle, _worker = _worker, None
     if lifecycle is not None:
@@ -309,7 +337,9 @@ def run_attempt(
     if saga.state.final:
         return saga.state.value
     engine = lifecycle.engine
-    if saga.next_attempt_at is not None and saga.next_attempt_at > engine.now() + dt.timedelta(seconds=EARLY_SLACK):
+    if saga.next_attempt_at is not None and saga.next_attempt_at > engine.now() + dt.timedelta(
+        seconds=EARLY_SLACK
+    ):
         return "not-due"
     attempt = engine.attempt(saga_id)
     saga = attempt.saga
@@ -371,7 +401,7 @@ def _check_broker(**_: Any) -> None:
 def _open_worker(**_: Any) -> None:
     try:
         worker_lifecycle()
-    except Exception:  # noqa: BLE001 - the first task tries again and fails visibly there
+    except Exception:
         log.exception("worker lifecycle could not be built at process start")
 
 
