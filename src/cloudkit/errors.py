@@ -26,8 +26,8 @@ The system that failed is an attribute, not a branch of the tree::
     ├── OutcomeError             the call "succeeded", its post-condition failed
     │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
     │   ├── VolumeAttachError    an attach was accepted but the volume fell back or failed
-    │   ├── LeaseLostError       a lifecycle worker lost its saga's lease to another worker
-    │   └── WaitTimeoutError     a state was not reached within its budget: .last_status
+    │   ├── WaitTimeoutError     a state was not reached within its budget: .last_status
+    │   └── LeaseLostError       a saga worker's lease was taken over: stop, someone else runs it
     └── SessionError             the composite portal token
         ├── TokenInvalidError
         ├── TokenExpiredError
@@ -403,16 +403,6 @@ class VolumeAttachError(OutcomeError):
     """
 
 
-class LeaseLostError(OutcomeError):
-    """A lifecycle worker no longer holds the lease of the saga it was running: another worker does.
-
-    Example:
-        >>> from cloudkit.errors import LeaseLostError, OutcomeError
-        >>> issubclass(LeaseLostError, OutcomeError)
-        True
-    """
-
-
 class WaitTimeoutError(OutcomeError):
     """A wait ran out of its budget before the expected state; ``last_status`` is what was seen last."""
 
@@ -428,6 +418,20 @@ class WaitTimeoutError(OutcomeError):
         """Create the error with the last status observed."""
         super().__init__(message, system=system, operation=operation, quirk=quirk)
         self.last_status = last_status
+
+
+class LeaseLostError(OutcomeError):
+    """A saga worker no longer holds the saga's lease: another worker claimed it, or it became final.
+
+    Nothing was written. The worker stops quietly; whoever holds the lease now runs the saga.
+
+    Example:
+        >>> from cloudkit.errors import LeaseLostError, OutcomeError
+        >>> err = LeaseLostError("saga s-1 is no longer leased to 'w1'", system="lifecycle",
+        ...                      operation="start_step")
+        >>> isinstance(err, OutcomeError), err.retryable
+        (True, False)
+    """
 
 
 class SessionError(CloudkitError):

@@ -23,7 +23,8 @@ from cloudkit.lifecycle._models import (
 )
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, default_db_url
-from cloudkit.lifecycle._steps import OPERATIONS, Step, StepContext, Systems
+from cloudkit.lifecycle._steps import OPERATIONS, SagaStoreApi, Step, StepContext, Systems
+from cloudkit.lifecycle._store import SagaStore
 
 __all__ = [
     "OPERATIONS",
@@ -39,6 +40,8 @@ __all__ = [
     "Runner",
     "Saga",
     "SagaState",
+    "SagaStore",
+    "SagaStoreApi",
     "ServerPlan",
     "Step",
     "StepContext",

@@ -34,11 +34,10 @@ import attrs
 
 from cloudkit.errors import CloudkitError, LeaseLostError, OutcomeError, ResponseDecodeError
 from cloudkit.lifecycle._models import Saga, SagaState, StepState
-from cloudkit.lifecycle._steps import OPERATIONS, PIVOT, Step, StepContext, Systems
+from cloudkit.lifecycle._steps import OPERATIONS, PIVOT, SagaStoreApi, Step, StepContext, Systems
 
 if TYPE_CHECKING:
     from cloudkit.billing import ModuleCommand
-    from cloudkit.lifecycle._store import SagaStore
 
 __all__ = ["Attempt", "Engine", "ErrorKind", "classify", "describe"]
 
@@ -112,7 +111,7 @@ class Engine:
 
     def __init__(
         self,
-        store: SagaStore,
+        store: SagaStoreApi,
         systems: Systems,
         *,
         clock: Callable[[], float],
@@ -204,7 +203,9 @@ class Engine:
         if not before_pivot:
             return self._stop(current, SagaState.NEEDS_OPERATOR, text, owner)
         steps = self._definitions(current)
-        if any(steps[s.name].compensate is not None for s in current.steps if s.state is not StepState.PENDING):
+        if any(
+            steps[s.name].compensate is not None for s in current.steps if s.state is not StepState.PENDING
+        ):
             self.store.set_state(saga.id, SagaState.COMPENSATING, owner=owner, error=text)
             return self._compensate(self.store.get(saga.id), owner, text)
         return self._stop(current, SagaState.FAILED, text, owner)
@@ -267,4 +268,4 @@ class Engine:
             billing.set_operation_manual(saga.running_operation)
             billing.open_staff_task(saga.item, saga.running_operation, saga.operation)
         except Exception as exc:  # noqa: BLE001 - the saga stops either way; the log says what is missing
-            log.error("saga %s: billing not told it needs an operator: %s", saga.id, describe(exc))
+            log.error("saga %s: billing not told it needs an operator: %s", saga.id, describe(exc))  # noqa: TRY400 - no traceback: the text says it

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from cloudkit._core._secret import Secret
 from cloudkit.errors import NotFoundError, PlanError, WaitTimeoutError
@@ -15,11 +16,8 @@ from cloudkit.lifecycle._engine import Engine
 from cloudkit.lifecycle._models import Customer, ModuleCommand, Saga, SagaState, ServerPlan, SuspendReason
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, redact_url
-from cloudkit.lifecycle._steps import Systems, onboard_customer
+from cloudkit.lifecycle._steps import SagaStoreApi, Systems, onboard_customer
 from cloudkit.platform import Platform
-
-if TYPE_CHECKING:
-    from cloudkit.lifecycle._store import SagaStore
 
 __all__ = ["Lifecycle"]
 
@@ -61,7 +59,7 @@ class Lifecycle:
         settings: LifecycleSettings | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
-        store: SagaStore | None = None,
+        store: SagaStoreApi | None = None,
     ) -> None:
         """Open the store (migrating it); no system is contacted."""
         self.settings = settings or LifecycleSettings()
@@ -75,7 +73,7 @@ class Lifecycle:
             from cloudkit.lifecycle._store import SagaStore  # noqa: PLC0415 (SQLAlchemy loads with it)
 
             _make_sqlite_dir(url)
-            store = SagaStore.open(url, clock=self._store_now)
+            store = SagaStore.open(url, clock=self._store_now)  # type: ignore[assignment,unused-ignore]
         self.store = store
         self.systems = Systems(platform, self.settings, clock=clock, sleep=sleep)
         self.engine = Engine(self.store, self.systems, clock=self._clock, sleep=self._sleep)
@@ -198,7 +196,9 @@ class Lifecycle:
         """
         return self.store.get(saga_id)
 
-    def sagas(self, state: SagaState | None = None, item: int | None = None, *, limit: int = 100) -> list[Saga]:
+    def sagas(
+        self, state: SagaState | None = None, item: int | None = None, *, limit: int = 100
+    ) -> list[Saga]:
         """Sagas, newest first, optionally of one state or one item."""
         return self.store.find(state=state, item=item, limit=limit)
 
@@ -248,9 +248,7 @@ class Lifecycle:
         return due
 
     # ------------------------------------------------------------------------------ internals
-    def _store_now(self):  # type: ignore[no-untyped-def]  # noqa: ANN202
-        import datetime as dt  # noqa: PLC0415
-
+    def _store_now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
 
     def _check_plan(self, plan: ServerPlan) -> None:

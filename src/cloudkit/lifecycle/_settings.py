@@ -76,7 +76,7 @@ def redact_url(url: str) -> str:
     return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", url)
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ConfigError(f"LifecycleSettings.{attribute.name} must be > 0, not {value!r}", system=SYSTEM)
 
@@ -92,7 +92,7 @@ def _one_of(*allowed: str) -> Any:
     return check
 
 
-def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"LifecycleSettings.{attribute.name} is empty", system=SYSTEM)
 
@@ -131,7 +131,7 @@ class LifecycleSettings:
         >>> LifecycleSettings(lease_seconds=10, step_wait=60)
         Traceback (most recent call last):
         ...
-        cloudkit.errors.ConfigError: lease_seconds (10) must exceed step_wait (60) ... [lifecycle]
+        cloudkit.errors.ConfigError: lease_seconds (10) must exceed step_wait (60)...[lifecycle]
     """
 
     db_url: str = attrs.field(factory=default_db_url, validator=_non_empty)
@@ -194,7 +194,7 @@ class LifecycleSettings:
         defaults = cls(db_url="sqlite://")
         given: dict[str, Any] = {}
         db = env.optional("DB")
-        given["db_url"] = db if db else default_db_url(env.environ)
+        given["db_url"] = db or default_db_url(env.environ)
         for field in attrs.fields(cls):
             if field.name == "db_url":
                 continue
@@ -210,7 +210,7 @@ class LifecycleSettings:
 
 
 def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment with the TOML file named by ``CLOUDKIT_CONFIG`` folded in as variables.
+    r"""The environment with the TOML file named by ``CLOUDKIT_CONFIG`` folded in as variables.
 
     ``[lifecycle] max_attempts = 3`` becomes ``CLOUDKIT_LIFECYCLE_MAX_ATTEMPTS``, ``[lifecycle] db``
     ``CLOUDKIT_LIFECYCLE_DB``, ``[billing] url`` ``CLOUDKIT_BILLING_URL``, and so on; a variable already
@@ -225,11 +225,11 @@ def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         >>> import pathlib, tempfile
         >>> from cloudkit.lifecycle import config_environ
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "cloudkit.toml"
-        >>> _ = path.write_text('[lifecycle]\\nmax_attempts = 3\\n[billing]\\nurl = "http://b/billmgr"\\n')
+        >>> _ = path.write_text('[lifecycle]\nmax_attempts = 3\n[billing]\nurl = "http://b/billmgr"\n')
         >>> env = config_environ({"CLOUDKIT_CONFIG": str(path), "CLOUDKIT_LIFECYCLE_MAX_ATTEMPTS": "7"})
         >>> env["CLOUDKIT_LIFECYCLE_MAX_ATTEMPTS"], env["CLOUDKIT_BILLING_URL"]
         ('7', 'http://b/billmgr')
-        >>> _ = path.write_text('[lifecycle]\\nmax_attempt = 3\\n')
+        >>> _ = path.write_text('[lifecycle]\nmax_attempt = 3\n')
         >>> config_environ({"CLOUDKIT_CONFIG": str(path)})
         Traceback (most recent call last):
         ...

@@ -13,11 +13,13 @@ network and port by name.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -25,18 +27,27 @@ from cloudkit._core._retry import RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit.billing import BillingClient, ModuleCommand
 from cloudkit.errors import ConfigError, ConflictError, NotFoundError, WaitTimeoutError
-from cloudkit.lifecycle._models import Customer, Saga
+from cloudkit.lifecycle._models import (
+    Customer,
+    Saga,
+    SagaState,
+    ServerPlan,
+    StepRecord,
+    StepState,
+    SuspendReason,
+)
+from cloudkit.lifecycle._models import (
+    ModuleCommand as _Command,
+)
 from cloudkit.lifecycle._settings import LifecycleSettings
-from cloudkit.openstack import IdentityAdmin, OpenStackClient, Server
+from cloudkit.openstack import IdentityAdmin, OpenStackClient, OpenStackSettings, Server
 from cloudkit.platform import Platform
-from cloudkit.tungsten import TungstenClient
-
-if TYPE_CHECKING:
-    from cloudkit.lifecycle._store import SagaStore
+from cloudkit.tungsten import Port, TungstenClient
 
 __all__ = [
     "OPERATIONS",
     "PIVOT",
+    "SagaStoreApi",
     "Step",
     "StepContext",
     "Systems",
@@ -54,6 +65,97 @@ PIVOT = "server"
 saga; after it (billing, clean-up) the saga stops in ``NEEDS_OPERATOR`` instead."""
 TF_DOMAIN = "default-domain"  # Assumption: TF names Keystone's Default domain "default-domain"
 _MAX_POLL = 5.0
+
+
+class SagaStoreApi(Protocol):
+    """What the engine needs of a saga store (``cloudkit.lifecycle._store.SagaStoreApi`` provides it)."""
+
+    def create_or_join(
+        self,
+        *,
+        item: int,
+        operation: _Command,
+        account: int,
+        running_operation: int | None,
+        plan: ServerPlan | None,
+        reason: SuspendReason | None,
+        steps: Sequence[str],
+    ) -> tuple[Saga, bool]:
+        """Create the saga or join the one with the same key."""
+        ...
+
+    def get(self, saga_id: str) -> Saga:
+        """One saga."""
+        ...
+
+    def find(
+        self,
+        *,
+        state: SagaState | None = None,
+        item: int | None = None,
+        operation: _Command | None = None,
+        limit: int = 100,
+    ) -> list[Saga]:
+        """Sagas, newest first."""
+        ...
+
+    def claim(self, saga_id: str, *, owner: str, lease: float) -> Saga | None:
+        """Take the lease (attempts + 1), or None."""
+        ...
+
+    def renew(self, saga_id: str, *, owner: str, lease: float) -> bool:
+        """Extend the lease; False if lost."""
+        ...
+
+    def release(self, saga_id: str, *, owner: str) -> None:
+        """Give the lease up."""
+        ...
+
+    def due(self, *, limit: int = 100) -> list[str]:
+        """Ids of sagas due for an attempt."""
+        ...
+
+    def start_step(self, saga_id: str, name: str, *, owner: str) -> StepRecord:
+        """Record a step as started."""
+        ...
+
+    def save_outside_ids(self, saga_id: str, name: str, ids: Mapping[str, str], *, owner: str) -> None:
+        """Merge outside ids into a step."""
+        ...
+
+    def finish_step(
+        self, saga_id: str, name: str, state: StepState, *, owner: str, error: str | None = None
+    ) -> None:
+        """Record a step's end."""
+        ...
+
+    def set_state(
+        self,
+        saga_id: str,
+        state: SagaState,
+        *,
+        owner: str,
+        error: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+    ) -> Saga:
+        """Move the saga."""
+        ...
+
+    def reopen(self, saga_id: str) -> Saga:
+        """A stopped saga made pending again."""
+        ...
+
+    def get_customer(self, account: int) -> Customer | None:
+        """A customer row."""
+        ...
+
+    def save_customer(self, customer: Customer) -> Customer:
+        """Upsert a customer row."""
+        ...
+
+    def close(self) -> None:
+        """Close the store."""
+        ...
 
 
 def saga_tag(saga_id: str) -> str:
@@ -193,7 +295,7 @@ class Systems:
         for client in clients:
             client.close()
 
-    def _openstack_settings(self):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    def _openstack_settings(self) -> OpenStackSettings:
         if self.platform.openstack is None:
             raise ConfigError(
                 "the lifecycle needs OpenStack settings (CLOUDKIT_OPENSTACK_AUTH_URL and the rest)",
@@ -213,7 +315,7 @@ class StepContext:
     saga: Saga
     step: str
     systems: Systems
-    store: SagaStore
+    store: SagaStoreApi
     owner: str
 
     @property
@@ -279,7 +381,7 @@ class Step:
 
 # ================================================================================== onboarding
 def onboard_customer(
-    systems: Systems, store: SagaStore, account: int, *, password: Secret | None = None
+    systems: Systems, store: SagaStoreApi, account: int, *, password: Secret | None = None
 ) -> Customer:
     """The customer's Keystone project (tagged), user (with a role on it), the lifecycle account's role
     there, and their TF project; each part found or made once, then saved. A re-run sends only reads.
@@ -344,7 +446,11 @@ def _network_look(ctx: StepContext) -> Mapping[str, str] | None:
         try:
             return {"network": tf.get_virtual_network(customer.network_id).uuid}
         except NotFoundError:
-            log.warning("customer %s: saved network %s is gone; looking by name", customer.account, customer.network_id)
+            log.warning(
+                "customer %s: saved network %s is gone; looking by name",
+                customer.account,
+                customer.network_id,
+            )
     try:
         found = tf.get_virtual_network(fq_name=(TF_DOMAIN, ctx.project(), ctx.settings.network_name))
     except NotFoundError:
@@ -371,7 +477,7 @@ def _network_act(ctx: StepContext) -> Mapping[str, str]:
 
 
 # ================================================================================== port
-def _find_port(ctx: StepContext):  # type: ignore[no-untyped-def]  # noqa: ANN202
+def _find_port(ctx: StepContext) -> Port | None:
     try:
         return ctx.systems.tungsten().get_port(fq_name=(TF_DOMAIN, ctx.project(), port_name(ctx.saga.item)))
     except NotFoundError:
@@ -385,8 +491,9 @@ def _port_look(ctx: StepContext) -> Mapping[str, str] | None:
     addresses = port.ip_addresses
     if not addresses:  # a port whose address was lost half-way: give it one
         customer = ctx.customer()
+        network = port.network_id or ctx.ids.get("network") or customer.network_id or ""
         iip = ctx.systems.tungsten().create_instance_ip(
-            project_id=customer.tungsten_project_id, network_id=port.network_id, port_id=port.uuid
+            project_id=customer.tungsten_project_id, network_id=network, port_id=port.uuid
         )
         addresses = (iip.address,) if iip.address else ()
     return {"port": port.uuid, "address": addresses[0] if addresses else ""}
@@ -415,10 +522,8 @@ def _port_remove(ctx: StepContext) -> None:
     port = _find_port(ctx)
     if port is None:
         return
-    try:
+    with contextlib.suppress(NotFoundError):
         ctx.systems.tungsten().delete_port(port.uuid)
-    except NotFoundError:
-        pass
 
 
 # ================================================================================== server (open)
@@ -490,10 +595,8 @@ def _open_server_remove(ctx: StepContext) -> None:
         return
     client = ctx.cloud()
     for server in client.list_servers(tags=[saga_tag(ctx.saga.id)]):
-        try:
+        with contextlib.suppress(NotFoundError):
             client.delete_server(server.id, unlock=True, wait=ctx.settings.step_wait)
-        except NotFoundError:
-            pass
 
 
 # ================================================================================== server (the item's)
@@ -556,10 +659,8 @@ def _close_act(ctx: StepContext) -> Mapping[str, str]:
     data = [v for v in server.volume_ids if v != server.system_volume_id]
     ids = {**_server_ids(server), "data_volumes": ",".join(data)}
     ctx.save(ids)  # before the delete: afterwards nothing says which volumes were attached
-    try:
+    with contextlib.suppress(NotFoundError):
         client.delete_server(server.id, unlock=True, wait=ctx.settings.step_wait)
-    except NotFoundError:
-        pass
     return ids
 
 
@@ -588,10 +689,8 @@ def _volumes_look(ctx: StepContext) -> Mapping[str, str] | None:
 def _volumes_act(ctx: StepContext) -> Mapping[str, str]:
     client = ctx.cloud()
     for volume in _data_volumes(ctx):
-        try:
+        with contextlib.suppress(NotFoundError):
             client.delete_volume(volume, wait=ctx.settings.step_wait)
-        except NotFoundError:
-            pass
     return {}
 
 

@@ -601,6 +601,11 @@ from cloudkit.testing._lab_fixtures import (  # noqa: E402
     lab_users,
     openstack_lab,
 )
+from cloudkit.testing._service_fixtures import (  # noqa: E402 (real PostgreSQL and RabbitMQ)
+    amqp_url,
+    lifecycle_db_url,
+    postgres_server_url,
+)
 from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtures they build on)
     _tungsten_fake_server,
     make_tungsten,
@@ -613,11 +618,14 @@ from cloudkit.testing._tungsten_fixtures import (  # noqa: E402 (after the fixtu
 __all__ = [
     "_lab_proxy_servers",
     "_tungsten_fake_server",
+    "amqp_url",
     "lab_proxies",
     "lab_tenant",
     "lab_users",
+    "lifecycle_db_url",
     "make_tungsten",
     "openstack_lab",
+    "postgres_server_url",
     "tungsten",
     "tungsten_backend",
     "tungsten_calls",

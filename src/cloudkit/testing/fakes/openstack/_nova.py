@@ -384,7 +384,11 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
     if cloud.state.build_failures > 0:  # a build that fails as Nova's scheduler reports it
         cloud.state.build_failures -= 1
         server.status, server.vm_state, server.task_state, server.updated = "ERROR", "error", None, now
-        server.fault = {"code": 500, "message": "No valid host was found. ", "created": iso(cloud.wall(now), style="nova")}
+        server.fault = {
+            "code": 500,
+            "message": "No valid host was found. ",
+            "created": iso(cloud.wall(now), style="nova"),
+        }
         return
     server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
     server.power_state, server.launched, server.updated = POWER_RUNNING, now, now
