@@ -7,6 +7,8 @@ Fixtures:
     ``billing_calls``    the ``(func, su)`` of every request ``billing`` sent, in order
     ``billing_backend``  for contract tests: the same test body against a cassette and the live fake
     ``secret_registry``  secrets that must not reach a cassette
+    ``lifecycle_db_url`` a fresh saga-store database, ``[sqlite]`` and ``[postgresql]`` (real server)
+    ``amqp_url``         a real RabbitMQ broker for the run (see :mod:`cloudkit.testing._service_fixtures`)
 
 Contract tests request ``billing_backend``; each runs twice, ``[cassette]`` (replayed with vcrpy,
 record mode ``none`` unless ``--record-mode`` says otherwise) and ``[fake]`` (the live fake over

@@ -50,17 +50,30 @@ __all__ = [
 _PG_ROOT = Path("/usr/lib/postgresql")  # Debian keeps pg_ctl off PATH
 _RABBIT_SERVER = Path("/usr/sbin/rabbitmq-server")
 _STATE = "services.json"
+# rabbitmq-server wrappers started by this process, kept so stop() reaps them (no zombie, no warning)
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class ServiceUnavailableError(RuntimeError):
     """A test service cannot be started here: a package or a permission is missing (the message says)."""
 
 
+def _reserved_ports() -> set[int]:
+    """The lab's fixed ports and its fault proxies': a test service never takes one of them."""
+    from cloudkit.lab._configs import PORTS  # noqa: PLC0415 (attrs only; the lab stack stays unloaded)
+    from cloudkit.testing._lab_fixtures import CINDER_PROXY_PORT, NOVA_PROXY_PORT  # noqa: PLC0415
+
+    return {*PORTS.all().values(), NOVA_PROXY_PORT, CINDER_PROXY_PORT}
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    reserved = _reserved_ports()
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in reserved:
+            return port
 
 
 def _listening(port: int) -> bool:
@@ -239,7 +252,12 @@ class RabbitService:
                     os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(wrapper, signal.SIGKILL)
-        _wait_gone(wrapper, 5.0)
+        child = _CHILDREN.pop(wrapper, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
+        else:
+            _wait_gone(wrapper, 5.0)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -291,6 +309,7 @@ def start_rabbitmq(folder: str | os.PathLike[str], *, port: int | None = None) -
             cwd=base,
             start_new_session=True,
         )
+    _CHILDREN[wrapper.pid] = wrapper
     deadline = time.monotonic() + 90
     while not _listening(port):
         if wrapper.poll() is not None or time.monotonic() > deadline:
