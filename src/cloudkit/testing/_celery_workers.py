@@ -100,6 +100,14 @@ class CeleryProcess:
         """The pids of the worker's pool children."""
         return children(self.pid)
 
+    def pause(self) -> None:
+        """``SIGSTOP`` to the whole process group: frozen mid-whatever, connections left open."""
+        os.killpg(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """``SIGCONT`` to the whole process group."""
+        os.killpg(self.pid, signal.SIGCONT)
+
     def kill(self) -> None:
         """``SIGKILL`` to the whole process group (main process and pool children), then reap."""
         with contextlib.suppress(ProcessLookupError):
