@@ -53,3 +53,12 @@ __all__ = [
     "config_environ",
     "default_db_url",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``CeleryRunner`` on first use, so that importing this package does not import Celery (lc-celery)."""
+    if name == "CeleryRunner":
+        from cloudkit.lifecycle.celery import CeleryRunner  # noqa: PLC0415
+
+        return CeleryRunner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

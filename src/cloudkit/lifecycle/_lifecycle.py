@@ -78,6 +78,7 @@ class Lifecycle:
         self.systems = Systems(platform, self.settings, clock=clock, sleep=sleep)
         self.engine = Engine(self.store, self.systems, clock=self._clock, sleep=self._sleep)
         self._url = url
+        self._owns_runner = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, runner: Runner | None = None) -> Lifecycle:
@@ -86,6 +87,8 @@ class Lifecycle:
         The platform comes from :meth:`Platform.from_env <cloudkit.Platform.from_env>` over the
         environment with the file's ``[billing]``, ``[openstack]`` and ``[tungsten]`` sections folded
         in; the lifecycle settings from :meth:`LifecycleSettings.from_env`. The environment wins.
+        With ``CLOUDKIT_CELERY_BROKER`` set and no ``runner`` given, sagas go to the Celery workers
+        (:class:`~cloudkit.lifecycle.celery.CeleryRunner`, closed by :meth:`shutdown`).
 
         Example:
             >>> from cloudkit.lifecycle import Lifecycle
@@ -95,7 +98,15 @@ class Lifecycle:
         """
         env = config_environ(environ)
         settings = LifecycleSettings.from_env(env)
-        return cls(Platform.from_env(env), settings=settings, runner=runner)
+        owns_runner = False
+        if runner is None and env.get("CLOUDKIT_CELERY_BROKER"):  # the Celery runner (lc-celery)
+            from cloudkit.lifecycle.celery import CeleryRunner, CelerySettings  # noqa: PLC0415 (celery: optional)
+
+            celery_settings = CelerySettings.from_env(env)
+            runner, owns_runner = CeleryRunner(celery_settings.broker, settings=celery_settings), True
+        lifecycle = cls(Platform.from_env(env), settings=settings, runner=runner)
+        lifecycle._owns_runner = owns_runner
+        return lifecycle
 
     def __repr__(self) -> str:
         """Store (password hidden), platform and runner."""
@@ -116,6 +127,9 @@ class Lifecycle:
         self.systems.close()
         if self._owns_store:
             self.store.close()
+        close_runner = getattr(self.runner, "close", None)
+        if self._owns_runner and close_runner is not None:  # a runner from_env made (lc-celery)
+            close_runner()
 
     # ------------------------------------------------------------------------------ commands
     def onboard(self, account: int, *, password: Secret | str | None = None) -> Customer:
