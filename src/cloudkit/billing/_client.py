@@ -32,6 +32,7 @@ from cloudkit.billing._models import (
     Payment,
     RunningOperation,
     Service,
+    ServiceForm,
     ServiceId,
     ServiceStatus,
     StaffTask,
@@ -489,6 +490,29 @@ class BillingClient:
                 f"no service {service_id} in this scope", system=SYSTEM, operation="get_service"
             )
         return found
+
+    def get_service_form(self, service_id: ServiceId | int) -> ServiceForm:
+        """A service's edit form (``<services>.edit elid=<id>``): its owner and its item params.
+
+        What a processing module reads to learn what to build and for whom. A read: retried like any.
+
+        Raises:
+            NotFoundError: no such service in this scope.
+            ResponseDecodeError: the form names no owner account.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     item = fake.add_service("alice", "vm-9", params={"flavor": "m1.small"})
+            ...     form = billing.get_service_form(item)
+            ...     form.account_id, dict(form.params)
+            (1, {'flavor': 'm1.small'})
+        """
+        operation = "get_service_form"
+        doc = self._read(self._fn.service_edit, {"elid": str(service_id)}, operation=operation)
+        return _wire.service_form(doc, service_id=int(service_id), operation=operation)
 
     def suspend_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> Service:
         """Suspend a service and verify it: suspended, or queued and then suspended within ``wait``.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NewType
 
 import attrs
@@ -205,6 +207,30 @@ class Service:
     id: ServiceId
     name: str
     status: ServiceStatus
+
+
+def _frozen_params(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class ServiceForm:
+    """A service's edit form (``<type>.edit elid=<id>``): who owns it and its item params.
+
+    What a processing module reads to learn what to build: the item params are the product type's
+    own fields (for a cloud server, ``image``, ``flavor``, ``system_volume_gb``: an assumption of
+    cloudkit's processing module, see :mod:`cloudkit.lifecycle.pm`).
+
+    Example:
+        >>> from cloudkit.billing import ServiceForm
+        >>> form = ServiceForm(id=301, account_id=7, params={"flavor": "m1.small"})
+        >>> form.params["flavor"], form.account_id
+        ('m1.small', 7)
+    """
+
+    id: ServiceId
+    account_id: AccountId
+    params: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_params, hash=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -52,6 +52,11 @@ class BillingFunctions:
         return f"{self.services}.resume"
 
     @property
+    def service_edit(self) -> str:
+        """The edit form of the service family (its fields and item params)."""
+        return f"{self.services}.edit"
+
+    @property
     def service_delete(self) -> str:
         """The delete action of the service family."""
         return f"{self.services}.delete"

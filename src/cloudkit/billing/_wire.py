@@ -25,6 +25,7 @@ from cloudkit._core._errors import error_for_status
 from cloudkit.billing import _quirks
 from cloudkit.billing._models import (
     Account,
+    AccountId,
     Expense,
     Invoice,
     ModuleCommand,
@@ -33,6 +34,8 @@ from cloudkit.billing._models import (
     PaymentStatus,
     RunningOperation,
     Service,
+    ServiceForm,
+    ServiceId,
     ServiceStatus,
     StaffTask,
     Ticket,
@@ -108,6 +111,37 @@ def completion_func(command: ModuleCommand) -> str:
         'service.postopen'
     """
     return f"service.post{command.value}"
+
+
+# The form's own fields; every other field is an item param (assumption: billing.md §7 names the
+# item table's params but not the edit form's field names; the fake follows this).
+_SERVICE_FORM_FIELDS = frozenset({"id", "elid", "name", "status", "account_id", "processingmodule"})
+
+
+def service_form(doc: Doc, *, service_id: int, operation: str) -> ServiceForm:
+    """A service's edit form: its owner (``account_id``) and every other field as an item param.
+
+    Example:
+        >>> from cloudkit.billing._wire import service_form
+        >>> form = service_form({"account_id": {"$": "7"}, "image": {"$": "img-1"}, "name": {"$": "vm"}},
+        ...                     service_id=301, operation="get_service_form")
+        >>> form.account_id, dict(form.params)
+        (7, {'image': 'img-1'})
+    """
+    owner = text_of(doc.get("account_id"))
+    if owner is None or not owner.strip().isdigit():
+        raise ResponseDecodeError(
+            f"the form of service {service_id} names no owner account",
+            problems=("$.doc.account_id",),
+            system=SYSTEM,
+            operation=operation,
+        )
+    params = {}
+    for name, node in doc.items():
+        value = text_of(node)
+        if name not in _SERVICE_FORM_FIELDS and not name.startswith(("$", "_")) and value is not None:
+            params[name] = value
+    return ServiceForm(id=ServiceId(service_id), account_id=AccountId(int(owner)), params=params)
 
 
 def service_status_code(status: ServiceStatus) -> str:

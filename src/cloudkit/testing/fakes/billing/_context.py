@@ -149,6 +149,8 @@ class Options:
     clock: Callable[[], float]
     complete_operations: bool
     max_page_size: int | None
+    processing_module: bool = False  # a processing module runs every service operation
+    item_type: str = "cloudserver"  # the module's item type: its function family answers as ``vds``'s
 
 
 @dataclass(slots=True)

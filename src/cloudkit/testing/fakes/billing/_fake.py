@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from email.message import Message
 from email.parser import BytesParser
@@ -35,7 +36,8 @@ from cloudkit.testing.fakes.billing._context import (
     today,
     wrap_children,
 )
-from cloudkit.testing.fakes.billing._routes import ROUTES, dispatch
+from cloudkit.testing.fakes.billing._module import ModuleDriver
+from cloudkit.testing.fakes.billing._routes import dispatch, route_of
 from cloudkit.testing.fakes.billing._state import (
     ACTIVE,
     USER_LEVEL,
@@ -43,6 +45,7 @@ from cloudkit.testing.fakes.billing._state import (
     Expense,
     FakeAttachment,
     FakeExpense,
+    FakeModuleRun,
     FakeOperation,
     FakePayment,
     FakeTask,
@@ -123,6 +126,11 @@ class BillingFake(LoopbackFake):
     without one; ``swallow_effect`` takes only writes (actions, and forms submitted with ``sok``).
     ``max_page_size`` caps every page the fake answers below what ``p_cnt`` asks, as real servers do.
 
+    Processing module (opt-in, ``processing_module=``): orders, suspends, resumes and deletes run a
+    BILLmanager processing module as a subprocess with the real arguments, as BILLmanager does, and
+    wait for its ``service.post<cmd>``; tries, ``errorxml``, manual and the staff task follow the
+    module's exit (see ``__init__`` and docs/testing.md).
+
     Example:
         >>> import httpx
         >>> with BillingFake() as fake, httpx.Client(trust_env=False) as http:
@@ -155,8 +163,43 @@ class BillingFake(LoopbackFake):
         max_page_size: int | None = None,
         seed: bool = True,
         port: int = 0,
+        processing_module: Sequence[str] | str | None = None,
+        module_env: Mapping[str, str] | None = None,
+        module_max_tries: int = 3,
+        module_item_type: str = "cloudserver",
+        module_auto_retry: bool = True,
+        module_timeout: float = 120.0,
     ) -> None:
         """Configure the fake; nothing listens until `start`.
+
+        With ``processing_module`` (an argv prefix, or the path of one executable) the fake drives a
+        BILLmanager processing module as BILLmanager does (``reference/lifecycle.md`` §1, billing.md
+        §7.2): on first use it runs ``<module> --command features`` and remembers the item types and
+        features declared; from then on an order (``vds.order.param`` with ``skipbasket=on``), a
+        suspend, a resume or a delete of any service puts it "in progress" (status 5), creates a
+        running operation (``open``, ``suspend``, ``resume``, ``close``) and runs ``<module> --command
+        <cmd> --item <id> --runningoperation <ro>`` as a subprocess in a background thread, so the
+        call that caused it answers at once. The service stays in progress until the module calls
+        ``service.post<cmd>``; ``complete_operations`` does not apply to it. Each run adds one to the
+        operation's ``trycount``. A run that exits non-zero gets its printed error document stored as
+        ``errorxml`` (unless the module recorded one itself) and runs again, at once with
+        ``module_auto_retry`` or on `run_pending_modules` without it, up to ``module_max_tries``
+        tries; past that the operation is set manual and a staff task opened, unless the module did
+        it. Every run is in `module_runs`; `wait_for_module_runs` waits for the background runs.
+
+        The module's environment is ``os.environ``, then ``CLOUDKIT_BILLING_URL`` (this fake's `url`,
+        when it listens), ``CLOUDKIT_BILLING_USERNAME``/``_PASSWORD`` (the admin) and
+        ``CLOUDKIT_BILLING_SERVICES`` (``module_item_type``), then ``module_env``, which wins.
+        assumption: BILLmanager's modules call back through ``mgrctl`` on the same host with no
+        credentials; the fake hands its module a URL and the admin's credentials instead. The
+        environment may hold passwords: it is never recorded, logged or shown in a repr.
+
+        ``module_item_type`` is the item type the module must declare; the services also answer
+        under it as a function family (``cloudserver.edit`` is ``vds.edit``). ``module_timeout``
+        bounds one run (a run killed by it is a failed try). Assumptions: the fake's fallbacks (a
+        command the module did not declare is not run: the operation gets an ``errorxml`` saying so
+        and goes manual, with no task; manual and a task past the limit when the module did not do
+        it) and immediate retries, where BILLmanager retries on its own schedule.
 
         Example:
             >>> BillingFake(seed=False).balance_of("admin")
@@ -170,6 +213,11 @@ class BillingFake(LoopbackFake):
         """
         if max_page_size is not None and max_page_size < 1:
             raise ValueError(f"max_page_size must be at least 1 (or None), got {max_page_size}")
+        if module_max_tries < 1:
+            raise ValueError(f"module_max_tries must be at least 1, got {module_max_tries}")
+        argv = (processing_module,) if isinstance(processing_module, str) else tuple(processing_module or ())
+        if processing_module is not None and not argv:
+            raise ValueError("processing_module must name a program (an empty argv was given)")
         super().__init__(port=port)
         self._admin = (admin_login, admin_password)
         self._seed = seed
@@ -183,6 +231,21 @@ class BillingFake(LoopbackFake):
         self.max_page_size = max_page_size
         """The most rows a page holds whatever ``p_cnt`` asks (None: no cap); `reset` restores it."""
         self._state = seeded_state(admin_login, admin_password, seed=seed)
+        self._item_type = module_item_type
+        self._module_env = dict(module_env or {})
+        self._launching = True  # False while a swallowed write is answered: its effect never happened
+        self._module: ModuleDriver | None = None
+        if argv:
+            self._module = ModuleDriver(
+                argv,
+                env=self._module_environment,
+                lock=self._lock,
+                state=lambda: self._state,
+                item_type=module_item_type,
+                max_tries=module_max_tries,
+                auto_retry=module_auto_retry,
+                timeout=module_timeout,
+            )
 
     # ------------------------------------------------------------------------------ state helpers
     def add_user(
@@ -208,15 +271,36 @@ class BillingFake(LoopbackFake):
             user = self._state.add_user(login, password, USER_LEVEL, account)
             return FakeUser(user.id, login, user.level, account.id, account.name)
 
-    def add_service(self, owner_login: str, name: str, *, status: int = ACTIVE) -> int:
-        """Add a ``vds`` service for a client; returns its item id.
+    def add_service(
+        self, owner_login: str, name: str, *, status: int = ACTIVE, params: Mapping[str, str] | None = None
+    ) -> int:
+        """Add a ``vds`` service for a client, with item ``params`` if given; returns its item id.
+
+        Nothing runs: the service is there as if it had been ordered and opened long ago.
 
         Example:
-            >>> BillingFake().add_service("bob", "vm-4")
+            >>> fake = BillingFake()
+            >>> fake.add_service("bob", "vm-4", params={"image": "img-1"})
             304
+            >>> fake.service_params(304)
+            {'image': 'img-1'}
         """
         with self._lock:
-            return self._state.add_item(self._state.account_of(owner_login).id, name, status).id
+            account = self._state.account_of(owner_login)
+            return self._state.add_item(account.id, name, status, dict(params or {})).id
+
+    def service_params(self, item_id: int) -> dict[str, str]:
+        """The item params of a service (what an order stored; ``vds.edit`` shows them).
+
+        Example:
+            >>> BillingFake().service_params(301)
+            {}
+        """
+        with self._lock:
+            item = self._state.items.get(item_id)
+            if item is None:
+                raise KeyError(f"no service {item_id}")
+            return dict(item.params)
 
     def add_expense(
         self,
@@ -335,6 +419,56 @@ class BillingFake(LoopbackFake):
         with self._lock:
             return [FakeTask(t.id, t.item, t.runningoperation, t.type) for t in self._state.tasks.values()]
 
+    # ------------------------------------------------------------------------------ processing module
+    @property
+    def module_runs(self) -> list[FakeModuleRun]:
+        """Every run of the processing module so far, oldest first (a copy; empty without a module).
+
+        The first is the ``features`` handshake. Example: see `wait_for_module_runs`.
+        """
+        return [] if self._module is None else self._module.runs
+
+    def wait_for_module_runs(self, timeout: float = 10.0) -> bool:
+        """Block until no processing module run is under way (True) or ``timeout`` passes (False).
+
+        A call that starts a run answers after the run is under way, so waiting right after it
+        never misses the run. True at once without a module.
+
+        Example:
+            >>> import sys, httpx
+            >>> module = [sys.executable, "-c", "print('<doc/>')"]  # declares nothing
+            >>> suspend = {"func": "vds.suspend", "elid": "301", "authinfo": "admin:secret"}
+            >>> with BillingFake(processing_module=module) as fake, httpx.Client(trust_env=False) as http:
+            ...     _ = http.post(fake.url, data=suspend)
+            ...     fake.wait_for_module_runs(timeout=30)
+            True
+            >>> [run.command for run in fake.module_runs], fake.running_operations()[0].errorxml[:40]
+            (['features'], '<doc><error type="features" object="item')
+        """
+        return True if self._module is None else self._module.wait_idle(timeout)
+
+    def run_pending_modules(self) -> list[int]:
+        """Run the module again for every operation whose failed try waits (``module_auto_retry=False``).
+
+        Returns the ids of the running operations it started again, in the background (wait with
+        `wait_for_module_runs`).
+
+        Example:
+            >>> BillingFake().run_pending_modules()
+            []
+        """
+        return [] if self._module is None else self._module.run_pending()
+
+    def _module_environment(self) -> dict[str, str]:
+        """os.environ, then how to call this fake back, then ``module_env`` (it wins)."""
+        env = dict(os.environ)
+        if self.running:
+            env["CLOUDKIT_BILLING_URL"] = self.url
+        env["CLOUDKIT_BILLING_USERNAME"], env["CLOUDKIT_BILLING_PASSWORD"] = self._admin
+        env["CLOUDKIT_BILLING_SERVICES"] = self._item_type
+        env.update(self._module_env)
+        return env
+
     def expire_sessions(self) -> None:
         """Make every open session expired (the next call with one gets an ``auth`` error).
 
@@ -369,8 +503,19 @@ class BillingFake(LoopbackFake):
         except RouteMiss as miss:
             return Reply.text(miss.status, f"{miss.status} {HTTPStatus(miss.status).phrase}\n")
         files = _body_form(request)[1] if request.body else []
-        options = Options(self._timeout, self._clock, self.complete_operations, self.max_page_size)
-        return self._json(dispatch(self._state, options, request.params, files))
+        options = Options(
+            self._timeout,
+            self._clock,
+            self.complete_operations,
+            self.max_page_size,
+            processing_module=self._module is not None,
+            item_type=self._item_type,
+        )
+        reply = self._json(dispatch(self._state, options, request.params, files))
+        launches, self._state.launches = self._state.launches, []
+        if self._module is not None and self._launching:
+            self._module.launch(launches)
+        return reply
 
     def _json(self, doc: Doc) -> Reply:
         body = {"doc": wrap_children(doc) if self.wrap_single_children else doc}
@@ -396,13 +541,17 @@ class BillingFake(LoopbackFake):
 
     def _is_write(self, request: Request) -> bool:
         """An action, or a form submitted with ``sok``; lists and form reads are not writes."""
-        route = ROUTES.get(request.func or "")
+        route = route_of(request.func or "", self._item_type)
         return route is not None and route.writes(request.params)
 
     def _swallow(self, request: Request) -> Reply:
         """Answer on a copy of the state and keep only the id counters (an id handed out stays used)."""
         before = copy.deepcopy(self._state)
-        reply = self._answer(request)
+        self._launching = False  # an operation the write queued is not kept, so nothing runs it
+        try:
+            reply = self._answer(request)
+        finally:
+            self._launching = True
         before.counters = self._state.counters
         self._state = before
         return reply
@@ -429,6 +578,8 @@ class BillingFake(LoopbackFake):
         )
 
     def _reset_state(self) -> None:
-        """The seeded state and the constructor's switches."""
+        """The seeded state, the constructor's switches, no module runs (and features asked again)."""
         self._state = seeded_state(*self._admin, seed=self._seed)
+        if self._module is not None:
+            self._module.forget()
         self.wrap_single_children, self.complete_operations, self.max_page_size = self._switches

@@ -42,6 +42,8 @@ ROUTES: Mapping[str, Route] = types.MappingProxyType(
         "ticket_all.edit": Route("admin", "form", _tickets.ticket_all_edit),
         "ticket.edit": Route("admin", "form", _tickets.ticket_edit),
         "vds": Route("both", "list", _services.vds),
+        "vds.order.param": Route("user", "form", _services.order_param, creates="item"),
+        "vds.edit": Route("both", "form", _services.edit),
         "vds.suspend": Route("admin", "action", _services.operation("suspend")),
         "vds.resume": Route("admin", "action", _services.operation("resume")),
         "vds.delete": Route("admin", "action", _services.operation("close")),
@@ -64,6 +66,25 @@ ROUTES: Mapping[str, Route] = types.MappingProxyType(
 )
 
 
+_FAMILY = "vds"  # the product type family of the fake's services
+
+
+def route_of(func: str, item_type: str) -> Route | None:
+    """The route of ``func``; the module's item type ``<item_type>[.<action>]`` answers as ``vds``'s.
+
+    assumption: the fake has one product type, so its services answer under ``vds`` and under the
+    processing module's item type alike (BILLmanager names a custom type's functions after it).
+
+    Example:
+        >>> route_of("cloudserver.edit", "cloudserver") is ROUTES["vds.edit"], route_of("x", "vds")
+        (True, None)
+    """
+    route = ROUTES.get(func)
+    if route is None and item_type and (func == item_type or func.startswith(f"{item_type}.")):
+        route = ROUTES.get(_FAMILY + func[len(item_type) :])
+    return route
+
+
 def dispatch(state: State, options: Options, params: Mapping[str, str], files: list[FakeAttachment]) -> Doc:
     """The ``doc`` answering one call: a login, a function's answer, or a ``doc.error``."""
     try:
@@ -76,7 +97,7 @@ def _dispatch(state: State, options: Options, params: Mapping[str, str], files: 
     func = params.get("func", "")
     if func == "auth":
         return _session.login(state, options, params)
-    route = ROUTES.get(func)
+    route = route_of(func, options.item_type)
     if route is None:
         # assumption: the error type for an unknown function is "unknown"
         raise WireError("unknown", f"unknown function '{func}'", obj="func", value=func)

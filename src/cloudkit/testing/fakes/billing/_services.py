@@ -8,10 +8,13 @@ from cloudkit.testing.fakes.billing._context import Ctx, Doc, WireError, doc_ok,
 from cloudkit.testing.fakes.billing._state import (
     DELETED,
     IN_PROGRESS,
+    MODULE_ID,
     OPERATION_RUNNING,
     OPERATION_TARGET,
+    ORDERED,
     SET_STATUS_CODES,
     TASK_TYPES,
+    Item,
     Operation,
     Task,
 )
@@ -42,15 +45,79 @@ def operation(name: str) -> Callable[[Ctx], Doc]:
         for item in items:
             if item.id in pending or item.status == target:
                 continue  # already there or already on its way: an idempotent ok
-            if ctx.options.complete_operations:
-                item.status = target
-            else:
-                item.status = IN_PROGRESS
-                op = Operation(ctx.state.next_id("operation"), item.id, name)
-                ctx.state.operations[op.id] = op
+            _start(ctx, item, name)
         return doc_ok()
 
     return handle
+
+
+def _start(ctx: Ctx, item: Item, name: str) -> None:
+    """Start ``name`` on ``item``: at once, or a running operation (run by the module, if there is one)."""
+    if ctx.options.complete_operations and not ctx.options.processing_module:
+        item.status = OPERATION_TARGET[name]
+        return
+    item.status = IN_PROGRESS
+    op = Operation(ctx.state.next_id("operation"), item.id, name)
+    ctx.state.operations[op.id] = op
+    if ctx.options.processing_module:
+        ctx.state.launches.append(op.id)
+
+
+# assumption: what an order stores as item params. BILLmanager keeps the order's fields (tariff,
+# period, add-ons, the product type's own params) on the item; the fake keeps every field of the
+# order but its flags, so ``image``, ``flavor`` and ``system_volume_gb`` read back through ``.edit``.
+_ORDER_FLAGS = frozenset({"skipbasket", "domain"})
+# the item's own fields in its ``.edit`` form: an update with ``sok`` never overwrites them
+_ITEM_FIELDS = frozenset({"id", "name", "status", "account_id", "processingmodule"})
+
+
+def order_param(ctx: Ctx) -> Doc:
+    """``vds.order.param``: order a service (user; the admin with ``su``), W9 in billing.md.
+
+    ``pricelist`` and ``period`` are required, ``sok=ok`` submits. With ``skipbasket=on`` the service
+    opens at once: a running operation ``open`` (run by the processing module when there is one, else
+    finished at once or left in progress as ``complete_operations`` says). assumption: without
+    ``skipbasket`` the basket is not simulated: the service stays ordered (status 1) and nothing runs;
+    the fake has no tariffs, so an order charges nothing; the name is ``domain`` when given, else
+    ``vm-<id>``; the reply carries the new item's ``id``, as a create form does.
+    """
+    if not ctx.sok:
+        return ctx.form({})
+    ctx.required("pricelist")
+    period = ctx.required("period")
+    if not period.lstrip("-").isdigit():
+        raise WireError("value", "invalid value of 'period'", obj="period", value=period)
+    params = {k: v for k, v in ctx.form({}).items() if k not in _ORDER_FLAGS and k != "elid"}
+    item = ctx.state.add_item(ctx.account().id, "", ORDERED, {k: v["$"] for k, v in params.items()})
+    item.name = ctx.params.get("domain", "").strip() or f"vm-{item.id}"
+    if ctx.params.get("skipbasket") == "on":
+        _start(ctx, item, "open")
+    return ctx.created(item.id)
+
+
+def edit(ctx: Ctx) -> Doc:
+    """``vds.edit elid=<item>``: the service's form (its fields and item params); ``sok`` updates params.
+
+    assumption: the form's field names (``account_id`` for the owner's account id, ``processingmodule``
+    when a module runs the service, then every item param by name); an update changes item params
+    only and starts no ``setparam`` operation.
+    """
+    item = ctx.item(ctx.one_id())
+    if ctx.sok:
+        for name, value in ctx.form({}).items():
+            if name not in _ITEM_FIELDS and name != "elid":
+                item.params[name] = value["$"]
+        return ctx.ok()
+    fields: Doc = {
+        "id": text(item.id),
+        "name": text(item.name),
+        "status": text(item.status),
+        "account_id": text(item.account_id),
+    }
+    if ctx.options.processing_module:
+        fields["processingmodule"] = text(MODULE_ID)
+    fields.update({name: text(value) for name, value in item.params.items() if name not in _ITEM_FIELDS})
+    return ctx.form(fields)
 
 
 def service_post(name: str) -> Callable[[Ctx], Doc]:

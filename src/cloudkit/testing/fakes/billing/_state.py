@@ -20,6 +20,7 @@ PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
 TICKET_NEW, TICKET_UNDER_REVIEW, TICKET_AWAITING = 0, 1, 2
 INVOICE_NEW, INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
+MODULE_ID = 1  # assumption: the id of the one processing module the fake runs
 OPERATION_RUNNING = 1  # assumption: the runningoperation status code of a queued operation
 OPERATION_TARGET = {"open": ACTIVE, "suspend": SUSPENDED, "resume": ACTIVE, "close": DELETED}
 # service.setstatus codes (pmregistrar.php sync_item: 2 active, 8 suspended) -> item status.
@@ -189,6 +190,29 @@ class FakeTask:
     type: str
 
 
+@dataclass(frozen=True, slots=True)
+class FakeModuleRun:
+    """One run of the processing module by the billing fake: what it was given and what it answered.
+
+    ``command`` is ``features`` for the handshake (no item, no running operation); ``exit_code`` is
+    None when the run did not finish (the program could not start, or outlived ``module_timeout``;
+    ``stderr`` then says which). The environment is never recorded: it may hold passwords.
+
+    Example:
+        >>> run = FakeModuleRun(("pm", "--command", "features"), "features", None, None, 0, "<doc/>", "")
+        >>> run.argv[1:], run.exit_code
+        (('--command', 'features'), 0)
+    """
+
+    argv: tuple[str, ...]
+    command: str
+    item_id: int | None
+    running_operation: int | None
+    exit_code: int | None
+    stdout: str
+    stderr: str
+
+
 # ================================================================================== state tables
 @dataclass(slots=True)
 class Account:
@@ -213,6 +237,7 @@ class Item:
     account_id: int
     name: str
     status: int
+    params: dict[str, str] = field(default_factory=dict)  # item params (``itemparam``): the order's fields
 
 
 @dataclass(slots=True)
@@ -295,6 +320,7 @@ class State:
     tasks: dict[int, Task] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     keys: dict[str, tuple[int, float]] = field(default_factory=dict)
+    launches: list[int] = field(default_factory=list)  # operations the processing module is to run next
 
     def next_id(self, table: str) -> int:
         value = self.counters[table]
@@ -314,8 +340,8 @@ class State:
         self.accounts[account.id] = account
         return account
 
-    def add_item(self, account_id: int, name: str, status: int) -> Item:
-        item = Item(self.next_id("item"), account_id, name, status)
+    def add_item(self, account_id: int, name: str, status: int, params: dict[str, str] | None = None) -> Item:
+        item = Item(self.next_id("item"), account_id, name, status, dict(params or {}))
         self.items[item.id] = item
         return item
 
