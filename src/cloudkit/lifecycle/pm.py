@@ -231,10 +231,9 @@ def _start(lifecycle: Lifecycle, args: argparse.Namespace, env: Mapping[str, str
     ro: int | None = args.runningoperation
     command = ModuleCommand(args.command)
     if command is ModuleCommand.OPEN:
-        billing = lifecycle.billing
-        plan = read_plan(billing.get_service_params(item), item=item)
-        account = int(billing.get_service(item).account_id)
-        return lifecycle.provision(item, account, plan, running_operation=ro)
+        form = lifecycle.billing.get_service_form(item)
+        plan = read_plan(form.params, item=item)
+        return lifecycle.provision(item, int(form.account_id), plan, running_operation=ro)
     if command is ModuleCommand.SUSPEND:
         return lifecycle.suspend(item, _reason(args.param, args.value), running_operation=ro)
     if command is ModuleCommand.RESUME:
