@@ -26,6 +26,7 @@ The system that failed is an attribute, not a branch of the tree::
     ├── OutcomeError             the call "succeeded", its post-condition failed
     │   ├── SilentNoOpError      e.g. billing said OK and changed nothing
     │   ├── VolumeAttachError    an attach was accepted but the volume fell back or failed
+    │   ├── LeaseLostError       a lifecycle worker lost its saga's lease to another worker
     │   └── WaitTimeoutError     a state was not reached within its budget: .last_status
     └── SessionError             the composite portal token
         ├── TokenInvalidError
@@ -60,6 +61,7 @@ __all__ = [
     "InsufficientFundsError",
     "InvalidArgumentError",
     "LabError",
+    "LeaseLostError",
     "NotFoundError",
     "OutcomeError",
     "PasswordChangeError",
@@ -397,6 +399,16 @@ class VolumeAttachError(OutcomeError):
     Example:
         >>> from cloudkit.errors import OutcomeError, VolumeAttachError
         >>> issubclass(VolumeAttachError, OutcomeError)
+        True
+    """
+
+
+class LeaseLostError(OutcomeError):
+    """A lifecycle worker no longer holds the lease of the saga it was running: another worker does.
+
+    Example:
+        >>> from cloudkit.errors import LeaseLostError, OutcomeError
+        >>> issubclass(LeaseLostError, OutcomeError)
         True
     """
 

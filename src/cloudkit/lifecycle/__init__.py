@@ -1,9 +1,16 @@
 """Service lifecycle as durable sagas across billing, OpenStack and Tungsten Fabric.
 
 Above :class:`~cloudkit.Platform`, below nothing: no system package imports this one.
+
+Example:
+    >>> from cloudkit.lifecycle import Lifecycle, LifecycleSettings, ServerPlan
+    >>> LifecycleSettings(db_url="sqlite:///sagas.db").max_attempts
+    5
 """
 
 from cloudkit.errors import PlanError
+from cloudkit.lifecycle._engine import Attempt, Engine, ErrorKind, classify
+from cloudkit.lifecycle._lifecycle import Lifecycle
 from cloudkit.lifecycle._models import (
     Customer,
     ModuleCommand,
@@ -14,15 +21,32 @@ from cloudkit.lifecycle._models import (
     StepState,
     SuspendReason,
 )
+from cloudkit.lifecycle._runners import InlineRunner, Runner
+from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, default_db_url
+from cloudkit.lifecycle._steps import OPERATIONS, Step, StepContext, Systems
 
 __all__ = [
+    "OPERATIONS",
+    "Attempt",
     "Customer",
+    "Engine",
+    "ErrorKind",
+    "InlineRunner",
+    "Lifecycle",
+    "LifecycleSettings",
     "ModuleCommand",
     "PlanError",
+    "Runner",
     "Saga",
     "SagaState",
     "ServerPlan",
+    "Step",
+    "StepContext",
     "StepRecord",
     "StepState",
     "SuspendReason",
+    "Systems",
+    "classify",
+    "config_environ",
+    "default_db_url",
 ]

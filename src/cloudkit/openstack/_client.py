@@ -276,6 +276,7 @@ class OpenStackClient(_Connected):
         flavor: str,
         system_volume_size: int,
         networks: str | list[str] = "none",
+        ports: Iterable[str] = (),
         tags: Iterable[str] = (),
         metadata: Mapping[str, str] | None = None,
         wait: float | None = None,
@@ -302,6 +303,8 @@ class OpenStackClient(_Connected):
             flavor: flavor id.
             system_volume_size: size of the system volume in GiB.
             networks: ``"none"``, ``"auto"`` or a list of network ids.
+            ports: ids of existing ports to plug the server into (``{"port": id}``), e.g. a Tungsten
+                Fabric port made beforehand; with ports, a string ``networks`` is not sent.
             tags: Nova server tags (microversion 2.52); duplicates are dropped, as Nova drops them.
             metadata: server metadata; the key ``cloudkit_request`` is cloudkit's own marker.
             wait: seconds to wait for ACTIVE (``None``: ``settings.wait_timeout``).
@@ -323,6 +326,9 @@ class OpenStackClient(_Connected):
             self._require_microversion(_wire.TAGS_AT_CREATE, "tags at create", operation)
         marker = self._new_marker()
         nets: Any = networks if isinstance(networks, str) else [{"uuid": n} for n in networks]
+        plugged = [{"port": p} for p in ports]
+        if plugged:
+            nets = [*([] if isinstance(networks, str) else nets), *plugged]
         tagged: dict[str, Any] = {"tags": list(wanted_tags)} if wanted_tags else {}
 
         def attempt() -> str:

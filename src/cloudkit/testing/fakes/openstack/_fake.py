@@ -240,6 +240,23 @@ class OpenStackFake(LoopbackFake):
         """
         return self._now()
 
+    def fail_next_builds(self, count: int = 1) -> None:
+        """Make the next ``count`` server builds end in ``ERROR`` ("No valid host was found"), as Nova's
+        scheduler reports a build it could not place; the system volume stays until the server is deleted.
+
+        Example:
+            >>> fake = OpenStackFake()
+            >>> fake.fail_next_builds(2)
+            >>> fake.fail_next_builds(0)
+            Traceback (most recent call last):
+            ...
+            ValueError: count must be at least 1, got 0
+        """  # noqa: D205 (the summary needs the reason)
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        with self._lock:
+            self._cloud.state.build_failures += count
+
     # ------------------------------------------------------------------------------ seeding
     def add_user(
         self, name: str, password: str, *, project: str, roles: Iterable[str] = ("member",)

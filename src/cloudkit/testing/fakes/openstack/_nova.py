@@ -198,6 +198,8 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "OS-EXT-STS:power_state": server.power_state,
         "os-extended-volumes:volumes_attached": volumes,
     }
+    if server.fault is not None:
+        view["fault"] = dict(server.fault)
     if server.addresses:
         view["security_groups"] = [{"name": "default"}]
     _server_view_versioned(view, server, ctx)
@@ -379,6 +381,11 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
     if server.id not in cloud.state.servers or server.task_state != "scheduling":
         return
     now = cloud.now()
+    if cloud.state.build_failures > 0:  # a build that fails as Nova's scheduler reports it
+        cloud.state.build_failures -= 1
+        server.status, server.vm_state, server.task_state, server.updated = "ERROR", "error", None, now
+        server.fault = {"code": 500, "message": "No valid host was found. ", "created": iso(cloud.wall(now), style="nova")}
+        return
     server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
     server.power_state, server.launched, server.updated = POWER_RUNNING, now, now
     for attachment in cloud.guest_attachments(server):

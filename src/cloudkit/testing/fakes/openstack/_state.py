@@ -169,6 +169,7 @@ class Server:
     addresses: dict[str, list[Json]] = field(default_factory=dict)
     key_name: str | None = None
     tags: list[str] = field(default_factory=list)  # as Nova lists them (sorted)
+    fault: Json | None = None  # Nova's "fault" of a server in ERROR
 
 
 @dataclass(slots=True)
@@ -213,6 +214,7 @@ class State:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
+    build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
 
     def next_seq(self) -> int:
         self.seq += 1
