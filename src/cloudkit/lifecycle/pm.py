@@ -45,7 +45,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, NoReturn
 
-from cloudkit.billing import ModuleCommand, ModuleError, module_error_xml
+from cloudkit.billing import ModuleCommand, ModuleError, ServiceStatus, module_error_xml
 from cloudkit.errors import CloudkitError, ConfigError, InvalidArgumentError, PlanError
 from cloudkit.lifecycle._models import SagaState, ServerPlan, SuspendReason
 
@@ -85,7 +85,7 @@ def features_xml() -> str:
     params = "".join(f'<param name="{name}"/>' for name in PLAN_PARAMS)
     features = "".join(f'<feature name="{name}"/>' for name in FEATURES)
     return (
-        f"{_XML_HEAD}\n<doc><itemtypes><itemtype name=\"{ITEM_TYPE}\"/></itemtypes>"
+        f'{_XML_HEAD}\n<doc><itemtypes><itemtype name="{ITEM_TYPE}"/></itemtypes>'
         f"<params>{params}</params><features>{features}</features></doc>"
     )
 
@@ -120,7 +120,10 @@ def read_plan(params: Mapping[str, str], *, item: int) -> ServerPlan:
     extra = {"network_cidr": params["network_cidr"].strip()} if params.get("network_cidr", "").strip() else {}
     try:
         return ServerPlan(
-            image=params["image"].strip(), flavor=params["flavor"].strip(), system_volume_gb=int(size), **extra
+            image=params["image"].strip(),
+            flavor=params["flavor"].strip(),
+            system_volume_gb=int(size),
+            **extra,
         )
     except InvalidArgumentError as exc:
         raise PlanError(f"item {item}: {exc.args[0]}", system="lifecycle", operation="read_plan") from exc
@@ -139,8 +142,17 @@ def _parser() -> _Parser:
     parser.add_argument("--item", "-i", type=int)
     parser.add_argument("--runningoperation", type=int)
     # Accepted because BILLmanager passes them (ModuleArgs); this module needs none of them.
-    for name in ("--module", "--subcommand", "--param", "--value", "--addon", "--itemtype", "--intname",
-                 "--lang", "--level"):
+    for name in (
+        "--module",
+        "--subcommand",
+        "--param",
+        "--value",
+        "--addon",
+        "--itemtype",
+        "--intname",
+        "--lang",
+        "--level",
+    ):
         parser.add_argument(name, action="append")
     return parser
 
@@ -176,7 +188,9 @@ def main(
         return _EXIT_OK
     if args.command not in FEATURES:
         message = f"cloudkit-pm has no command {args.command!r}; it knows {', '.join(FEATURES)}"
-        _print(stream, module_error_xml(ModuleError(type="unknown_command", object="command", message=message)))
+        _print(
+            stream, module_error_xml(ModuleError(type="unknown_command", object="command", message=message))
+        )
         return _EXIT_USAGE
     if args.command != "check_connection" and args.item is None:
         message = f"--command {args.command} needs --item"
@@ -193,18 +207,18 @@ def _run(
 ) -> int:
     from cloudkit.lifecycle._lifecycle import Lifecycle  # noqa: PLC0415 - features must not load the stack
 
-    factory = lifecycle_factory or (lambda e: Lifecycle.from_env(e))
+    factory = lifecycle_factory or Lifecycle.from_env
     ro: int | None = args.runningoperation
     lifecycle: Lifecycle | None = None
     try:
         lifecycle = factory(env)
         with lifecycle:
             if args.command == "check_connection":
-                lifecycle.check_connection()
+                _check_connection(lifecycle)
                 _print(stream, _OK)
                 return _EXIT_OK
             if args.command == "sync_item":
-                lifecycle.sync_item(args.item)
+                _sync_item(lifecycle, args.item)
                 _print(stream, _OK)
                 return _EXIT_OK
             saga = _start(lifecycle, args, env)
@@ -231,7 +245,7 @@ def _start(lifecycle: Lifecycle, args: argparse.Namespace, env: Mapping[str, str
     ro: int | None = args.runningoperation
     command = ModuleCommand(args.command)
     if command is ModuleCommand.OPEN:
-        form = lifecycle.billing.get_service_form(item)
+        form = _billing(lifecycle).get_service_form(item)
         plan = read_plan(form.params, item=item)
         return lifecycle.provision(item, int(form.account_id), plan, running_operation=ro)
     if command is ModuleCommand.SUSPEND:
@@ -239,6 +253,47 @@ def _start(lifecycle: Lifecycle, args: argparse.Namespace, env: Mapping[str, str
     if command is ModuleCommand.RESUME:
         return lifecycle.resume(item, running_operation=ro)
     return lifecycle.close(item, running_operation=ro)
+
+
+def _billing(lifecycle: Lifecycle) -> BillingClient:
+    billing = lifecycle.systems.billing()
+    if billing is None:
+        raise ConfigError(
+            "cloudkit-pm needs billing settings (CLOUDKIT_BILLING_URL, ...) to read items and call back",
+            system="lifecycle",
+            operation="cloudkit-pm",
+        )
+    return billing
+
+
+def _check_connection(lifecycle: Lifecycle) -> None:
+    """Every configured system answers with the configured accounts, and the saga store is readable."""
+    problem = lifecycle.platform.identity_problem()
+    if problem is not None:
+        raise problem
+    _billing(lifecycle).list_running_operations()
+    lifecycle.systems.admin().find_project("cloudkit-check-connection")
+    lifecycle.systems.tungsten().aaa_mode()
+    lifecycle.sagas(limit=1)
+
+
+_STATUS_AFTER = {
+    ModuleCommand.OPEN: ServiceStatus.ACTIVE,
+    ModuleCommand.RESUME: ServiceStatus.ACTIVE,
+    ModuleCommand.SUSPEND: ServiceStatus.SUSPENDED,
+    ModuleCommand.CLOSE: ServiceStatus.DELETED,
+}
+
+
+def _sync_item(lifecycle: Lifecycle, item: int) -> None:
+    """Set billing's status of ``item`` to what its last finished saga made it (``service.setstatus``).
+
+    The saga store is the truth: a saga is DONE only after the cloud confirmed its effect. An item
+    with no finished saga is left as billing has it.
+    """
+    done = lifecycle.sagas(state=SagaState.DONE, item=item, limit=1)
+    if done:
+        _billing(lifecycle).set_service_status(item, _STATUS_AFTER[done[0].operation])
 
 
 def _reason(names: list[str] | None, values: list[str] | None) -> SuspendReason:
@@ -257,9 +312,9 @@ def _report_outside_saga(
     lifecycle: Lifecycle, args: argparse.Namespace, ro: int, error: ModuleError, env: Mapping[str, str]
 ) -> None:
     """What ISPsystem's ``Module::Run`` does on an exception, for errors no saga has reported."""
-    billing: BillingClient = lifecycle.billing
     try:
-        if lifecycle.saga_for_operation(args.item, ModuleCommand(args.command), ro) is not None:
+        billing = _billing(lifecycle)
+        if any(s.running_operation == ro for s in lifecycle.sagas(item=args.item)):
             return  # the saga's engine reported it
         operation = billing.record_operation_error(ro, error)
         if operation.attempts >= _int_env(env, "CLOUDKIT_PM_MAX_TRIES", _DEFAULT_MAX_TRIES):
