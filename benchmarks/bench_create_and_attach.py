@@ -13,10 +13,14 @@ pipe. Two sides do the same three steps against it, each on its own connection:
 
 Runs alternate (the order flips every round). The report gives the median wall seconds of the three
 steps together and of each step, the HTTP requests the fake received per run by service (Nova, Cinder,
-and apart from them Glance, Keystone and version discovery), the ratios cloudkit/baseline, and each
-side's requests per step. Wall time is only ever compared with the baseline of the same run.
+and apart from them Glance, Keystone and version discovery), the ratios cloudkit/baseline, the ratio of
+each side's time to the floor (the three transitions: 3 x ``--transition``), each round apart (cloudkit's
+client is one for all rounds, so round 1 is its first wait of each kind and later rounds poll where
+earlier waits ended), and each side's requests per step. Wall time is only ever compared with the
+baseline and the floor of the same run.
 
-Run: ``python benchmarks/bench_create_and_attach.py [--rounds 3] [--transition 2.0] [--poll-interval 1.0]``.
+Run: ``python benchmarks/bench_create_and_attach.py [--rounds 3] [--transition 2.0] [--poll-interval 1.0]
+[--poll-memory 8]``.
 """
 
 from __future__ import annotations
@@ -246,7 +250,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--poll-interval",
         type=float,
         default=1.0,
-        help="cloudkit's first poll delay, doubling up to 5 s (default 1.0, the settings default)",
+        help="cloudkit's second poll, seconds after the first (default 1.0, the settings default)",
+    )
+    parser.add_argument(
+        "--poll-memory",
+        type=int,
+        default=8,
+        help="waits cloudkit learns from per kind (default 8, the settings default; 0: learn nothing)",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -255,6 +265,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--transition must be >= 0")
     if args.poll_interval <= 0:
         parser.error("--poll-interval must be > 0")
+    if args.poll_memory < 0:
+        parser.error("--poll-memory must be >= 0")
     return args
 
 
@@ -284,10 +296,12 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]]) -> None:
         f"create-server-and-attach against OpenStackFake: {args.transition:g} s status transitions "
         f"(real clock), {args.rounds} rounds, sides alternating"
     )
+    floor = len(STEPS) * args.transition
     print(
         f"baseline: openstacksdk {importlib.metadata.version('openstacksdk')} cloud layer; "
-        f"cloudkit: OpenStackClient, poll_interval {args.poll_interval:g} s (doubling, max 5 s)"
+        f"cloudkit: OpenStackClient, poll_interval {args.poll_interval:g} s, poll_memory {args.poll_memory}"
     )
+    print(f"floor: {len(STEPS)} transitions x {args.transition:g} s = {floor:.2f} s")
     print("requests: as the fake received them, per run (median; a range if rounds differ)")
     print()
     head = ["median s", "Nova", "Cinder", "Nova+Cinder", "Glance", "Keystone", "discovery"]
@@ -301,9 +315,23 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]]) -> None:
     time_ratio = medians["cloudkit"] / medians["baseline"]
     request_ratio = statistics.median(nc["cloudkit"]) / statistics.median(nc["baseline"])
     print(f"{'ratio cloudkit/baseline':28}{time_ratio:11.2f}x{'':24}{request_ratio:11.2f}x")
+    if floor > 0:
+        for side in SIDES:
+            print(f"{'ratio ' + side + '/floor':28}{medians[side] / floor:11.2f}x")
     round_ratios = [c.total / b.total for b, c in zip(runs["baseline"], runs["cloudkit"], strict=True)]
     print()
     print(f"per-round time ratio: min {min(round_ratios):.2f}x, max {max(round_ratios):.2f}x")
+    print()
+    print("per round: s (x floor) / Nova+Cinder requests")
+    print(f"{'':28}" + "".join(f"{'round ' + str(r + 1):>18}" for r in range(args.rounds)))
+    for side in SIDES:
+        cells = [
+            f"{run.total:.2f}"
+            + (f" ({run.total / floor:.2f}x)" if floor > 0 else "")
+            + f" / {run.count('nova', 'cinder')}"
+            for run in runs[side]
+        ]
+        print(f"{LABELS[side]:28}" + "".join(f"{c:>18}" for c in cells))
     if others := sum(r.count("other") for side in SIDES for r in runs[side]):
         print(f"requests outside the four services: {others}")
     print()
@@ -345,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             password=PASSWORD,
             project_name=PROJECT,
             poll_interval=args.poll_interval,
+            poll_memory=args.poll_memory,
         )
         auth = {
             "auth_url": auth_url,

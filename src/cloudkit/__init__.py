@@ -12,13 +12,13 @@ Example:
 
 from typing import TYPE_CHECKING, Any
 
-from cloudkit._core import Quirk, RetryPolicy, Secret, make_converter
+from cloudkit._core import Poller, Quirk, RetryPolicy, Secret, make_converter
 
 if TYPE_CHECKING:
     from cloudkit._core import QUIRKS
     from cloudkit.platform import Platform
 
-__all__ = ["QUIRKS", "Platform", "Quirk", "RetryPolicy", "Secret", "make_converter"]
+__all__ = ["QUIRKS", "Platform", "Poller", "Quirk", "RetryPolicy", "Secret", "make_converter"]
 __version__ = "0.1.0"
 
 

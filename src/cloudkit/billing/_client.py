@@ -20,7 +20,7 @@ import httpx
 
 from cloudkit._core._errors import scrub
 from cloudkit._core._http import make_http_client, translate_transport_errors
-from cloudkit._core._retry import RetryPolicy
+from cloudkit._core._retry import Poller, RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit.billing import _paging, _quirks, _wire
 from cloudkit.billing._models import (
@@ -58,8 +58,7 @@ log = logging.getLogger("cloudkit.billing")
 T = TypeVar("T")
 SYSTEM = "billing"
 ParamValue = str | int | Decimal
-_FIRST_POLL = 0.2
-_MAX_POLL = 5.0
+_FIRST_POLL = 0.2  # a queued service operation is often done within a fraction of a second
 
 
 @attrs.define
@@ -70,6 +69,7 @@ class _Connection:
     http: httpx.Client
     owns_http: bool
     retry: RetryPolicy
+    poller: Poller
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     lock: threading.Lock = attrs.field(factory=threading.Lock)
@@ -96,6 +96,9 @@ class BillingClient:
         settings: where and how to log in.
         http: an ``httpx.Client`` to use (the caller keeps ownership); by default one is made.
         retry: the retry policy for idempotent calls and verified writes.
+        poller: when a wait for a queued service operation polls, learned per operation and billing URL
+            (see :class:`~cloudkit.Poller`); share one between clients so they learn together. Default:
+            ``Poller(first=0.2)``.
         clock: monotonic seconds, for waits (tests inject a fake clock).
         sleep: how to wait between polls (tests inject the fake clock's sleep).
 
@@ -117,6 +120,7 @@ class BillingClient:
         *,
         http: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
+        poller: Poller | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -129,6 +133,7 @@ class BillingClient:
             http=http,
             owns_http=owns_http,
             retry=retry or RetryPolicy(),
+            poller=poller or Poller(first=_FIRST_POLL),
             clock=clock,
             sleep=sleep,
         )
@@ -1002,14 +1007,14 @@ class BillingClient:
         self.get_service(service_id)  # NotFoundError before acting on a service that is not there
         self._read(func, {"elid": str(service_id)}, operation=operation)
         budget = self._conn.settings.operation_wait if wait is None else wait
-        deadline = self._conn.clock() + budget
-        delay = _FIRST_POLL
-        while True:
+        last: list[Service] = []  # the service as the last poll saw it
+
+        def check() -> tuple[bool, Service, str]:
             current = self._find_service(service_id, operation=operation)
             if current is None or current.status == target:
                 if current is None and target is not ServiceStatus.DELETED:
                     raise NotFoundError(f"service {service_id} vanished", system=SYSTEM, operation=operation)
-                return current or Service(id=ServiceId(int(service_id)), name="", status=target)
+                return True, current or Service(id=ServiceId(int(service_id)), name="", status=target), "done"
             queued = current.status == ServiceStatus.IN_PROGRESS or self._has_running_operation(
                 service_id, operation
             )
@@ -1017,17 +1022,29 @@ class BillingClient:
                 raise _quirks.silent_no_op(
                     operation, f"service {service_id} is still {current.status.name.lower()}"
                 )
-            if budget == 0:
-                return current
-            if self._conn.clock() + delay > deadline:
-                raise WaitTimeoutError(
-                    f"service {service_id} did not become {target.name.lower()} within {budget:g}s",
-                    last_status=current.status.name,
-                    system=SYSTEM,
-                    operation=operation,
-                )
-            self._conn.sleep(delay)
-            delay = min(delay * 2, _MAX_POLL)
+            last[:] = [current]
+            return False, current, current.status.name
+
+        try:
+            return self._conn.poller.until(
+                check,
+                kind=operation,
+                where=self._conn.settings.url,
+                budget=budget,
+                clock=self._conn.clock,
+                sleep=self._conn.sleep,
+                system=SYSTEM,
+                operation=operation,
+            )
+        except WaitTimeoutError as exc:
+            if budget == 0 and last:
+                return last[0]  # wait=0: the queued service, as documented
+            raise WaitTimeoutError(
+                f"service {service_id} did not become {target.name.lower()} within {budget:g}s",
+                last_status=exc.last_status,
+                system=SYSTEM,
+                operation=operation,
+            ) from None
 
 
 _DEFAULT_ERROR_TYPE = "processing"  # assumption: the type of an error given as a bare message

@@ -208,7 +208,7 @@ class StepRecord:
     """
 
     name: str
-    state: StepState
+    state: StepState = attrs.field(converter=StepState)
     attempts: int = 0
     outside_ids: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_ids, hash=False)
     last_error: str | None = None
@@ -252,8 +252,10 @@ class Saga:
     state: SagaState = attrs.field(converter=SagaState)
     running_operation: int | None = None
     plan: ServerPlan | None = None
-    reason: SuspendReason | None = None
-    steps: tuple[StepRecord, ...] = ()
+    reason: SuspendReason | None = attrs.field(
+        default=None, converter=attrs.converters.optional(SuspendReason)
+    )
+    steps: tuple[StepRecord, ...] = attrs.field(default=(), converter=tuple)
     attempts: int = 0
     last_error: str | None = None
     created_at: dt.datetime | None = None

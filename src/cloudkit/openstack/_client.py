@@ -24,7 +24,7 @@ import requests
 from openstack.compute.v2 import server as _sdk_server
 
 from cloudkit._core._errors import error_for_status, request_id_from, scrub
-from cloudkit._core._retry import RetryPolicy
+from cloudkit._core._retry import Poller, RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit._keystone import KeystoneIdentity, KeystoneToken, read_token
 from cloudkit.errors import (
@@ -58,7 +58,6 @@ __all__ = ["OpenStackClient"]
 log = logging.getLogger("cloudkit.openstack")
 T = TypeVar("T")
 SYSTEM = "openstack"
-_MAX_POLL = 5.0
 _CINDER_MOUNTPOINT = "/dev/vdb"  # os-attach needs one; it only lands in Cinder's records anyway
 _VOLUME_FAILURES = frozenset({"error", "error_attaching", "error_detaching", "error_deleting"})
 
@@ -129,6 +128,23 @@ _DEFAULT_WAITS = OpenStackSettings(
 )
 
 
+def _cloud_of(settings: OpenStackSettings | None, connection: openstack.connection.Connection) -> str:
+    """The cloud a client talks to, as its poller keys what it learns: Keystone's URL and the region.
+
+    A client on a given connection whose auth URL cannot be read is its own cloud (it shares nothing it
+    learns; a fresh name, since an ``id()`` may be reused by a later connection to another cloud).
+    """
+    if settings is not None:
+        return f"{settings.auth_url} {settings.region_name or ''}".rstrip()
+    config = getattr(connection, "config", None)
+    auth = getattr(config, "auth", None)
+    auth_url = auth.get("auth_url") if isinstance(auth, dict) else None
+    if not isinstance(auth_url, str) or not auth_url:
+        return f"connection {uuid.uuid4().hex}"
+    region = getattr(config, "region_name", None)
+    return f"{auth_url} {region if isinstance(region, str) else ''}".rstrip()
+
+
 class _Connected:
     """An openstacksdk connection: made from settings (then owned, and closed by `close`) or given.
 
@@ -189,6 +205,8 @@ class OpenStackClient(_Connected):
         settings: credentials and budgets; or pass ``connection``.
         connection: an existing ``openstack.connection.Connection`` (the caller keeps ownership).
         retry: the retry policy for reads and verified creates.
+        poller: when waits poll, learned per kind of wait (``create_server:ACTIVE``, ...); share one
+            between clients so they learn together. Default: a new one from the settings' ``poll_*``.
         clock: monotonic seconds, for waits (tests inject a fake clock).
         sleep: how to wait between polls.
         new_marker: makes the client-side marker a create carries (tests make it deterministic).
@@ -209,6 +227,7 @@ class OpenStackClient(_Connected):
         *,
         connection: openstack.connection.Connection | None = None,
         retry: RetryPolicy | None = None,
+        poller: Poller | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         new_marker: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -217,6 +236,15 @@ class OpenStackClient(_Connected):
         super().__init__(settings, connection=connection, retry=retry)
         # Budgets come from the settings; a client built from a bare connection uses the defaults.
         self._waits = settings or _DEFAULT_WAITS
+        w = self._waits
+        self._poller = poller or Poller(
+            first=w.poll_interval,
+            growth=w.poll_growth,
+            max_interval=w.poll_max_interval,
+            tail=w.poll_tail,
+            memory=w.poll_memory,
+        )
+        self._cloud = _cloud_of(settings, self._conn)  # what the poller learns is kept per cloud
         self._clock = clock
         self._sleep = sleep
         self._new_marker = new_marker
@@ -742,24 +770,27 @@ class OpenStackClient(_Connected):
             raise InvalidArgumentError("wait must be >= 0", system=SYSTEM)
         return wait
 
-    def _poll(self, operation: str, check: Callable[[], tuple[bool, T, str]], wait: float | None) -> T:
-        """Call ``check`` until it reports done, backing off between polls, within the budget."""
-        budget = self._budget(wait)
-        deadline = self._clock() + budget
-        delay = self._waits.poll_interval
-        while True:
-            done, value, status = check()
-            if done:
-                return value
-            if self._clock() + delay > deadline:
-                raise WaitTimeoutError(
-                    f"still {status} after {budget:g}s",
-                    last_status=status,
-                    system=SYSTEM,
-                    operation=operation,
-                )
-            self._sleep(delay)
-            delay = min(delay * 2, _MAX_POLL)
+    def _poll(
+        self,
+        operation: str,
+        check: Callable[[], tuple[bool, T, str]],
+        wait: float | None,
+        *,
+        kind: str | None = None,
+        plan: Iterable[float] | None = None,
+    ) -> T:
+        """Call ``check`` until it reports done, on the poller's schedule for ``kind``, within the budget."""
+        return self._poller.until(
+            check,
+            kind=kind or operation,
+            where=self._cloud,
+            budget=self._budget(wait),
+            clock=self._clock,
+            sleep=self._sleep,
+            system=SYSTEM,
+            operation=operation,
+            plan=plan,
+        )
 
     def _wait_server_status(self, server_id: str, target: str, operation: str, wait: float | None) -> Any:
         """Poll until the server reaches ``target`` with no task in progress; the last SDK server read."""
@@ -775,7 +806,7 @@ class OpenStackClient(_Connected):
                 )
             return status == target and not getattr(raw, "task_state", None), raw, status
 
-        return self._poll(operation, check, wait)
+        return self._poll(operation, check, wait, kind=f"{operation}:{target}")
 
     def _wait_volume_status(self, volume_id: str, target: str, operation: str, wait: float | None) -> Volume:
         def check() -> tuple[bool, Volume, str]:
@@ -786,7 +817,7 @@ class OpenStackClient(_Connected):
                 )
             return volume.status == target, volume, volume.status
 
-        return self._poll(operation, check, wait)
+        return self._poll(operation, check, wait, kind=f"{operation}:{target}")
 
     def _wait_gone(self, operation: str, fetch: Callable[[], Any], wait: float | None, *, what: str) -> None:
         def check() -> tuple[bool, None, str]:
@@ -801,7 +832,7 @@ class OpenStackClient(_Connected):
                 raise ApiError(f"{what} went to {status} while deleting", system=SYSTEM, operation=operation)
             return False, None, status
 
-        self._poll(operation, check, wait)
+        self._poll(operation, check, wait, kind=f"{operation}:{what} gone")
 
     def _wait_volume_released(self, volume_id: str, operation: str, wait: float | None) -> Volume | None:
         """After its server is deleted: ``None`` once the volume is gone, or the volume once available."""
@@ -813,7 +844,7 @@ class OpenStackClient(_Connected):
                 return True, None, "gone"
             return volume.status == "available", volume, volume.status
 
-        return self._poll(operation, check, wait)
+        return self._poll(operation, check, wait, kind=f"{operation}:volume released")
 
     def _nova_lists(self, server_id: str, volume_id: str, operation: str) -> bool:
         attachments = self._read(operation, lambda: list(self._conn.compute.volume_attachments(server_id)))
@@ -872,12 +903,14 @@ class OpenStackClient(_Connected):
         with _translate(operation):
             self._conn.block_storage.attach_volume(volume_id, _CINDER_MOUNTPOINT, instance=server_id)
         verify = self._waits.cinder_attach_verify_seconds
+        # A grace period that usually runs out (the quirk): plain doubling gaps, nothing to learn from.
+        grace = Poller.doubling(self._waits.poll_interval, self._waits.poll_max_interval)
 
         def check() -> tuple[bool, bool, str]:
             return self._nova_lists(server_id, volume_id, operation), True, "not listed by Nova"
 
         try:
-            self._poll(operation, check, verify)
+            self._poll(operation, check, verify, plan=grace)
         except WaitTimeoutError:
             _quirks.cinder_attach_not_seen(server_id, volume_id)
             self._undo_cinder_attach(server_id, volume_id, operation)

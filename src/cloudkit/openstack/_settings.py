@@ -23,6 +23,27 @@ def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> Non
         raise ConfigError(f"OpenStackSettings.{attribute.name} must be > 0", system="openstack")
 
 
+def _above_one(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 1:
+        raise ConfigError(f"OpenStackSettings.{attribute.name} must be > 1", system="openstack")
+
+
+def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 < value < 1:
+        raise ConfigError(f"OpenStackSettings.{attribute.name} must be between 0 and 1", system="openstack")
+
+
+def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """An int >= 0; a bool or a float is refused (``poll_memory=True`` or ``8.5`` is a mistake)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(
+            f"OpenStackSettings.{attribute.name} must be an int, got {type(value).__name__}",
+            system="openstack",
+        )
+    if value < 0:
+        raise ConfigError(f"OpenStackSettings.{attribute.name} must be >= 0", system="openstack")
+
+
 def _frozen_overrides(value: Mapping[str, str] | None) -> types.MappingProxyType[str, str]:
     """A read-only copy, sorted by service key (so equal overrides print and compare alike)."""
     if value is None:
@@ -79,7 +100,17 @@ class OpenStackSettings:
         interface: catalog interface (``public``, ``internal``).
         timeout: seconds for one HTTP request.
         wait_timeout: default budget in seconds for waits (server ACTIVE, volume in-use, ...).
-        poll_interval: first delay between status polls; doubles up to 5 s.
+        poll_interval: a wait polls at once, then this many seconds after it started; while the kind of
+            wait (``create_server:ACTIVE``, ``attach_volume``, ...) is new to the client, each later poll
+            comes ``poll_growth`` times as long after the start as the one before.
+        poll_growth: that factor (> 1): such a wait ends at most this many times the transition time
+            (or ``poll_max_interval`` seconds) after it.
+        poll_max_interval: the longest gap between two polls.
+        poll_tail: once a kind of wait has ended on this cloud before, the client polls at the start
+            of the bounds earlier waits agree on, inside them while they are wider than this fraction of
+            the transition time, and at their end (see :class:`~cloudkit.Poller`); a transition slower
+            than them is polled in steps starting at this fraction (0 < ``poll_tail`` < 1).
+        poll_memory: how many recent waits of each kind the client learns from (an int; 0: none).
         cinder_attach_verify_seconds: how long ``AttachStrategy.CINDER_THEN_NOVA`` waits for Nova to see a
             Cinder-side attach before undoing it and attaching through Nova.
         verify_tls: verify TLS certificates.
@@ -118,6 +149,10 @@ class OpenStackSettings:
     timeout: float = attrs.field(default=30.0, validator=_positive)
     wait_timeout: float = attrs.field(default=300.0, validator=_positive)
     poll_interval: float = attrs.field(default=1.0, validator=_positive)
+    poll_growth: float = attrs.field(default=1.5, validator=_above_one)
+    poll_max_interval: float = attrs.field(default=5.0, validator=_positive)
+    poll_tail: float = attrs.field(default=0.05, validator=_fraction)
+    poll_memory: int = attrs.field(default=8, validator=_count)
     cinder_attach_verify_seconds: float = attrs.field(default=10.0, validator=_positive)
     verify_tls: bool = True
     # Left out of the hash (a read-only mapping is not hashable); equality still compares it.

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from cloudkit import Poller
 from cloudkit.billing import BillingClient, BillingSettings, PaymentStatus, ServiceStatus
 from cloudkit.errors import (
     AuthenticationError,
@@ -250,8 +251,42 @@ def test_queued_suspend_waits_then_times_out_naming_the_status(billing, billing_
     with pytest.raises(WaitTimeoutError) as info:
         billing.suspend_service(301, wait=3)
     assert info.value.last_status == "IN_PROGRESS"
-    assert sum(fake_clock.sleeps) <= 3
-    assert fake_clock.sleeps[:3] == [0.2, 0.4, 0.8]
+    assert "did not become suspended within 3s" in str(info.value)
+    # the Poller's first schedule: at once, then 0.2 s after the start, each poll 1.5 times as late
+    assert fake_clock.sleeps[:3] == pytest.approx([0.2, 0.1, 0.15])
+    assert fake_clock() <= 3  # the deadline is kept on the clock
+
+
+def test_queued_operation_waits_learn_when_the_operation_ends(billing_fake, fake_clock):
+    """The same Poller as OpenStack's waits: a later suspend polls where earlier ones ended."""
+    billing_fake.complete_operations = False
+    started = [0.0]
+
+    def sleep(seconds):  # the processing module reports back 1 s after the operation was queued
+        fake_clock.sleep(seconds)
+        if fake_clock() - started[0] >= 1.0:
+            billing_fake.complete_running_operations()
+
+    poller = Poller(first=0.2)
+    settings = BillingSettings(url=billing_fake.url, username="admin", password="secret")
+    with BillingClient(settings, poller=poller, clock=fake_clock, sleep=sleep) as billing:
+        billing.login()
+        started[0] = fake_clock()
+        assert billing.suspend_service(301).status is ServiceStatus.SUSPENDED
+        first = fake_clock() - started[0]
+        assert first == pytest.approx(1.0125)  # polls at 0, 0.2, 0.3, 0.45, 0.675 and 1.0125 s
+        bounds = poller.bounds("suspend_service", where=billing_fake.url)
+        assert bounds == pytest.approx((0.675, 1.0125))
+        started[0] = fake_clock()
+        fake_clock.sleeps.clear()
+        assert billing.resume_service(301).status is ServiceStatus.ACTIVE  # another kind: not learned
+        assert len(fake_clock.sleeps) == 5
+        started[0] = fake_clock()
+        fake_clock.sleeps.clear()
+        assert billing.suspend_service(302).status is ServiceStatus.SUSPENDED
+        # at the start of the bounds, 7/8 into them, at their end: done 1.0125 s after the start
+        assert fake_clock.sleeps == pytest.approx([0.675, 0.2953125, 0.0421875])
+    assert poller.bounds("suspend_service", where="http://another.invalid/billmgr") is None
 
 
 def test_queued_suspend_with_no_wait_returns_the_queued_service(billing, billing_fake):

@@ -1,14 +1,18 @@
 """OpenStackClient against the live fake: exact call sequences, faults only a live server can show."""
 
+import openstack.connection
 import pytest
 
+from cloudkit import Poller
 from cloudkit.errors import (
+    ConfigError,
     ConflictError,
     InvalidArgumentError,
     ServerError,
     WaitTimeoutError,
 )
-from cloudkit.openstack import AttachStrategy
+from cloudkit.openstack import AttachStrategy, OpenStackClient, OpenStackSettings
+from cloudkit.openstack._client import _cloud_of
 from cloudkit.testing import Fault
 from cloudkit.testing.fakes import OpenStackFake
 from cloudkit.testing.plugin import OpenStackClientFactory
@@ -123,7 +127,97 @@ def test_waits_poll_with_backoff_until_the_transition_completes(slow_cloud, fake
     client = make()
     volume = client.create_volume("slow", size=1)
     assert volume.status == "available"
-    assert fake_clock.sleeps == [1.0, 2.0]  # 1 s, then doubled: the 3 s transition is over
+    # polls at 0, 1, 1.5, 2.25 and 3.375 s: each 1.5 times as long after the start as the one before
+    assert fake_clock.sleeps == [1.0, 0.5, 0.75, 1.125]
+
+
+def test_later_waits_of_a_kind_poll_where_earlier_ones_ended(slow_cloud, fake_clock, openstack_calls):
+    _, make = slow_cloud
+    client = make()
+    client.create_volume("first", size=1)  # the 3 s transition ended in (2.25, 3.375]
+    fake_clock.sleeps.clear()
+    openstack_calls.clear()
+    assert client.create_volume("second", size=1).status == "available"
+    # at the start of (2.25, 3.375] (not yet), then 7/8 into it: 3.234375 s, 8% after the transition
+    assert fake_clock.sleeps == [2.25, 0.984375]
+    assert openstack_calls.api_calls() == [
+        ("POST", "/volumes"),
+        ("GET", "/volumes/{id}"),
+        ("GET", "/volumes/{id}"),
+    ]
+    # another kind of wait has learned nothing yet: a new server polls as the first volume did
+    fake_clock.sleeps.clear()
+    client.create_server("web", image=_image_id(client), flavor=FLAVOR, system_volume_size=10)
+    assert fake_clock.sleeps == [1.0, 0.5, 0.75, 1.125]
+
+
+def test_clients_sharing_a_poller_learn_together(slow_cloud, fake_clock):
+    fake, _ = slow_cloud
+    poller = Poller(first=1.0)
+    settings = OpenStackSettings(
+        auth_url=fake.auth_url, username="portal", password="portal-pass", project_name="alice"
+    )
+    clients = [
+        OpenStackClient(settings, poller=poller, clock=fake_clock, sleep=fake_clock.sleep) for _ in range(2)
+    ]
+    with clients[0] as one, clients[1] as two:
+        one.create_volume("first", size=1)
+        fake_clock.sleeps.clear()
+        two.create_volume("second", size=1)
+    assert fake_clock.sleeps == [2.25, 0.984375]
+    assert poller.bounds("create_volume:available", where=fake.auth_url) == (2.25, 3.234375)
+
+
+def test_a_shared_poller_keeps_what_it_learns_apart_per_cloud(slow_cloud, fake_clock):
+    fake, _ = slow_cloud
+    poller = Poller(first=1.0)
+
+    def client(auth_url, **kw):
+        settings = OpenStackSettings(
+            auth_url=auth_url, username="portal", password="portal-pass", project_name="alice", **kw
+        )
+        return OpenStackClient(settings, poller=poller, clock=fake_clock, sleep=fake_clock.sleep)
+
+    with OpenStackFake(clock=fake_clock, transition_seconds=3) as other_cloud:
+        elsewhere = other_cloud.auth_url
+        with client(fake.auth_url) as one, client(elsewhere) as two:
+            one.create_volume("first", size=1)
+            fake_clock.sleeps.clear()
+            two.create_volume("elsewhere", size=1)  # another cloud: polls as a first wait
+            assert fake_clock.sleeps == [1.0, 0.5, 0.75, 1.125]
+    assert poller.bounds("create_volume:available", where=fake.auth_url) == (2.25, 3.375)
+    assert poller.bounds("create_volume:available", where=elsewhere) == (2.25, 3.375)
+    assert poller.bounds("create_volume:available", where=f"{fake.auth_url} RegionTwo") is None
+    # a client made from a connection to the same cloud (and region) shares what was learned
+    settings = OpenStackSettings(
+        auth_url=fake.auth_url, username="portal", password="portal-pass", project_name="alice"
+    )
+    connection = openstack.connection.Connection(**settings.connection_config())
+    with OpenStackClient(
+        connection=connection, poller=poller, clock=fake_clock, sleep=fake_clock.sleep
+    ) as three:
+        fake_clock.sleeps.clear()
+        three.create_volume("third", size=1)
+        assert fake_clock.sleeps == [2.25, 0.984375]
+    connection.close()
+
+
+@pytest.mark.parametrize("memory", [True, 8.0, "8"])
+def test_poll_memory_is_an_int(memory):
+    with pytest.raises(ConfigError, match="poll_memory must be an int"):
+        OpenStackSettings(
+            auth_url="http://ks.invalid/v3", username="u", password="p", project_name="a", poll_memory=memory
+        )
+
+
+def test_the_poll_knobs_come_from_the_settings(slow_cloud, fake_clock):
+    _, make = slow_cloud
+    client = make(poll_interval=0.5, poll_growth=2.0, poll_max_interval=1.0, poll_memory=0)
+    client.create_volume("first", size=1)
+    assert fake_clock.sleeps == [0.5, 0.5, 1.0, 1.0]  # polls at 0, 0.5, 1, 2 and 3 s
+    fake_clock.sleeps.clear()
+    client.create_volume("second", size=1)
+    assert fake_clock.sleeps == [0.5, 0.5, 1.0, 1.0]  # memory 0: nothing learned
 
 
 def test_waits_are_bounded_and_name_the_last_status(slow_cloud, fake_clock):
@@ -190,3 +284,18 @@ def test_a_server_repeating_the_same_next_page_is_refused_not_looped(openstack, 
     with pytest.raises(CloudkitError, match="Endless pagination loop"):
         openstack.list_servers()
     assert len(openstack_fake.calls) - seen == 2
+
+
+def test_the_cloud_a_poller_learns_for_is_keystone_and_the_region():
+    settings = OpenStackSettings(
+        auth_url="http://ks.invalid/v3", username="u", password="p", project_name="a", region_name="R2"
+    )
+    assert _cloud_of(settings, None) == "http://ks.invalid/v3 R2"
+    connection = openstack.connection.Connection(**settings.connection_config())
+    assert _cloud_of(None, connection) == "http://ks.invalid/v3 R2"
+    connection.close()
+    # a client on a connection that does not say where it goes is a cloud of its own, never one seen
+    # before (each client names it once)
+    unknown = object()
+    assert _cloud_of(None, unknown).startswith("connection ")
+    assert _cloud_of(None, unknown) != _cloud_of(None, unknown)
