@@ -486,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:  # noqa: PLR0911 - one return per command
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the chosen command; its exit status."""
     if args.command == "demo":
         run_demo()
