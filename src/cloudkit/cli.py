@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from cloudkit import QUIRKS
+from cloudkit import QUIRKS, errors
 from cloudkit._demos import tungsten as tungsten_demo
 from cloudkit._doctor import run_doctor_from_env
 from cloudkit.billing import BillingClient, BillingSettings
@@ -33,6 +33,7 @@ from cloudkit.errors import (
     SystemVolumeError,
     TokenRevokedError,
 )
+from cloudkit.lifecycle._models import SagaState
 
 __all__ = ["main"]
 
@@ -384,6 +385,59 @@ def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: 
     return 0
 
 
+if TYPE_CHECKING:
+    from cloudkit.lifecycle import Lifecycle
+
+
+def run_lifecycle(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``cloudkit lifecycle list|show|retry|sweep``: the saga store of ``CLOUDKIT_LIFECYCLE_DB``."""
+    import json  # noqa: PLC0415
+
+    from cloudkit.lifecycle import Lifecycle  # noqa: PLC0415 (SQLAlchemy loads with it)
+    from cloudkit.lifecycle._report import saga_detail, saga_table, saga_to_json  # noqa: PLC0415
+
+    out = out or sys.stdout
+    with Lifecycle.from_env() as lifecycle:
+        if args.action == "list":
+            state = SagaState(args.state) if args.state else None
+            sagas = lifecycle.sagas(state=state, item=args.item, limit=args.limit)
+            if args.json:
+                print(json.dumps([saga_to_json(s) for s in sagas], indent=2), file=out)
+            else:
+                print(saga_table(sagas), file=out)
+            return 0
+        if args.action == "sweep":
+            handed = lifecycle.sweep(limit=args.limit)
+            print(
+                json.dumps(handed) if args.json else f"{len(handed)} due saga(s) handed to the runner",
+                file=out,
+            )
+            return 0
+        if not args.saga:
+            print(
+                f"cloudkit lifecycle {args.action}: give a saga id (or its first characters)", file=sys.stderr
+            )
+            return 2
+        saga_id = _saga_id(lifecycle, args.saga)
+        saga = lifecycle.retry(saga_id) if args.action == "retry" else lifecycle.saga(saga_id)
+        print(json.dumps(saga_to_json(saga), indent=2) if args.json else saga_detail(saga), file=out)
+        return 0
+
+
+def _saga_id(lifecycle: Lifecycle, given: str) -> str:
+    """A full saga id from a full id or a unique prefix of a recent saga's id (as git takes hashes)."""
+    matches = [s.id for s in lifecycle.sagas(limit=10_000) if s.id.startswith(given)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        return given  # the store says NotFoundError with the id
+    raise errors.InvalidArgumentError(
+        f"{given!r} starts {len(matches)} saga ids; give more characters",
+        system="lifecycle",
+        operation="show",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cloudkit`` command."""
     parser = argparse.ArgumentParser(
@@ -415,30 +469,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")
     lab.add_argument("--rebuild", action="store_true", help="install: rebuild every venv")
     lab.add_argument("--home", type=Path, default=None, help="lab folder (default ~/.cache/cloudkit-lab)")
+    lifecycle = commands.add_parser("lifecycle", help="sagas in the lifecycle store (CLOUDKIT_LIFECYCLE_DB)")
+    lifecycle.add_argument("action", choices=["list", "show", "retry", "sweep"])
+    lifecycle.add_argument("saga", nargs="?", help="show|retry: a saga id or its first characters")
+    lifecycle.add_argument("--state", choices=[s.value for s in SagaState], help="list: only this state")
+    lifecycle.add_argument("--item", type=int, help="list: only this billing item")
+    lifecycle.add_argument("--limit", type=int, default=100, help="list|sweep: at most this many (100)")
+    lifecycle.add_argument("--json", action="store_true", help="JSON instead of a table")
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)
     try:
-        if args.command == "demo":
-            run_demo()
-        elif args.command == "sim":
-            run_sim(args.port)
-        elif args.command == "record":
-            return run_record(args.system, extra, against=args.against, into=args.into)
-        elif args.command == "drift":
-            return run_drift(args.a, args.b)
-        elif args.command == "doctor":
-            return run_doctor_from_env(sys.stdout)
-        elif args.command == "lab":
-            return run_lab(args.action, home=args.home, fresh=args.fresh, rebuild=args.rebuild)
-        elif args.markdown:
-            sys.stdout.write(QUIRKS.markdown())
-        else:
-            for quirk_id, quirk in QUIRKS.items():
-                print(f"{quirk_id:32s} {quirk.evidence:15s} {quirk.summary}")
+        return _dispatch(args, extra)
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run the chosen command; its exit status."""
+    if args.command == "demo":
+        run_demo()
+    elif args.command == "sim":
+        run_sim(args.port)
+    elif args.command == "record":
+        return run_record(args.system, extra, against=args.against, into=args.into)
+    elif args.command == "drift":
+        return run_drift(args.a, args.b)
+    elif args.command == "doctor":
+        return run_doctor_from_env(sys.stdout)
+    elif args.command == "lifecycle":
+        return run_lifecycle(args)
+    elif args.command == "lab":
+        return run_lab(args.action, home=args.home, fresh=args.fresh, rebuild=args.rebuild)
+    elif args.markdown:
+        sys.stdout.write(QUIRKS.markdown())
+    else:
+        for quirk_id, quirk in QUIRKS.items():
+            print(f"{quirk_id:32s} {quirk.evidence:15s} {quirk.summary}")
     return 0
 
 

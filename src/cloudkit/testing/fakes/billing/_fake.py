@@ -383,6 +383,19 @@ class BillingFake(LoopbackFake):
         account_id = self._state.account_of(login).id
         return [row for row in table.values() if row.account_id == account_id]
 
+    def account_of(self, login: str) -> int | None:
+        """The account id of the user ``login``, or ``None`` when billing has no such user.
+
+        Example:
+            >>> fake = BillingFake()
+            >>> fake.account_of("alice"), fake.account_of("nobody")
+            (1, None)
+        """
+        with self._lock:
+            if self._state.user_by_login(login) is None:
+                return None
+            return self._state.account_of(login).id
+
     def service_status(self, item_id: int) -> int:
         """The status code of a service (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress).
 
