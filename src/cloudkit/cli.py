@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
+from cloudkit._demos import lifecycle as lifecycle_demo
 from cloudkit._demos import tungsten as tungsten_demo
 from cloudkit._doctor import run_doctor_from_env
 from cloudkit.billing import BillingClient, BillingSettings
@@ -146,6 +147,7 @@ def run_demo(out: TextIO = sys.stdout) -> None:
     run_openstack_demo(story)
     tungsten_demo.run(story)
     run_session_demo(story)
+    lifecycle_demo.run(story)
     print("\nDemo finished: every step behaved as described.", file=out)
 
 

@@ -153,6 +153,10 @@ def _tell(
         story.step(f"billing deletes item {item}", lambda: admin.delete_service(item, wait=0))
         _await_module(story, billing_fake, "billing runs cloudkit-pm --command close")
         left = [s.id for s in cloud.list_servers(tags=[f"cloudkit-item:{item}"])]
+        closed = ServiceStatus(billing_fake.service_status(item))
+        if closed is not ServiceStatus.DELETED:
+            msg = f"billing shows item {item} {closed.name} after close"
+            raise AssertionError(msg)
         if left:
             msg = f"servers left after close: {left}"
             raise AssertionError(msg)

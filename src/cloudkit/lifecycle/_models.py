@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -216,6 +216,10 @@ class StepRecord:
     finished_at: dt.datetime | None = None
 
 
+def _steps_tuple(value: Iterable[StepRecord]) -> tuple[StepRecord, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Saga:
     """One lifecycle command for one billing item, with every step.
@@ -255,7 +259,7 @@ class Saga:
     reason: SuspendReason | None = attrs.field(
         default=None, converter=attrs.converters.optional(SuspendReason)
     )
-    steps: tuple[StepRecord, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[StepRecord, ...] = attrs.field(default=(), converter=_steps_tuple)
     attempts: int = 0
     last_error: str | None = None
     created_at: dt.datetime | None = None

@@ -352,3 +352,7 @@ def _print(stream: IO[str], document: str) -> None:
 
 if TYPE_CHECKING:
     from cloudkit.lifecycle._models import Saga
+
+
+if __name__ == "__main__":
+    sys.exit(main())
