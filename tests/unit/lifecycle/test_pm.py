@@ -21,7 +21,7 @@ MODULE = [sys.executable, "-m", "cloudkit.lifecycle.pm"]
 def _run(*argv: str) -> tuple[int, ET.Element]:
     out = io.StringIO()
     code = main(list(argv), environ={}, out=out)
-    return code, ET.fromstring(out.getvalue().split("\n", 1)[1])  # noqa: S314 - our own output
+    return code, ET.fromstring(out.getvalue().split("\n", 1)[1])  # noqa: S314 - our own output  # noqa: S314 - our own output
 
 
 def test_features_lists_the_item_type_params_and_features():
