@@ -23,7 +23,7 @@ from typing import Protocol
 
 import attrs
 
-from cloudkit._core._retry import RetryPolicy
+from cloudkit._core._retry import Poller, RetryPolicy
 from cloudkit._core._secret import Secret
 from cloudkit.billing import BillingClient, ModuleCommand
 from cloudkit.errors import ConfigError, ConflictError, NotFoundError, WaitTimeoutError
@@ -239,6 +239,7 @@ class Systems:
         if sleep is not None:
             extra["sleep"] = sleep
         self._timing = extra
+        self._poller: Poller | None = None
         self.retry = RetryPolicy(**extra)  # type: ignore[arg-type]
         self._lock = threading.Lock()
         self._billing: BillingClient | None = None
@@ -279,7 +280,22 @@ class Systems:
             client = self._clouds.get(name)
             if client is None:
                 scoped = attrs.evolve(settings, project_name=name)
-                client = OpenStackClient(scoped, retry=self.retry, **self._timing)  # type: ignore[arg-type]
+                if self._poller is None:
+                    # One poller for every customer's client: what a wait learned about this cloud (how
+                    # long a build takes) serves the next customer's first build too.
+                    self._poller = Poller(
+                        first=settings.poll_interval,
+                        growth=settings.poll_growth,
+                        max_interval=settings.poll_max_interval,
+                        tail=settings.poll_tail,
+                        memory=settings.poll_memory,
+                    )
+                client = OpenStackClient(
+                    scoped,
+                    retry=self.retry,
+                    poller=self._poller,
+                    **self._timing,  # type: ignore[arg-type]
+                )
                 self._clouds[name] = client
             return client
 
