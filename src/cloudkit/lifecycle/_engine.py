@@ -142,8 +142,13 @@ class Engine:
         return self.attempt(saga_id, owner=owner).saga
 
     def attempt(self, saga_id: str, *, owner: str | None = None) -> Attempt:
-        """Like :meth:`run`, also saying whether this call ran the saga (False: final or leased)."""
-        owner = owner or self.owner
+        """Like :meth:`run`, also saying whether this call ran the saga (False: final or leased).
+
+        Each attempt claims the lease under its own token (this engine's id plus a random part), so two
+        threads sharing one engine never both hold a saga: the store lets an owner re-claim its own
+        lease, which must mean this attempt, not a sibling thread's.
+        """
+        owner = owner or f"{self.owner}:{uuid.uuid4().hex[:8]}"
         saga = self.store.claim(saga_id, owner=owner, lease=self.settings.lease_seconds)
         if saga is None:
             return Attempt(self.store.get(saga_id), ran=False)
@@ -244,10 +249,13 @@ class Engine:
         return self.store.get(saga.id)
 
     def _stop(self, saga: Saga, state: SagaState, text: str, owner: str) -> Saga:
-        """A final state other than DONE: billing is told first (manual, one staff task)."""
-        self._report_stopped(saga)
+        """A final state other than DONE, written first (under the lease); then billing is told (manual, one
+        staff task), so a lost lease never leaves billing told about a saga another worker finishes.
+        """  # noqa: D205 (the summary needs the order)
+        stopped = self.store.set_state(saga.id, state, owner=owner, error=text)
         log.error("saga %s (%s item %s) stops %s: %s", saga.id, saga.operation, saga.item, state, text)
-        return self.store.set_state(saga.id, state, owner=owner, error=text)
+        self._report_stopped(saga)
+        return stopped
 
     # ------------------------------------------------------------------------------ billing
     def _report_error(self, saga: Saga, text: str) -> None:

@@ -260,3 +260,29 @@ def test_a_server_plugs_into_the_customers_tf_port(world):
     saga = lifecycle.provision(item, account, plan(world))
     (post,) = [c for c in world.cloud.calls if c.method == "POST" and c.path.endswith("/servers")]
     assert f'"networks": [{{"port": "{saga.step("port").outside_ids["port"]}"}}]' in post.body
+
+
+def test_a_second_attempt_from_the_same_engine_never_runs_a_held_saga(world):
+    """Two threads sharing one Lifecycle (a portal's web threads) must not both hold a saga."""
+    import attrs
+
+    from cloudkit.lifecycle import ModuleCommand
+
+    lifecycle = world.lifecycle()
+    engine = lifecycle.engine
+    nested = []
+    steps = dict(engine.steps)
+    first, *rest = steps[ModuleCommand.OPEN]
+
+    def look_and_try_again(ctx):
+        if not nested:  # what a second thread of the same process would do mid-step
+            nested.append(engine.attempt(ctx.saga.id))
+        return first.look(ctx)
+
+    steps[ModuleCommand.OPEN] = (attrs.evolve(first, look=look_and_try_again), *rest)
+    engine.steps = steps
+    account, item = world.customer(), world.service()
+    saga = lifecycle.provision(item, account, plan(world))
+    assert saga.state is SagaState.DONE, saga.last_error
+    assert [a.ran for a in nested] == [False]
+    assert len(world.cloud.servers()) == 1
