@@ -234,10 +234,14 @@ def _run(
             return _EXIT_FAILED
     except CloudkitError as exc:
         error = ModuleError(type=type(exc).__name__, object=exc.operation, message=str(exc.args[0]))
-        _print(stream, module_error_xml(error))
-        if ro is not None and lifecycle is not None:
-            _report_outside_saga(lifecycle, args, ro, error, env)
-        return _EXIT_FAILED
+    except Exception as exc:  # whatever broke, billing gets an error document, not a traceback
+        log.exception("cloudkit-pm --command %s failed", args.command)
+        # Only the type: an unforeseen error's text may carry anything, a secret included.
+        error = ModuleError(type="internal", object=args.command, message=f"unexpected {type(exc).__name__}")
+    _print(stream, module_error_xml(error))
+    if ro is not None:
+        _report_outside_saga(lifecycle, args, ro, error, env)
+    return _EXIT_FAILED
 
 
 def _start(lifecycle: Lifecycle, args: argparse.Namespace, env: Mapping[str, str]) -> Saga:  # noqa: ARG001
@@ -308,20 +312,51 @@ def _reason(names: list[str] | None, values: list[str] | None) -> SuspendReason:
         ) from exc
 
 
+def _reported_by_a_saga(lifecycle: Lifecycle | None, item: int, ro: int) -> bool:
+    """Whether a saga of this running operation ran an attempt (its engine told billing itself).
+
+    A saga that exists but never ran (the broker refused the publish, the wait timed out before a
+    worker took it) reported nothing; an unreadable store counts as no saga.
+    """
+    if lifecycle is None:
+        return False
+    try:
+        sagas = lifecycle.sagas(item=item)
+    except CloudkitError:
+        return False
+    return any(s.running_operation == ro and (s.last_error is not None or s.state.final) for s in sagas)
+
+
+def _standalone_billing(env: Mapping[str, str]) -> BillingClient:
+    """Billing from the settings alone, for when the lifecycle (its store) could not be opened."""
+    from cloudkit.lifecycle._settings import config_environ  # noqa: PLC0415
+    from cloudkit.platform import Platform  # noqa: PLC0415
+
+    return Platform.from_env(config_environ(env)).billing_client()
+
+
 def _report_outside_saga(
-    lifecycle: Lifecycle, args: argparse.Namespace, ro: int, error: ModuleError, env: Mapping[str, str]
+    lifecycle: Lifecycle | None, args: argparse.Namespace, ro: int, error: ModuleError, env: Mapping[str, str]
 ) -> None:
     """What ISPsystem's ``Module::Run`` does on an exception, for errors no saga has reported."""
+    if _reported_by_a_saga(lifecycle, args.item, ro):
+        return
+    own = lifecycle is None
     try:
-        billing = _billing(lifecycle)
-        if any(s.running_operation == ro for s in lifecycle.sagas(item=args.item)):
-            return  # the saga's engine reported it
+        billing = _standalone_billing(env) if own or lifecycle is None else _billing(lifecycle)
+    except CloudkitError as exc:
+        log.warning("could not report the error of running operation %s: no billing (%s)", ro, exc)
+        return
+    try:
         operation = billing.record_operation_error(ro, error)
         if operation.attempts >= _int_env(env, "CLOUDKIT_PM_MAX_TRIES", _DEFAULT_MAX_TRIES):
             billing.set_operation_manual(ro)
             billing.open_staff_task(args.item, ro, args.command)
     except CloudkitError as exc:  # billing itself is down: the printed document is all we can leave
         log.warning("could not report the error of running operation %s to billing: %s", ro, exc)
+    finally:
+        if own:
+            billing.close()
 
 
 def _float_env(env: Mapping[str, str], name: str, default: float) -> float:

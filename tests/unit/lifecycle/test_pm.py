@@ -60,6 +60,16 @@ def test_read_plan_refuses_a_malformed_size():
         read_plan({"image": "i", "flavor": "f", "system_volume_gb": "ten"}, item=3)
 
 
+def _module_reports(billing) -> list[str]:
+    """What the module sent to report a failure (the fake's own fallback sends no request)."""
+    reports = ("runningoperation.edit", "runningoperation.setmanual", "task.edit")
+    return [
+        c.func
+        for c in billing.calls
+        if c.func in reports and (c.func.endswith("setmanual") or c.params.get("sok") == "ok")
+    ]
+
+
 def _order(world: LifecycleWorld, login: str, **params: str) -> int:
     assert world.billing is not None
     if world.billing.account_of(login) is None:
@@ -112,7 +122,7 @@ def test_billing_runs_the_module_through_a_whole_lifecycle(lifecycle_db_url):
 
 
 def test_a_plan_without_a_flavor_fails_before_anything_is_made_and_goes_manual(tmp_path):
-    env = {"CLOUDKIT_LIFECYCLE_DB": f"sqlite:///{tmp_path / 'lc.db'}"}
+    env = {"CLOUDKIT_LIFECYCLE_DB": f"sqlite:///{tmp_path / 'lc.db'}", "CLOUDKIT_PM_MAX_TRIES": "2"}
     with LifecycleWorld(processing_module=MODULE, module_env=env, module_max_tries=2) as world:
         billing = world.billing
         assert billing is not None
@@ -125,12 +135,18 @@ def test_a_plan_without_a_flavor_fails_before_anything_is_made_and_goes_manual(t
         assert operation.manual
         assert "flavor" in operation.errorxml
         assert len([t for t in billing.tasks() if t.item_id == item]) == 1
+        # the module itself told billing, as ISPsystem's modules do (not the fake's fallback)
+        assert _module_reports(billing) == ["runningoperation.edit", "runningoperation.edit",
+                                            "runningoperation.setmanual", "task.edit"]  # fmt: skip
         assert world.cloud.servers() == []
         assert world.cloud.project_names() == ["admin", "alice", "service"]
 
 
 def test_an_unreachable_database_fails_clearly_and_sends_nothing_to_the_clouds(tmp_path):
-    env = {"CLOUDKIT_LIFECYCLE_DB": "postgresql+psycopg://saga:hunter2@127.0.0.1:1/cloudkit"}
+    env = {
+        "CLOUDKIT_LIFECYCLE_DB": "postgresql+psycopg://saga:hunter2@127.0.0.1:1/cloudkit",
+        "CLOUDKIT_PM_MAX_TRIES": "1",
+    }
     with LifecycleWorld(processing_module=MODULE, module_env=env, module_max_tries=1) as world:
         billing = world.billing
         assert billing is not None
@@ -142,3 +158,11 @@ def test_an_unreachable_database_fails_clearly_and_sends_nothing_to_the_clouds(t
         assert '<error type="TransportError"' in run.stdout
         assert "hunter2" not in run.stdout + run.stderr
         assert len(world.cloud.calls) == cloud_calls
+        assert _module_reports(billing) == [
+            "runningoperation.edit",
+            "runningoperation.setmanual",
+            "task.edit",
+        ]
+        (operation,) = billing.running_operations()
+        assert "TransportError" in operation.errorxml
+        assert "hunter2" not in operation.errorxml

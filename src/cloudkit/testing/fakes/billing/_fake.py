@@ -187,7 +187,9 @@ class BillingFake(LoopbackFake):
         tries; past that the operation is set manual and a staff task opened, unless the module did
         it. Every run is in `module_runs`; `wait_for_module_runs` waits for the background runs.
 
-        The module's environment is ``os.environ``, then ``CLOUDKIT_BILLING_URL`` (this fake's `url`,
+        The module's environment is ``os.environ`` without its ``CLOUDKIT_*`` variables (a developer's
+        own settings, a broker or a config file, must not reach a test's module), then
+        ``CLOUDKIT_BILLING_URL`` (this fake's `url`,
         when it listens), ``CLOUDKIT_BILLING_USERNAME``/``_PASSWORD`` (the admin) and
         ``CLOUDKIT_BILLING_SERVICES`` (``module_item_type``), then ``module_env``, which wins.
         assumption: BILLmanager's modules call back through ``mgrctl`` on the same host with no
@@ -473,8 +475,8 @@ class BillingFake(LoopbackFake):
         return [] if self._module is None else self._module.run_pending()
 
     def _module_environment(self) -> dict[str, str]:
-        """os.environ, then how to call this fake back, then ``module_env`` (it wins)."""
-        env = dict(os.environ)
+        """os.environ without CLOUDKIT_*, then how to call this fake back, then ``module_env`` (it wins)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDKIT_")}
         if self.running:
             env["CLOUDKIT_BILLING_URL"] = self.url
         env["CLOUDKIT_BILLING_USERNAME"], env["CLOUDKIT_BILLING_PASSWORD"] = self._admin
