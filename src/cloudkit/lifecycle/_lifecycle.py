@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Self
 
 from cloudkit._core._secret import Secret
-from cloudkit.errors import NotFoundError, PlanError, WaitTimeoutError
+from cloudkit.errors import ConfigError, NotFoundError, PlanError, WaitTimeoutError
 from cloudkit.lifecycle._engine import Engine
 from cloudkit.lifecycle._models import Customer, ModuleCommand, Saga, SagaState, ServerPlan, SuspendReason
 from cloudkit.lifecycle._runners import InlineRunner, Runner
@@ -100,7 +100,15 @@ class Lifecycle:
         settings = LifecycleSettings.from_env(env)
         owns_runner = False
         if runner is None and env.get("CLOUDKIT_CELERY_BROKER"):  # the Celery runner (lc-celery)
-            from cloudkit.lifecycle.celery import CeleryRunner, CelerySettings  # noqa: PLC0415 (celery: optional)
+            try:
+                from cloudkit.lifecycle.celery import CeleryRunner, CelerySettings  # noqa: PLC0415 (optional)
+            except ModuleNotFoundError as exc:
+                raise ConfigError(
+                    "CLOUDKIT_CELERY_BROKER is set but Celery is not installed "
+                    "(pip install 'cloudkit[celery]')",
+                    system=SYSTEM,
+                    operation="from_env",
+                ) from exc
 
             celery_settings = CelerySettings.from_env(env)
             runner, owns_runner = CeleryRunner(celery_settings.broker, settings=celery_settings), True
@@ -215,6 +223,10 @@ class Lifecycle:
     def wait(self, saga_id: str, timeout: float) -> Saga:
         """The saga once it is final.
 
+        With the inline runner, a saga that is due while this waits (its retry time came, or the lease
+        of a process killed half-way ran out) is run here: nobody else would run it. With Celery the
+        workers' sweep does that.
+
         Raises:
             WaitTimeoutError: still not final after ``timeout`` seconds.
         """
@@ -224,6 +236,12 @@ class Lifecycle:
             saga = self.store.get(saga_id)
             if saga.state.final:
                 return saga
+            due = saga.next_attempt_at is not None and saga.next_attempt_at.timestamp() <= self._clock()
+            if due and isinstance(self.runner, InlineRunner):
+                self.runner.submit(self.engine, saga_id)  # claims only a free or expired lease
+                saga = self.store.get(saga_id)
+                if saga.state.final:
+                    return saga
             if self._clock() + delay > deadline:
                 raise WaitTimeoutError(
                     f"saga {saga_id} still {saga.state} after {timeout:g}s",

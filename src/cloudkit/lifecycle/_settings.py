@@ -9,7 +9,6 @@ but that one variable has everything. The environment wins over the file, key by
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +44,6 @@ SYSTEM_KEYS: Mapping[str, frozenset[str]] = {
     ),
 }  # fmt: skip
 _SECRET_KEYS = frozenset({"password", "application_credential_secret"})
-_URL_PASSWORD = re.compile(r"(?P<head>://[^/@:]*:)[^/@]*(?P<tail>@)")
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
@@ -72,8 +70,16 @@ def redact_url(url: str) -> str:
         >>> from cloudkit.lifecycle._settings import redact_url
         >>> redact_url("postgresql+psycopg://saga:hunter2@db:5432/cloudkit")
         'postgresql+psycopg://saga:***@db:5432/cloudkit'
+        >>> redact_url("postgresql+psycopg://saga:a/b@c@db/cloudkit")  # "/" and "@" in the password
+        'postgresql+psycopg://saga:***@db/cloudkit'
     """
-    return _URL_PASSWORD.sub(r"\g<head>***\g<tail>", url)
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    # The host part follows the LAST "@" (a password may hold "@" and "/"); the user ends at the first ":".
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, RowMapping, make_url
 
@@ -157,7 +158,14 @@ class SagaStore:
             )
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-        command.upgrade(alembic_config(self._url, conn), "head")
+        try:
+            command.upgrade(alembic_config(self._url, conn), "head")
+        except AlembicCommandError as exc:  # e.g. stamped by a newer cloudkit: an unknown revision
+            raise ConfigError(
+                f"the saga store's schema cannot be migrated by this cloudkit: {exc}",
+                system=SYSTEM,
+                operation="open_store",
+            ) from exc
 
     def close(self) -> None:
         """Close every pooled connection; the store cannot be used afterwards. Safe to call twice."""

@@ -286,3 +286,29 @@ def test_a_second_attempt_from_the_same_engine_never_runs_a_held_saga(world):
     assert saga.state is SagaState.DONE, saga.last_error
     assert [a.ran for a in nested] == [False]
     assert len(world.cloud.servers()) == 1
+
+
+def test_wait_runs_a_saga_whose_killed_runner_left_it_once_the_lease_is_out(world):
+    """A processing module killed mid-saga: billing runs it again, it joins and waits; nobody sweeps."""
+    lifecycle = world.lifecycle(lease_seconds=900)
+    account, item = world.customer(), world.service()
+    ro = world.queue(item, "open")
+    original = lifecycle.engine.steps
+
+    def act_then_die(ctx):
+        raise WorkerKilled
+
+    lifecycle.engine.steps = {
+        op: tuple(attrs.evolve(s, act=act_then_die) if s.name == "server" else s for s in steps)
+        for op, steps in original.items()
+    }
+    with pytest.raises(WorkerKilled):
+        lifecycle.provision(item, account, plan(world), running_operation=ro)
+    lifecycle.engine.steps = original
+    again = world.lifecycle(lease_seconds=900)  # the next module run, a new process
+    joined = again.provision(item, account, plan(world), running_operation=ro)
+    assert joined.state is SagaState.RUNNING  # leased by the dead run: not run now
+    done = again.wait(joined.id, timeout=3600)  # the fake clock passes the lease while it waits
+    assert done.state is SagaState.DONE, done.last_error
+    assert len(world.cloud.servers()) == 1
+    assert world.callbacks("open", item) == 1

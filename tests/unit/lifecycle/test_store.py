@@ -679,3 +679,19 @@ def test_leases_follow_the_model(lifecycle_db_url):  # noqa: C901 (the machine's
         )
     finally:
         store.close()
+
+
+def test_a_schema_from_an_unknown_revision_is_a_config_error(tmp_path):
+    import sqlalchemy as sa
+
+    from cloudkit.errors import ConfigError
+    from cloudkit.lifecycle import SagaStore
+
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    SagaStore.open(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as a newer cloudkit would leave it during a rolling upgrade
+        conn.execute(sa.text("UPDATE cloudkit_lifecycle_version SET version_num = 'from-the-future'"))
+    engine.dispose()
+    with pytest.raises(ConfigError, match="from-the-future"):
+        SagaStore.open(url)
