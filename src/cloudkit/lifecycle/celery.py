@@ -276,6 +276,7 @@ class CeleryRunner:
                     producer=self._producer,
                 )
         except Exception as exc:  # noqa: BLE001 - kombu/amqp errors of every kind become one typed error
+            self._drop_connection()  # a broken connection is not reused: the next publish opens a new one
             broker = redact_url(self.settings.broker or "")
             raise TransportError(
                 f"broker {broker} did not take saga {saga_id} ({type(exc).__name__}); it stays in the store "
@@ -284,12 +285,18 @@ class CeleryRunner:
                 operation="publish",
             ) from None
 
-    def close(self) -> None:
-        """Close this runner's broker connection (a later publish opens a new one)."""
+    def _drop_connection(self) -> None:
         with self._lock:
             connection, self._connection, self._producer = self._connection, None, None
         if connection is not None:
-            connection.release()
+            try:
+                connection.release()
+            except Exception:  # releasing a broken connection may fail; it is dropped anyway
+                log.debug("releasing a broken broker connection failed", exc_info=True)
+
+    def close(self) -> None:
+        """Close this runner's broker connection (a later publish opens a new one)."""
+        self._drop_connection()
         if self._owns_app:
             self.app.close()
 
