@@ -229,7 +229,7 @@ def _knob(name: str, value: object) -> float:
 class Poller:
     """When to look again while waiting for a status transition; learns how long each kind takes.
 
-    A wait polls at once. For a kind of wait it has not seen finish, it then polls ``first`` seconds
+    A wait of a kind it has not seen finish polls at once, then ``first`` seconds
     after the start and each later poll ``growth`` times as long after the start as the one before,
     never more than ``max_interval`` after it: so it ends at most ``growth`` times (or ``max_interval``
     seconds) after the transition.

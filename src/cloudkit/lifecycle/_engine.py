@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from cloudkit.errors import CloudkitError, LeaseLostError, OutcomeError, ResponseDecodeError
+from cloudkit.errors import CloudkitError, ConflictError, LeaseLostError, OutcomeError, ResponseDecodeError
 from cloudkit.lifecycle._models import Saga, SagaState, StepState
 from cloudkit.lifecycle._steps import OPERATIONS, PIVOT, SagaStoreApi, Step, StepContext, Systems
 
@@ -61,14 +61,26 @@ def classify(exc: BaseException) -> ErrorKind:
         >>> [classify(e).value for e in (ServerError("wsrep"), WaitTimeoutError("slow"),
         ...                              NotFoundError("no image"), KeyError("bug"))]
         ['retry', 'retry', 'permanent', 'retry']
+        >>> from cloudkit.errors import ConflictError
+        >>> classify(ConflictError("Cannot 'stop' instance while it is in task_state powering-on",
+        ...                        system="openstack", operation="suspend_server")).value
+        'retry'
     """
     if isinstance(exc, CloudkitError):
         if exc.retryable or isinstance(exc, OutcomeError | ResponseDecodeError):
+            return ErrorKind.RETRY
+        if isinstance(exc, ConflictError) and exc.operation in _SERVER_ACTIONS:
+            # Nova answers 409 "Cannot '<action>' instance ... while it is in <state>" while another
+            # task runs on the server (reference/openstack: api/openstack/common.py): transient; the
+            # next attempt looks at the server again before acting.
             return ErrorKind.RETRY
         return ErrorKind.PERMANENT
     # Not a cloudkit error: a bug or something unforeseen. Retried (bounded by max_attempts), never
     # compensated on a guess.
     return ErrorKind.RETRY
+
+
+_SERVER_ACTIONS = frozenset({"suspend_server", "resume_server"})
 
 
 def describe(exc: BaseException) -> str:

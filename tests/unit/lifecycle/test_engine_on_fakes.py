@@ -312,3 +312,23 @@ def test_wait_runs_a_saga_whose_killed_runner_left_it_once_the_lease_is_out(worl
     assert done.state is SagaState.DONE, done.last_error
     assert len(world.cloud.servers()) == 1
     assert world.callbacks("open", item) == 1
+
+
+def test_a_nova_conflict_on_suspend_is_retried_not_failed(world):
+    """Nova's 409 "Cannot 'stop' instance ... while it is in task_state ..." means another task runs."""
+    lifecycle = world.lifecycle()
+    account, item = world.customer(), world.service()
+    assert lifecycle.provision(item, account, plan(world)).state is SagaState.DONE
+    conflict = {
+        "conflictingRequest": {
+            "code": 409,
+            "message": "Cannot 'stop' instance abc while it is in task_state powering-on",
+        }
+    }
+    world.cloud.inject(Fault.server_error(409, conflict), method="POST", path="/servers/{id}/action")
+    saga = lifecycle.suspend(item, SuspendReason.NONPAYMENT)
+    assert saga.state is SagaState.DONE, saga.last_error
+    assert saga.attempts == 2
+    assert "ConflictError" in (saga.step("server").last_error or saga.last_error or "")
+    (server,) = world.cloud.servers()
+    assert (server.status, server.locked) == ("SHUTOFF", True)
