@@ -23,7 +23,7 @@ from cloudkit.lifecycle._models import (
 )
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, default_db_url
-from cloudkit.lifecycle._steps import OPERATIONS, SagaStoreApi, Step, StepContext, Systems
+from cloudkit.lifecycle._steps import OPERATIONS, Step, StepContext, Systems
 from cloudkit.lifecycle._store import SagaStore
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "Saga",
     "SagaState",
     "SagaStore",
-    "SagaStoreApi",
     "ServerPlan",
     "Step",
     "StepContext",

@@ -34,10 +34,11 @@ import attrs
 
 from cloudkit.errors import CloudkitError, ConflictError, LeaseLostError, OutcomeError, ResponseDecodeError
 from cloudkit.lifecycle._models import Saga, SagaState, StepState
-from cloudkit.lifecycle._steps import OPERATIONS, PIVOT, SagaStoreApi, Step, StepContext, Systems
+from cloudkit.lifecycle._steps import OPERATIONS, PIVOT, Step, StepContext, Systems
 
 if TYPE_CHECKING:
     from cloudkit.billing import ModuleCommand
+    from cloudkit.lifecycle._store import SagaStore
 
 __all__ = ["Attempt", "Engine", "ErrorKind", "classify", "describe"]
 
@@ -123,7 +124,7 @@ class Engine:
 
     def __init__(
         self,
-        store: SagaStoreApi,
+        store: SagaStore,
         systems: Systems,
         *,
         clock: Callable[[], float],

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from cloudkit._core._secret import Secret
 from cloudkit.errors import ConfigError, NotFoundError, PlanError, WaitTimeoutError
@@ -16,8 +16,11 @@ from cloudkit.lifecycle._engine import Engine
 from cloudkit.lifecycle._models import Customer, ModuleCommand, Saga, SagaState, ServerPlan, SuspendReason
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, redact_url
-from cloudkit.lifecycle._steps import SagaStoreApi, Systems, onboard_customer
+from cloudkit.lifecycle._steps import Systems, onboard_customer
 from cloudkit.platform import Platform
+
+if TYPE_CHECKING:
+    from cloudkit.lifecycle._store import SagaStore
 
 __all__ = ["Lifecycle"]
 
@@ -59,7 +62,7 @@ class Lifecycle:
         settings: LifecycleSettings | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
-        store: SagaStoreApi | None = None,
+        store: SagaStore | None = None,
     ) -> None:
         """Open the store (migrating it); no system is contacted."""
         self.settings = settings or LifecycleSettings()
@@ -73,7 +76,7 @@ class Lifecycle:
             from cloudkit.lifecycle._store import SagaStore  # noqa: PLC0415 (SQLAlchemy loads with it)
 
             _make_sqlite_dir(url)
-            store = SagaStore.open(url, clock=self._store_now)  # type: ignore[assignment,unused-ignore]
+            store = SagaStore.open(url, clock=self._store_now)
         self.store = store
         self.systems = Systems(platform, self.settings, clock=clock, sleep=sleep)
         self.engine = Engine(self.store, self.systems, clock=self._clock, sleep=self._sleep)

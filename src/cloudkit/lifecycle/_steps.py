@@ -14,12 +14,11 @@ network and port by name.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -30,24 +29,18 @@ from cloudkit.errors import ConfigError, ConflictError, NotFoundError, WaitTimeo
 from cloudkit.lifecycle._models import (
     Customer,
     Saga,
-    SagaState,
-    ServerPlan,
-    StepRecord,
-    StepState,
-    SuspendReason,
-)
-from cloudkit.lifecycle._models import (
-    ModuleCommand as _Command,
 )
 from cloudkit.lifecycle._settings import LifecycleSettings
 from cloudkit.openstack import IdentityAdmin, OpenStackClient, OpenStackSettings, Server
 from cloudkit.platform import Platform
 from cloudkit.tungsten import Port, TungstenClient
 
+if TYPE_CHECKING:  # SQLAlchemy loads with the store; the steps only name its type
+    from cloudkit.lifecycle._store import SagaStore
+
 __all__ = [
     "OPERATIONS",
     "PIVOT",
-    "SagaStoreApi",
     "Step",
     "StepContext",
     "Systems",
@@ -65,97 +58,6 @@ PIVOT = "server"
 saga; after it (billing, clean-up) the saga stops in ``NEEDS_OPERATOR`` instead."""
 TF_DOMAIN = "default-domain"  # Assumption: TF names Keystone's Default domain "default-domain"
 _MAX_POLL = 5.0
-
-
-class SagaStoreApi(Protocol):
-    """What the engine needs of a saga store (``cloudkit.lifecycle._store.SagaStoreApi`` provides it)."""
-
-    def create_or_join(
-        self,
-        *,
-        item: int,
-        operation: _Command,
-        account: int,
-        running_operation: int | None,
-        plan: ServerPlan | None,
-        reason: SuspendReason | None,
-        steps: Sequence[str],
-    ) -> tuple[Saga, bool]:
-        """Create the saga or join the one with the same key."""
-        ...
-
-    def get(self, saga_id: str) -> Saga:
-        """One saga."""
-        ...
-
-    def find(
-        self,
-        *,
-        state: SagaState | None = None,
-        item: int | None = None,
-        operation: _Command | None = None,
-        limit: int = 100,
-    ) -> list[Saga]:
-        """Sagas, newest first."""
-        ...
-
-    def claim(self, saga_id: str, *, owner: str, lease: float) -> Saga | None:
-        """Take the lease (attempts + 1), or None."""
-        ...
-
-    def renew(self, saga_id: str, *, owner: str, lease: float) -> bool:
-        """Extend the lease; False if lost."""
-        ...
-
-    def release(self, saga_id: str, *, owner: str) -> None:
-        """Give the lease up."""
-        ...
-
-    def due(self, *, limit: int = 100) -> list[str]:
-        """Ids of sagas due for an attempt."""
-        ...
-
-    def start_step(self, saga_id: str, name: str, *, owner: str) -> StepRecord:
-        """Record a step as started."""
-        ...
-
-    def save_outside_ids(self, saga_id: str, name: str, ids: Mapping[str, str], *, owner: str) -> None:
-        """Merge outside ids into a step."""
-        ...
-
-    def finish_step(
-        self, saga_id: str, name: str, state: StepState, *, owner: str, error: str | None = None
-    ) -> None:
-        """Record a step's end."""
-        ...
-
-    def set_state(
-        self,
-        saga_id: str,
-        state: SagaState,
-        *,
-        owner: str,
-        error: str | None = None,
-        next_attempt_at: dt.datetime | None = None,
-    ) -> Saga:
-        """Move the saga."""
-        ...
-
-    def reopen(self, saga_id: str) -> Saga:
-        """A stopped saga made pending again."""
-        ...
-
-    def get_customer(self, account: int) -> Customer | None:
-        """A customer row."""
-        ...
-
-    def save_customer(self, customer: Customer) -> Customer:
-        """Upsert a customer row."""
-        ...
-
-    def close(self) -> None:
-        """Close the store."""
-        ...
 
 
 def saga_tag(saga_id: str) -> str:
@@ -331,7 +233,7 @@ class StepContext:
     saga: Saga
     step: str
     systems: Systems
-    store: SagaStoreApi
+    store: SagaStore
     owner: str
 
     @property
@@ -397,7 +299,7 @@ class Step:
 
 # ================================================================================== onboarding
 def onboard_customer(
-    systems: Systems, store: SagaStoreApi, account: int, *, password: Secret | None = None
+    systems: Systems, store: SagaStore, account: int, *, password: Secret | None = None
 ) -> Customer:
     """The customer's Keystone project (tagged), user (with a role on it), the lifecycle account's role
     there, and their TF project; each part found or made once, then saved. A re-run sends only reads.
