@@ -45,6 +45,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, NoReturn
 
+from cloudkit._core._settings import EnvReader
 from cloudkit.billing import ModuleCommand, ModuleError, ServiceStatus, module_error_xml
 from cloudkit.errors import CloudkitError, ConfigError, InvalidArgumentError, PlanError
 from cloudkit.lifecycle._models import SagaState, ServerPlan, SuspendReason
@@ -222,7 +223,7 @@ def _run(
                 _print(stream, _OK)
                 return _EXIT_OK
             saga = _start(lifecycle, args, env)
-            saga = lifecycle.wait(saga.id, _float_env(env, "CLOUDKIT_PM_WAIT_SECONDS", _DEFAULT_WAIT_SECONDS))
+            saga = lifecycle.wait(saga.id, _wait_seconds(env))
             if saga.state is SagaState.DONE:
                 _print(stream, _OK)
                 return _EXIT_OK
@@ -349,7 +350,7 @@ def _report_outside_saga(
         return
     try:
         operation = billing.record_operation_error(ro, error)
-        if operation.attempts >= _int_env(env, "CLOUDKIT_PM_MAX_TRIES", _DEFAULT_MAX_TRIES):
+        if operation.attempts >= _max_tries(env):
             billing.set_operation_manual(ro)
             billing.open_staff_task(args.item, ro, args.command)
     except CloudkitError as exc:  # billing itself is down: the printed document is all we can leave
@@ -359,24 +360,24 @@ def _report_outside_saga(
             billing.close()
 
 
-def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError as exc:
-        raise ConfigError(f"{name} is {raw!r}, not a number of seconds", system="lifecycle") from exc
+def _pm_env(env: Mapping[str, str]) -> EnvReader:
+    return EnvReader.of("CLOUDKIT_PM_", env, system="lifecycle")
+
+
+def _wait_seconds(env: Mapping[str, str]) -> float:
+    reader = _pm_env(env)
+    value = reader.optional_float("WAIT_SECONDS", _DEFAULT_WAIT_SECONDS)
     if value <= 0:
-        raise ConfigError(f"{name} must be above 0", system="lifecycle")
+        raise ConfigError(f"{reader.name('WAIT_SECONDS')} must be above 0", system="lifecycle")
     return value
 
 
-def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} is {raw!r}, not a whole number of at least 1", system="lifecycle")
-    return int(raw)
+def _max_tries(env: Mapping[str, str]) -> int:
+    reader = _pm_env(env)
+    value = reader.optional_int("MAX_TRIES", _DEFAULT_MAX_TRIES)
+    if value < 1:
+        raise ConfigError(f"{reader.name('MAX_TRIES')} must be at least 1", system="lifecycle")
+    return value
 
 
 def _print(stream: IO[str], document: str) -> None:
