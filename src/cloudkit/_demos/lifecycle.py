@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudkit._demos import Story
-from cloudkit.billing import BillingClient, BillingSettings, ServiceStatus
+from cloudkit.billing import BillingClient, ServiceStatus
 from cloudkit.lifecycle._models import Saga, SagaState
 from cloudkit.lifecycle._steps import project_name
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run"]
 
-_TF_SERVICE = ("svc-tf", "svc-tf-pass", "service")  # the dedicated TF service account
 _CUSTOMER = ("dave", "dave-pass")
 _MODULE_WAIT = 120.0  # seconds for one module run (a subprocess that imports cloudkit and runs a saga)
 
@@ -45,50 +44,39 @@ def run(story: Story) -> None:
         >>> run(Quiet())
     """
     from cloudkit.lifecycle import Lifecycle  # noqa: PLC0415 (SQLAlchemy loads with it)
-    from cloudkit.testing.fakes import BillingFake, OpenStackFake, TungstenFake  # noqa: PLC0415
+    from cloudkit.testing.lifecycle import LifecycleWorld  # noqa: PLC0415 (only the demo needs the fakes)
 
-    with tempfile.TemporaryDirectory(prefix="cloudkit-demo-") as tmp, OpenStackFake() as cloud:
-        cloud.add_user(*_TF_SERVICE[:2], project=_TF_SERVICE[2], roles=("admin",))
+    with tempfile.TemporaryDirectory(prefix="cloudkit-demo-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'lifecycle.sqlite3'}"
-        with TungstenFake(keystone_url=cloud.auth_url) as tf:
-            env = {
-                "CLOUDKIT_OPENSTACK_AUTH_URL": cloud.auth_url,
-                "CLOUDKIT_OPENSTACK_USERNAME": "admin",
-                "CLOUDKIT_OPENSTACK_PASSWORD": "secret",
-                "CLOUDKIT_OPENSTACK_PROJECT_NAME": "admin",
-                "CLOUDKIT_TUNGSTEN_URL": tf.url,
-                "CLOUDKIT_TUNGSTEN_AUTH_URL": cloud.auth_url,
-                "CLOUDKIT_TUNGSTEN_USERNAME": _TF_SERVICE[0],
-                "CLOUDKIT_TUNGSTEN_PASSWORD": _TF_SERVICE[1],
-                "CLOUDKIT_TUNGSTEN_PROJECT_NAME": _TF_SERVICE[2],
-                "CLOUDKIT_LIFECYCLE_DB": db_url,
-            }
-            module = [sys.executable, "-m", "cloudkit.lifecycle.pm"]
-            with BillingFake(processing_module=module, module_env=env) as billing_fake:
-                story.heading(
-                    f"Lifecycle: billing on {billing_fake.url} runs cloudkit-pm; "
-                    f"OpenStack {cloud.url}, TF {tf.url}"
+        module = [sys.executable, "-m", "cloudkit.lifecycle.pm"]
+        with LifecycleWorld(processing_module=module, module_env={"CLOUDKIT_LIFECYCLE_DB": db_url}) as world:
+            billing_fake = world.billing
+            if billing_fake is None or world.tf is None:
+                msg = "the lifecycle world did not start"
+                raise AssertionError(msg)
+            story.heading(
+                f"Lifecycle: billing on {billing_fake.url} runs cloudkit-pm; "
+                f"OpenStack {world.cloud.url}, TF {world.tf.url}"
+            )
+            customer = billing_fake.add_user(*_CUSTOMER, account_name="Dave GmbH")
+            account = customer.account_id
+            if account is None:
+                msg = "the billing fake made a user without an account"
+                raise AssertionError(msg)
+            env = world.environ()
+            with (
+                world.platform.billing_client() as admin,
+                Lifecycle(world.platform, db_url=db_url) as lifecycle,
+            ):
+                item = _tell(
+                    story,
+                    billing_fake=billing_fake,
+                    admin=admin,
+                    lifecycle=lifecycle,
+                    account=account,
+                    env=env,
                 )
-                customer = billing_fake.add_user(*_CUSTOMER, account_name="Dave GmbH")
-                admin = BillingClient(
-                    BillingSettings(url=billing_fake.url, username="admin", password="secret")
-                )
-                with admin, Lifecycle.from_env(env) as lifecycle:
-                    account = customer.account_id
-                    if account is None:
-                        msg = "the billing fake made a user without an account"
-                        raise AssertionError(msg)
-                    item = _tell(
-                        story,
-                        billing_fake=billing_fake,
-                        admin=admin,
-                        lifecycle=lifecycle,
-                        account=account,
-                        env=env,
-                    )
-                    story.note(
-                        f"saga store: {len(lifecycle.sagas(item=item))} sagas for item {item}, all done"
-                    )
+                story.note(f"saga store: {len(lifecycle.sagas(item=item))} sagas for item {item}, all done")
 
 
 def _tell(
