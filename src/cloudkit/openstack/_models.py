@@ -77,6 +77,9 @@ class Server:
 class Volume:
     """A block-storage volume; ``server_ids`` are the servers Cinder records it attached to.
 
+    ``image_id`` is the Glance image a volume was made from (Cinder's ``volume_image_metadata``), or
+    ``None``: how a system volume Nova left behind is told apart from the customer's own volumes.
+
     Example:
         >>> from cloudkit.openstack import Volume
         >>> Volume(id="v1", name="data-1", status="available", size=20).size
@@ -89,6 +92,7 @@ class Volume:
     size: int
     bootable: bool = False
     server_ids: tuple[str, ...] = ()
+    image_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

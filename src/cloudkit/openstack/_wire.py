@@ -318,7 +318,15 @@ def volume(resource: Any, *, operation: str) -> Volume:
         size=_int(resource, "size", operation),
         bootable=bootable is True or str(bootable).lower() == "true",
         server_ids=volume_server_ids(resource),
+        image_id=_volume_image_id(resource),
     )
+
+
+def _volume_image_id(resource: Any) -> str | None:
+    """The image a volume was made from: Cinder's ``volume_image_metadata.image_id`` (absent: None)."""
+    meta = _get(resource, "volume_image_metadata")
+    value = meta.get("image_id") if isinstance(meta, Mapping) else None
+    return value if isinstance(value, str) and value else None
 
 
 def attachment(resource: Any, *, operation: str) -> VolumeAttachment:

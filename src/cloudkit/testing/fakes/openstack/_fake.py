@@ -240,9 +240,13 @@ class OpenStackFake(LoopbackFake):
         """
         return self._now()
 
-    def fail_next_builds(self, count: int = 1) -> None:
+    def fail_next_builds(self, count: int = 1, *, leave_volumes: bool = False) -> None:
         """Make the next ``count`` server builds end in ``ERROR`` ("No valid host was found"), as Nova's
         scheduler reports a build it could not place; the system volume stays until the server is deleted.
+
+        With ``leave_volumes``, each failed build's volumes are detached and left ``available`` in the
+        project, as when Nova's clean-up of a failed build could not delete them (it only logs that):
+        deleting the server then removes nothing else. What reconciliation finds as ``orphan_volume``.
 
         Example:
             >>> fake = OpenStackFake()
@@ -256,6 +260,8 @@ class OpenStackFake(LoopbackFake):
             raise ValueError(f"count must be at least 1, got {count}")
         with self._lock:
             self._cloud.state.build_failures += count
+            if leave_volumes:
+                self._cloud.state.leaky_build_failures += count
 
     # ------------------------------------------------------------------------------ seeding
     def add_user(

@@ -389,11 +389,26 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
             "message": "No valid host was found. ",
             "created": iso(cloud.wall(now), style="nova"),
         }
+        if cloud.state.leaky_build_failures > 0:
+            cloud.state.leaky_build_failures -= 1
+            _leave_volumes(cloud, server, now)
         return
     server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
     server.power_state, server.launched, server.updated = POWER_RUNNING, now, now
     for attachment in cloud.guest_attachments(server):
         cloud.complete_attach(attachment)
+
+
+def _leave_volumes(cloud: Cloud, server: Server, now: float) -> None:
+    """Nova's ``_cleanup_volumes`` after a failed build: the volumes are detached, and the delete of
+    those with ``delete_on_termination`` failed and was only logged (reference lifecycle.md section 4),
+    so they stay ``available`` in the project with no server.
+    """  # noqa: D205 (the summary needs the cause)
+    for attachment in cloud.guest_attachments(server):
+        volume = cloud.state.volumes[attachment.volume_id]
+        volume.attachments.remove(attachment)
+        volume.status, volume.updated = "available", now
+    server.root_volume_id = ""
 
 
 @ROUTES.route("GET", "/servers/{id}")

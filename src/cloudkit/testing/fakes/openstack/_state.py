@@ -215,6 +215,7 @@ class State:
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
+    leaky_build_failures: int = 0  # of those, how many leave their volumes behind (``leave_volumes``)
 
     def next_seq(self) -> int:
         self.seq += 1
