@@ -201,12 +201,15 @@ class SagaStore:
         plan: ServerPlan | None,
         reason: SuspendReason | None,
         steps: Sequence[str],
+        fresh: bool = False,
     ) -> tuple[Saga, bool]:
         """The saga for this request and whether it was created now (``False``: joined).
 
         With a running operation the key is (item, operation, running operation). Without one, the
         item's latest saga is joined when it has the same operation and did not fail; otherwise a new
-        saga starts. Two requests racing for the same key end up in one saga.
+        saga starts. Two requests racing for the same key end up in one saga. ``fresh=True`` never
+        joins the latest saga (reconciliation rebuilding a server that vanished after its ``open``
+        saga was done; the caller holds the ``reconcile`` lease so two rebuilds never race).
 
         Raises:
             ConflictError: the saga to join is an ``open`` with a different plan.
@@ -220,7 +223,7 @@ class SagaStore:
             )
         for _ in range(5):  # each lost race re-reads; five losses in a row would be a bug
             with self._transaction("create_saga") as conn:
-                key, existing, seq = self._request_key(conn, item, operation, running_operation)
+                key, existing, seq = self._request_key(conn, item, operation, running_operation, fresh=fresh)
                 if existing is not None:
                     saga = self._load(conn, existing)
                     _check_same_plan(saga, plan)
@@ -249,7 +252,13 @@ class SagaStore:
         )
 
     def _request_key(
-        self, conn: Connection, item: int, operation: ModuleCommand, running_operation: int | None
+        self,
+        conn: Connection,
+        item: int,
+        operation: ModuleCommand,
+        running_operation: int | None,
+        *,
+        fresh: bool = False,
     ) -> tuple[str, str | None, int]:
         """The request key, the id of the saga to join (or None) and the new saga's ``item_seq``."""
         count = conn.execute(sa.select(sa.func.count()).where(sagas.c.item == item)).scalar_one()
@@ -263,7 +272,12 @@ class SagaStore:
             .order_by(sagas.c.item_seq.desc(), sagas.c.created_at.desc())
             .limit(1)
         ).first()
-        if latest is not None and latest.operation == operation.value and latest.state != SagaState.FAILED:
+        if (
+            not fresh
+            and latest is not None
+            and latest.operation == operation.value
+            and latest.state != SagaState.FAILED
+        ):
             return "", latest.id, count
         return f"{item}/{operation.value}/n{count}", None, count
 
