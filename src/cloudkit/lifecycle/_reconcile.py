@@ -67,7 +67,7 @@ class FindingKind(enum.StrEnum):
     """What drifted. The order here is the order a fixing run repairs them in.
 
     Example:
-        >>> from cloudkit.lifecycle import FindingKind
+        >>> from cloudkit.lifecycle._reconcile import FindingKind
         >>> FindingKind("orphan_server").value, [k.value for k in FindingKind][:2]
         ('orphan_server', ['stuck_saga', 'orphan_floating_ip'])
     """
@@ -98,7 +98,7 @@ class Finding:
             ``repair`` text says why).
 
     Example:
-        >>> from cloudkit.lifecycle import Finding
+        >>> from cloudkit.lifecycle._reconcile import Finding
         >>> finding = Finding("orphan_server", "server 5f0c", "item 42 is deleted in billing",
         ...                   item=42, account=7, repair="close saga of item 42")
         >>> finding.kind, finding.fixed
@@ -130,6 +130,14 @@ class Finding:
         }
 
 
+def _findings(value: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(value)
+
+
+def _texts(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _when(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat()
 
@@ -148,7 +156,7 @@ class ReconcileReport:
 
     Example:
         >>> import datetime as dt
-        >>> from cloudkit.lifecycle import Finding, ReconcileReport
+        >>> from cloudkit.lifecycle._reconcile import Finding, ReconcileReport
         >>> at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
         >>> report = ReconcileReport(run_id="r1", fix=False, started_at=at, finished_at=at,
         ...     findings=(Finding("stuck_saga", "saga 5f0c", "running for 2h"),))
@@ -162,8 +170,8 @@ class ReconcileReport:
     fix: bool
     started_at: dt.datetime
     finished_at: dt.datetime
-    findings: tuple[Finding, ...] = attrs.field(default=(), converter=tuple)
-    problems: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    findings: tuple[Finding, ...] = attrs.field(default=(), converter=_findings)
+    problems: tuple[str, ...] = attrs.field(default=(), converter=_texts)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -272,8 +280,10 @@ class _Scan:
             return f"billing item {item} was never opened: its open saga {latest.id} failed"
         return None
 
-    def add(self, kind: FindingKind, subject: str, detail: str, **extra: Any) -> None:
-        self.findings.append(Finding(kind, subject, detail, **extra))
+    def add(
+        self, kind: FindingKind, subject: str, detail: str, saga_id: str | None = None, **extra: Any
+    ) -> None:
+        self.findings.append(Finding(kind, subject, detail, saga_id, **extra))
 
     # ------------------------------------------------------------------------ per customer
     def customer(self, customer: Customer) -> None:
