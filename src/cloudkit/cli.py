@@ -409,7 +409,7 @@ def run_lifecycle(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 print(saga_table(sagas), file=out)
             return 0
         if args.action == "sweep":
-            handed = lifecycle.sweep(limit=args.limit)
+            handed = lifecycle.run_due(limit=args.limit)
             print(
                 json.dumps(handed) if args.json else f"{len(handed)} due saga(s) handed to the runner",
                 file=out,

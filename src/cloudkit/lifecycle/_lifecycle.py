@@ -259,7 +259,7 @@ class Lifecycle:
         """One attempt of a saga, as a worker runs it (nothing if final or leased elsewhere)."""
         return self.engine.run(saga_id, owner=owner)
 
-    def sweep(self, *, limit: int = 100) -> list[str]:
+    def run_due(self, *, limit: int = 100) -> list[str]:
         """Hand every due saga to the runner (retries whose time came, sagas of killed workers whose
         lease ran out); the ids handed over.
         """  # noqa: D205 (the summary says what is due)
