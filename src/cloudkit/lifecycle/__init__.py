@@ -36,6 +36,7 @@ from cloudkit.lifecycle._stoprules import (
     decide,
 )
 from cloudkit.lifecycle._store import SagaStore
+from cloudkit.lifecycle._sweep import SweepReport
 
 __all__ = [
     "OPERATIONS",
@@ -65,6 +66,7 @@ __all__ = [
     "StopPolicy",
     "SuspendReason",
     "Suspension",
+    "SweepReport",
     "Systems",
     "apply",
     "classify",

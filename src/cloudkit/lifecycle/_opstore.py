@@ -97,6 +97,7 @@ class AccountRecord:
     suspended_at: dt.datetime | None = None
     suspended_reason: str | None = None
     suspended_by: str | None = None
+    deleted_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 
 
@@ -414,6 +415,7 @@ class OpStore:
             "suspended_at": record.suspended_at,
             "suspended_reason": record.suspended_reason,
             "suspended_by": record.suspended_by,
+            "deleted_at": record.deleted_at,
             "updated_at": now,
         }
         for _ in range(3):
@@ -810,6 +812,7 @@ def _account(row: RowMapping) -> AccountRecord:
         suspended_at=row["suspended_at"],
         suspended_reason=row["suspended_reason"],
         suspended_by=row["suspended_by"],
+        deleted_at=row["deleted_at"],
         updated_at=row["updated_at"],
     )
 

@@ -191,6 +191,7 @@ stoprule_accounts = sa.Table(
     sa.Column("suspended_at", UtcDateTime, nullable=True),
     sa.Column("suspended_reason", sa.String(20), nullable=True),
     sa.Column("suspended_by", sa.String(100), nullable=True),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),  # when delete_due closed what the sweep suspended
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 

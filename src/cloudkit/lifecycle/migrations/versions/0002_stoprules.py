@@ -43,6 +43,7 @@ def upgrade() -> None:
         _when("suspended_at", nullable=True),
         sa.Column("suspended_reason", sa.String(20), nullable=True),
         sa.Column("suspended_by", sa.String(100), nullable=True),
+        _when("deleted_at", nullable=True),
         _when("updated_at", nullable=False),
     )
     op.create_table(
