@@ -1,4 +1,4 @@
-"""The stop-rule sweep on the three fakes (SQLite and PostgreSQL): suspend, resume, notices, leases, dry run."""
+"""The stop-rule sweep on the three fakes (SQLite, PostgreSQL): suspend, resume, notices, leases, dry run."""
 
 from __future__ import annotations
 
