@@ -40,6 +40,7 @@ from cloudkit.billing import Account, ServiceStatus
 from cloudkit.errors import CloudkitError, ConfigError, ConflictError
 from cloudkit.lifecycle._models import ModuleCommand, Saga, SagaState, SuspendReason
 from cloudkit.lifecycle._opstore import AccountRecord, OpStore, ScratchRow
+from cloudkit.lifecycle._settings import config_section
 from cloudkit.lifecycle._stoprules import (
     AccountState,
     Action,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from cloudkit.billing import BillingClient
     from cloudkit.lifecycle._lifecycle import Lifecycle
 
-__all__ = ["LEASE", "PAGE", "SweepReport", "run_sweep"]
+__all__ = ["LEASE", "PAGE", "SweepReport", "policy_from_env", "run_sweep"]
 
 log = logging.getLogger("cloudkit.lifecycle.sweep")
 SYSTEM = "lifecycle"
@@ -118,6 +119,20 @@ class SweepReport:
     def __getitem__(self, key: str) -> int:
         """A count by name; 0 when nothing of that kind happened."""
         return self.counts.get(key, 0)
+
+
+def policy_from_env(environ: Mapping[str, str] | None = None) -> StopPolicy:
+    """The policy in the ``[stoprules]`` table of the ``CLOUDKIT_CONFIG`` file (defaults without one).
+
+    Raises:
+        ConfigError: a bad or unknown policy field (named).
+
+    Example:
+        >>> from cloudkit.lifecycle._sweep import policy_from_env
+        >>> policy_from_env({}).name
+        'default'
+    """
+    return StopPolicy.from_mapping(config_section("stoprules", environ))
 
 
 def run_sweep(
