@@ -49,7 +49,8 @@ def test_dry_run_json_then_a_real_run_with_a_table(env, capsys):
     captured = capsys.readouterr()
     assert "sweep:" in captured.err  # the progress line, asked for off a terminal
     lines = captured.out.splitlines()
-    assert lines[0].startswith("sweep ") and "policy ops  done" in lines[0]
+    assert lines[0].startswith("sweep ")
+    assert "policy ops  done" in lines[0]
     assert any(line.split() == ["items_suspended", "1"] for line in lines)
     assert any(line.startswith(f"{account} ") and "grace_hours_over" in line for line in lines)
     assert world.billing_status(item) == "SUSPENDED"
