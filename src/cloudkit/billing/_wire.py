@@ -105,7 +105,7 @@ def service_filter(service_id: int) -> dict[str, str]:
         >>> service_filter(301)
         {'filter': 'on', 'id': '301'}
     """
-    return {_FILTER: "on", "id": str(service_id)}
+    return {_FILTER: "on", "id": str(service_id)}  # assumption: the list filters on its id column
 
 
 def expenses_since_filter(since: dt.datetime) -> dict[str, str]:
@@ -118,6 +118,7 @@ def expenses_since_filter(since: dt.datetime) -> dict[str, str]:
         >>> expenses_since_filter(dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))))
         {'filter': 'on', 'create_date_from': '2024-05-01 10:00:00'}
     """
+    # assumption: the filter's name, and billing's times in UTC
     return {_FILTER: "on", "create_date_from": since.astimezone(dt.UTC).strftime(_BILLING_TIME)}
 
 
@@ -128,7 +129,7 @@ def promised_filter() -> dict[str, str]:
         >>> promised_filter()
         {'filter': 'on', 'status': '3'}
     """
-    return {_FILTER: "on", "status": str(int(PaymentStatus.PROMISED))}
+    return {_FILTER: "on", "status": str(int(PaymentStatus.PROMISED))}  # assumption: status filters
 
 
 def expense_is_since(expense: Expense, since: dt.datetime) -> bool:
@@ -586,7 +587,7 @@ def _structure_moment(raw: object, _: object) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("expected a date and time") from None
-    if moment.tzinfo is None:
+    if moment.tzinfo is None:  # assumption: billing's times without an offset are UTC
         return moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
 

@@ -118,14 +118,12 @@ def payment_add(ctx: Ctx) -> Doc:
 
 
 def expense(ctx: Ctx) -> Doc:
-    """``expense``: the charges in scope (``filter=on&create_date_from=<time>``: made at or after it).
-
-    assumption: ``create_date_from`` compares as text with the cell, a date-only cell against the
-    day of the time asked (a charge of that day is kept).
-    """
+    """``expense``: the charges in scope (``filter=on&create_date_from=<time>``: made at or after it)."""
     records: Iterable[Expense] = ctx.state.expenses.values()
     since = ctx.params.get("create_date_from", "") if ctx.params.get("filter") == "on" else ""
     if since:
+        # assumption: create_date_from compares as text with the cell; a date-only cell against the day
+        # of the time asked (a charge of that day is kept)
         records = [e for e in records if e.create_date >= since[: len(e.create_date)]]
 
     def render(e: Expense) -> Row:

@@ -131,6 +131,7 @@ def now(moment: dt.datetime | None = None) -> str:
         >>> now(dt.datetime(2024, 5, 1, 12, 0, 5, tzinfo=dt.UTC))
         '2024-05-01 12:00:05'
     """
+    # assumption: billing writes its times in UTC, without an offset
     return (moment or utc_now()).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 

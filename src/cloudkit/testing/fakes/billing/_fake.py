@@ -375,6 +375,7 @@ class BillingFake(LoopbackFake):
             >>> fake.credit_limit_of("bob")
             Decimal('50.00')
         """
+        # assumption: billing never refuses a charge past the limit (post-paid mode does not block)
         if amount is not None and (not amount.is_finite() or amount < 0):
             raise ValueError(f"a credit limit is a finite amount >= 0 (or None), got {amount}")
         with self._lock:
