@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
+from cloudkit._cli_ops import add_stoprules
 from cloudkit._demos import lifecycle as lifecycle_demo
 from cloudkit._demos import tungsten as tungsten_demo
 from cloudkit._doctor import run_doctor_from_env
@@ -409,7 +410,7 @@ def run_lifecycle(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 print(saga_table(sagas), file=out)
             return 0
         if args.action == "sweep":
-            handed = lifecycle.sweep(limit=args.limit)
+            handed = lifecycle.run_due(limit=args.limit)
             print(
                 json.dumps(handed) if args.json else f"{len(handed)} due saga(s) handed to the runner",
                 file=out,
@@ -478,11 +479,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     lifecycle.add_argument("--item", type=int, help="list: only this billing item")
     lifecycle.add_argument("--limit", type=int, default=100, help="list|sweep: at most this many (100)")
     lifecycle.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_stoprules(commands)
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)
+    handler = getattr(args, "handler", None)  # commands added by their own module (add_stoprules, ...)
     try:
-        return _dispatch(args, extra)
+        return int(handler(args)) if handler is not None else _dispatch(args, extra)
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ raises a :class:`~cloudkit.errors.CloudkitError` -- :class:`ApiError` for a ``do
 ``ValueError``/``InvalidOperation`` from our code.
 """
 
+import datetime as dt
 import json
 import string
 from decimal import Decimal
@@ -331,3 +332,66 @@ def test_error_from_maps_any_node_to_an_api_error(node):
     err = wire.error_from(node, operation=OP)
     assert isinstance(err, ApiError)
     assert str(err)
+
+
+# ================================================================================== stop-rule columns
+_OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)))
+
+
+@given(moment=cks.moments(), zone=_OFFSETS, sep=st.sampled_from((" ", "T")))
+def test_a_charge_time_with_any_offset_decodes_to_the_same_utc_instant(moment, zone, sep):
+    row = {
+        "id": {"$": "1"},
+        "amount": {"$": "1"},
+        "create_date": {"$": moment.astimezone(zone).isoformat(sep)},
+    }
+    (expense,) = wire.decode_rows([row], wire.expense, operation=OP)
+    assert expense.created_at == moment
+    assert expense.created_at.tzinfo is dt.UTC
+    assert expense.created == moment.astimezone(zone).date()  # the day as billing wrote it
+
+
+@given(day=cks.dates())
+def test_a_charge_dated_by_its_day_only_has_no_time(day):
+    row = {"id": {"$": "1"}, "amount": {"$": "1"}, "create_date": {"$": day.isoformat()}}
+    (expense,) = wire.decode_rows([row], wire.expense, operation=OP)
+    assert (expense.created, expense.created_at) == (day, None)
+
+
+@given(
+    column=st.sampled_from(("credit_limit", "promise_until", "account_id", "create_date")),
+    junk=st.text(max_size=30),
+)
+@example(column="create_date", junk="2024-05-01 25:00:00")
+@example(column="create_date", junk="2024-13-01")
+@example(column="promise_until", junk="\u00b2")
+@example(column="account_id", junk="-")
+@example(column="credit_limit", junk="NaN")
+def test_any_text_in_a_stop_rule_column_decodes_or_names_the_column(column, junk):
+    row = {
+        "id": {"$": "1"},
+        "name": {"$": "n"},
+        "balance": {"$": "1"},
+        "amount": {"$": "1"},
+        "status": {"$": "2"},
+        column: {"$": junk},
+    }
+    for decode in (wire.account, wire.payment, wire.expense, wire.service):
+        problems: tuple[str, ...] = ()
+        try:
+            wire.decode_rows([row], decode, operation=OP)
+        except ResponseDecodeError as exc:
+            problems = exc.problems
+        assert not problems or any(f".{column}:" in problem for problem in problems), problems
+
+
+@given(amount=cks.money().map(abs), blank=st.sampled_from(("", " ", None)))
+def test_a_credit_limit_is_an_amount_and_a_blank_one_is_none(amount, blank):
+    base = {"id": {"$": "1"}, "name": {"$": "n"}, "balance": {"$": "0"}}
+    (limited,) = wire.decode_rows(
+        [{**base, "credit_limit": cks.money_cell(amount)}], wire.account, operation=OP
+    )
+    assert limited.credit_limit == amount
+    cell = {} if blank is None else {"credit_limit": {"$": blank}}
+    (unlimited,) = wire.decode_rows([{**base, **cell}], wire.account, operation=OP)
+    assert unlimited.credit_limit is None

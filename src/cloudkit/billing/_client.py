@@ -7,10 +7,11 @@ back to prove the declared effect (quirk ``billing.silent-ok``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Self, TypeVar
@@ -30,6 +31,7 @@ from cloudkit.billing._models import (
     ModuleCommand,
     ModuleError,
     Payment,
+    PaymentStatus,
     RunningOperation,
     Service,
     ServiceForm,
@@ -312,8 +314,27 @@ class BillingClient:
         return self._send(func, {k: str(v) for k, v in params.items()}, operation="call")
 
     # ------------------------------------------------------------------------------ finance
+    def iter_accounts(self) -> Iterator[Account]:
+        """Every client account with its balance and credit limit (admin), read one page at a time.
+
+        A generator: each page is requested when the one before it is used up, and only that page is
+        held, so memory stays flat however many accounts billing has. Paging follows the replies as for
+        every list (see :class:`~cloudkit.billing._paging.Pager`); a page whose rows do not decode
+        raises :class:`~cloudkit.errors.ResponseDecodeError` when it is reached.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(max_page_size=1) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     fake.set_credit_limit("bob", Decimal("50"))
+            ...     [(a.name, a.credit_limit) for a in billing.iter_accounts()]
+            [('Alice Ltd', None), ('Bob GmbH', Decimal('50.00'))]
+        """
+        return self._iter(self._fn.accounts, _wire.account, operation="list_accounts")
+
     def list_accounts(self) -> list[Account]:
-        """Every client account with its balance (admin), all pages read.
+        """Every client account with its balance (admin), all pages read (``list(iter_accounts())``).
 
         Example:
             >>> from cloudkit.billing import BillingClient, BillingSettings
@@ -323,7 +344,7 @@ class BillingClient:
             ...     [(a.name, a.balance) for a in billing.list_accounts()]
             [('Alice Ltd', Decimal('150.00')), ('Bob GmbH', Decimal('0.00'))]
         """
-        return self._list(self._fn.accounts, _wire.account, operation="list_accounts")
+        return list(self.iter_accounts())
 
     def get_balance(self) -> Decimal:
         """The balance of the scoped user's (first) sub-account. User level: needs ``as_user``.
@@ -341,9 +362,36 @@ class BillingClient:
             )
         return balances[0]
 
+    def iter_payments(self, *, promised_only: bool = False) -> Iterator[Payment]:
+        """Payments visible in this scope, read one page at a time (see :meth:`iter_accounts`).
+
+        With ``promised_only`` only promised payments (status ``PROMISED``) are yielded: the request
+        asks billing to filter (``filter=on&status=3``) and every row is checked here as well, so a
+        server that ignores the filter still gives the right answer (it only costs more pages).
+
+        Example:
+            >>> import datetime as dt
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     _ = fake.pay("alice", Decimal("10"))
+            ...     promise = fake.promise("bob", Decimal("40"), until=dt.date(2024, 5, 8))
+            ...     [(p.amount, p.promised_until, p.account_id) for p in billing.iter_payments(
+            ...         promised_only=True)]
+            [(Decimal('40.00'), datetime.date(2024, 5, 8), 2)]
+        """
+        operation = "list_payments"
+        if not promised_only:
+            return self._iter(self._fn.payments, _wire.payment, operation=operation)
+        rows = self._iter(
+            self._fn.payments, _wire.payment, operation=operation, criteria=_wire.promised_filter()
+        )
+        return (p for p in rows if p.status == PaymentStatus.PROMISED)
+
     def list_payments(self) -> list[Payment]:
         """Payments visible in this scope (a user's own with ``as_user``; all for an admin)."""
-        return self._list(self._fn.payments, _wire.payment, operation="list_payments")
+        return list(self.iter_payments())
 
     def create_promised_payment(self, amount: Decimal | int) -> Payment:
         """Create a promised payment for the scoped user, verified by reading it back.
@@ -376,9 +424,44 @@ class BillingClient:
 
         return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
 
+    def iter_expenses(self, *, since: dt.datetime | None = None) -> Iterator[Expense]:
+        """Charges in this scope, read one page at a time (see :meth:`iter_accounts`).
+
+        With ``since`` (an aware datetime) only charges made at or after it are yielded: billing is
+        asked to filter (``filter=on&create_date_from=<UTC time>``, an assumption) and every row is
+        checked here as well (:func:`~cloudkit.billing._wire.expense_is_since`: by its time, else by its
+        day), so a server that ignores the filter still gives the right answer.
+
+        Raises:
+            InvalidArgumentError: ``since`` is a naive datetime (no time zone: which moment is it?).
+
+        Example:
+            >>> import datetime as dt
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> clock = lambda: dt.datetime(2024, 5, 2, 12, 0, tzinfo=dt.UTC)
+            >>> with BillingFake(clock=clock) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     _ = fake.charge("alice", Decimal("2.50"), info="vm-1 hour")
+            ...     since = dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
+            ...     [(e.info, e.created_at.hour, e.account_id) for e in billing.iter_expenses(since=since)]
+            [('vm-1 hour', 12, 1)]
+        """
+        operation = "list_expenses"
+        if since is None:
+            return self._iter(self._fn.expenses, _wire.expense, operation=operation)
+        if since.tzinfo is None or since.utcoffset() is None:
+            raise InvalidArgumentError(
+                "since must be an aware datetime (with a time zone)", system=SYSTEM, operation=operation
+            )
+        rows = self._iter(
+            self._fn.expenses, _wire.expense, operation=operation, criteria=_wire.expenses_since_filter(since)
+        )
+        return (e for e in rows if _wire.expense_is_since(e, since))
+
     def list_expenses(self) -> list[Expense]:
         """Charges in this scope; ``Expense.unpaid`` is the debt still open."""
-        return self._list(self._fn.expenses, _wire.expense, operation="list_expenses")
+        return list(self.iter_expenses())
 
     def list_invoices(self) -> list[Invoice]:
         """Invoices (BILLmanager's "payment documents") in this scope."""
@@ -479,15 +562,42 @@ class BillingClient:
         return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
 
     # ------------------------------------------------------------------------------ services
+    def iter_services(self) -> Iterator[Service]:
+        """Services in this scope, read one page at a time (see :meth:`iter_accounts`).
+
+        An admin's rows carry each service's owner (``Service.account_id``).
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(max_page_size=2) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     [(s.id, s.account_id) for s in billing.iter_services()]
+            [(301, 1), (302, 1), (303, 2)]
+        """
+        return self._iter(self._fn.services, _wire.service, operation="list_services")
+
     def list_services(self) -> list[Service]:
         """Services in this scope (the user's own with ``as_user``; all for an admin)."""
-        return self._list(self._fn.services, _wire.service, operation="list_services")
+        return list(self.iter_services())
 
     def get_service(self, service_id: ServiceId | int) -> Service:
-        """One service by id.
+        """One service by id, read as a one-row filtered list (``filter=on&id=<id>``), not the whole list.
+
+        A server that ignores the filter answers the list's pages instead; they are read until the
+        service is found (or the list ends), so the answer is right either way.
 
         Raises:
             NotFoundError: no such service in this scope.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     service = billing.get_service(303)
+            ...     (service.name, service.status.name), fake.calls[-1].params["id"]
+            (('vm-3', 'SUSPENDED'), '303')
         """
         found = self._find_service(service_id, operation="get_service")
         if found is None:
@@ -846,17 +956,31 @@ class BillingClient:
         *,
         operation: str,
     ) -> list[T]:
-        """Read every page of a list function and decode its rows (see `_paging.Pager` for the rules).
+        """Every row of a list function, decoded (``list`` of :meth:`_iter`)."""
+        return list(self._iter(func, decode, operation=operation))
+
+    def _iter(
+        self,
+        func: str,
+        decode: _wire.RowDecoder[T],
+        *,
+        operation: str,
+        criteria: Mapping[str, str] | None = None,
+    ) -> Iterator[T]:
+        """Read a list function page by page, yielding each page's decoded rows (see `_paging.Pager`).
 
         Pages follow the replies: until ``p_elems`` rows are read, whatever page size the server really
         used; without ``p_elems``, until the first empty or short page; never past
         ``settings.max_pages`` (``ResponseDecodeError``, as for pages that contradict each other).
+        ``criteria`` (a filter) go with every page request. Nothing is sent until the first row is
+        asked for, and only the current page is held.
         """
         settings = self._conn.settings
         pager = _paging.Pager(page_size=settings.page_size, max_pages=settings.max_pages, operation=operation)
+        extra = dict(criteria or {})
         while (params := pager.next_params()) is not None:
-            pager.take(self._read(func, params, operation=operation))
-        return _wire.decode_rows(pager.rows, decode, operation=operation)
+            rows = pager.take(self._read(func, {**extra, **params}, operation=operation))
+            yield from _wire.decode_rows(rows, decode, operation=operation)
 
     def _read(self, func: str, params: dict[str, str], *, operation: str) -> _wire.Doc:
         """An idempotent call, retried by the policy."""
@@ -965,8 +1089,16 @@ class BillingClient:
         self._conn.session_id, self._conn.session_is_admin = _wire.session_of(doc)
 
     def _find_service(self, service_id: ServiceId | int, *, operation: str) -> Service | None:
-        services = self._list(self._fn.services, _wire.service, operation=operation)
-        return next((s for s in services if s.id == service_id), None)
+        """One service by a filtered read; pages of the whole list only if billing ignored the filter.
+
+        Every row is checked, so a server that answers unfiltered pages still gives the right service;
+        the read stops at the first page that has it.
+        """
+        wanted = int(service_id)
+        rows = self._iter(
+            self._fn.services, _wire.service, operation=operation, criteria=_wire.service_filter(wanted)
+        )
+        return next((s for s in rows if s.id == wanted), None)
 
     def _find_running_operation(self, running_operation: int, *, operation: str) -> RunningOperation | None:
         queue = self._list(self._fn.running_operations, _wire.running_operation, operation=operation)

@@ -96,46 +96,70 @@ class ServiceStatus(enum.IntEnum):
 
 @attrs.frozen(kw_only=True)
 class Account:
-    """A billing client (``account``), with its balance.
+    """A billing client (``account``), with its balance and, when billing sets one, its credit limit.
+
+    ``credit_limit`` is how far below zero the balance may go (BILLmanager's per-client credit);
+    ``None`` when billing names none (then a stop policy's default applies).
 
     Example:
         >>> from decimal import Decimal
         >>> from cloudkit.billing import Account
         >>> Account(id=1, name="Alice Ltd", balance=Decimal("150.00")).balance
         Decimal('150.00')
+        >>> Account(id=2, name="Bob", balance=Decimal("-20"), credit_limit=Decimal("50")).credit_limit
+        Decimal('50')
     """
 
     id: AccountId
     name: str
     balance: Decimal
+    credit_limit: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Payment:
-    """A payment; a promised payment has status ``PaymentStatus.PROMISED``.
+    """A payment; a promised payment has status ``PaymentStatus.PROMISED`` and the date it is due by.
+
+    ``promised_until`` is the last day a promised payment counts (``None`` when billing shows none);
+    ``account_id`` the owner's account, on the rows an admin reads (``None`` in a user's own list).
 
     Example:
+        >>> import datetime as dt
         >>> from decimal import Decimal
         >>> from cloudkit.billing import Payment, PaymentStatus
         >>> Payment(id=9, amount=Decimal("100"), status=PaymentStatus.PROMISED).status.name
         'PROMISED'
+        >>> Payment(id=9, amount=Decimal("100"), status=PaymentStatus.PROMISED,
+        ...         promised_until=dt.date(2024, 5, 8), account_id=1).promised_until
+        datetime.date(2024, 5, 8)
     """
 
     id: PaymentId
     amount: Decimal
     status: PaymentStatus
     created: dt.date | None = None
+    promised_until: dt.date | None = None
+    account_id: int | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Expense:
     """A charge against a client's balance; ``unpaid`` is the part not yet covered (debt).
 
+    ``created`` is the day of the charge; ``created_at`` the moment (UTC), when billing gives the time
+    of day too (``None`` when it gives a date only). ``account_id`` is the owner's account on the rows an
+    admin reads.
+
     Example:
+        >>> import datetime as dt
         >>> from decimal import Decimal
         >>> from cloudkit.billing import Expense
         >>> Expense(id=1, amount=Decimal("5"), unpaid=Decimal("0"), info="vm-1").unpaid
         Decimal('0')
+        >>> at = dt.datetime(2024, 5, 1, 13, 0, tzinfo=dt.UTC)
+        >>> Expense(id=1, amount=Decimal("5"), unpaid=Decimal("0"), info="vm-1", created=at.date(),
+        ...         created_at=at, account_id=1).created_at.hour
+        13
     """
 
     id: int
@@ -143,6 +167,8 @@ class Expense:
     unpaid: Decimal
     info: str
     created: dt.date | None = None
+    created_at: dt.datetime | None = None
+    account_id: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -196,17 +222,20 @@ class TicketMessage:
 
 @attrs.frozen(kw_only=True)
 class Service:
-    """A billed service (item), such as a cloud server.
+    """A billed service (item), such as a cloud server; ``account_id`` is its owner (admin rows).
 
     Example:
         >>> from cloudkit.billing import Service, ServiceStatus
         >>> Service(id=301, name="vm-1", status=ServiceStatus.ACTIVE).status.name
         'ACTIVE'
+        >>> Service(id=301, name="vm-1", status=ServiceStatus.ACTIVE, account_id=1).account_id
+        1
     """
 
     id: ServiceId
     name: str
     status: ServiceStatus
+    account_id: int | None = None
 
 
 def _frozen_params(value: Mapping[str, str]) -> Mapping[str, str]:

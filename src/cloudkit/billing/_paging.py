@@ -2,7 +2,9 @@
 
 Servers cap the page size below the ``p_cnt`` a client asks for, so a page shorter than asked is not
 the last one when the reply's ``p_elems`` says more rows exist. `Pager` decides which page to ask for
-next and when the list is complete; `BillingClient` sends the requests.
+next and when the list is complete; `BillingClient` sends the requests. The pager keeps no rows: each
+`Pager.take` hands back the rows of that page, so a caller reading page by page holds one page at a
+time (plus the previous one, kept to spot a server that answers the same page again).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ MAX_PAGES = 10_000
 
 
 class Pager:
-    """Which page to ask for next, and every row read so far.
+    """Which page to ask for next, and how many rows were read so far.
 
     With a total (``p_elems``), pages are read until that many rows are in, whatever page size the
     server really used: the first page's length is taken as the server's page size and asked for
@@ -35,17 +37,20 @@ class Pager:
         ...     return {"p_elems": {"$": "3"}, "elem": [{"id": {"$": str(i)}} for i in ids]}
         >>> pager.next_params()
         {'p_cnt': '100', 'p_num': '1'}
-        >>> pager.take(reply([1, 2]))  # the server capped the page at 2
+        >>> [row["id"]["$"] for row in pager.take(reply([1, 2]))]  # the server capped the page at 2
+        ['1', '2']
         >>> pager.next_params()
         {'p_cnt': '2', 'p_num': '2'}
-        >>> pager.take(reply([3]))
-        >>> pager.next_params() is None, [row["id"]["$"] for row in pager.rows]
-        (True, ['1', '2', '3'])
+        >>> [row["id"]["$"] for row in pager.take(reply([3]))]
+        ['3']
+        >>> pager.next_params() is None, pager.read
+        (True, 3)
     """
 
     def __init__(self, *, page_size: int, max_pages: int = MAX_PAGES, operation: str) -> None:
         """Start before page 1, asking ``page_size`` rows a page."""
-        self.rows: list[_wire.Row] = []
+        self.read = 0
+        """How many rows the pages taken so far added to the list."""
         self._size = page_size
         self._max_pages = max_pages
         self._operation = operation
@@ -60,14 +65,17 @@ class Pager:
         if self._number >= self._max_pages:
             raise self._error(
                 "$.doc.p_elems",
-                f"the list did not end within {self._max_pages} pages ({len(self.rows)} rows read);"
+                f"the list did not end within {self._max_pages} pages ({self.read} rows read);"
                 " raise BillingSettings.max_pages if it is really that long",
             )
         self._number += 1
         return {"p_cnt": str(self._size), "p_num": str(self._number)}
 
-    def take(self, doc: _wire.Doc) -> None:
-        """Account for the reply to the page `next_params` asked for."""
+    def take(self, doc: _wire.Doc) -> list[_wire.Row]:
+        """Account for the reply to the page `next_params` asked for; its rows that belong to the list.
+
+        A page a server without ``p_elems`` answered again adds nothing (an empty list is returned).
+        """
         page = _wire.page_of(doc, operation=self._operation)
         number, batch = self._number, page.rows
         repeated = (page.number is not None and page.number != number) or (
@@ -75,20 +83,21 @@ class Pager:
         )
         if page.total is None:
             size = min(self._size, page.size) if page.size else self._size
-            if not repeated:
-                self.rows.extend(batch)
             self._done = repeated or len(batch) < size
             self._size, self._previous = size, batch
-            return
-        read = len(self.rows)
+            if repeated:
+                return []
+            self.read += len(batch)
+            return batch
+        read = self.read
         if repeated:
             answered = page.number if page.number is not None and page.number != number else "an earlier page"
             raise self._error(
                 "$.doc.p_num",
                 f"page {number} was asked and {answered} answered, with {read} of {page.total} rows read",
             )
-        self.rows.extend(batch)
-        if len(self.rows) >= page.total:
+        self.read += len(batch)
+        if self.read >= page.total:
             self._done = True
         elif not batch:
             raise self._error(
@@ -104,6 +113,7 @@ class Pager:
                 f" before the {page.total} rows $.doc.p_elems says",
             )
         self._previous = batch
+        return batch
 
     def _error(self, path: str, problem: str) -> ResponseDecodeError:
         return ResponseDecodeError(

@@ -88,6 +88,72 @@ def build_request(
     return httpx.Request("POST", url, data=data)
 
 
+# ---------------------------------------------------------------------------------------------- filters
+# A list narrowed by the server: ``filter=on`` plus column criteria on the list function itself
+# (docs/billing-wire.md "Lists"). A server may ignore any of them, so every caller also checks each row.
+_FILTER = "filter"
+_BILLING_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def service_filter(service_id: int) -> dict[str, str]:
+    """The criteria of a one-service read: ``filter=on&id=<id>``.
+
+    assumption: the services list filters on its ``id`` column (``elid`` names a form's element and
+    is not a list filter).
+
+    Example:
+        >>> service_filter(301)
+        {'filter': 'on', 'id': '301'}
+    """
+    return {_FILTER: "on", "id": str(service_id)}  # assumption: the list filters on its id column
+
+
+def expenses_since_filter(since: dt.datetime) -> dict[str, str]:
+    """The criteria of the charges made at or after ``since``: ``filter=on&create_date_from=<UTC time>``.
+
+    assumption: the parameter name ``create_date_from`` and billing's UTC ``YYYY-MM-DD HH:MM:SS``.
+
+    Example:
+        >>> import datetime as dt
+        >>> expenses_since_filter(dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+        {'filter': 'on', 'create_date_from': '2024-05-01 10:00:00'}
+    """
+    # assumption: the filter's name, and billing's times in UTC
+    return {_FILTER: "on", "create_date_from": since.astimezone(dt.UTC).strftime(_BILLING_TIME)}
+
+
+def promised_filter() -> dict[str, str]:
+    """The criteria of the promised payments: ``filter=on&status=3`` (the payments list's status column).
+
+    Example:
+        >>> promised_filter()
+        {'filter': 'on', 'status': '3'}
+    """
+    return {_FILTER: "on", "status": str(int(PaymentStatus.PROMISED))}  # assumption: status filters
+
+
+def expense_is_since(expense: Expense, since: dt.datetime) -> bool:
+    """Whether a charge may be at or after ``since``: by its time, else by its day; kept when undated.
+
+    A charge that carries only its day counts when that day is ``since``'s day or later (it may be
+    later that day); one without any date is kept, since nothing shows it is older.
+
+    Example:
+        >>> import datetime as dt
+        >>> from decimal import Decimal
+        >>> since = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+        >>> e = Expense(id=1, amount=Decimal(1), unpaid=Decimal(0), info="", created=dt.date(2024, 5, 1))
+        >>> expense_is_since(e, since), expense_is_since(attrs.evolve(e, created_at=since
+        ...     - dt.timedelta(seconds=1)), since)
+        (True, False)
+    """
+    if expense.created_at is not None:
+        return expense.created_at >= since
+    if expense.created is not None:
+        return expense.created >= since.astimezone(dt.UTC).date()
+    return True
+
+
 # ------------------------------------------------------------------------- processing-module callbacks
 # The functions a processing module calls back, as ISPsystem's own example module calls them
 # (ISPsystemLLC/billmanager processing/registrar/processing/pmregistrar.php; reference/billing.md §7.2,
@@ -507,6 +573,42 @@ def _structure_date(raw: object, _: object) -> dt.date | None:
         raise ValueError("expected a date") from None
 
 
+def _structure_moment(raw: object, _: object) -> dt.datetime | None:
+    """A ``YYYY-MM-DD HH:MM:SS`` cell as an aware UTC datetime; ``None`` for a date alone or nothing.
+
+    assumption: billing writes its times in UTC without an offset (an offset, if present, is honoured).
+    """
+    text = str(raw).strip() if raw is not None else ""
+    if len(text) <= _DATE_ONLY:
+        if text:
+            _structure_date(text, None)  # a date alone must still be a date
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected a date and time") from None
+    if moment.tzinfo is None:  # assumption: billing's times without an offset are UTC
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+_DATE_ONLY = len("YYYY-MM-DD")
+
+
+def _structure_optional_integer(raw: object, _: object) -> int | None:
+    """An id cell that may be absent or empty (``None``)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return _structure_integer(raw, int)
+
+
+def _structure_optional_money(raw: object, _: object) -> Decimal | None:
+    """An amount cell that may be absent or empty (``None``: billing sets no value)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return _structure_money(raw, Decimal)
+
+
 _SERVICE_WORDS = {
     "ordered": ServiceStatus.ORDERED,
     "active": ServiceStatus.ACTIVE,
@@ -558,6 +660,9 @@ def _row_converter(*, detailed: bool) -> cattrs.Converter:
     converter.register_structure_hook(bool, _structure_flag)
     converter.register_structure_hook(Decimal, _structure_money)
     converter.register_structure_hook_func(lambda t: t == (dt.date | None), _structure_date)
+    converter.register_structure_hook_func(lambda t: t == (dt.datetime | None), _structure_moment)
+    converter.register_structure_hook_func(lambda t: t == (int | None), _structure_optional_integer)
+    converter.register_structure_hook_func(lambda t: t == (Decimal | None), _structure_optional_money)
     converter.register_structure_hook(ServiceStatus, _structure_service_status)
     converter.register_structure_hook(PaymentStatus, _enum_hook(PaymentStatus, "payment status"))
     converter.register_structure_hook(TicketStatus, _enum_hook(TicketStatus, "ticket status"))
@@ -660,7 +765,13 @@ class _Balance:
 account: RowDecoder[Account] = RowDecoder(
     # the B6 reference lists the account list's id column as "elid"
     Account,
-    {"id": _c("id", "elid"), "name": _c("name"), "balance": _c("balance")},
+    {
+        "id": _c("id", "elid"),
+        "name": _c("name"),
+        "balance": _c("balance"),
+        # assumption: the client's credit limit is the list's "credit_limit" column; absent or empty: none
+        "credit_limit": _c("credit_limit", default=None),
+    },
 )
 balance: RowDecoder[Decimal] = RowDecoder(_Balance, {"balance": _c("balance")}, pick="balance")
 payment: RowDecoder[Payment] = RowDecoder(
@@ -671,6 +782,10 @@ payment: RowDecoder[Payment] = RowDecoder(
         "amount": _c("amount", "subaccountamount_iso"),
         "status": _c("status"),
         "created": _c("create_date", default=""),
+        # assumption: a promised payment's due date is the "promise_until" column (YYYY-MM-DD)
+        "promised_until": _c("promise_until", default=None),
+        # assumption: an admin's rows carry the owner's id as "account_id" next to its name ("account")
+        "account_id": _c("account_id", default=None),
     },
 )
 expense: RowDecoder[Expense] = RowDecoder(
@@ -681,6 +796,8 @@ expense: RowDecoder[Expense] = RowDecoder(
         "unpaid": _c("notpayd", default="0"),
         "info": _c("info", default=""),
         "created": _c("create_date", default=""),
+        "created_at": _c("create_date", default=None),  # when the cell has the time of day too
+        "account_id": _c("account_id", default=None),  # assumption: as for payments
     },
 )
 invoice: RowDecoder[Invoice] = RowDecoder(
@@ -706,7 +823,14 @@ ticket_message: RowDecoder[TicketMessage] = RowDecoder(
     },
 )
 service: RowDecoder[Service] = RowDecoder(
-    Service, {"id": _c("id"), "name": _c("name"), "status": _c("status")}
+    Service,
+    {
+        "id": _c("id"),
+        "name": _c("name"),
+        "status": _c("status"),
+        # assumption: the admin list carries the owner's id as "account_id" next to its name
+        "account_id": _c("account_id", default=None),
+    },
 )
 running_operation: RowDecoder[RunningOperation] = RowDecoder(
     RunningOperation,

@@ -24,19 +24,36 @@ from cloudkit.lifecycle._models import (
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, default_db_url
 from cloudkit.lifecycle._steps import OPERATIONS, Step, StepContext, Systems
+from cloudkit.lifecycle._stoprules import (
+    AccountState,
+    Action,
+    Decision,
+    Notice,
+    PromisedPayment,
+    StopPolicy,
+    Suspension,
+    apply,
+    decide,
+)
 from cloudkit.lifecycle._store import SagaStore
+from cloudkit.lifecycle._sweep import SweepReport
 
 __all__ = [
     "OPERATIONS",
+    "AccountState",
+    "Action",
     "Attempt",
     "Customer",
+    "Decision",
     "Engine",
     "ErrorKind",
     "InlineRunner",
     "Lifecycle",
     "LifecycleSettings",
     "ModuleCommand",
+    "Notice",
     "PlanError",
+    "PromisedPayment",
     "Runner",
     "Saga",
     "SagaState",
@@ -46,10 +63,15 @@ __all__ = [
     "StepContext",
     "StepRecord",
     "StepState",
+    "StopPolicy",
     "SuspendReason",
+    "Suspension",
+    "SweepReport",
     "Systems",
+    "apply",
     "classify",
     "config_environ",
+    "decide",
     "default_db_url",
 ]
 

@@ -20,7 +20,9 @@ from cloudkit.lifecycle._steps import Systems, onboard_customer
 from cloudkit.platform import Platform
 
 if TYPE_CHECKING:
+    from cloudkit.lifecycle._stoprules import Notice, StopPolicy
     from cloudkit.lifecycle._store import SagaStore
+    from cloudkit.lifecycle._sweep import SweepReport
 
 __all__ = ["Lifecycle"]
 
@@ -259,7 +261,41 @@ class Lifecycle:
         """One attempt of a saga, as a worker runs it (nothing if final or leased elsewhere)."""
         return self.engine.run(saga_id, owner=owner)
 
-    def sweep(self, *, limit: int = 100) -> list[str]:
+    def sweep(
+        self,
+        policy: StopPolicy,
+        *,
+        dry_run: bool = False,
+        notify: Callable[[Notice], None] | None = None,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> SweepReport:
+        """Apply the stop rules to every billing account: notify, suspend, resume, delete when due.
+
+        Reads accounts, the window's expenses and the promised payments page by page (memory flat in
+        the number of accounts), asks :func:`~cloudkit.lifecycle.decide` for each account, records
+        every decision that is not a plain unchanged ``ok`` (with its reason and amounts) and acts
+        through the sagas: suspend stops and admin-locks every active server of the account and marks
+        billing; resume unlocks and starts only what a sweep suspended; ``notify`` gets each
+        :class:`~cloudkit.lifecycle.Notice` at most once per level. ``dry_run`` decides and records
+        (flagged dry) and changes nothing else. ``progress(phase, count)`` follows the reading.
+
+        Raises:
+            ConflictError: another sweep is running (a database lease keeps sweeps apart).
+            ConfigError: no billing is configured.
+
+        Example:
+            >>> from cloudkit.lifecycle import Lifecycle, StopPolicy
+            >>> from cloudkit.testing.lifecycle import LifecycleWorld
+            >>> with LifecycleWorld() as world, Lifecycle(world.platform, db_url="sqlite://") as lifecycle:
+            ...     report = lifecycle.sweep(StopPolicy(), dry_run=True)
+            ...     report.state, report["accounts"]
+            ('done', 2)
+        """
+        from cloudkit.lifecycle._sweep import run_sweep  # noqa: PLC0415 (billing models load with it)
+
+        return run_sweep(self, policy, dry_run=dry_run, notify=notify, progress=progress)
+
+    def run_due(self, *, limit: int = 100) -> list[str]:
         """Hand every due saga to the runner (retries whose time came, sagas of killed workers whose
         lease ran out); the ids handed over.
         """  # noqa: D205 (the summary says what is due)

@@ -250,6 +250,45 @@ def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+OWN_SECTIONS = frozenset({"stoprules"})
+"""``CLOUDKIT_CONFIG`` tables with their own parser (``[stoprules]``: ``StopPolicy.from_mapping``)."""
+
+
+def config_section(section: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    r"""The table ``[section]`` of the TOML file named by ``CLOUDKIT_CONFIG`` (``{}`` without one).
+
+    For the tables :func:`config_environ` leaves to their own parser (``[stoprules]``).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or ``section`` is not a table.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from cloudkit.lifecycle._settings import config_section
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "cloudkit.toml"
+        >>> _ = path.write_text('[stoprules]\ngrace_hours = 24\n')
+        >>> config_section("stoprules", {"CLOUDKIT_CONFIG": str(path)})
+        {'grace_hours': 24}
+        >>> config_section("stoprules", {})
+        {}
+    """
+    env = dict(os.environ) if environ is None else dict(environ)
+    path = env.get("CLOUDKIT_CONFIG")
+    if not path:
+        return {}
+    try:
+        with Path(path).open("rb") as handle:
+            doc = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read CLOUDKIT_CONFIG file {path}: {exc.strerror}", system=SYSTEM) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CLOUDKIT_CONFIG file {path} is not TOML: {exc}", system=SYSTEM) from None
+    table = doc.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{section} in {path} must be a [section]", system=SYSTEM)
+    return dict(table)
+
+
 def _read_toml(path: Path) -> dict[str, str | Secret]:
     try:
         with path.open("rb") as handle:
@@ -260,7 +299,9 @@ def _read_toml(path: Path) -> dict[str, str | Secret]:
         raise ConfigError(f"CLOUDKIT_CONFIG file {path} is not TOML: {exc}", system=SYSTEM) from None
     lifecycle_keys = {"db"} | {f.name for f in attrs.fields(LifecycleSettings) if f.name != "db_url"}
     known = {"lifecycle": frozenset(lifecycle_keys), **SYSTEM_KEYS}
-    unknown_sections = sorted(set(doc) - set(known))
+    # tables read whole by their own parser (config_section), not folded into variables
+    doc = {k: v for k, v in doc.items() if k not in OWN_SECTIONS}
+    unknown_sections = sorted(set(doc) - set(known) - OWN_SECTIONS)
     if unknown_sections:
         raise ConfigError(
             f"unknown section in {path}: {', '.join(unknown_sections)} (known: {', '.join(sorted(known))})",

@@ -20,6 +20,13 @@ How it runs:
   cron job or a CLI) publishes every saga that is due, holds no live lease and has waited longer than
   ``sweep_grace`` seconds: retries whose countdown was too long, messages lost with a worker, sagas of
   killed workers once their lease ran out.
+- Task ``cloudkit.stoprules.sweep`` (on Celery beat every ``CLOUDKIT_STOPRULES_SECONDS``, 600 by
+  default) runs the stop-rule sweep (:meth:`Lifecycle.sweep <cloudkit.lifecycle.Lifecycle.sweep>`) with
+  the ``[stoprules]`` policy of ``CLOUDKIT_CONFIG``. Its fan-out is the sagas: each suspend, resume or
+  close it starts is published to the queue by the worker's :class:`CeleryRunner`, so the cloud work of
+  a large run spreads over every worker while the sweep itself only reads and decides (one sweep at a
+  time: a database lease; a beat tick while one runs is refused and logged). Notices go to the
+  :data:`stoprule_notice` signal (``@stoprule_notice.connect`` in the portal's worker module).
 - Publishing happens after the saga row is committed (the facade creates the saga, then calls
   :meth:`CeleryRunner.submit`), so a worker never reads a saga that is not there yet.
 - ``worker_prefetch_multiplier = 1``: a worker reserves one message beyond the one it runs; a long
@@ -59,9 +66,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from celery import Celery, signals
+from celery.utils.dispatch import Signal
 
 from cloudkit._core._settings import EnvReader
-from cloudkit.errors import ConfigError, NotFoundError, TransportError
+from cloudkit.errors import ConfigError, ConflictError, NotFoundError, TransportError
 from cloudkit.lifecycle._settings import config_environ, redact_url
 
 if TYPE_CHECKING:
@@ -71,11 +79,14 @@ if TYPE_CHECKING:
 __all__ = [
     "RABBITMQ_CONSUMER_TIMEOUT",
     "RUN_SAGA",
+    "STOPRULES_SWEEP",
     "SWEEP",
     "CeleryRunner",
     "CelerySettings",
     "app",
     "run_attempt",
+    "stoprule_notice",
+    "stoprules_seconds",
     "sweep_due",
     "worker_lifecycle",
 ]
@@ -85,6 +96,8 @@ SYSTEM = "lifecycle"
 BROKER_VARIABLE = "CLOUDKIT_CELERY_BROKER"
 RUN_SAGA = "cloudkit.lifecycle.run_saga"
 SWEEP = "cloudkit.lifecycle.sweep"
+STOPRULES_SWEEP = "cloudkit.stoprules.sweep"
+STOPRULES_VARIABLE = "CLOUDKIT_STOPRULES_SECONDS"
 RABBITMQ_CONSUMER_TIMEOUT = 1800.0
 """RabbitMQ's default ``consumer_timeout`` (30 minutes): no countdown may come near it."""
 EARLY_SLACK = 2.0
@@ -167,6 +180,21 @@ class CelerySettings:
         )
 
 
+def stoprules_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How often beat runs the stop-rule sweep: ``CLOUDKIT_STOPRULES_SECONDS`` (default 600).
+
+    Example:
+        >>> from cloudkit.lifecycle.celery import stoprules_seconds
+        >>> stoprules_seconds({}), stoprules_seconds({"CLOUDKIT_STOPRULES_SECONDS": "300"})
+        (600.0, 300.0)
+    """
+    env = EnvReader.of("CLOUDKIT_STOPRULES_", config_environ(environ), system=SYSTEM)
+    seconds = env.optional_float("SECONDS", 600.0)
+    if not seconds > 0:
+        raise ConfigError(f"{STOPRULES_VARIABLE} must be > 0", system=SYSTEM)
+    return seconds
+
+
 def configure(target: Celery, settings: CelerySettings) -> Celery:
     """Apply the lifecycle's Celery configuration to ``target`` (the module's :data:`app` or a runner's).
 
@@ -198,6 +226,7 @@ def configure(target: Celery, settings: CelerySettings) -> Celery:
         },
         beat_schedule={
             "cloudkit-lifecycle-sweep": {"task": SWEEP, "schedule": settings.sweep_seconds},
+            "cloudkit-stoprules-sweep": {"task": STOPRULES_SWEEP, "schedule": stoprules_seconds()},
         },
     )
     return target
@@ -395,6 +424,32 @@ def run_saga(saga_id: str) -> str:
 def sweep() -> int:
     """Publish the due sagas again (see :func:`sweep_due`); how many."""
     return len(sweep_due(worker_lifecycle()))
+
+
+stoprule_notice = Signal(name="stoprule_notice")
+"""Sent once per notice by the ``cloudkit.stoprules.sweep`` task: ``notice=`` a
+:class:`~cloudkit.lifecycle.Notice`. A receiver that raises is logged by Celery and does not stop the
+sweep (the notice counts as sent: at most once)."""
+
+
+def _send_notice(notice: Any) -> None:
+    stoprule_notice.send(sender=STOPRULES_SWEEP, notice=notice)
+
+
+@app.task(name=STOPRULES_SWEEP, ignore_result=True)  # type: ignore[untyped-decorator]
+def stoprules_sweep(dry_run: bool = False) -> dict[str, int]:
+    """One stop-rule sweep with the ``[stoprules]`` policy; its counts (``{"refused": 1}`` while another
+    sweep runs).
+    """  # noqa: D205 (the summary needs the refusal)
+    from cloudkit.lifecycle._sweep import policy_from_env  # noqa: PLC0415 (billing loads with it)
+
+    lifecycle = worker_lifecycle()
+    try:
+        report = lifecycle.sweep(policy_from_env(), dry_run=dry_run, notify=_send_notice)
+    except ConflictError as exc:
+        log.info("stoprules: %s", exc)
+        return {"refused": 1}
+    return dict(report.counts)
 
 
 # ---------------------------------------------------------------------------------------------- signals

@@ -68,6 +68,7 @@ __all__ = [
     "invoices",
     "json_values",
     "list_payloads",
+    "moments",
     "money",
     "money_cell",
     "money_texts",
@@ -159,7 +160,7 @@ def _ids() -> st.SearchStrategy[int]:
 
 
 def accounts() -> st.SearchStrategy[Account]:
-    """Billing clients with any name and a two-place balance (possibly negative: a debt).
+    """Billing clients with any name, a two-place balance (possibly negative: a debt), maybe a credit limit.
 
     Example:
         >>> from hypothesis import given, settings
@@ -170,7 +171,32 @@ def accounts() -> st.SearchStrategy[Account]:
         ...     assert account.id >= 1
         >>> test()
     """
-    return st.builds(Account, id=_ids().map(AccountId), name=st.text(), balance=money())
+    return st.builds(
+        Account,
+        id=_ids().map(AccountId),
+        name=st.text(),
+        balance=money(),
+        credit_limit=st.none() | money().map(abs),
+    )
+
+
+def moments() -> st.SearchStrategy[dt.datetime]:
+    """Aware UTC times to the second between 2000 and 2099 (billing's ``YYYY-MM-DD HH:MM:SS``).
+
+    Example:
+        >>> from hypothesis import given, settings
+        >>> from cloudkit.testing.strategies import moments
+        >>> @settings(max_examples=10, database=None, deadline=None)
+        ... @given(moments())
+        ... def test(moment):
+        ...     assert moment.tzinfo is dt.UTC and moment.microsecond == 0
+        >>> test()
+    """
+    # hypothesis bounds are naive; the zone is set on each drawn value
+    return st.datetimes(
+        min_value=dt.datetime(2000, 1, 1),  # noqa: DTZ001
+        max_value=dt.datetime(2099, 12, 31, 23, 59, 59),  # noqa: DTZ001
+    ).map(lambda moment: moment.replace(microsecond=0, tzinfo=dt.UTC))
 
 
 def payments() -> st.SearchStrategy[Payment]:
@@ -192,11 +218,15 @@ def payments() -> st.SearchStrategy[Payment]:
         amount=money(),
         status=st.sampled_from(PaymentStatus),
         created=st.none() | dates(),
+        promised_until=st.none() | dates(),
+        account_id=st.none() | _ids(),
     )
 
 
 def expenses() -> st.SearchStrategy[Expense]:
     """Charges; ``unpaid`` is an independent two-place amount (zero when the charge is covered).
+
+    A charge with a time (``created_at``) has its day as ``created``; one without may have a day only.
 
     Example:
         >>> from hypothesis import given, settings
@@ -207,13 +237,18 @@ def expenses() -> st.SearchStrategy[Expense]:
         ...     assert expense.unpaid.as_tuple().exponent == -2
         >>> test()
     """
+    dated = st.one_of(
+        st.tuples(st.none() | dates(), st.none()),
+        moments().map(lambda moment: (moment.date(), moment)),
+    )
     return st.builds(
-        Expense,
+        lambda when, **fields: Expense(created=when[0], created_at=when[1], **fields),
+        dated,
         id=_ids(),
         amount=money(),
         unpaid=st.just(Decimal("0.00")) | money(),
         info=st.text(),
-        created=st.none() | dates(),
+        account_id=st.none() | _ids(),
     )
 
 
@@ -284,7 +319,13 @@ def services() -> st.SearchStrategy[Service]:
         ...     assert isinstance(service.status, ServiceStatus)
         >>> test()
     """
-    return st.builds(Service, id=_ids().map(ServiceId), name=st.text(), status=st.sampled_from(ServiceStatus))
+    return st.builds(
+        Service,
+        id=_ids().map(ServiceId),
+        name=st.text(),
+        status=st.sampled_from(ServiceStatus),
+        account_id=st.none() | _ids(),
+    )
 
 
 def running_operations() -> st.SearchStrategy[RunningOperation]:
@@ -392,22 +433,8 @@ def wire_row(model: BillingModel, *, currency: str = "EUR") -> dict[str, Any]:
         {'id': {'$': '7'}, 'name': {'$': 'Alice Ltd'}, 'balance': {'$': '150.00 EUR', '$orig': '150.00'}}
     """
     row: dict[str, Any] = {"id": _text(model.id)}
-    if isinstance(model, Account):
-        row |= {"name": _text(model.name), "balance": money_cell(model.balance, currency)}
-    elif isinstance(model, Payment | Invoice):
-        number = model.number if isinstance(model, Invoice) else str(model.id)
-        row |= {"number": _text(number), "amount": money_cell(model.amount, currency)}
-        row["status"] = _text(int(model.status) if isinstance(model, Payment) else model.status)
-        if model.created is not None:
-            row["create_date"] = _text(model.created.isoformat())
-    elif isinstance(model, Expense):
-        row |= {
-            "amount": money_cell(model.amount, currency),
-            "notpayd": money_cell(model.unpaid, currency),
-            "info": _text(model.info),
-        }
-        if model.created is not None:
-            row["create_date"] = _text(model.created.isoformat())
+    if isinstance(model, Account | Payment | Invoice | Expense):
+        row |= _finance_row(model, currency)
     elif isinstance(model, Ticket):
         row |= {"name": _text(model.subject), "tstatus": _text(int(model.status))}
     elif isinstance(model, TicketMessage):
@@ -418,7 +445,49 @@ def wire_row(model: BillingModel, *, currency: str = "EUR") -> dict[str, Any]:
         row |= {"name": _text(model.name), "status": _text(int(model.status))}
     else:
         row |= _queue_row(model)
+    if isinstance(model, Payment | Expense | Service) and model.account_id is not None:
+        row["account_id"] = _text(model.account_id)
     return row
+
+
+def _finance_row(model: Account | Payment | Invoice | Expense, currency: str) -> dict[str, Any]:
+    """The columns of an account, a payment, an invoice or a charge (all but ``id``)."""
+    row: dict[str, Any] = {}
+    if isinstance(model, Account):
+        row |= {"name": _text(model.name), "balance": money_cell(model.balance, currency)}
+        if model.credit_limit is not None:
+            row["credit_limit"] = money_cell(model.credit_limit, currency)
+    elif isinstance(model, Payment | Invoice):
+        number = model.number if isinstance(model, Invoice) else str(model.id)
+        row |= {"number": _text(number), "amount": money_cell(model.amount, currency)}
+        row["status"] = _text(int(model.status) if isinstance(model, Payment) else model.status)
+        if model.created is not None:
+            row["create_date"] = _text(model.created.isoformat())
+        if isinstance(model, Payment) and model.promised_until is not None:
+            row["promise_until"] = _text(model.promised_until.isoformat())
+    else:
+        row |= {
+            "amount": money_cell(model.amount, currency),
+            "notpayd": money_cell(model.unpaid, currency),
+            "info": _text(model.info),
+        }
+        if model.created_at is not None:
+            row["create_date"] = _text(f"{model.created_at:%Y-%m-%d %H:%M:%S}")
+        elif model.created is not None:
+            row["create_date"] = _text(model.created.isoformat())
+    return row
+
+
+def _empty_columns(model: BillingModel) -> list[str]:
+    """The optional columns of ``model`` that are ``None``: a row may carry them as empty cells."""
+    empty = []
+    if isinstance(model, Account) and model.credit_limit is None:
+        empty.append("credit_limit")
+    if isinstance(model, Payment) and model.promised_until is None:
+        empty.append("promise_until")
+    if isinstance(model, Payment | Expense | Service) and model.account_id is None:
+        empty.append("account_id")
+    return empty
 
 
 def _queue_row(model: RunningOperation | StaffTask) -> dict[str, Any]:
@@ -518,6 +587,14 @@ def _is_plain_int(text: str) -> bool:
     return 0 < len(digits) < 19 and digits.isascii() and digits.isdigit() and str(int(text)) == text  # noqa: PLR2004
 
 
+def _vary_dates(draw: st.DrawFn, model: BillingModel, row: dict[str, Any]) -> None:
+    """A time of day on a payment's or invoice's date; a charge's time in ISO form with its offset."""
+    if isinstance(model, Payment | Invoice) and "create_date" in row and draw(st.booleans()):
+        row["create_date"] = {"$": f"{row['create_date']['$']} {draw(st.times()):%H:%M:%S}"}
+    if isinstance(model, Expense) and model.created_at is not None and draw(st.booleans()):
+        row["create_date"] = {"$": model.created_at.isoformat(sep=draw(st.sampled_from(("T", " "))))}
+
+
 @st.composite
 def _render(draw: st.DrawFn, model: BillingModel, wrapped: bool | None) -> dict[str, Any]:  # noqa: C901
     """One of the renderings of ``model`` the client must decode back to ``model``."""
@@ -535,8 +612,10 @@ def _render(draw: st.DrawFn, model: BillingModel, wrapped: bool | None) -> dict[
             return {"$orig": str(amount)}
         return text
 
-    if isinstance(model, Payment | Expense | Invoice) and "create_date" in row and draw(st.booleans()):
-        row["create_date"] = {"$": f"{row['create_date']['$']} {draw(st.times()):%H:%M:%S}"}
+    _vary_dates(draw, model, row)
+    for column in _empty_columns(model):
+        if draw(st.booleans()):
+            row[column] = {"$": ""}  # an empty cell means none, as a missing one does
     if isinstance(model, Payment) and draw(st.booleans()):
         row["subaccountamount_iso"] = row.pop("amount")  # W2: the other amount column
     if isinstance(model, Expense) and model.unpaid == 0 and draw(st.booleans()):
@@ -686,6 +765,9 @@ _ROW_KEYS = (
     "item",
     "trycount",
     "currency",
+    "credit_limit",
+    "promise_until",
+    "account_id",
 )
 _DOC_KEYS = ("doc", "elem", "error", "p_elems", "id", "ok", "auth", "list", "$", "$orig", "$name")
 _TRICKY_TEXTS = (

@@ -111,6 +111,22 @@ class World:
             return next(i.id for i in images if distro in i.name)
 
 
+def _op_tables() -> tuple[object, ...]:
+    from cloudkit.lifecycle import _tables
+
+    return (
+        _tables.leases,
+        _tables.stoprule_accounts,
+        _tables.stoprule_items,
+        _tables.sweeps,
+        _tables.sweep_decisions,
+        _tables.notices,
+        _tables.sweep_scratch,
+        _tables.reconcile_runs,
+        _tables.reconcile_findings,
+    )
+
+
 def _empty(url: str) -> None:
     import sqlalchemy as sa
 
@@ -121,6 +137,9 @@ def _empty(url: str) -> None:
         with engine.begin() as conn:
             if sa.inspect(conn).has_table("sagas"):
                 for table in (_tables.saga_steps, _tables.sagas, _tables.customers):
+                    conn.execute(table.delete())
+            if sa.inspect(conn).has_table("leases"):  # the operations store (stop rules, reconcile)
+                for table in _op_tables():
                     conn.execute(table.delete())
     finally:
         engine.dispose()

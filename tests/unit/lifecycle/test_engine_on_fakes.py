@@ -231,9 +231,9 @@ def test_a_killed_worker_is_taken_over_after_its_lease(world):
     (saga,) = lifecycle.sagas()
     assert saga.state is SagaState.RUNNING
     assert saga.step("server").state is StepState.STARTED
-    assert lifecycle.sweep() == []  # the lease is still live
+    assert lifecycle.run_due() == []  # the lease is still live
     world.clock.advance(901)
-    assert lifecycle.sweep() == [saga.id]
+    assert lifecycle.run_due() == [saga.id]
     done = lifecycle.saga(saga.id)
     assert done.state is SagaState.DONE, done.last_error
     assert len(world.cloud.servers()) == 1

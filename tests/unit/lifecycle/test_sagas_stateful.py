@@ -135,7 +135,7 @@ class Sagas(RuleBasedStateMachine):
         world.tf.release_slow()
         for _ in range(10):
             world.clock.advance(lifecycle.settings.lease_seconds + lifecycle.settings.backoff_max + 1)
-            if not lifecycle.sweep():
+            if not lifecycle.run_due():
                 break
         (saga,) = [s for s in lifecycle.sagas(item=item) if s.operation == command][:1]
         assert saga.state.final, saga
@@ -179,7 +179,7 @@ class Sagas(RuleBasedStateMachine):
     @rule()
     def time_passes(self):
         self.world.clock.advance(3600)
-        assert self.lifecycle.sweep() == []  # nothing is left due between commands
+        assert self.lifecycle.run_due() == []  # nothing is left due between commands
 
     # ------------------------------------------------------------------------------ invariants
     @invariant()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cloudkit.testing.fakes.billing._state import (
     ADMIN_LEVEL,
@@ -109,14 +109,30 @@ def wrap_children(node: Mapping[str, Any]) -> Doc:
     return out
 
 
-def today() -> str:
-    """Today's date (UTC) as billing writes it."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+def utc_now() -> dt.datetime:
+    """The real time, aware, in UTC: the billing fake's default wall clock."""
+    return dt.datetime.now(dt.UTC)
 
 
-def now() -> str:
-    """The time (UTC) as billing writes it."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+def today(moment: dt.datetime | None = None) -> str:
+    """The date of ``moment`` (default: now), in UTC, as billing writes it.
+
+    Example:
+        >>> today(dt.datetime(2024, 5, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2))))
+        '2024-05-02'
+    """
+    return (moment or utc_now()).astimezone(dt.UTC).strftime("%Y-%m-%d")
+
+
+def now(moment: dt.datetime | None = None) -> str:
+    """The time of ``moment`` (default: now), in UTC, as billing writes it (assumption: UTC, no offset).
+
+    Example:
+        >>> now(dt.datetime(2024, 5, 1, 12, 0, 5, tzinfo=dt.UTC))
+        '2024-05-01 12:00:05'
+    """
+    # assumption: billing writes its times in UTC, without an offset
+    return (moment or utc_now()).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class WireError(Exception):
@@ -151,6 +167,7 @@ class Options:
     max_page_size: int | None
     processing_module: bool = False  # a processing module runs every service operation
     item_type: str = "cloudserver"  # the module's item type: its function family answers as ``vds``'s
+    wall_clock: Callable[[], dt.datetime] = field(default=utc_now)  # every date the fake writes
 
 
 @dataclass(slots=True)
@@ -165,6 +182,14 @@ class Ctx:
     principal: User
     actor: User
     session: Session | None
+
+    def today(self) -> str:
+        """Today's date by the fake's wall clock."""
+        return today(self.options.wall_clock())
+
+    def now(self) -> str:
+        """The time by the fake's wall clock."""
+        return now(self.options.wall_clock())
 
     @property
     def sok(self) -> bool:
@@ -238,9 +263,10 @@ class Ctx:
         return sid
 
     def with_account(self, row: Row, account_id: int) -> Row:
-        """``row`` with the account's name when the admin reads it."""
+        """``row`` with the account's name and id when the admin reads it."""
         if self.is_admin:
             row["account"] = text(self.state.accounts[account_id].name)
+            row["account_id"] = text(account_id)  # assumption: the owner's id next to its name
         return row
 
     def item(self, item_id: int) -> Item:
@@ -257,30 +283,64 @@ class Ctx:
 
 
 # ================================================================================== lists
-def listing(ctx: Ctx, rows: list[Row]) -> Doc:
+_R = TypeVar("_R")
+
+
+def listing(
+    ctx: Ctx,
+    records: Sequence[_R],
+    render: Callable[[_R], Row] | None = None,
+    *,
+    handled: frozenset[str] = frozenset(),
+) -> Doc:
     """A list reply: filter (``filter=on``), count (``p_elems``), page (``p_cnt``/``p_num``).
 
-    With ``max_page_size`` set, a page never holds more rows than that, whatever ``p_cnt`` asked
-    (and a request without ``p_cnt`` gets the first page of that size); ``p_cnt`` in the reply is the
-    size the page was cut to.
+    ``records`` are rows already, or state records that ``render`` turns into rows. Without a filter
+    only the rows of the page asked are rendered (a list of 20,000 services answers a page of 1,000
+    by building 1,000 rows); with one, every record is rendered to be matched, unless the handler
+    already narrowed ``records`` by every criterion asked (``handled`` names those it applied). With
+    ``max_page_size`` set, a page never holds more rows than that, whatever ``p_cnt`` asked (and a
+    request without ``p_cnt`` gets the first page of that size); ``p_cnt`` in the reply is the size
+    the page was cut to.
+
+    Example:
+        >>> from cloudkit.testing.fakes.billing._state import State, USER_LEVEL
+        >>> state = State()
+        >>> admin = state.add_user("admin", "pw", 28, None)
+        >>> ctx = Ctx(state, Options(3600.0, lambda: 0.0, True, None), "x",
+        ...           {"p_cnt": "2", "p_num": "2"}, [], admin, admin, None)
+        >>> built = []
+        >>> doc = listing(ctx, range(1, 6), lambda n: built.append(n) or {"id": text(n)})
+        >>> doc["p_elems"], [row["id"]["$"] for row in doc["elem"]], built
+        ({'$': '5'}, ['3', '4'], [3, 4])
     """
     params = ctx.params
+    build = render if render is not None else cast("Callable[[_R], Row]", _same)
+    rows: Sequence[Row] | None = None
     if params.get("filter") == "on":
-        criteria = {k: v for k, v in params.items() if k not in _CONTROL_PARAMS and v}
+        criteria = {k: v for k, v in params.items() if k not in _CONTROL_PARAMS and k not in handled and v}
         # assumption: a filter on a column the list does not have is ignored, as the panel ignores
         # unknown parameters; a cell matches on its text or on its raw "$orig" value.
-        rows = [r for r in rows if all(_matches(r, k, v) for k, v in criteria.items())]
-    doc: Doc = {"p_elems": text(len(rows))}
+        if criteria:
+            rows = [r for r in map(build, records) if all(_matches(r, k, v) for k, v in criteria.items())]
+    total = len(rows) if rows is not None else len(records)
+    doc: Doc = {"p_elems": text(total)}
     cap = ctx.options.max_page_size
+    start, stop = 0, total
     if params.get("p_cnt") or cap is not None:
         asked = _positive(params, "p_cnt", "0") if params.get("p_cnt") else None
         size = min(s for s in (asked, cap) if s is not None)
         page = _positive(params, "p_num", "1")
-        rows = rows[(page - 1) * size : page * size]
+        start, stop = (page - 1) * size, page * size
         doc["p_cnt"], doc["p_num"] = text(size), text(page)
-    if rows:  # assumption: like the XML it maps, an empty list has no "elem" key at all
-        doc["elem"] = rows
+    page_rows = list(rows[start:stop]) if rows is not None else [build(r) for r in records[start:stop]]
+    if page_rows:  # assumption: like the XML it maps, an empty list has no "elem" key at all
+        doc["elem"] = page_rows
     return doc
+
+
+def _same(row: Row) -> Row:
+    return row
 
 
 def _matches(row: Row, column: str, wanted: str) -> bool:

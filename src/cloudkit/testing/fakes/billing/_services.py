@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from cloudkit.testing.fakes.billing._context import Ctx, Doc, WireError, doc_ok, listing, text
+from cloudkit.testing.fakes.billing._context import Ctx, Doc, Row, WireError, doc_ok, listing, text
 from cloudkit.testing.fakes.billing._state import (
     DELETED,
     IN_PROGRESS,
@@ -21,13 +21,27 @@ from cloudkit.testing.fakes.billing._state import (
 
 
 def vds(ctx: Ctx) -> Doc:
-    """``vds``: the services in scope (deleted ones are gone)."""
-    rows = [
-        ctx.with_account({"id": text(i.id), "name": text(i.name), "status": text(i.status)}, i.account_id)
-        for i in ctx.state.items.values()
-        if i.status != DELETED and ctx.visible(i.account_id)
-    ]
-    return listing(ctx, rows)
+    """``vds``: the services in scope (deleted ones are gone); an admin's rows name the owner.
+
+    ``filter=on&id=<id>`` looks the one service up by id instead of scanning the list (the generic
+    filter then still checks every other criterion).
+    """
+    scope = ctx.scope()
+    items: Iterable[Item] = ctx.state.items.values()
+    wanted = ctx.params.get("id", "").strip() if ctx.params.get("filter") == "on" else ""
+    if wanted:
+        found = ctx.state.items.get(int(wanted)) if wanted.isdigit() else None
+        items = [found] if found is not None else []
+    records = [i for i in items if i.status != DELETED and (scope is None or i.account_id == scope)]
+
+    def render(i: Item) -> Row:
+        row = {"id": text(i.id), "name": text(i.name), "status": text(i.status)}
+        return ctx.with_account(row, i.account_id)
+
+    return listing(ctx, records, render, handled=_BY_ID if wanted else frozenset())
+
+
+_BY_ID = frozenset({"id"})
 
 
 def operation(name: str) -> Callable[[Ctx], Doc]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -20,6 +21,7 @@ PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
 TICKET_NEW, TICKET_UNDER_REVIEW, TICKET_AWAITING = 0, 1, 2
 INVOICE_NEW, INVOICE_PAID = "1", "2"  # assumption: invoice_status codes
+PROMISE_DAYS = 7  # assumption: the term of a promised payment made through the form (set per install)
 MODULE_ID = 1  # assumption: the id of the one processing module the fake runs
 OPERATION_RUNNING = 1  # assumption: the runningoperation status code of a queued operation
 OPERATION_TARGET = {"open": ACTIVE, "suspend": SUSPENDED, "resume": ACTIVE, "close": DELETED}
@@ -87,6 +89,7 @@ class FakePayment:
     amount: Decimal
     status: int
     create_date: str
+    promise_until: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +223,7 @@ class Account:
     name: str
     balance: Decimal
     currency: str
+    credit_limit: Decimal | None = None  # how far below zero the balance may go; None: billing sets none
 
 
 @dataclass(slots=True)
@@ -248,6 +252,10 @@ class Expense:
     notpayd: Decimal
     info: str
     create_date: str
+    # True when the whole amount was taken from the balance (``charge``: the balance may go negative),
+    # so paying the debt raises the balance too; False for a debt kept beside a balance left at zero
+    # (``add_expense``, the seed).
+    debited: bool = False
 
 
 @dataclass(slots=True)
@@ -257,6 +265,7 @@ class Payment:
     amount: Decimal
     status: int
     create_date: str
+    promise_until: str = ""  # a promised payment's last day (YYYY-MM-DD); "" for none
 
 
 @dataclass(slots=True)
@@ -321,6 +330,7 @@ class State:
     sessions: dict[str, Session] = field(default_factory=dict)
     keys: dict[str, tuple[int, float]] = field(default_factory=dict)
     launches: list[int] = field(default_factory=list)  # operations the processing module is to run next
+    logins: dict[str, int] = field(default_factory=dict)  # login -> user id (a population has thousands)
 
     def next_id(self, table: str) -> int:
         value = self.counters[table]
@@ -328,11 +338,13 @@ class State:
         return value
 
     def user_by_login(self, login: str) -> User | None:
-        return next((u for u in self.users.values() if u.login == login), None)
+        user_id = self.logins.get(login)
+        return None if user_id is None else self.users.get(user_id)
 
     def add_user(self, login: str, password: str, level: int, account: Account | None) -> User:
         user = User(self.next_id("user"), login, password, level, account.id if account else None)
         self.users[user.id] = user
+        self.logins[login] = user.id
         return user
 
     def add_account(self, name: str, balance: Decimal, currency: str) -> Account:
@@ -354,13 +366,21 @@ class State:
         return self.accounts[user.account_id]
 
     def credit(self, account: Account, amount: Decimal) -> None:
-        """An incoming credited payment pays off debt (oldest charge first), then raises the balance."""
+        """An incoming credited payment pays off debt (oldest charge first), then raises the balance.
+
+        Debt a charge already took from the balance (``debited``) raises the balance as it is paid;
+        debt kept beside the balance does not (it was never subtracted).
+        """
         left = amount
-        for expense in sorted(self.expenses.values(), key=lambda e: e.id):
-            if expense.account_id == account.id and expense.notpayd > 0 and left > 0:
+        for expense in self.expenses.values():  # oldest first: ids grow and rows are inserted in order
+            if left <= 0:
+                break
+            if expense.account_id == account.id and expense.notpayd > 0:
                 paid = min(expense.notpayd, left)
                 expense.notpayd -= paid
                 left -= paid
+                if expense.debited:
+                    account.balance += paid
         account.balance += left
 
     def complete(self, operation: Operation) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudkit.testing.fakes.billing._context import Ctx, Doc, WireError, listing, now, text
+from cloudkit.testing.fakes.billing._context import Ctx, Doc, WireError, listing, text
 from cloudkit.testing.fakes.billing._state import (
     ASSIGNMENT_OFFSET,
     TICKET_AWAITING,
@@ -46,7 +46,7 @@ def _post(ctx: Ctx, ticket: Ticket, tstatus: int) -> None:
         ctx.state.next_id("message"),
         ctx.required("message"),
         ctx.principal.login if ctx.is_admin else ctx.actor.login,
-        now(),
+        ctx.now(),
         tuple(ctx.files),
     )
     ticket.messages.append(message)
