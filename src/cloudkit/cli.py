@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
 from cloudkit._cli_ops import add_stoprules
+from cloudkit._cli_reconcile import add_reconcile
 from cloudkit._demos import lifecycle as lifecycle_demo
 from cloudkit._demos import tungsten as tungsten_demo
 from cloudkit._doctor import run_doctor_from_env
@@ -480,6 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lifecycle.add_argument("--limit", type=int, default=100, help="list|sweep: at most this many (100)")
     lifecycle.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_stoprules(commands)
+    add_reconcile(commands)
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)

@@ -20,6 +20,7 @@ from cloudkit.lifecycle._steps import Systems, onboard_customer
 from cloudkit.platform import Platform
 
 if TYPE_CHECKING:
+    from cloudkit.lifecycle._reconcile import ReconcileReport
     from cloudkit.lifecycle._stoprules import Notice, StopPolicy
     from cloudkit.lifecycle._store import SagaStore
     from cloudkit.lifecycle._sweep import SweepReport
@@ -303,6 +304,25 @@ class Lifecycle:
         for saga_id in due:
             self.runner.submit(self.engine, saga_id)
         return due
+
+    def reconcile(self, *, fix: bool = False, stuck_after: float | None = None) -> ReconcileReport:
+        """What drifted between billing, the clouds and the store; with ``fix``, repaired (docs/reconcile.md).
+
+        A dry run (the default) only reads outside; every run is recorded for the console.
+
+        Raises:
+            ConflictError: ``fix`` while another fixing run holds the ``reconcile`` lease.
+
+        Example:
+            >>> from cloudkit.lifecycle import Lifecycle
+            >>> from cloudkit.platform import Platform
+            >>> with Lifecycle(Platform(), db_url="sqlite://") as lifecycle:
+            ...     lifecycle.reconcile().clean
+            True
+        """
+        from cloudkit.lifecycle._reconcile import reconcile  # noqa: PLC0415 (kept off the import path)
+
+        return reconcile(self, fix=fix, stuck_after=stuck_after)
 
     # ------------------------------------------------------------------------------ internals
     def _store_now(self) -> dt.datetime:

@@ -497,7 +497,7 @@ def _read_services(lifecycle: Lifecycle, problems: list[str]) -> dict[int, Servi
     if billing is None:
         return None
     try:
-        return {int(s.id): s for s in billing.list_services()}
+        return {int(s.id): s for s in billing.iter_services()}  # page by page
     except CloudkitError as exc:
         # Without billing's word nothing is "deleted in billing": judged from the store alone.
         problems.append(f"billing services: {describe(exc)}")

@@ -365,3 +365,19 @@ def test_finding_and_report_models():
         finding.detail = "x"
     with pytest.raises(ValueError, match="nope"):
         Finding("nope", "x", "y")
+
+
+def test_cloudkit_reconcile_is_a_command(tmp_path, monkeypatch, capsys):
+    from cloudkit.cli import main
+
+    for name in (
+        "CLOUDKIT_BILLING_URL",
+        "CLOUDKIT_OPENSTACK_AUTH_URL",
+        "CLOUDKIT_TUNGSTEN_URL",
+        "CLOUDKIT_CONFIG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDKIT_LIFECYCLE_DB", f"sqlite:///{tmp_path / 'lc.db'}")
+    assert main(["reconcile", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["fix"], data["findings"], data["problems"]) == (False, [], [])
