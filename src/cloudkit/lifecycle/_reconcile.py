@@ -682,7 +682,10 @@ def reconcile(
 
     ops = OpStore(lifecycle.store)
     owner = default_owner()
-    seconds = lifecycle.settings.lease_seconds
+    # One repair may be a whole saga (each step waiting up to step_wait); the lease is renewed between
+    # repairs, so it must outlast the longest one.
+    longest = max(len(steps) for steps in lifecycle.engine.steps.values())
+    seconds = lifecycle.settings.lease_seconds + lifecycle.settings.step_wait * longest
     if fix and not ops.acquire_lease(LEASE, owner, seconds):
         raise ConflictError(
             "another reconcile --fix is running (the reconcile lease is held)",
