@@ -461,6 +461,20 @@ class OpStore:
             ).mappings()
             return [_item(row) for row in rows]
 
+    def accounts_with_items(self, accounts: Iterable[int]) -> set[int]:
+        """Which of these accounts have items the sweep suspended."""
+        found: set[int] = set()
+        with self.saga_store.transaction("accounts_with_items") as conn:
+            for chunk in _chunks(accounts):
+                found.update(
+                    conn.execute(
+                        sa.select(stoprule_items.c.account)
+                        .where(stoprule_items.c.account.in_(chunk))
+                        .distinct()
+                    ).scalars()
+                )
+        return found
+
     def remove_item(self, account: int, item: int) -> None:
         """Forget ``item`` (resumed or closed)."""
         with self.saga_store.transaction("remove_item") as conn:

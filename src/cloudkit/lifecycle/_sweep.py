@@ -94,7 +94,8 @@ class SweepReport:
             ``notices_failed`` (hook raised; retried next sweep), ``notices_skipped`` (recorded by an
             earlier, killed sweep); ``items_suspended``, ``items_resumed``, ``items_closed``,
             ``items_not_ours`` (left alone: their latest saga is not the sweep's), ``item_errors``;
-            ``abandoned`` stale sweeps.
+            ``leftovers`` (accounts in good standing with items a killed sweep suspended before it
+            recorded the account: resumed); ``abandoned`` stale sweeps.
         errors: the first errors met (type and message), at most 20.
 
     Example:
@@ -310,6 +311,7 @@ class _Run:
         ids = [int(account.id) for account in page]
         rows = self.ops.accounts(ids)
         scratch = self.ops.scratch(self.sweep_id, ids)
+        leftovers = set() if self.dry_run else self.ops.accounts_with_items(ids)
         recorded: list[Decision] = []
         for account in page:
             aid = int(account.id)
@@ -318,6 +320,18 @@ class _Run:
             decision = decide(state, self.policy, self.now)
             after = apply(state, decision, self.policy, self.now)
             self.counts[str(decision.action)] += 1
+            if (
+                aid in leftovers
+                and state.suspension is None
+                and decision.action in (Action.OK, Action.NOTIFY)
+            ):
+                # a sweep killed between suspending these items and recording the account: the account
+                # is in good standing now, so what that sweep stopped comes back
+                self.counts["leftovers"] += 1
+                try:
+                    self.resume_items(aid)
+                except CloudkitError as exc:
+                    self.error(exc, f"account {aid}")
             if decision.action is Action.OK and decision.notice_level is None and after == state:
                 continue  # a plain, unchanged ok: nothing to record, nothing to do
             recorded.append(decision)
@@ -384,11 +398,16 @@ class _Run:
             self.pending[row.account] = base
             return
         if action is Action.RESUME:
-            if self.resume_items(row.account):
-                base = attrs.evolve(
-                    base, suspended_at=None, suspended_reason=None, suspended_by=None, deleted_at=None
-                )
-        elif action is Action.DELETE_DUE and self.close_items(row.account):
+            # The account is stored active *before* its items resume: a sweep killed half-way leaves
+            # items of an active account, which the next sweep resumes (leftovers) or, if the money ran
+            # out again, suspends with the rest; never a "suspended" account with running servers.
+            base = attrs.evolve(
+                base, suspended_at=None, suspended_reason=None, suspended_by=None, deleted_at=None
+            )
+            self.ops.save_account(base)
+            self.resume_items(row.account)
+            return
+        if action is Action.DELETE_DUE and self.close_items(row.account):
             base = attrs.evolve(base, deleted_at=self.now)
         if base != row:
             self.ops.save_account(base)

@@ -271,3 +271,29 @@ def test_promised_payment_counts_until_its_date(sw):
     report = lifecycle.sweep(StopPolicy())
     assert report["items_suspended"] == 1
     assert server(sw, item) == ("SHUTOFF", True)
+
+
+def test_a_sweep_killed_after_a_resume_leaves_no_running_server_on_a_suspended_account(sw):
+    # found by test_sweep_stateful: a resume killed half-way, then the money runs out again
+    lifecycle = sw.lifecycle()
+    account, (item,) = provisioned(sw, lifecycle, "carol")
+    sw.billing.charge("carol", Decimal(12))
+    assert lifecycle.sweep(StopPolicy())["items_suspended"] == 1
+    sw.billing.pay("carol", Decimal(15))
+    real = lifecycle.resume
+
+    def killed_after(*args, **kwargs):
+        real(*args, **kwargs)
+        raise Killed
+
+    lifecycle.resume = killed_after
+    with pytest.raises(Killed):
+        lifecycle.sweep(StopPolicy())
+    del lifecycle.resume
+    assert server(sw, item) == ("ACTIVE", False)
+    sw.billing.charge("carol", Decimal(5))
+    sw.clock.advance(lifecycle.settings.lease_seconds + 1)
+    report = lifecycle.sweep(StopPolicy())
+    assert report["items_suspended"] == 1
+    assert server(sw, item) == ("SHUTOFF", True)
+    assert ops_of(sw).account(account).suspended_by == "default"
