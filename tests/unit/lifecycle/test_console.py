@@ -170,7 +170,7 @@ def test_the_real_server_refuses_a_rebound_host_name(lifecycle):
 
 def test_serve_refuses_a_non_loopback_address(lifecycle):
     with pytest.raises(ConfigError, match="not a loopback address"):
-        serve(lifecycle, host="0.0.0.0", token=Secret(TOKEN))
+        serve(lifecycle, host="0.0.0.0", token=Secret(TOKEN))  # noqa: S104 (refused: the point)
 
 
 def test_the_server_says_its_url(app):
@@ -275,7 +275,10 @@ def test_retrying_a_saga_that_is_not_stuck_says_why(app, lifecycle, runner):
     client = app.test_client()
     csrf = log_in(client)
     answer = client.post(
-        f"/sagas/{saga_id}/retry", data={"csrf_token": csrf}, headers={"Origin": ORIGIN}, follow_redirects=True
+        f"/sagas/{saga_id}/retry",
+        data={"csrf_token": csrf},
+        headers={"Origin": ORIGIN},
+        follow_redirects=True,
     )
     assert answer.status_code == 200
     assert "Not retried" in answer.text
@@ -314,7 +317,9 @@ class Row:
 
 
 def test_decisions_and_findings_are_shown_escaped(lifecycle):
-    app = create_app(lifecycle, token=Secret(TOKEN), overview=lambda: Overview(decisions=(Row(),), findings=(Row(),)))
+    app = create_app(
+        lifecycle, token=Secret(TOKEN), overview=lambda: Overview(decisions=(Row(),), findings=(Row(),))
+    )
     client = app.test_client()
     log_in(client)
     page = client.get("/").text

@@ -28,14 +28,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-from flask import Flask, abort, flash, redirect, render_template, request, session, url_for
-from werkzeug.wrappers import Response
+from flask import Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from cloudkit._core._secret import Secret
 from cloudkit.errors import ConfigError, ConflictError, NotFoundError
 from cloudkit.lifecycle._models import Saga, SagaState, StepState
 
 if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
     from cloudkit.lifecycle._lifecycle import Lifecycle
 
 __all__ = ["LOOPBACK_HOSTS", "MIN_TOKEN_LENGTH", "Overview", "create_app"]
@@ -145,9 +148,6 @@ def create_app(
             system=SYSTEM,
             operation="console",
         )
-    hosts = frozenset(_host_name(h) for h in allowed_hosts)
-    read_overview = overview or (lambda: read_store(lifecycle))
-
     app = Flask(__name__)
     app.config.update(
         # A new key per start: a restart logs everyone out, and no key is ever written anywhere.
@@ -158,95 +158,143 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
         MAX_CONTENT_LENGTH=64 * 1024,  # forms here are a token and a CSRF field
     )
+    app.extensions[_EXTENSION] = _Console(
+        lifecycle=lifecycle,
+        token=expected,
+        hosts=frozenset(_host_name(h) for h in allowed_hosts),
+        overview=overview or (lambda: read_store(lifecycle)),
+    )
     app.jinja_env.filters["when"] = _when
-    app.jinja_env.globals["failed_step"] = _failed_step
-
-    def csrf_token() -> str:
-        if "csrf" not in session:
-            session["csrf"] = secrets.token_urlsafe(32)
-        return str(session["csrf"])
-
-    app.jinja_env.globals["csrf_token"] = csrf_token
-
-    @app.before_request
-    def _checks() -> Response | None:
-        if _host_name(request.host) not in hosts:
-            log.warning("console: refused a request for host %r", request.host[:100])
-            abort(400, "unknown host")
-        if request.method not in ("GET", "HEAD"):
-            _check_post()
-        if request.endpoint not in ("login", "static") and not session.get("operator"):
-            if request.method in ("GET", "HEAD"):
-                return redirect(url_for("login"), code=303)
-            abort(403, "log in first")
-        return None
-
-    def _check_post() -> None:
-        own = f"{request.scheme}://{request.host}".lower()
-        sent = request.headers.get("Origin")
-        origin = _origin_of(sent) if sent and sent != "null" else None
-        if sent is None:  # a browser that sends no Origin still sends the Referer on a same-origin form
-            referer = request.headers.get("Referer")
-            origin = _origin_of(referer) if referer else None
-        if origin != own:
-            log.warning("console: refused a POST from origin %r", (sent or "")[:100])
-            abort(403, "cross-origin request refused")
-        given = request.form.get("csrf_token", "")
-        wanted = session.get("csrf")
-        if not wanted or not hmac.compare_digest(given.encode(), str(wanted).encode()):
-            log.warning("console: refused a POST without a valid CSRF token")
-            abort(403, "missing or wrong CSRF token")
-
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = _CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @app.route("/login", methods=["GET", "POST"])
-    def login() -> Response | str:
-        if request.method == "POST":
-            given = request.form.get("token", "").encode()
-            if hmac.compare_digest(given, expected):
-                session.clear()  # a fresh session (and CSRF token) after login: no fixation
-                session.permanent = True
-                session["operator"] = True
-                session["csrf"] = secrets.token_urlsafe(32)
-                log.info("console: operator logged in")
-                return redirect(url_for("index"), code=303)
-            log.warning("console: a login with a wrong token")
-            return Response(render_template("login.html", error="wrong token"), status=403)
-        return render_template("login.html", error=None)
-
-    @app.post("/logout")
-    def logout() -> Response:
-        session.clear()
-        return redirect(url_for("login"), code=303)
-
-    @app.get("/")
-    def index() -> str:
-        return render_template("index.html", view=read_overview())
-
-    @app.post("/sagas/<saga_id>/retry")
-    def retry(saga_id: str) -> Response:
-        if not _SAGA_ID.match(saga_id):
-            abort(404)
-        log.info("console: operator retries saga %s", saga_id)
-        try:
-            saga = lifecycle.retry(saga_id)
-        except NotFoundError:
-            abort(404)
-        except ConflictError as exc:
-            flash(f"Not retried: {exc}", "error")
-        else:
-            kind = "ok" if saga.state is SagaState.DONE else "error" if saga.state.final else "info"
-            flash(f"Saga {saga.id[:8]} (item {saga.item}, {saga.operation.value}) is now {saga.state.value}.", kind)
-        return redirect(url_for("index") + "#sagas", code=303)
-
+    app.jinja_env.globals.update(failed_step=_failed_step, csrf_token=_csrf_token)
+    app.before_request(_checks)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _problem)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+    app.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
+    app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
+    app.add_url_rule("/", "index", _index)
+    app.add_url_rule("/sagas/<saga_id>/retry", "retry", _retry, methods=["POST"])
     return app
+
+
+@attrs.frozen(kw_only=True)
+class _Console:
+    """What the views need, kept in ``app.extensions`` (no module globals: two apps never share it)."""
+
+    lifecycle: Lifecycle
+    token: bytes = attrs.field(repr=False)
+    hosts: frozenset[str]
+    overview: Callable[[], Overview]
+
+
+_EXTENSION = "cloudkit_console"
+
+
+def _console() -> _Console:
+    console: _Console = current_app.extensions[_EXTENSION]
+    return console
+
+
+# ---------------------------------------------------------------------------------------- checks
+def _checks() -> ResponseReturnValue | None:
+    if _host_name(request.host) not in _console().hosts:
+        log.warning("console: refused a request for host %r", request.host[:100])
+        abort(400, "unknown host: the console answers to loopback names only")
+    if request.method not in ("GET", "HEAD"):
+        _check_origin()
+        _check_csrf()
+    if request.endpoint not in ("login", "static", "favicon") and not session.get("operator"):
+        if request.method in ("GET", "HEAD"):
+            return redirect(url_for("login"), code=303)
+        abort(403, "log in first")
+    return None
+
+
+def _check_origin() -> None:
+    own = f"{request.scheme}://{request.host}".lower()
+    sent = request.headers.get("Origin")
+    origin = _origin_of(sent) if sent and sent != "null" else None
+    if sent is None:  # a browser that sends no Origin still sends the Referer on a same-origin form
+        referer = request.headers.get("Referer")
+        origin = _origin_of(referer) if referer else None
+    if origin != own:
+        log.warning("console: refused a POST from origin %r", (sent or "")[:100])
+        abort(403, "cross-origin request refused")
+
+
+def _check_csrf() -> None:
+    given = request.form.get("csrf_token", "")
+    wanted = session.get("csrf")
+    if not wanted or not hmac.compare_digest(given.encode(), str(wanted).encode()):
+        log.warning("console: refused a POST without a valid CSRF token")
+        abort(403, "missing or wrong CSRF token")
+
+
+def _csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _problem(exc: HTTPException) -> ResponseReturnValue:
+    # Werkzeug's own page would do, but this one keeps the style and says what was refused.
+    code = exc.code or 500
+    return render_template("error.html", code=code, name=exc.name, description=exc.description), code
+
+
+# ---------------------------------------------------------------------------------------- views
+def _favicon() -> ResponseReturnValue:
+    return "", 204  # browsers ask for it; nothing to show, and no login redirect in the log
+
+
+def _login() -> ResponseReturnValue:
+    if request.method == "POST":
+        given = request.form.get("token", "").encode()
+        if hmac.compare_digest(given, _console().token):
+            session.clear()  # a fresh session (and CSRF token) after login: no fixation
+            session.permanent = True
+            session["operator"] = True
+            session["csrf"] = secrets.token_urlsafe(32)
+            log.info("console: operator logged in")
+            return redirect(url_for("index"), code=303)
+        log.warning("console: a login with a wrong token")
+        return render_template("login.html", error="wrong token"), 403
+    return render_template("login.html", error=None)
+
+
+def _logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("login"), code=303)
+
+
+def _index() -> ResponseReturnValue:
+    return render_template("index.html", view=_console().overview())
+
+
+def _retry(saga_id: str) -> ResponseReturnValue:
+    if not _SAGA_ID.match(saga_id):
+        abort(404)
+    log.info("console: operator retries saga %s", saga_id)
+    try:
+        saga = _console().lifecycle.retry(saga_id)
+    except NotFoundError:
+        abort(404)
+    except ConflictError as exc:
+        flash(f"Not retried: {exc}", "error")
+    else:
+        kind = "ok" if saga.state is SagaState.DONE else "error" if saga.state.final else "info"
+        what = f"Saga {saga.id[:8]} (item {saga.item}, {saga.operation.value})"
+        flash(f"{what} is now {saga.state.value}.", kind)
+    return redirect(url_for("index") + "#sagas", code=303)
 
 
 def read_store(lifecycle: Lifecycle, *, limit: int = 100) -> Overview:
@@ -263,6 +311,7 @@ def read_store(lifecycle: Lifecycle, *, limit: int = 100) -> Overview:
     found: list[Saga] = []
     for state in _NEEDS_OPERATOR:
         found += lifecycle.sagas(state=state, limit=limit)
-    found.sort(key=lambda s: (s.updated_at or s.created_at or dt.datetime.min.replace(tzinfo=dt.UTC)), reverse=True)
+    found.sort(
+        key=lambda s: s.updated_at or s.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True
+    )
     return Overview(sagas=tuple(found[:limit]))
-

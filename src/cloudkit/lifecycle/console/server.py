@@ -135,4 +135,6 @@ def serve(lifecycle: Lifecycle, *, host: str = "127.0.0.1", port: int = 0, token
             operation="console",
         )
     hosts = (*LOOPBACK_HOSTS, host)
-    return ConsoleServer(create_app(lifecycle, token=token, allowed_hosts=hosts), host=host, port=port).start()
+    return ConsoleServer(
+        create_app(lifecycle, token=token, allowed_hosts=hosts), host=host, port=port
+    ).start()
