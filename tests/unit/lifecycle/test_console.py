@@ -347,3 +347,77 @@ def test_no_template_marks_data_safe():
         text = template.read_text()
         assert "|safe" not in text.replace(" ", ""), template
         assert "autoescape false" not in text, template
+
+
+# ------------------------------------------------------------------------------------- cloudkit console
+def test_the_token_from_the_environment_wins_and_writes_no_file(tmp_path):
+    from cloudkit._cli_console import console_token
+
+    token, written = console_token({"CLOUDKIT_CONSOLE_TOKEN": TOKEN}, tmp_path / "token")
+    assert (token.get_secret_value(), written) == (TOKEN, None)
+    assert not (tmp_path / "token").exists()
+
+
+def test_a_generated_token_goes_to_a_file_only_its_owner_reads(tmp_path):
+    from cloudkit._cli_console import console_token
+
+    path = tmp_path / "state" / "cloudkit" / "console-token"
+    path.parent.mkdir(parents=True)
+    path.write_text("old\n")
+    path.chmod(0o644)
+    token, written = console_token({"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert written == path
+    assert path.read_text() == token.get_secret_value() + "\n"
+    assert len(token.get_secret_value()) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    again, _ = console_token({"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert again != token  # a new token per start
+
+
+def test_a_symlink_in_place_of_the_token_file_is_not_followed(tmp_path):
+    from cloudkit._cli_console import console_token
+
+    target = tmp_path / "elsewhere"
+    target.write_text("keep me\n")
+    (tmp_path / "token").symlink_to(target)
+    with pytest.raises(OSError, match=r"symbolic links|Too many levels"):
+        console_token({}, tmp_path / "token")
+    assert target.read_text() == "keep me\n"
+
+
+def test_cloudkit_console_serves_and_prints_where_the_token_is_not_the_token(tmp_path):
+    import argparse
+    import io
+
+    from cloudkit._cli_console import add_console
+
+    parser = argparse.ArgumentParser(prog="cloudkit")
+    add_console(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["console", "--port", "0", "--token-file", str(tmp_path / "token")])
+    seen: list[int] = []
+
+    def until(server) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/login", headers={"Host": f"127.0.0.1:{server.port}"})
+        seen.append(conn.getresponse().status)
+        conn.close()
+
+    out = io.StringIO()
+    env = {"CLOUDKIT_LIFECYCLE_DB": f"sqlite:///{tmp_path / 'lc.db'}", "HOME": str(tmp_path)}
+    assert args.handler(args, out, environ=env, until=until) == 0
+    assert seen == [200]
+    token = (tmp_path / "token").read_text().strip()
+    assert token not in out.getvalue()
+    assert f"operator token: in {tmp_path / 'token'}" in out.getvalue()
+
+
+def test_cloudkit_imports_without_flask():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['flask'] = None\n"
+        "import cloudkit, cloudkit.lifecycle, cloudkit.cli, cloudkit._cli_console\n"
+        "assert 'flask' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
