@@ -109,7 +109,10 @@ class Console:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory) -> Iterator[Console]:
-    from cloudkit.lifecycle.console import serve
+    try:
+        from cloudkit.lifecycle.console import serve
+    except ModuleNotFoundError as exc:
+        _unavailable(f"the console needs Flask ({exc}): pip install 'cloudkit[console]'")
 
     url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'lifecycle.db'}"
     with LifecycleWorld() as world:
