@@ -603,6 +603,20 @@ class SagaStore:
             "could not save the customer", system=SYSTEM, operation="save_customer"
         )
 
+    # ------------------------------------------------------------------------------ for the OpStore
+    def now(self) -> dt.datetime:
+        """The store's "now" (its injected clock), aware and in UTC."""
+        return self._now()
+
+    @contextlib.contextmanager
+    def transaction(self, operation: str) -> Iterator[Connection]:
+        """One committed transaction on the store's engine, for the operations store that shares it.
+
+        Database failures become cloudkit errors naming ``operation``, without the password.
+        """
+        with self._transaction(operation) as conn:
+            yield conn
+
     # -------------------------------------------------------------------------------------- helpers
     def _now(self) -> dt.datetime:
         return _aware(self._clock(), "clock()")

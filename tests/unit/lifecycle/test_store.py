@@ -503,7 +503,7 @@ def test_reopening_a_migrated_database_is_a_no_op(lifecycle_db_url):
             ).get_current_heads()
     finally:
         engine.dispose()
-    assert heads == ("0001",)
+    assert heads == ("0002",)
 
 
 def test_migrations_match_the_table_metadata(lifecycle_db_url):
