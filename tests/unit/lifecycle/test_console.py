@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -295,40 +296,92 @@ def test_retrying_an_unknown_saga_is_404(app, saga_id):
 
 # ------------------------------------------------------------------------------------- decisions, findings
 @attrs.frozen
-class Row:
-    """A stand-in record with every field the page reads."""
+class Decided:
+    """What a sweep hands ``OpStore.record_decisions`` (the policy's Decision has these fields)."""
 
     account: int = 7
     action: str = "suspend"
     code: str = "grace_hours_over"
-    reason: str = "credit <script>alert(1)</script> below the limit"
-    balance: str = "-12.00"
-    credit_limit: str = "50.00"
-    credit: str = "-62.00"
-    promised: str = "0.00"
-    hourly_spend: str = "1.50"
-    hours_left: str | None = None
-    decided_at: object = None
+    reason: str = "credit <script>alert(1)</script> below the limit 50.00 for 26h (grace 24h)"
+    balance: Decimal = Decimal("-62.00")
+    credit_limit: Decimal = Decimal("50.00")
+    credit: Decimal = Decimal("-12.00")
+    promised_counted: Decimal = Decimal("0.00")
+    hourly_spend: Decimal = Decimal("1.50")
+    hours_left: Decimal | None = None
+    notice_level: int | None = None
+
+
+@attrs.frozen
+class Found:
     kind: str = "orphan_server"
     subject: str = "server <i>s-1</i>"
-    detail: str = "tagged cloudkit-item:9 & no billing item"
+    detail: str = "tagged cloudkit-item:9 & billing item 9 is closed"
     saga_id: str | None = None
-    found_at: object = None
 
 
-def test_decisions_and_findings_are_shown_escaped(lifecycle):
-    app = create_app(
-        lifecycle, token=Secret(TOKEN), overview=lambda: Overview(decisions=(Row(),), findings=(Row(),))
+def record(lifecycle: Lifecycle) -> None:
+    """A finished sweep with two decisions and a finished reconciliation run with a finding."""
+    from cloudkit.lifecycle._opstore import OpStore
+
+    ops = OpStore(lifecycle.store)
+    sweep = ops.start_sweep("default", owner="test", dry_run=False)
+    ops.record_decisions(
+        sweep.id,
+        [
+            Decided(),
+            Decided(account=8, action="notify", code="low_credit", reason="24h left", notice_level=24),
+        ],
+        dry_run=False,
     )
+    ops.finish_sweep(sweep.id, "done", counts={"accounts": 2, "suspend": 1, "notify": 1})
+    run = ops.start_reconcile_run(fix=False)
+    ops.add_findings(run.id, [Found()])
+    ops.finish_reconcile_run(run.id, "done", counts={"orphan_server": 1})
+
+
+def test_decisions_sweeps_and_findings_are_shown_escaped(app, lifecycle):
+    record(lifecycle)
     client = app.test_client()
     log_in(client)
     page = client.get("/").text
-    assert "grace_hours_over" in page
-    assert "-62.00" in page
+    decisions = page[page.index('id="decisions"') : page.index('id="findings"')]
+    assert decisions.count('class="decision ') == 2
+    assert "grace_hours_over" in decisions
+    assert "-62.00" in decisions
+    assert "24h" in decisions
+    assert "accounts 2, notify 1, suspend 1" in decisions  # the sweep's counts
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    findings = page[page.index('id="findings"') :]
+    assert "server &lt;i&gt;s-1&lt;/i&gt;" in findings
+    assert "tagged cloudkit-item:9 &amp; billing item 9 is closed" in findings
+    assert "orphan_server 1" in findings
+
+
+def test_findings_of_a_run_still_going_are_not_shown(app, lifecycle):
+    from cloudkit.lifecycle._opstore import OpStore
+
+    record(lifecycle)
+    ops = OpStore(lifecycle.store)
+    running = ops.start_reconcile_run(fix=True)
+    ops.add_findings(running.id, [Found(subject="half-way")])
+    client = app.test_client()
+    log_in(client)
+    page = client.get("/").text
+    assert "half-way" not in page
     assert "server &lt;i&gt;s-1&lt;/i&gt;" in page
-    assert "no billing item" in page
+
+
+def test_an_injected_overview_is_what_the_page_shows(lifecycle):
+    view = Overview()
+    app = create_app(lifecycle, token=Secret(TOKEN), overview=lambda: view)
+    stuck_saga(lifecycle, 50, error="not shown: the overview is injected")
+    client = app.test_client()
+    log_in(client)
+    page = client.get("/").text
+    assert "No saga needs an operator." in page
+    assert "No decision recorded yet" in page
 
 
 # ------------------------------------------------------------------------------------- headers, templates

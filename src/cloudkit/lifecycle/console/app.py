@@ -23,8 +23,8 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
@@ -35,6 +35,13 @@ from werkzeug.exceptions import HTTPException
 from cloudkit._core._secret import Secret
 from cloudkit.errors import ConfigError, ConflictError, NotFoundError
 from cloudkit.lifecycle._models import Saga, SagaState, StepState
+from cloudkit.lifecycle._opstore import (
+    DecisionRecord,
+    FindingRecord,
+    OpStore,
+    ReconcileRunRecord,
+    SweepRecord,
+)
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -65,20 +72,22 @@ class Overview:
 
     Attributes:
         sagas: sagas needing an operator (``NEEDS_OPERATOR`` and ``FAILED``), newest update first.
-        decisions: the stop rules' recent decisions (``OpStore.recent_decisions``).
+        decisions: the stop rules' recent decisions (``OpStore.recent_decisions``), newest first.
+        sweeps: the recent sweeps (``OpStore.sweeps``), newest first.
         findings: the latest finished reconciliation run's findings (``OpStore.latest_findings``).
-        sweeps: the recent sweeps (``OpStore.sweeps``).
+        reconcile_run: that run, or ``None`` before the first one finished.
 
     Example:
         >>> from cloudkit.lifecycle.console.app import Overview
-        >>> Overview().sagas
-        ()
+        >>> Overview().sagas, Overview().reconcile_run
+        ((), None)
     """
 
     sagas: tuple[Saga, ...] = ()
-    decisions: tuple[Any, ...] = ()
-    findings: tuple[Any, ...] = ()
-    sweeps: tuple[Any, ...] = ()
+    decisions: tuple[DecisionRecord, ...] = ()
+    sweeps: tuple[SweepRecord, ...] = ()
+    findings: tuple[FindingRecord, ...] = ()
+    reconcile_run: ReconcileRunRecord | None = None
 
 
 def _host_name(host: str) -> str:
@@ -98,6 +107,10 @@ def _origin_of(url: str) -> str | None:
 
 def _when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "-"
 
 
 def _failed_step(saga: Saga) -> str | None:
@@ -164,7 +177,7 @@ def create_app(
         hosts=frozenset(_host_name(h) for h in allowed_hosts),
         overview=overview or (lambda: read_store(lifecycle)),
     )
-    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters.update(when=_when, counts=_counts)
     app.jinja_env.globals.update(failed_step=_failed_step, csrf_token=_csrf_token)
     app.before_request(_checks)
     app.after_request(_security_headers)
@@ -297,21 +310,30 @@ def _retry(saga_id: str) -> ResponseReturnValue:
     return redirect(url_for("index") + "#sagas", code=303)
 
 
-def read_store(lifecycle: Lifecycle, *, limit: int = 100) -> Overview:
-    """The page's content from the lifecycle's stores.
+def read_store(lifecycle: Lifecycle, *, limit: int = 100, decisions: int = 50, sweeps: int = 5) -> Overview:
+    """The page's content from the lifecycle's saga store and the operations tables next to it.
 
     Example:
         >>> from cloudkit.lifecycle import Lifecycle
         >>> from cloudkit.lifecycle.console.app import read_store
         >>> from cloudkit.platform import Platform
         >>> with Lifecycle(Platform(), db_url="sqlite://") as lifecycle:
-        ...     read_store(lifecycle).sagas
-        ()
+        ...     view = read_store(lifecycle)
+        ...     view.sagas, view.decisions, view.findings
+        ((), (), ())
     """
     found: list[Saga] = []
     for state in _NEEDS_OPERATOR:
         found += lifecycle.sagas(state=state, limit=limit)
-    found.sort(
-        key=lambda s: s.updated_at or s.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    found.sort(key=lambda s: s.updated_at or s.created_at or oldest, reverse=True)
+    ops = OpStore(lifecycle.store)
+    # latest_findings() reads the latest *finished* run: name that run, not a newer one still running.
+    finished = next((run for run in ops.reconcile_runs(limit=20) if run.state == "done"), None)
+    return Overview(
+        sagas=tuple(found[:limit]),
+        decisions=tuple(ops.recent_decisions(limit=decisions)),
+        sweeps=tuple(ops.sweeps(limit=sweeps)),
+        findings=tuple(ops.latest_findings()),
+        reconcile_run=finished,
     )
-    return Overview(sagas=tuple(found[:limit]))
