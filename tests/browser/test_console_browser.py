@@ -15,8 +15,10 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from cloudkit import Secret
@@ -107,6 +109,70 @@ class Console:
         return saga.id
 
 
+@attrs.frozen
+class Decided:
+    """A decision as a sweep hands it to ``OpStore.record_decisions`` (the policy's ``Decision`` fields)."""
+
+    account: int
+    action: str
+    code: str
+    reason: str
+    balance: Decimal
+    credit_limit: Decimal
+    credit: Decimal
+    hourly_spend: Decimal
+    hours_left: Decimal | None = None
+    notice_level: int | None = None
+    promised_counted: Decimal = Decimal("0.00")
+
+
+@attrs.frozen
+class Found:
+    kind: str
+    subject: str
+    detail: str
+    saga_id: str | None = None
+
+
+DECISIONS = (  # a sweep's worth, oldest first: what the page shows newest first
+    Decided(account=3, action="notify", code="low_credit",
+            reason="credit 70.00 lasts 70h at 1.00/h (notice 72h)", balance=Decimal("20.00"),
+            credit_limit=Decimal("50.00"), credit=Decimal("70.00"),
+            hourly_spend=Decimal("1.00"), hours_left=Decimal("70.0"), notice_level=72),
+    Decided(account=4, action="notify", code="limit_reached",
+            reason="credit -3.20 below the limit 50.00: grace 24h starts", balance=Decimal("-53.20"),
+            credit_limit=Decimal("50.00"), credit=Decimal("-3.20"), hourly_spend=Decimal("0.80"),
+            notice_level=0),
+    Decided(account=5, action="suspend", code="grace_hours_over",
+            reason="credit -12.00 below the limit 50.00 for 26h (grace 24h)", balance=Decimal("-62.00"),
+            credit_limit=Decimal("50.00"), credit=Decimal("-12.00"), hourly_spend=Decimal("0.50")),
+    Decided(account=6, action="resume", code="paid", reason="credit 15.00 >= resume margin 10.00",
+            balance=Decimal("-35.00"), credit_limit=Decimal("50.00"), credit=Decimal("15.00"),
+            hourly_spend=Decimal("0.50"), hours_left=Decimal("30.0"), promised_counted=Decimal("40.00")),
+)  # fmt: skip
+FINDINGS = (
+    Found(kind="orphan_server", subject="server 6f1c2a9e (cloudkit-item:311)",
+          detail="billing item 311 is closed and no saga is live"),
+    Found(kind="orphan_volume", subject="volume 0b7d44f3 in customer-7",
+          detail="available, unattached, created by the failed open saga 1d9e..."),
+    Found(kind="service_without_server", subject="billing service 318",
+          detail="ACTIVE in billing; its server 2c4b... is ERROR"),
+)  # fmt: skip
+
+
+def record_operations(lifecycle: Lifecycle) -> None:
+    """A finished sweep with decisions and a finished reconciliation run with findings, in the store."""
+    from cloudkit.lifecycle._opstore import OpStore
+
+    ops = OpStore(lifecycle.store)
+    sweep = ops.start_sweep("default", owner="browser-test", dry_run=False)
+    ops.record_decisions(sweep.id, DECISIONS, dry_run=False)
+    ops.finish_sweep(sweep.id, "done", counts={"accounts": 1200, "notify": 2, "suspend": 1, "resume": 1})
+    run = ops.start_reconcile_run(fix=False)
+    ops.add_findings(run.id, FINDINGS)
+    ops.finish_reconcile_run(run.id, "done", counts={f.kind: 1 for f in FINDINGS})
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory) -> Iterator[Console]:
     try:
@@ -118,6 +184,7 @@ def console(tmp_path_factory) -> Iterator[Console]:
     with LifecycleWorld() as world:
         settings = LifecycleSettings(db_url=url, max_attempts=1)
         with Lifecycle(world.platform, settings=settings, sleep=lambda _s: None) as lifecycle:
+            record_operations(lifecycle)
             server = serve(lifecycle, token=Secret(TOKEN))
             try:
                 yield Console(world, lifecycle, server.url)
@@ -266,3 +333,26 @@ def test_a_post_from_another_origin_is_refused_even_with_a_valid_csrf_token(driv
         thread.join()
         server.server_close()
     assert console.lifecycle.saga(saga_id).state is SagaState.NEEDS_OPERATOR
+
+
+def test_the_page_shows_decisions_with_amounts_and_the_latest_findings(driver, console, shots):
+    from selenium.webdriver.common.by import By
+
+    logged_in(driver, console)
+    decisions = driver.find_elements(By.CSS_SELECTOR, "#decisions tr.decision")
+    assert [d.find_element(By.CSS_SELECTOR, ".action").text for d in decisions] == [
+        "resume",
+        "suspend",
+        "notify",
+        "notify",
+    ]
+    suspend = decisions[1].text
+    assert "credit -12.00 below the limit 50.00 for 26h (grace 24h)" in suspend
+    assert "-62.00" in suspend
+    findings = driver.find_elements(By.CSS_SELECTOR, "#findings tr.finding")
+    assert [f.find_element(By.TAG_NAME, "code").text for f in findings] == [f.kind for f in FINDINGS]
+    driver.set_window_size(WINDOW[0], 1500)  # the whole page in one picture
+    try:
+        driver.save_screenshot(str(shots / "console-overview.png"))
+    finally:
+        driver.set_window_size(*WINDOW)
