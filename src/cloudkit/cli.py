@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
+from cloudkit._cli_console import add_console
 from cloudkit._cli_ops import add_stoprules
 from cloudkit._cli_reconcile import add_reconcile
 from cloudkit._demos import lifecycle as lifecycle_demo
@@ -482,6 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lifecycle.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_stoprules(commands)
     add_reconcile(commands)
+    add_console(commands)
     quirks = commands.add_parser("quirks", help="list the registered quirks")
     quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     args, extra = parser.parse_known_args(argv)
