@@ -292,15 +292,21 @@ policies = st.builds(
 
 
 @st.composite
-def suspensions(draw: st.DrawFn) -> Suspension:
+def suspensions(draw: st.DrawFn, *, nonpayment: bool = False) -> Suspension:
     at = NOW + draw(offsets) * 10
     deleted = draw(st.none() | st.just(at + dt.timedelta(days=draw(st.integers(1, 30)))))
+    reasons = [SuspendReason.NONPAYMENT] if nonpayment else list(SuspendReason)
     return Suspension(
         at=at,
-        reason=draw(st.sampled_from(list(SuspendReason))),
-        policy=draw(st.none() | names),
+        reason=draw(st.sampled_from(reasons)),
+        policy=draw(names if nonpayment else st.none() | names),
         deleted_at=deleted,
     )
+
+
+# Active accounts, suspensions for nonpayment by a policy (this one half the time) and anything else, in
+# equal parts: drawn uniformly, staff suspensions (which decide nothing) would fill most examples.
+any_suspension = st.one_of(st.none(), suspensions(nonpayment=True), suspensions())
 
 
 @st.composite
@@ -325,7 +331,7 @@ def states(
         hourly_spend=draw(st.decimals(min_value=0, max_value=20, places=2)),
         below_limit_since=draw(st.none() | offsets.map(lambda o: NOW + o)),
         notified_level=draw(st.none() | st.sampled_from([0, 1, 24, 72, 100, 200])),
-        suspension=draw(suspension if suspension is not None else st.none() | suspensions()),
+        suspension=draw(suspension if suspension is not None else any_suspension),
     )
 
 
@@ -349,6 +355,17 @@ def test_more_money_never_leads_to_a_harsher_decision(s, policy, now, extra):
     richer = decide(richer_state, policy, now)
     assert richer.credit >= poorer.credit
     assert richer.severity <= poorer.severity, (poorer, richer)
+
+
+@given(states(), policies, nows, st.lists(st.decimals(min_value=0, max_value=60, places=2), max_size=20))
+def test_severity_never_rises_along_a_ladder_of_balances(s, policy, now, steps):
+    # Many pairs per example: the balance climbs from far below the limit to well above it.
+    balance = -policy.limit_for(s) - 300
+    severities = []
+    for step in [D(0), *steps, D(600)]:
+        balance += step
+        severities.append(decide(attrs.evolve(s, balance=balance), policy, now).severity)
+    assert severities == sorted(severities, reverse=True), severities
 
 
 @given(states(), policies, nows, st.integers(0, 400 * 3600))
