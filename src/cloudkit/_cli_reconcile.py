@@ -86,7 +86,7 @@ def reconcile_table(report: ReconcileReport) -> str:
     Example:
         >>> import datetime as dt
         >>> from cloudkit._cli_reconcile import reconcile_table
-        >>> from cloudkit.lifecycle._reconcile import Finding, ReconcileReport
+        >>> from cloudkit.lifecycle import Finding, ReconcileReport
         >>> at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
         >>> print(reconcile_table(ReconcileReport(run_id="r1", fix=False, started_at=at, finished_at=at,
         ...     findings=[Finding("orphan_port", "port 9a1b", "item 42 is deleted in billing",

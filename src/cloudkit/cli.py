@@ -32,6 +32,7 @@ from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import (
     AuthenticationError,
     CloudkitError,
+    ConfigError,
     ScopeError,
     SilentNoOpError,
     SystemVolumeError,
@@ -271,13 +272,35 @@ def _describe_attach_call(service: str, path: str, body: str) -> str:
     return ""
 
 
-def run_sim(port: int, out: TextIO = sys.stdout, *, stop: threading.Event | None = None) -> None:
-    """Serve the billing and OpenStack fakes on loopback until interrupted (or until ``stop`` is set)."""
+def run_sim(
+    port: int,
+    out: TextIO = sys.stdout,
+    *,
+    stop: threading.Event | None = None,
+    accounts: int = 0,
+    seed: int = 0,
+) -> None:
+    """Serve the billing and OpenStack fakes on loopback until interrupted (or until ``stop`` is set).
+
+    ``accounts`` more billing clients are seeded first (``BillingFake.seed_population``: logins
+    ``cust-<n>``, passwords ``cust-<n>-pass``, two services each, balances, credit limits, a few days
+    of expenses and some promised payments, all drawn from ``seed``): a population for the stop-rule
+    sweep (``cloudkit stoprules run``) or a portal's paging.
+    """
     from cloudkit.testing.fakes import BillingFake, OpenStackFake  # noqa: PLC0415
 
+    if accounts < 0:
+        raise ConfigError(f"--accounts must be >= 0, not {accounts}", system="billing", operation="sim")
     with BillingFake(port=port) as billing, OpenStackFake(port=port + 1 if port else 0) as cloud:
         print(f"billing    {billing.url}", file=out)
         print("           admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
+        if accounts:
+            logins = billing.seed_population(accounts, seed=seed)
+            print(
+                f"           + {len(logins)} seeded clients {logins[0]} .. {logins[-1]}"
+                f" (password <login>-pass), 2 services each, seed {seed}",
+                file=out,
+            )
         print(f"           CLOUDKIT_BILLING_URL={billing.url} CLOUDKIT_BILLING_USERNAME=admin", file=out)
         print(f"openstack  {cloud.auth_url}   (Keystone; Nova, Cinder, Glance in its catalog)", file=out)
         print("           admin / secret (project admin); portal / portal-pass (project alice)", file=out)
@@ -457,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="billing fake port; OpenStack gets the next one (default: any free)",
     )
+    sim.add_argument(
+        "--accounts", type=int, default=0, metavar="N", help="seed N more billing clients (cust-1 .. cust-N)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="with --accounts: the random seed (0)")
     record = commands.add_parser("record", help="re-record cassettes against the fakes")
     record.add_argument(
         "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
@@ -500,7 +527,7 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "demo":
         run_demo()
     elif args.command == "sim":
-        run_sim(args.port)
+        run_sim(args.port, accounts=args.accounts, seed=args.seed)
     elif args.command == "record":
         return run_record(args.system, extra, against=args.against, into=args.into)
     elif args.command == "drift":

@@ -21,6 +21,7 @@ from cloudkit.lifecycle._models import (
     StepState,
     SuspendReason,
 )
+from cloudkit.lifecycle._reconcile import Finding, FindingKind, ReconcileReport
 from cloudkit.lifecycle._runners import InlineRunner, Runner
 from cloudkit.lifecycle._settings import LifecycleSettings, config_environ, default_db_url
 from cloudkit.lifecycle._steps import OPERATIONS, Step, StepContext, Systems
@@ -47,6 +48,8 @@ __all__ = [
     "Decision",
     "Engine",
     "ErrorKind",
+    "Finding",
+    "FindingKind",
     "InlineRunner",
     "Lifecycle",
     "LifecycleSettings",
@@ -54,6 +57,7 @@ __all__ = [
     "Notice",
     "PlanError",
     "PromisedPayment",
+    "ReconcileReport",
     "Runner",
     "Saga",
     "SagaState",

@@ -306,7 +306,7 @@ class Lifecycle:
         return due
 
     def reconcile(self, *, fix: bool = False, stuck_after: float | None = None) -> ReconcileReport:
-        """What drifted between billing, the clouds and the store; with ``fix``, repaired (docs/reconcile.md).
+        """What drifted between billing, the clouds and the store; with ``fix``, repaired (docs/stoprules.md).
 
         A dry run (the default) only reads outside; every run is recorded for the console.
 

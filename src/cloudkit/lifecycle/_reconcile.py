@@ -67,7 +67,7 @@ class FindingKind(enum.StrEnum):
     """What drifted. The order here is the order a fixing run repairs them in.
 
     Example:
-        >>> from cloudkit.lifecycle._reconcile import FindingKind
+        >>> from cloudkit.lifecycle import FindingKind
         >>> FindingKind("orphan_server").value, [k.value for k in FindingKind][:2]
         ('orphan_server', ['stuck_saga', 'orphan_floating_ip'])
     """
@@ -98,7 +98,7 @@ class Finding:
             ``repair`` text says why).
 
     Example:
-        >>> from cloudkit.lifecycle._reconcile import Finding
+        >>> from cloudkit.lifecycle import Finding
         >>> finding = Finding("orphan_server", "server 5f0c", "item 42 is deleted in billing",
         ...                   item=42, account=7, repair="close saga of item 42")
         >>> finding.kind, finding.fixed
@@ -156,7 +156,7 @@ class ReconcileReport:
 
     Example:
         >>> import datetime as dt
-        >>> from cloudkit.lifecycle._reconcile import Finding, ReconcileReport
+        >>> from cloudkit.lifecycle import Finding, ReconcileReport
         >>> at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
         >>> report = ReconcileReport(run_id="r1", fix=False, started_at=at, finished_at=at,
         ...     findings=(Finding("stuck_saga", "saga 5f0c", "running for 2h"),))
@@ -658,7 +658,7 @@ def reconcile(
 
     A dry run (the default) only reads billing, OpenStack and Tungsten Fabric; it writes nothing but
     its own record in ``reconcile_runs`` / ``reconcile_findings``. See the module docstring for the
-    kinds of findings and their repairs; ``docs/reconcile.md`` for a walk-through.
+    kinds of findings and their repairs; ``docs/stoprules.md`` for a walk-through.
 
     Args:
         lifecycle: the lifecycle whose store, clients and runner are used.
