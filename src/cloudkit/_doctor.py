@@ -1,15 +1,18 @@
 """The logic of ``cloudkit doctor``: check a live deployment for the traps cloudkit knows about.
 
-Today it checks the Tungsten Fabric service account (quirk ``tungsten.admin-scope-capture``):
+Every configured system is checked:
 
-1. the TF and OpenStack settings do not name the same Keystone user (before any I/O);
-2. the TF service account can authenticate with Keystone;
-3. its token carries the ``admin`` role (TF's cloud-admin mode refuses everything else);
-4. it is a different Keystone user than the OpenStack identity, live (catches application credentials
-   and aliases that settings cannot tell apart);
-5. TF answers the service account's token.
+- **billing**: the configured account logs in, and as an administrator it can read the account list
+  (the ``su`` scoping of ``billing.su-scope`` needs an administrator to act for a customer);
+- **OpenStack**: the identity logs in with a project-scoped token and Nova answers it;
+- **Tungsten Fabric** (quirk ``tungsten.admin-scope-capture``): the TF and OpenStack settings do not name
+  the same Keystone user (before any I/O); the TF service account authenticates and holds ``admin``
+  (TF's cloud-admin mode refuses everything else); it is a different Keystone user than the OpenStack
+  identity, live (catches application credentials and aliases settings cannot tell apart); TF answers
+  its token.
 
-Each finding is printed with the quirk id and the fix; the exit code is 0 when nothing is wrong.
+Each finding is printed with the quirk id and the fix. Exit status: 0 when nothing is wrong (warnings
+allowed), 1 when something is, 2 when nothing is configured or the settings cannot be read.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import attrs
 
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._keystone import KeystoneIdentity
+from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import AuthenticationError, CloudkitError, PermissionDeniedError, TransportError
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
 from cloudkit.platform import openstack_identity, settings_from_env
@@ -31,6 +35,12 @@ from cloudkit.tungsten import _quirks as tungsten_quirks
 __all__ = ["Finding", "run_doctor", "run_doctor_from_env"]
 
 _SCOPE = tungsten_quirks.ADMIN_SCOPE_CAPTURE.id
+_NOTHING = (
+    "nothing is configured: set CLOUDKIT_BILLING_URL, CLOUDKIT_OPENSTACK_AUTH_URL and/or "
+    "CLOUDKIT_TUNGSTEN_URL (and the rest of each system's settings) for cloudkit doctor to check a deployment"
+)
+NOT_CONFIGURED = 2
+"""The exit status when there is nothing to check, or the settings cannot be read."""
 
 
 @attrs.frozen(kw_only=True)
@@ -52,43 +62,56 @@ class Finding:
 def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | None = None) -> int:
     """Read the settings from the environment (``CLOUDKIT_*``) and run :func:`run_doctor`.
 
-    Settings that cannot be read are a finding, not a crash.
+    Settings that cannot be read are a finding (exit status 2), not a crash.
 
     Example:
         >>> import io
         >>> from cloudkit._doctor import run_doctor_from_env
-        >>> run_doctor_from_env(io.StringIO(), environ={})
-        0
+        >>> report = io.StringIO()
+        >>> run_doctor_from_env(report, environ={})
+        2
+        >>> "FAIL  nothing is configured" in report.getvalue()
+        True
     """
     try:
         settings = settings_from_env(environ)
     except CloudkitError as exc:
         _print(out, [Finding(problem=f"settings: {exc}", fix="set the CLOUDKIT_* variables it names")])
-        return 1
-    return run_doctor(openstack=settings["openstack"], tungsten=settings["tungsten"], out=out)
+        return NOT_CONFIGURED
+    return run_doctor(
+        billing=settings.get("billing"),
+        openstack=settings["openstack"],
+        tungsten=settings["tungsten"],
+        out=out,
+    )
 
 
 def run_doctor(
     *,
+    billing: BillingSettings | None = None,
     openstack: OpenStackSettings | None = None,
     tungsten: TungstenSettings | None = None,
     out: TextIO = sys.stdout,
     retry: RetryPolicy | None = None,
     tungsten_client: Callable[[TungstenSettings], TungstenClient] | None = None,
     openstack_client: Callable[[OpenStackSettings], OpenStackClient] | None = None,
+    billing_client: Callable[[BillingSettings], BillingClient] | None = None,
 ) -> int:
     """Check a live deployment; print every finding with its quirk id and fix; 0 when clean.
 
     Args:
+        billing: the billing account the portal logs in as, if configured.
         openstack: the OpenStack identity that acts in users' scope (the portal's), if configured.
         tungsten: the TF service account, if configured.
         out: where to print the report.
         retry: retry policy for the live calls (default: no retries, a doctor answers quickly).
         tungsten_client: builds the TF client (tests inject one with a fake clock).
         openstack_client: builds the OpenStack client.
+        billing_client: builds the billing client.
 
     Returns:
-        ``0`` when no problem was found (warnings allowed), ``1`` otherwise.
+        ``0`` when no problem was found (warnings allowed), ``1`` otherwise, ``2`` when no system is
+        configured (nothing was checked).
 
     Example:
         >>> import io
@@ -106,20 +129,128 @@ def run_doctor(
     policy = retry or RetryPolicy.no_retry()
     make_tf = tungsten_client or (lambda s: TungstenClient(s, retry=policy))
     make_os = openstack_client or (lambda s: OpenStackClient(s, retry=policy))
+    make_billing = billing_client or (lambda s: BillingClient(s, retry=policy))
+    if billing is None and openstack is None and tungsten is None:
+        _print(out, [Finding(problem=_NOTHING, fix="see docs/quickstart.md for each system's variables")])
+        return NOT_CONFIGURED
     findings: list[Finding] = []
     notes: list[str] = []
-    if tungsten is None:
-        notes.append("tungsten: not configured (CLOUDKIT_TUNGSTEN_URL unset); nothing to check")
-    else:
+    for name, settings, variable in (
+        ("billing", billing, "CLOUDKIT_BILLING_URL"),
+        ("openstack", openstack, "CLOUDKIT_OPENSTACK_AUTH_URL"),
+        ("tungsten", tungsten, "CLOUDKIT_TUNGSTEN_URL"),
+    ):
+        if settings is None:
+            notes.append(f"{name}: not configured ({variable} unset); nothing to check")
+    if billing is not None:
+        _check_billing(make_billing, billing, findings, notes)
+    portal: KeystoneIdentity | None = None
+    if openstack is not None:
+        portal = _check_openstack(make_os, openstack, findings, notes)
+    if tungsten is not None:
         shared = _static_check(openstack, tungsten)
         findings.extend(shared)
         if openstack is not None and not shared:
             notes.append("settings: the TF service account is not the OpenStack identity")
         identity = _check_tungsten(make_tf, tungsten, findings, notes)
-        if identity is not None and openstack is not None:
-            _check_against_openstack(make_os, openstack, identity, findings, notes)
+        if identity is not None and portal is not None:
+            _compare_identities(portal, identity, findings, notes)
     _print(out, findings, notes)
     return 1 if any(f.severity == "problem" for f in findings) else 0
+
+
+def _check_billing(
+    make: Callable[[BillingSettings], BillingClient],
+    settings: BillingSettings,
+    findings: list[Finding],
+    notes: list[str],
+) -> None:
+    who = settings.username
+    with make(settings) as client:
+        try:
+            client.login()
+        except AuthenticationError:
+            findings.append(
+                Finding(
+                    problem=f"billing: {settings.url} refuses the account {who!r}",
+                    fix="check CLOUDKIT_BILLING_USERNAME and CLOUDKIT_BILLING_PASSWORD",
+                )
+            )
+            return
+        except CloudkitError as exc:
+            findings.append(
+                Finding(
+                    problem=f"billing: cannot reach {settings.url} ({exc.message})",
+                    fix="check CLOUDKIT_BILLING_URL (the API endpoint, .../billmgr) and that billing is up",
+                )
+            )
+            return
+        if settings.is_admin is False:
+            notes.append(f"billing: {who!r} logs in (a customer-level account, as configured)")
+            return
+        try:
+            first = next(iter(client.iter_accounts()), None)
+        except (PermissionDeniedError, AuthenticationError) as exc:
+            findings.append(
+                Finding(
+                    problem=f"billing: {who!r} logs in but cannot read the account list ({exc.message}): "
+                    "it is not an administrator, so it cannot act for customers (su)",
+                    fix="log the portal in as a billing administrator, or set CLOUDKIT_BILLING_IS_ADMIN=0 "
+                    "if it only acts as itself",
+                    quirk="billing.su-scope",
+                )
+            )
+            return
+        except CloudkitError as exc:
+            notes.append(f"billing: {who!r} logs in; the account list did not read ({exc.message})")
+            return
+        seen = "no accounts yet" if first is None else "the account list reads"
+        notes.append(f"billing: administrator {who!r} logs in; {seen}")
+
+
+def _check_openstack(
+    make: Callable[[OpenStackSettings], OpenStackClient],
+    settings: OpenStackSettings,
+    findings: list[Finding],
+    notes: list[str],
+) -> KeystoneIdentity | None:
+    try:
+        with make(settings) as client:
+            info = client.token_info()
+            flavors = len(client.list_flavors())
+    except AuthenticationError as exc:
+        findings.append(
+            Finding(
+                problem=f"openstack: Keystone refuses {settings.username!r} ({exc.message})",
+                fix="check CLOUDKIT_OPENSTACK_USERNAME, _PASSWORD, _PROJECT_NAME and the domains",
+            )
+        )
+        return None
+    except CloudkitError as exc:
+        findings.append(
+            Finding(
+                problem=f"openstack: cannot log in as {settings.username!r} and list flavors ({exc.message})",
+                fix="check CLOUDKIT_OPENSTACK_AUTH_URL, the catalog's endpoints and that Nova is up",
+            )
+        )
+        return None
+    notes.append(
+        f"openstack: {info.user_name!r} logs in to project {info.project_name!r}; "
+        f"Nova lists {flavors} flavor(s)"
+    )
+    if any(role.lower() == "admin" for role in info.roles):
+        findings.append(
+            Finding(
+                problem=f"openstack: {info.user_name!r} holds admin on {info.project_name!r}; "
+                "a token it gets "
+                "in a project where it holds admin is cloud-admin in TF and sees every tenant",
+                fix="let the portal's OpenStack account hold member roles in customer projects; TF's own "
+                "work runs as the TF service account",
+                quirk=_SCOPE,
+                severity="warning",
+            )
+        )
+    return info
 
 
 def _static_check(openstack: OpenStackSettings | None, tungsten: TungstenSettings) -> list[Finding]:
@@ -235,30 +366,14 @@ def _check_tf_answers(
         )
 
 
-def _check_against_openstack(
-    make: Callable[[OpenStackSettings], OpenStackClient],
-    settings: OpenStackSettings,
-    tf_identity: KeystoneIdentity,
-    findings: list[Finding],
-    notes: list[str],
+def _compare_identities(
+    portal: KeystoneIdentity, tf_identity: KeystoneIdentity, findings: list[Finding], notes: list[str]
 ) -> None:
-    try:
-        with make(settings) as client:
-            info = client.token_info()
-    except CloudkitError as exc:
+    if portal.user_id == tf_identity.user_id:
         findings.append(
             Finding(
-                problem=f"openstack: cannot log in as {settings.username!r} to compare identities "
-                f"({exc.message})",
-                fix="check CLOUDKIT_OPENSTACK_AUTH_URL, _USERNAME, _PASSWORD and _PROJECT_NAME",
-            )
-        )
-        return
-    if info.user_id == tf_identity.user_id:
-        findings.append(
-            Finding(
-                problem=f"TF and OpenStack act as the same Keystone user {info.user_name!r} "
-                f"(id {info.user_id}): "
+                problem=f"TF and OpenStack act as the same Keystone user {portal.user_name!r} "
+                f"(id {portal.user_id}): "
                 "TF takes on the scope of whoever acts, so when the portal acts in a customer's scope TF "
                 "stops managing routing",
                 fix=_FIX_ACCOUNT,
@@ -267,19 +382,7 @@ def _check_against_openstack(
         )
     else:
         notes.append(
-            f"openstack: {info.user_name!r} is a different Keystone user than the TF service account"
-        )
-    if any(role.lower() == "admin" for role in info.roles):
-        findings.append(
-            Finding(
-                problem=f"openstack: {info.user_name!r} holds admin on {info.project_name!r}; "
-                "a token it gets "
-                "in a project where it holds admin is cloud-admin in TF and sees every tenant",
-                fix="let the portal's OpenStack account hold member roles in customer projects; TF's own "
-                "work runs as the TF service account",
-                quirk=_SCOPE,
-                severity="warning",
-            )
+            f"openstack: {portal.user_name!r} is a different Keystone user than the TF service account"
         )
 
 

@@ -495,7 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     drift = commands.add_parser("drift", help="compare two recordings (cassettes or folders) field by field")
     drift.add_argument("a", type=Path)
     drift.add_argument("b", type=Path)
-    commands.add_parser("doctor", help="check a live deployment (CLOUDKIT_* settings) for known traps")
+    commands.add_parser(
+        "doctor",
+        help="check every configured system (CLOUDKIT_* settings) for known traps; exit 2 when none is",
+    )
     lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
     lab.add_argument("action", choices=["install", "up", "down", "status"])
     lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")

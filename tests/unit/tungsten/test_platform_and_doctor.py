@@ -227,8 +227,55 @@ def test_doctor_warns_about_no_auth_mode(tungsten_fake, openstack_fake):
 
 
 def test_doctor_from_env():
-    assert run_doctor_from_env(io.StringIO(), environ={}) == 0
     out = io.StringIO()
-    assert run_doctor_from_env(out, environ={"CLOUDKIT_TUNGSTEN_URL": "http://tf:8082"}) == 1
+    assert run_doctor_from_env(out, environ={}) == 2  # nothing configured: nothing was checked
+    assert "nothing is configured" in out.getvalue()
+    out = io.StringIO()
+    assert run_doctor_from_env(out, environ={"CLOUDKIT_TUNGSTEN_URL": "http://tf:8082"}) == 2
     assert "CLOUDKIT_TUNGSTEN_AUTH_URL" in out.getvalue()
     assert Finding(problem="p", fix="f").severity == "problem"
+
+
+def _billing(billing_fake, **overrides):
+    base = {"url": billing_fake.url, "username": "admin", "password": "secret"}
+    return BillingSettings(**{**base, **overrides})
+
+
+def test_doctor_checks_billing_and_openstack_alone(billing_fake, openstack_fake):
+    out = io.StringIO()
+    code = run_doctor(billing=_billing(billing_fake), openstack=_portal(openstack_fake), out=out)
+    report = out.getvalue()
+    assert code == 0, report
+    assert "ok    billing: administrator 'admin' logs in; the account list reads" in report
+    assert "ok    openstack: 'portal' logs in to project 'alice'; Nova lists" in report
+    assert "tungsten: not configured (CLOUDKIT_TUNGSTEN_URL unset)" in report
+
+
+def test_doctor_reports_billing_problems(billing_fake, openstack_fake):
+    out = io.StringIO()
+    assert run_doctor(billing=_billing(billing_fake, password="wrong-pass"), out=out) == 1
+    assert "billing: " in out.getvalue()
+    assert "refuses the account 'admin'" in out.getvalue()
+    assert "wrong-pass" not in out.getvalue()
+    out = io.StringIO()
+    customer = _billing(billing_fake, username="alice", password="alice-pass")
+    assert run_doctor(billing=customer, out=out) == 1
+    assert "[billing.su-scope]" in out.getvalue()
+    assert "not an administrator" in out.getvalue()
+    out = io.StringIO()
+    assert (
+        run_doctor(
+            billing=_billing(billing_fake, username="alice", password="alice-pass", is_admin=False), out=out
+        )
+        == 0
+    )
+    out = io.StringIO()
+    assert run_doctor(billing=_billing(billing_fake, url="http://127.0.0.1:9/billmgr"), out=out) == 1
+    assert "billing: cannot reach http://127.0.0.1:9/billmgr" in out.getvalue()
+
+
+def test_doctor_reports_openstack_problems(openstack_fake):
+    out = io.StringIO()
+    assert run_doctor(openstack=_portal(openstack_fake, password="wrong-pass"), out=out) == 1
+    assert "openstack: Keystone refuses 'portal'" in out.getvalue()
+    assert "wrong-pass" not in out.getvalue()
