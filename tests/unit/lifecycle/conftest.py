@@ -10,7 +10,7 @@ import pytest
 
 # ================================================================================== the world
 from cloudkit.billing import BillingSettings
-from cloudkit.lifecycle import Lifecycle, LifecycleSettings, SagaStore
+from cloudkit.lifecycle import Lifecycle, LifecycleSettings, Runner, SagaStore
 from cloudkit.openstack import OpenStackSettings
 from cloudkit.platform import Platform
 from cloudkit.testing import FakeClock
@@ -54,8 +54,9 @@ class World:
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
-    def lifecycle(self, **settings: object) -> Lifecycle:
-        """A lifecycle with an InlineRunner on the fake clock; every lifecycle of a test shares one store."""
+    def lifecycle(self, *, runner: Runner | None = None, **settings: object) -> Lifecycle:
+        """A lifecycle (an InlineRunner unless ``runner``) on the fake clock; every lifecycle of a test
+        shares one store."""
         if self.store is None:
             self.store = SagaStore.open(self.db_url, clock=self.now)
         defaults: dict[str, object] = {
@@ -66,6 +67,7 @@ class World:
         }
         lifecycle = Lifecycle(
             self.platform,
+            runner=runner,
             settings=LifecycleSettings(**{**defaults, **settings}),
             clock=self.clock,
             sleep=self.clock.sleep,
