@@ -413,8 +413,10 @@ class _Run:
                     continue  # a newer saga (staff, an operator) decides this item now
                 saga = latest[0]
                 self.counts["items_broken"] += 1
-                self.note(f"suspend item {item} of account {account}: saga {saga.id} {saga.state}: "
-                          f"{saga.last_error}")  # fmt: skip
+                text = f"suspend item {item} of account {account}: saga {saga.id} {saga.state}"
+                text += f": {saga.last_error}"
+                log.warning("sweep %s: %s", self.sweep_id, text)  # the Celery task keeps only the counts
+                self.note(text)
                 if saga.state is not SagaState.FAILED or self.dry_run:
                     continue
                 # the latest saga failed, so this is a new saga, not a join of the failed one
