@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, RowMapping
 
 from cloudkit.errors import InvalidArgumentError
+from cloudkit.lifecycle._models import SagaState
 from cloudkit.lifecycle._store import SagaStore
 from cloudkit.lifecycle._tables import (
     MONEY as _MONEY,
@@ -30,6 +31,7 @@ from cloudkit.lifecycle._tables import (
     notices,
     reconcile_findings,
     reconcile_runs,
+    sagas,
     stoprule_accounts,
     stoprule_items,
     sweep_decisions,
@@ -473,6 +475,26 @@ class OpStore:
                         .distinct()
                     ).scalars()
                 )
+        return found
+
+    def broken_items(self, accounts: Iterable[int]) -> list[ItemRecord]:
+        """The items of these accounts whose recorded saga ended ``failed`` or ``needs_operator``.
+
+        One query per 500 accounts; the sweep asks it once per page, for the accounts it suspended.
+        """
+        found: list[ItemRecord] = []
+        with self.saga_store.transaction("broken_items") as conn:
+            for chunk in _chunks(accounts):
+                rows = conn.execute(
+                    sa.select(stoprule_items)
+                    .join(sagas, sagas.c.id == stoprule_items.c.saga_id)
+                    .where(
+                        stoprule_items.c.account.in_(chunk),
+                        sagas.c.state.in_((SagaState.FAILED.value, SagaState.NEEDS_OPERATOR.value)),
+                    )
+                    .order_by(stoprule_items.c.account, stoprule_items.c.item)
+                ).mappings()
+                found.extend(_item(row) for row in rows)
         return found
 
     def remove_item(self, account: int, item: int) -> None:

@@ -15,6 +15,12 @@ accounts reads back only its own rows). What it does per account:
 - **resume**: only the items in ``stoprule_items`` whose latest saga is still the sweep's nonpayment
   suspend (a staff or abuse suspension made since then is left alone).
 - **delete_due**: a close saga for each of those same items.
+- **broken suspends**: with a runner that returns before the saga ends (Celery), an account is
+  recorded suspended while its sagas still run. So each sweep looks at the accounts this policy
+  suspended and not resuming or closing now: an item whose recorded saga is still its latest and ended
+  ``failed`` or ``needs_operator`` is counted (``items_broken``) and named in the report's errors; a
+  ``failed`` one (undone, nothing half-way) gets a new suspend saga (``items_retried``), a
+  ``needs_operator`` one waits for an operator's retry (``Lifecycle.retry``, the console).
 
 A sweep killed half-way leaves its lease until it runs out (``LifecycleSettings.lease_seconds``) and
 its row ``running``; the next sweep marks that row ``abandoned`` and starts over, and every step above
@@ -39,7 +45,7 @@ import attrs
 from cloudkit.billing import Account, ServiceStatus
 from cloudkit.errors import CloudkitError, ConfigError, ConflictError
 from cloudkit.lifecycle._models import ModuleCommand, Saga, SagaState, SuspendReason
-from cloudkit.lifecycle._opstore import AccountRecord, OpStore, ScratchRow
+from cloudkit.lifecycle._opstore import AccountRecord, ItemRecord, OpStore, ScratchRow
 from cloudkit.lifecycle._settings import config_section
 from cloudkit.lifecycle._stoprules import (
     AccountState,
@@ -94,6 +100,8 @@ class SweepReport:
             ``notices_failed`` (hook raised; retried next sweep), ``notices_skipped`` (recorded by an
             earlier, killed sweep); ``items_suspended``, ``items_resumed``, ``items_closed``,
             ``items_not_ours`` (left alone: their latest saga is not the sweep's), ``item_errors``;
+            ``items_broken`` (a suspended account's item whose suspend saga ended failed or
+            needs_operator), ``items_retried`` (of those, the failed ones given a new suspend saga);
             ``leftovers`` (accounts in good standing with items a killed sweep suspended before it
             recorded the account: resumed); ``abandoned`` stale sweeps.
         errors: the first errors met (type and message), at most 20.
@@ -251,6 +259,11 @@ class _Run:
             prefix = f"{where}: " if where else ""
             self.errors.append(f"{prefix}{type(exc).__name__}: {exc}")
 
+    def note(self, text: str) -> None:
+        """An error that is not an exception (a saga that ended broken), kept among the first 20."""
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(text)
+
     def renew(self) -> None:
         if not self.ops.renew_lease(LEASE, self.owner, self.lifecycle.settings.lease_seconds):
             raise ConflictError(
@@ -312,6 +325,7 @@ class _Run:
         rows = self.ops.accounts(ids)
         scratch = self.ops.scratch(self.sweep_id, ids)
         leftovers = set() if self.dry_run else self.ops.accounts_with_items(ids)
+        broken = self.broken_items(rows.values())
         recorded: list[Decision] = []
         for account in page:
             aid = int(account.id)
@@ -332,6 +346,8 @@ class _Run:
                     self.resume_items(aid)
                 except CloudkitError as exc:
                     self.error(exc, f"account {aid}")
+            if aid in broken and decision.action not in (Action.RESUME, Action.DELETE_DUE):
+                self.repair(aid, broken[aid])  # (resume and close handle a broken suspend themselves)
             if decision.action is Action.OK and decision.notice_level is None and after == state:
                 continue  # a plain, unchanged ok: nothing to record, nothing to do
             recorded.append(decision)
@@ -372,6 +388,47 @@ class _Run:
             notified_level=None if row is None else row.notified_level,
             suspension=suspension,
         )
+
+    def broken_items(self, rows: Iterable[AccountRecord]) -> dict[int, list[ItemRecord]]:
+        """The page's accounts this policy suspended whose items' suspend sagas ended broken."""
+        ours = [
+            r.account
+            for r in rows
+            if r.suspended_by == self.policy.name
+            and r.suspended_reason == SuspendReason.NONPAYMENT.value
+            and r.deleted_at is None
+        ]
+        found: dict[int, list[ItemRecord]] = collections.defaultdict(list)
+        for record in self.ops.broken_items(ours) if ours else ():
+            found[record.account].append(record)
+        return found
+
+    def repair(self, account: int, records: list[ItemRecord]) -> None:
+        """Report each broken suspend; start a failed one again (an operator takes needs_operator)."""
+        for record in records:
+            item = record.item
+            try:
+                latest = self.lifecycle.store.find(item=item, limit=1)
+                if not latest or latest[0].id != record.saga_id:
+                    continue  # a newer saga (staff, an operator) decides this item now
+                saga = latest[0]
+                self.counts["items_broken"] += 1
+                text = f"suspend item {item} of account {account}: saga {saga.id} {saga.state}"
+                text += f": {saga.last_error}"
+                log.warning("sweep %s: %s", self.sweep_id, text)  # the Celery task keeps only the counts
+                self.note(text)
+                if saga.state is not SagaState.FAILED or self.dry_run:
+                    continue
+                # the latest saga failed, so this is a new saga, not a join of the failed one
+                again = self.lifecycle.suspend(item, SuspendReason.NONPAYMENT, account=account)
+                self.ops.add_item(account, item, again.id)
+            except CloudkitError as exc:
+                self.counts["item_errors"] += 1
+                self.error(exc, f"suspend item {item} again")
+                continue
+            self.counts["items_retried"] += 1
+            if again.state in _BROKEN:  # an inline runner: the next sweep reports it again
+                self.counts["item_errors"] += 1
 
     # ------------------------------------------------------------------------------ acting
     def carry_out(
@@ -470,7 +527,7 @@ class _Run:
             return False
         if saga.state in _BROKEN:
             self.counts["item_errors"] += 1
-            self.errors.append(f"suspend item {item}: saga {saga.id} {saga.state}: {saga.last_error}")
+            self.note(f"suspend item {item}: saga {saga.id} {saga.state}: {saga.last_error}")
             return False
         self.counts["items_suspended"] += 1
         return True
@@ -504,7 +561,7 @@ class _Run:
                 continue
             if saga.state in _BROKEN:
                 self.counts["item_errors"] += 1
-                self.errors.append(f"{command} item {item}: saga {saga.id} {saga.state}: {saga.last_error}")
+                self.note(f"{command} item {item}: saga {saga.id} {saga.state}: {saga.last_error}")
                 ok = False
                 continue
             self.ops.remove_item(account, item)

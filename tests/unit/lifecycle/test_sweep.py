@@ -12,6 +12,7 @@ import pytest
 from cloudkit.errors import ConflictError
 from cloudkit.lifecycle import Notice, SagaState, ServerPlan, StopPolicy, SuspendReason
 from cloudkit.lifecycle._opstore import OpStore
+from cloudkit.testing.fakes import Fault
 
 ACTIVE, SUSPENDED, DELETED = 2, 3, 4
 
@@ -296,4 +297,78 @@ def test_a_sweep_killed_after_a_resume_leaves_no_running_server_on_a_suspended_a
     report = lifecycle.sweep(StopPolicy())
     assert report["items_suspended"] == 1
     assert server(sw, item) == ("SHUTOFF", True)
+    assert ops_of(sw).account(account).suspended_by == "default"
+
+
+class Recorder:
+    """A runner that only records what it is handed: a Celery runner whose workers have not run yet."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, engine, saga_id: str) -> None:  # noqa: ARG002 - the Runner protocol
+        self.submitted.append(saga_id)
+
+
+def sweep_without_running(sw, services=2):
+    """carol's services suspended by a sweep whose sagas nobody ran yet: (inline, queued, account,
+    {item: saga id})."""
+    inline = sw.lifecycle()
+    account, items = provisioned(sw, inline, "carol", services=services)
+    recorder = Recorder()
+    queued = sw.lifecycle(runner=recorder)
+    sw.billing.charge("carol", Decimal(10))
+    report = queued.sweep(StopPolicy())
+    assert report["items_suspended"] == services
+    # recorded suspended as soon as its sagas started: with Celery they end later, elsewhere
+    assert ops_of(sw).account(account).suspended_by == "default"
+    sagas = {i: queued.sagas(item=i, limit=1)[0] for i in items}
+    assert sorted(recorder.submitted) == sorted(s.id for s in sagas.values())
+    assert {s.state for s in sagas.values()} == {SagaState.PENDING}
+    return inline, queued, recorder, account, {i: s.id for i, s in sagas.items()}
+
+
+def test_a_suspend_that_fails_after_the_sweep_is_reported_and_started_again(sw):
+    inline, queued, recorder, account, sagas = sweep_without_running(sw)
+    (item, failing), (fine, done) = sagas.items()
+    # a worker runs each: Nova refuses one stop for good (403, permanent: nothing to undo, failed)
+    sw.cloud.inject(Fault.server_error(403), method="POST", path="/servers/{id}/action")
+    assert inline.engine.run(failing).state is SagaState.FAILED
+    assert inline.engine.run(done).state is SagaState.DONE
+    assert server(sw, item) == ("ACTIVE", False)  # the gap: "suspended", and the server runs
+
+    report = queued.sweep(StopPolicy())
+
+    assert (report["items_broken"], report["items_retried"], report["suspend"]) == (1, 1, 0)
+    assert [e for e in report.errors if failing in e and "failed" in e]
+    again = recorder.submitted[-1]
+    assert again not in sagas.values()
+    assert {i.item: i.saga_id for i in ops_of(sw).items(account)} == {item: again, fine: done}
+    assert inline.engine.run(again).state is SagaState.DONE
+    assert server(sw, item) == ("SHUTOFF", True)
+    assert sw.billing.service_status(item) == SUSPENDED
+    submitted = len(recorder.submitted)
+    assert queued.sweep(StopPolicy())["items_broken"] == 0
+    assert len(recorder.submitted) == submitted
+
+
+def test_a_suspend_that_needs_an_operator_is_reported_every_sweep_and_left_to_the_operator(sw):
+    inline, queued, recorder, account, sagas = sweep_without_running(sw, services=1)
+    ((item, stuck),) = sagas.items()
+    sw.cloud.inject(Fault.wsrep(), method="POST", path="/servers/{id}/action", times=1000)
+    while not (saga := inline.engine.run(stuck)).state.final:  # a worker's attempts, retries apart
+        sw.clock.advance(3600)
+    assert saga.state is SagaState.NEEDS_OPERATOR
+    submitted = len(recorder.submitted)
+
+    for _ in range(2):  # not started again (a human looks first), but never forgotten
+        report = queued.sweep(StopPolicy())
+        assert (report["items_broken"], report["items_retried"]) == (1, 0)
+        assert [e for e in report.errors if stuck in e and "needs_operator" in e]
+    assert len(recorder.submitted) == submitted
+
+    sw.lift_faults()
+    assert inline.retry(stuck).state is SagaState.DONE  # the operator's retry (console)
+    assert server(sw, item) == ("SHUTOFF", True)
+    assert queued.sweep(StopPolicy())["items_broken"] == 0
     assert ops_of(sw).account(account).suspended_by == "default"
