@@ -100,6 +100,8 @@ class SweepReport:
             ``notices_failed`` (hook raised; retried next sweep), ``notices_skipped`` (recorded by an
             earlier, killed sweep); ``items_suspended``, ``items_resumed``, ``items_closed``,
             ``items_not_ours`` (left alone: their latest saga is not the sweep's), ``item_errors``;
+            ``items_resuming`` (resumes handed to the workers, not done yet: their items stay listed
+            until a later sweep sees them done, or starts them again when they failed);
             ``items_broken`` (a suspended account's item whose suspend saga ended failed or
             needs_operator), ``items_retried`` (of those, the failed ones given a new suspend saga);
             ``leftovers`` (accounts in good standing with items a killed sweep suspended before it
@@ -563,6 +565,12 @@ class _Run:
                 self.counts["item_errors"] += 1
                 self.note(f"{command} item {item}: saga {saga.id} {saga.state}: {saga.last_error}")
                 ok = False
+                continue
+            if command is ModuleCommand.RESUME and saga.state is not SagaState.DONE:
+                # On its way (a worker runs it): the item stays listed, so the next sweep finds the
+                # account's leftovers, joins this resume and drops the item only once it is DONE, or
+                # starts a new one if it FAILED. A resume is never forgotten before the server runs.
+                self.counts["items_resuming"] += 1
                 continue
             self.ops.remove_item(account, item)
             self.counts[counter] += 1

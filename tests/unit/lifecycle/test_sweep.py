@@ -372,3 +372,31 @@ def test_a_suspend_that_needs_an_operator_is_reported_every_sweep_and_left_to_th
     assert server(sw, item) == ("SHUTOFF", True)
     assert queued.sweep(StopPolicy())["items_broken"] == 0
     assert ops_of(sw).account(account).suspended_by == "default"
+
+
+def test_a_resume_that_fails_after_the_sweep_is_kept_and_started_again(sw):
+    inline, queued, recorder, account, sagas = sweep_without_running(sw, services=1)
+    ((item, suspend),) = sagas.items()
+    assert inline.engine.run(suspend).state is SagaState.DONE
+    sw.billing.pay("carol", Decimal(50))
+
+    report = queued.sweep(StopPolicy())  # the resume is handed to a worker, not run yet
+    assert (report["resume"], report["items_resuming"], report["items_resumed"]) == (1, 1, 0)
+    resume = recorder.submitted[-1]
+    # the item is not forgotten while its resume is on its way
+    assert [i.item for i in ops_of(sw).items(account)] == [item]
+    # a worker runs it: Nova refuses the start for good (403, permanent: the saga fails)
+    sw.cloud.inject(Fault.server_error(403), method="POST", path="/servers/{id}/action")
+    assert inline.engine.run(resume).state is SagaState.FAILED
+    assert server(sw, item) == ("SHUTOFF", True)  # paid, and still stopped: what must not last
+
+    report = queued.sweep(StopPolicy())  # the next sweep finds the leftover and starts a new resume
+    assert report["leftovers"] == 1
+    again = recorder.submitted[-1]
+    assert again != resume
+    assert inline.engine.run(again).state is SagaState.DONE
+    assert server(sw, item) == ("ACTIVE", False)
+    report = queued.sweep(StopPolicy())  # joins the done resume and lets the item go
+    assert report["items_resumed"] == 1
+    assert ops_of(sw).items(account) == []
+    assert queued.sweep(StopPolicy())["leftovers"] == 0
