@@ -2,8 +2,9 @@
 
 Laid out like the upstream: ``_state`` (models and seed), one handler module per function family
 (``_accounts`` money, ``_tickets`` support, ``_services`` services and operations, ``_session`` login,
-``su``, sessions and keys), ``_routes`` (the ``func`` table, built once) and ``_fake`` (`BillingFake`,
-on the shared fake kit: faults, recorded calls, loopback or in-process serving).
+``su``, sessions and keys), ``_routes`` (the ``func`` table, built once), ``_fake`` (`BillingFake`,
+on the shared fake kit: faults, recorded calls, loopback or in-process serving) and ``_credit`` (the
+credit model the fake inherits: limits, charges, payments, promises, a seeded population).
 
 Example:
     >>> import httpx
