@@ -2,69 +2,17 @@
 
 The network step runs on the Tungsten fake, which validates tokens on the lab's real Keystone. The lab's
 Nova has no TF-aware Neutron, so the server boots with ``server_network="none"`` and the TF port is
-only recorded (the mode the engine offers for such a Nova). Billing is the billing fake.
+only recorded (the mode the engine offers for such a Nova). Billing is the billing fake (``lab_platform``
+in ``conftest.py``).
 """
 
 from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from cloudkit.billing import BillingSettings
-from cloudkit.lab._admin import LabAdmin
 from cloudkit.lifecycle import Lifecycle, LifecycleSettings, SagaState, ServerPlan
 from cloudkit.lifecycle._steps import project_name
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
-from cloudkit.platform import Platform
-from cloudkit.testing.fakes import BillingFake, TungstenFake
-from cloudkit.tungsten import TungstenSettings
-
-
-@pytest.fixture
-def lab_platform(openstack_lab, lab_tenant, tmp_path):
-    """Billing fake, the lab's admin as the lifecycle account, a TF fake on the lab's Keystone."""
-    admin = LabAdmin(openstack_lab.ports)
-    suffix = uuid.uuid4().hex[:6]
-    tf_user, tf_password = f"svc-tf-{suffix}", "svc-tf-Passw0rd"
-    made: list[str] = []
-    try:
-        tenant = admin.create_tenant(f"svc-tf-{suffix}", tf_user, tf_password)
-        admin_role = admin.ks("GET", "/roles", params={"name": "admin"})["roles"][0]["id"]
-        admin.ks("PUT", f"/projects/{tenant.project_id}/users/{tenant.user_id}/roles/{admin_role}")
-        with (
-            BillingFake(complete_operations=False) as billing,
-            TungstenFake(
-                keystone_url=openstack_lab.auth_url,
-                keystone_admin=(
-                    openstack_lab.admin_username,
-                    openstack_lab.admin_password.get_secret_value(),
-                    openstack_lab.admin_project,
-                ),
-            ) as tf,
-        ):
-            platform = Platform(
-                billing=BillingSettings(url=billing.url, username="admin", password="secret"),
-                openstack=OpenStackSettings(
-                    auth_url=openstack_lab.auth_url,
-                    username=openstack_lab.admin_username,
-                    password=openstack_lab.admin_password,
-                    project_name=openstack_lab.admin_project,
-                ),
-                tungsten=TungstenSettings(
-                    url=tf.url,
-                    auth_url=openstack_lab.auth_url,
-                    username=tf_user,
-                    password=tf_password,
-                    project_name=f"svc-tf-{suffix}",
-                ),
-            )
-            yield platform, billing, made
-    finally:
-        for project in made:
-            admin.purge_project(project, project)
-        admin.purge_project(f"svc-tf-{suffix}", tf_user)
-        admin.close()
 
 
 def test_provision_suspend_resume_close_on_real_nova_and_cinder(lab_platform, tmp_path):

@@ -1,9 +1,10 @@
 """The stop-rule sweep against the lab's real Keystone and Nova (``cloudkit lab``): a broke customer's
 server is stopped and admin-locked, and its owner's own token cannot start it again (Nova answers 409).
 
-Built like ``test_lifecycle_real.py``: billing is the billing fake, the network step runs on the Tungsten
-fake validating tokens on the lab's Keystone, the server boots with ``server_network="none"``. Without a
-lab the ``openstack_lab`` fixture skips, and fails when ``CI`` is set (a lab test must not pass unseen).
+On ``lab_platform`` (``conftest.py``), like ``test_lifecycle_real.py``: billing is the billing fake, the
+network step runs on the Tungsten fake validating tokens on the lab's Keystone, the server boots with
+``server_network="none"``. Without a lab it skips, and fails when ``CI`` is set (a lab test must not
+pass unseen).
 """
 
 from __future__ import annotations
@@ -11,65 +12,12 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-import pytest
-
-from cloudkit.billing import BillingSettings
-from cloudkit.lab._admin import LabAdmin
 from cloudkit.lifecycle import Lifecycle, LifecycleSettings, SagaState, ServerPlan, StopPolicy
 from cloudkit.lifecycle._steps import project_name
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
-from cloudkit.platform import Platform
-from cloudkit.testing.fakes import BillingFake, TungstenFake
-from cloudkit.tungsten import TungstenSettings
 
 OWNER_PASSWORD = "Owner-Passw0rd-1"  # a lab-only customer password
 SUSPENDED, ACTIVE = 3, 2
-
-
-@pytest.fixture
-def lab_platform(openstack_lab, lab_tenant):
-    """Billing fake, the lab's admin as the lifecycle account, a TF fake on the lab's Keystone."""
-    admin = LabAdmin(openstack_lab.ports)
-    suffix = uuid.uuid4().hex[:6]
-    tf_user, tf_password = f"svc-tf-{suffix}", "svc-tf-Passw0rd"
-    made: list[str] = []
-    try:
-        tenant = admin.create_tenant(f"svc-tf-{suffix}", tf_user, tf_password)
-        admin_role = admin.ks("GET", "/roles", params={"name": "admin"})["roles"][0]["id"]
-        admin.ks("PUT", f"/projects/{tenant.project_id}/users/{tenant.user_id}/roles/{admin_role}")
-        with (
-            BillingFake(complete_operations=False) as billing,
-            TungstenFake(
-                keystone_url=openstack_lab.auth_url,
-                keystone_admin=(
-                    openstack_lab.admin_username,
-                    openstack_lab.admin_password.get_secret_value(),
-                    openstack_lab.admin_project,
-                ),
-            ) as tf,
-        ):
-            platform = Platform(
-                billing=BillingSettings(url=billing.url, username="admin", password="secret"),
-                openstack=OpenStackSettings(
-                    auth_url=openstack_lab.auth_url,
-                    username=openstack_lab.admin_username,
-                    password=openstack_lab.admin_password,
-                    project_name=openstack_lab.admin_project,
-                ),
-                tungsten=TungstenSettings(
-                    url=tf.url,
-                    auth_url=openstack_lab.auth_url,
-                    username=tf_user,
-                    password=tf_password,
-                    project_name=f"svc-tf-{suffix}",
-                ),
-            )
-            yield platform, billing, made
-    finally:
-        for project in made:
-            admin.purge_project(project, project)
-        admin.purge_project(f"svc-tf-{suffix}", tf_user)
-        admin.close()
 
 
 def _start_as(owner: OpenStackClient, server_id: str) -> tuple[int, str]:
