@@ -19,6 +19,9 @@ from xml.sax.saxutils import escape, quoteattr
 from cloudkit.testing.fakes.billing._state import TASK_TYPES, FakeModuleRun, State, Task
 
 _FEATURES = "features"
+_FEATURES_TIMEOUT = 30.0
+"""The least time ``--command features`` gets: a test's short ``module_timeout`` is meant for the
+commands, and a busy machine can take longer than it just to start Python."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +222,13 @@ class ModuleDriver:
         """``--command features``, run once (the first use) and remembered."""
         with self._features_lock:
             if self._features is None:
-                run = self._run((*self._argv, "--command", _FEATURES), _FEATURES, None, None)
+                run = self._run(
+                    (*self._argv, "--command", _FEATURES),
+                    _FEATURES,
+                    None,
+                    None,
+                    timeout=max(self._timeout, _FEATURES_TIMEOUT),
+                )
                 if run.exit_code != 0:
                     self._features = Features(problem=f"--command features exited with {run.exit_code}")
                 else:
@@ -227,10 +236,17 @@ class ModuleDriver:
             return self._features
 
     def _run(
-        self, argv: tuple[str, ...], command: str, item_id: int | None, op_id: int | None
+        self,
+        argv: tuple[str, ...],
+        command: str,
+        item_id: int | None,
+        op_id: int | None,
+        *,
+        timeout: float | None = None,
     ) -> FakeModuleRun:
         """Run the module once (never under the fake's lock: it calls back into the fake)."""
         env = dict(self._env())
+        timeout = self._timeout if timeout is None else timeout
         try:
             done = subprocess.run(  # noqa: S603 - the module the test configured, as an argv list
                 argv,
@@ -238,14 +254,14 @@ class ModuleDriver:
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
-                timeout=self._timeout,
+                timeout=timeout,
                 check=False,
             )
             code: int | None = done.returncode
             stdout, stderr = done.stdout, done.stderr
         except subprocess.TimeoutExpired as exc:
             code, stdout = None, _text(exc.stdout)
-            stderr = f"{_text(exc.stderr)}killed after module_timeout={self._timeout}s"
+            stderr = f"{_text(exc.stderr)}killed after module_timeout={timeout}s"
         except OSError as exc:
             code, stdout, stderr = None, "", f"could not start the processing module: {exc.strerror or exc}"
         run = FakeModuleRun(argv, command, item_id, op_id, code, stdout, stderr)
