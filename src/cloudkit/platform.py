@@ -23,8 +23,11 @@ from cloudkit.tungsten import _quirks as tungsten_quirks
 __all__ = ["Platform", "openstack_identity", "settings_from_env"]
 
 
-def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
+def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity | None:
     """The Keystone identity the OpenStack settings log in as (host, user, user domain).
+
+    ``None`` for a token or an application credential: they name no user, so only a live check
+    (``cloudkit doctor``) can tell whose they are.
 
     Example:
         >>> from cloudkit.openstack import OpenStackSettings
@@ -33,6 +36,8 @@ def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
         ...                                      password="pw", project_name="alice")).user_name
         'portal'
     """
+    if settings.auth_type != "password":
+        return None
     return KeystoneIdentity.of(settings.auth_url, settings.username, settings.user_domain_name)
 
 
