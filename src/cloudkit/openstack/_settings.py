@@ -300,13 +300,14 @@ class OpenStackSettings:
                 "project_name": env.required("PROJECT_NAME"),
             }
         elif auth_type == "token":
+            token = env.required_secret("TOKEN")
             project_id = env.optional("PROJECT_ID")
             # Without a project id the name is required, and the error names the variable.
             project_name = (
                 (env.optional("PROJECT_NAME") or "") if project_id else env.required("PROJECT_NAME")
             )
             credentials = {
-                "token": env.required_secret("TOKEN"),
+                "token": token,
                 "project_id": project_id,
                 "project_name": project_name,
             }
