@@ -17,14 +17,18 @@ from cloudkit._keystone import KeystoneIdentity
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import ConfigError
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
+from cloudkit.session import SessionManager, SessionSettings
 from cloudkit.tungsten import TungstenClient, TungstenSettings
 from cloudkit.tungsten import _quirks as tungsten_quirks
 
 __all__ = ["Platform", "openstack_identity", "settings_from_env"]
 
 
-def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
+def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity | None:
     """The Keystone identity the OpenStack settings log in as (host, user, user domain).
+
+    ``None`` for a token or an application credential: they name no user, so only a live check
+    (``cloudkit doctor``) can tell whose they are.
 
     Example:
         >>> from cloudkit.openstack import OpenStackSettings
@@ -33,12 +37,14 @@ def openstack_identity(settings: OpenStackSettings) -> KeystoneIdentity:
         ...                                      password="pw", project_name="alice")).user_name
         'portal'
     """
+    if settings.auth_type != "password":
+        return None
     return KeystoneIdentity.of(settings.auth_url, settings.username, settings.user_domain_name)
 
 
 @attrs.frozen(kw_only=True)
 class Platform:
-    """The portal's systems: billing, OpenStack and Tungsten Fabric settings, each optional.
+    """The portal's systems: billing, OpenStack, Tungsten Fabric and session settings, each optional.
 
     Creating a platform checks the identities before any I/O: when the TF service account is the same
     Keystone user as the OpenStack identity that acts in users' scope (same Keystone host, same user and
@@ -50,6 +56,8 @@ class Platform:
         billing: billing settings, or ``None``.
         openstack: OpenStack settings (the identity that acts in users' scope), or ``None``.
         tungsten: TF settings (the dedicated service account), or ``None``.
+        session: the portal session's settings (endpoints, token keys), or ``None``; see
+            :meth:`session_manager`.
 
     Example:
         >>> from cloudkit.platform import Platform
@@ -70,6 +78,7 @@ class Platform:
     billing: BillingSettings | None = None
     openstack: OpenStackSettings | None = None
     tungsten: TungstenSettings | None = None
+    session: SessionSettings | None = None
 
     def __attrs_post_init__(self) -> None:
         """Check the identities across systems, before any I/O."""
@@ -78,10 +87,12 @@ class Platform:
             raise problem
 
     def __repr__(self) -> str:
-        """Which systems are configured; never a secret."""
+        """Which systems are configured (the session only when it is); never a secret."""
         parts = []
-        for name in ("billing", "openstack", "tungsten"):
+        for name in ("billing", "openstack", "tungsten", "session"):
             settings = getattr(self, name)
+            if name == "session" and settings is None:
+                continue
             shown = "None" if settings is None else f"{type(settings).__name__}(...)"
             parts.append(f"{name}={shown}")
         return f"Platform({', '.join(parts)})"
@@ -103,7 +114,8 @@ class Platform:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Platform:
         """Settings of every system whose main variable is set (``CLOUDKIT_BILLING_URL``,
-        ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``CLOUDKIT_TUNGSTEN_URL``), each read by its own ``from_env``.
+        ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``CLOUDKIT_TUNGSTEN_URL``, ``CLOUDKIT_SESSION_KEYS``), each read by
+        its own ``from_env``.
 
         Example:
             >>> from cloudkit.platform import Platform
@@ -161,21 +173,48 @@ class Platform:
             raise _not_configured("tungsten", "CLOUDKIT_TUNGSTEN_URL")
         return TungstenClient(self.tungsten, **kwargs)
 
+    def session_manager(self, **kwargs: Any) -> SessionManager:
+        """The portal's :class:`~cloudkit.session.SessionManager`, knowing every system of the platform.
+
+        Its customers' OpenStack clients take region, interface, timeouts and endpoint overrides from
+        the OpenStack settings (never their credentials), and :meth:`SessionManager.tungsten` uses the TF
+        service account. Keyword arguments pass through (``store=``, ``identity=``, ``http=``, ...).
+
+        Raises:
+            ConfigError: the session is not configured.
+
+        Example:
+            >>> import base64
+            >>> from cloudkit.platform import Platform
+            >>> key = base64.urlsafe_b64encode(bytes(32)).decode()
+            >>> platform = Platform.from_env({"CLOUDKIT_SESSION_BILLING_URL": "http://b:1500/billmgr",
+            ...     "CLOUDKIT_SESSION_AUTH_URL": "http://ks:5000/v3", "CLOUDKIT_SESSION_KEYS": f"k1={key}"})
+            >>> manager = platform.session_manager()
+            >>> manager
+            SessionManager(billing_url='http://b:1500/billmgr', auth_url='http://ks:5000/v3', kid='k1')
+            >>> manager.close()
+        """
+        if self.session is None:
+            raise _not_configured("session", "CLOUDKIT_SESSION_KEYS")
+        options: dict[str, Any] = {"openstack": self.openstack, "tungsten": self.tungsten}
+        return SessionManager(self.session, **{**options, **kwargs})
+
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``billing``, ``openstack`` and ``tungsten`` settings read from the environment, without the
-    cross-system check (``cloudkit doctor`` reports that check instead of stopping at it).
+    """``billing``, ``openstack``, ``tungsten`` and ``session`` settings read from the environment, without
+    the cross-system check (``cloudkit doctor`` reports that check instead of stopping at it).
 
     Example:
         >>> from cloudkit.platform import settings_from_env
         >>> settings_from_env({})
-        {'billing': None, 'openstack': None, 'tungsten': None}
+        {'billing': None, 'openstack': None, 'tungsten': None, 'session': None}
     """  # noqa: D205 (the summary needs the reason)
     env = EnvReader.of("CLOUDKIT_", environ, system="cloudkit")
     return {
         "billing": BillingSettings.from_env(env.environ) if env.optional("BILLING_URL") else None,
         "openstack": OpenStackSettings.from_env(env.environ) if env.optional("OPENSTACK_AUTH_URL") else None,
         "tungsten": TungstenSettings.from_env(env.environ) if env.optional("TUNGSTEN_URL") else None,
+        "session": SessionSettings.from_env(env.environ) if env.optional("SESSION_KEYS") else None,
     }
 
 

@@ -51,6 +51,7 @@ from cloudkit.errors import (
     NotFoundError,
     PermissionDeniedError,
     ScopeError,
+    TokenExpiredError,
     WaitTimeoutError,
 )
 
@@ -254,6 +255,55 @@ class BillingClient:
         (retry or RetryPolicy()).call(
             lambda: _exchange(http, request, operation, [value]), system=SYSTEM, operation=operation
         )
+
+    @classmethod
+    def from_session(
+        cls,
+        url: str,
+        session_id: Secret,
+        *,
+        username: str = "session",
+        http: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> BillingClient:
+        """A user-level client on a billing session opened elsewhere (a portal customer's), knowing only its id.
+
+        It never logs in: every call carries ``auth=<session_id>``, it is never an admin (``as_user`` is
+        refused), and when billing says the session is dead it raises
+        :class:`~cloudkit.errors.TokenExpiredError` ("billing session expired; log in again") instead of
+        logging in, since it holds no password. ``username`` is only shown in its repr.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake:
+            ...     with BillingClient(BillingSettings(url=fake.url, username="alice",
+            ...                                        password="alice-pass")) as own:
+            ...         session_id = own.login()
+            ...     with BillingClient.from_session(fake.url, session_id, username="alice") as alice:
+            ...         balance = alice.get_balance()
+            >>> balance, alice
+            (Decimal('150.00'), BillingClient(url='http://127.0.0.1:.../billmgr', username='alice'))
+        """  # noqa: E501 (the summary names both sides)
+        value = session_id.get_secret_value()
+        if not value:
+            raise InvalidArgumentError(
+                "the billing session id is empty", system=SYSTEM, operation="from_session"
+            )
+        # The session id stands in for the password: the settings need one, and the scrubbers then hide it.
+        settings = BillingSettings(url=url, username=username, password=session_id, is_admin=False)
+        client = cls(settings, http=http, retry=retry, clock=clock, sleep=sleep)
+        client._conn.session_id = value
+        client._conn.session_is_admin = False
+
+        def refuse_login() -> None:
+            # Where a password client would log in (first call, or after billing ended the session).
+            raise TokenExpiredError("billing session expired; log in again", system=SYSTEM, operation="login")
+
+        client._login_locked = refuse_login  # type: ignore[method-assign]
+        return client
 
     def change_password(self, new_password: Secret | str) -> None:
         """Change the password of the user this client acts for, verified by logging in with it.

@@ -18,10 +18,12 @@ from cloudkit.openstack._models import (
     Volume,
     VolumeAttachment,
 )
-from cloudkit.openstack._settings import OpenStackSettings
+from cloudkit.openstack._session_auth import SessionAuthCache
+from cloudkit.openstack._settings import AuthType, OpenStackSettings
 
 __all__ = [
     "AttachStrategy",
+    "AuthType",
     "Flavor",
     "IdentityAdmin",
     "Image",
@@ -31,6 +33,7 @@ __all__ = [
     "OpenStackClient",
     "OpenStackSettings",
     "Server",
+    "SessionAuthCache",
     "Snapshot",
     "Volume",
     "VolumeAttachment",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import attrs
 import keystoneauth1.exceptions as ks_exc
 import openstack.connection
 import openstack.exceptions as os_exc
@@ -50,6 +51,12 @@ from cloudkit.openstack._models import (
     Snapshot,
     Volume,
     VolumeAttachment,
+)
+from cloudkit.openstack._session_auth import (
+    DEFAULT_CACHE,
+    SessionAuthCache,
+    SessionCredentials,
+    keystoneauth_session,
 )
 from cloudkit.openstack._settings import OpenStackSettings
 
@@ -176,7 +183,9 @@ class _Connected:
         if self._settings is None:
             return f"{name}(connection=...)"
         s = self._settings
-        return f"{name}(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
+        if s.auth_type == "password":
+            return f"{name}(auth_url={s.auth_url!r}, username={s.username!r}, project={s.project_name!r})"
+        return f"{name}(auth_url={s.auth_url!r}, {s.principal})"
 
     def __enter__(self) -> Self:
         """Use as a context manager; the connection is closed on exit if this object made it."""
@@ -250,6 +259,92 @@ class OpenStackClient(_Connected):
         self._new_marker = new_marker
         self._lock = threading.Lock()
         self._system_volumes: dict[str, str] = {}  # system volume id -> its server id
+
+    @classmethod
+    def for_session(
+        cls,
+        session: SessionCredentials,
+        *,
+        settings: OpenStackSettings | None = None,
+        cache: SessionAuthCache | None = None,
+        **kwargs: Any,
+    ) -> OpenStackClient:
+        """A client acting as a portal customer, with their session's own project-scoped Keystone token.
+
+        No rescope and no login: the first client of a session fetches the token's body with its catalog
+        once (``GET /v3/auth/tokens``, the token validating itself) and hands it to keystoneauth as is, so
+        no ``POST /v3/auth/tokens`` is ever sent; version discovery is kept per session too. A second
+        client of the same session sends neither an identity request nor a discovery request: only its
+        own calls. Both live in ``cache`` (default: one process-wide :class:`SessionAuthCache` of 128
+        sessions), keyed by the session's ``jti`` and dropped at the token's expiry.
+
+        Args:
+            session: a verified :class:`cloudkit.session.Session` (anything with ``jti``,
+                ``keystone_token``, ``project_id`` and ``auth_url``).
+            settings: region, interface, timeouts, wait budgets and endpoint overrides (e.g. the
+                platform's OpenStack settings); their credentials are not used. Default: those of the
+                session's ``auth_url``.
+            cache: where token bodies and discovery are kept.
+            kwargs: passed to the constructor (``retry``, ``poller``, ``clock``, ``sleep``, ...).
+
+        Raises:
+            ConfigError: neither the settings nor the session say where Keystone is.
+            TokenExpiredError: Keystone no longer accepts the session's token; the customer logs in again.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackClient
+            >>> from cloudkit.session import SessionManager
+            >>> from cloudkit.testing.fakes import BillingFake, OpenStackFake
+            >>> with BillingFake() as billing, OpenStackFake() as cloud:
+            ...     _ = cloud.add_user("alice", "alice-pass", project="alice")
+            ...     manager = SessionManager(billing_url=billing.url, auth_url=cloud.auth_url, key=bytes(32))
+            ...     session = manager.verify(manager.login("alice", "alice-pass").token)
+            ...     with OpenStackClient.for_session(session) as client:
+            ...         servers = client.list_servers()
+            ...     manager.close()
+            >>> servers, client
+            ([], OpenStackClient(auth_url='http://127.0.0.1:.../v3', token of project ...))
+        """
+        auth_url = settings.auth_url if settings is not None else session.auth_url
+        if not auth_url:
+            raise ConfigError(
+                "for_session needs Keystone's URL: give settings, or a session verified by a SessionManager",
+                system=SYSTEM,
+                operation="for_session",
+            )
+        retry = kwargs.get("retry") or RetryPolicy()
+        auth, project_id = keystoneauth_session(
+            session,
+            auth_url=auth_url,
+            verify=settings.verify_tls if settings is not None else True,
+            timeout=settings.timeout if settings is not None else 30.0,
+            cache=cache if cache is not None else DEFAULT_CACHE,
+            retry=retry,
+        )
+        # The settings say what the client really uses: this session's token, in its project.
+        base = settings or OpenStackSettings(
+            auth_url=auth_url, auth_type="token", token=session.keystone_token, project_id=project_id
+        )
+        scoped = attrs.evolve(
+            base,
+            auth_type="token",
+            token=session.keystone_token,
+            project_id=project_id,
+            username="",
+            password=None,
+            application_credential_id=None,
+            application_credential_secret=None,
+        )
+        options = {
+            key: value
+            for key, value in scoped.connection_config().items()
+            if key not in {"auth_type", "auth", "verify"}  # the keystoneauth session carries them
+        }
+        with _translate("connect"):
+            connection = openstack.connection.Connection(session=auth, **options)
+        client = cls(scoped, connection=connection, **kwargs)
+        client._owns_connection = True  # made here for this client alone: closed with it
+        return client
 
     # ------------------------------------------------------------------------------ identity
     def token(self) -> Secret:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -12,10 +12,24 @@ from cloudkit._core._secret import Secret
 from cloudkit._core._settings import EnvReader, check_http_url, to_secret
 from cloudkit.errors import ConfigError
 
-__all__ = ["OpenStackSettings"]
+__all__ = ["AuthType", "OpenStackSettings"]
+
+AuthType = Literal["password", "token", "application_credential"]
+_AUTH_TYPES: tuple[AuthType, ...] = ("password", "token", "application_credential")
 
 # openstacksdk reads ``<service type, "-" as "_">_endpoint_override`` (openstack/config/cloud_region.py).
 _OVERRIDABLE = ("block_storage", "compute", "image")
+# What each kind of authentication needs (a token also needs a project: its id or its name).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password", "project_name"),
+    "token": ("token",),
+    "application_credential": ("application_credential_id", "application_credential_secret"),
+}
+_SECRETS = ("password", "token", "application_credential_secret")
+
+
+def _optional_secret(value: str | Secret | None) -> Secret | None:
+    return None if value is None else to_secret(value)
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -91,10 +105,26 @@ def _parse_overrides(text: str | None, variable: str) -> dict[str, str]:
 class OpenStackSettings:
     """How to reach Keystone and act in one project.
 
+    Three kinds of authentication (``auth_type``), each validated before any I/O; a missing field is a
+    :class:`~cloudkit.errors.ConfigError` naming it:
+
+    - ``"password"`` (the default): ``username``, ``password`` and ``project_name``;
+    - ``"token"``: an existing Keystone ``token`` and the project (``project_id``, or ``project_name``
+      in ``project_domain_name``) it is rescoped to (keystoneauth's ``v3token``: one ``POST
+      /v3/auth/tokens`` on first use). For a portal customer's own session, prefer
+      :meth:`OpenStackClient.for_session`, which sends no rescope at all;
+    - ``"application_credential"``: ``application_credential_id`` and ``application_credential_secret``
+      (the credential carries its project).
+
     Attributes:
         auth_url: Keystone v3, e.g. ``https://keystone.example.com:5000/v3``.
         username, password: the user (password is a :class:`~cloudkit.Secret`; a str is wrapped).
-        project_name: the project to scope the token to.
+        project_name: the project to scope the token to (``""``: not given).
+        auth_type: ``"password"``, ``"token"`` or ``"application_credential"``.
+        token: the Keystone token for ``auth_type="token"`` (a :class:`~cloudkit.Secret`).
+        project_id: the project by id (``auth_type="token"``; wins over ``project_name``).
+        application_credential_id, application_credential_secret: for
+            ``auth_type="application_credential"`` (the secret is a :class:`~cloudkit.Secret`).
         user_domain_name, project_domain_name: Keystone domains (``Default``).
         region_name: the catalog region, if the cloud has several.
         interface: catalog interface (``public``, ``internal``).
@@ -139,9 +169,14 @@ class OpenStackSettings:
     """  # noqa: E501 (a doctest output line)
 
     auth_url: str
-    username: str
-    password: Secret = attrs.field(converter=to_secret)
-    project_name: str
+    username: str = ""
+    password: Secret | None = attrs.field(default=None, converter=_optional_secret)
+    project_name: str = ""
+    auth_type: AuthType = "password"
+    token: Secret | None = attrs.field(default=None, converter=_optional_secret)
+    project_id: str | None = None
+    application_credential_id: str | None = None
+    application_credential_secret: Secret | None = attrs.field(default=None, converter=_optional_secret)
     user_domain_name: str = "Default"
     project_domain_name: str = "Default"
     region_name: str | None = None
@@ -161,20 +196,67 @@ class OpenStackSettings:
     )
 
     def __attrs_post_init__(self) -> None:
-        """Validate before any I/O."""
+        """Validate before any I/O: each ``auth_type`` needs its own fields, and only those."""
         check_http_url(self.auth_url, system="openstack")
-        for name in ("username", "project_name", "user_domain_name", "project_domain_name"):
+        if self.auth_type not in _AUTH_TYPES:
+            raise ConfigError(
+                f"openstack auth_type must be one of {', '.join(_AUTH_TYPES)}, got {self.auth_type!r}",
+                system="openstack",
+            )
+        for name in ("user_domain_name", "project_domain_name"):
             if not getattr(self, name):
                 raise ConfigError(f"openstack {name} is empty", system="openstack")
-        if not self.password:
-            raise ConfigError("openstack password is empty", system="openstack")
+        for name in _REQUIRED[self.auth_type]:
+            if not getattr(self, name):
+                raise ConfigError(
+                    f"openstack {name} is empty (auth_type {self.auth_type!r} needs it)", system="openstack"
+                )
+        if self.auth_type == "token" and not (self.project_id or self.project_name):
+            raise ConfigError(
+                "openstack project_id is empty (auth_type 'token' needs project_id or project_name)",
+                system="openstack",
+            )
+        # A secret of another kind is a mistake (which one did the caller mean?): refuse it.
+        stray = [name for name in _SECRETS if getattr(self, name) and name not in _REQUIRED[self.auth_type]]
+        if stray:
+            raise ConfigError(
+                f"openstack settings give {stray[0]} but auth_type is {self.auth_type!r}; choose one",
+                system="openstack",
+            )
 
     def __repr__(self) -> str:
-        """Short and secret-free."""
-        return (
-            f"OpenStackSettings(auth_url={self.auth_url!r}, username={self.username!r}, "
-            f"password={self.password!r}, project_name={self.project_name!r}, ...)"
-        )
+        """Short and secret-free: whom it logs in as, never the password, token or credential secret."""
+        if self.auth_type == "password":
+            who = (
+                f"username={self.username!r}, password={self.password!r}, project_name={self.project_name!r}"
+            )
+        elif self.auth_type == "token":
+            project = (
+                f"project_id={self.project_id!r}"
+                if self.project_id
+                else f"project_name={self.project_name!r}"
+            )
+            who = f"auth_type='token', token={self.token!r}, {project}"
+        else:
+            credential = self.application_credential_id
+            who = f"auth_type='application_credential', application_credential_id={credential!r}"
+        return f"OpenStackSettings(auth_url={self.auth_url!r}, {who}, ...)"
+
+    @property
+    def principal(self) -> str:
+        """Whom these settings act as, for reprs and messages: a user, a project's token, a credential.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackSettings
+            >>> OpenStackSettings(auth_url="http://ks:5000/v3", auth_type="token", token="t",
+            ...                   project_id="p1").principal
+            'token of project p1'
+        """
+        if self.auth_type == "password":
+            return self.username
+        if self.auth_type == "token":
+            return f"token of project {self.project_id or self.project_name}"
+        return f"application credential {self.application_credential_id}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OpenStackSettings:
@@ -192,14 +274,52 @@ class OpenStackSettings:
             >>> env["CLOUDKIT_OPENSTACK_ENDPOINT_OVERRIDES"] = "compute=http://nova:18774/v2.1"
             >>> dict(OpenStackSettings.from_env(env).endpoint_overrides)
             {'compute': 'http://nova:18774/v2.1'}
-        """  # noqa: D205 (the list of variables is the summary)
+            >>> OpenStackSettings.from_env({"CLOUDKIT_OPENSTACK_AUTH_URL": "http://ks:5000/v3",
+            ...     "CLOUDKIT_OPENSTACK_AUTH_TYPE": "application_credential",
+            ...     "CLOUDKIT_OPENSTACK_APPLICATION_CREDENTIAL_ID": "ac1",
+            ...     "CLOUDKIT_OPENSTACK_APPLICATION_CREDENTIAL_SECRET": "s"})
+            OpenStackSettings(auth_url='http://ks:5000/v3', auth_type='application_credential', application_credential_id='ac1', ...)
+
+        ``_AUTH_TYPE`` (``password``, the default; ``token``; ``application_credential``) says which
+        credentials are read: ``_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME``; or ``_TOKEN`` with
+        ``_PROJECT_ID`` or ``_PROJECT_NAME``; or ``_APPLICATION_CREDENTIAL_ID`` and ``_SECRET``.
+        """  # noqa: D205, E501 (the list of variables is the summary; a doctest output line)
         env = EnvReader.of("CLOUDKIT_OPENSTACK_", environ, system="openstack")
         overrides = _parse_overrides(env.optional("ENDPOINT_OVERRIDES"), env.name("ENDPOINT_OVERRIDES"))
+        wanted = (env.optional("AUTH_TYPE", "password") or "password").strip().lower()
+        auth_type = next((kind for kind in _AUTH_TYPES if kind == wanted), None)
+        if auth_type is None:
+            raise ConfigError(
+                f"{env.name('AUTH_TYPE')} must be one of {', '.join(_AUTH_TYPES)}", system="openstack"
+            )
+        credentials: dict[str, Any]
+        if auth_type == "password":
+            credentials = {
+                "username": env.required("USERNAME"),
+                "password": env.required_secret("PASSWORD"),
+                "project_name": env.required("PROJECT_NAME"),
+            }
+        elif auth_type == "token":
+            token = env.required_secret("TOKEN")
+            project_id = env.optional("PROJECT_ID")
+            # Without a project id the name is required, and the error names the variable.
+            project_name = (
+                (env.optional("PROJECT_NAME") or "") if project_id else env.required("PROJECT_NAME")
+            )
+            credentials = {
+                "token": token,
+                "project_id": project_id,
+                "project_name": project_name,
+            }
+        else:
+            credentials = {
+                "application_credential_id": env.required("APPLICATION_CREDENTIAL_ID"),
+                "application_credential_secret": env.required_secret("APPLICATION_CREDENTIAL_SECRET"),
+            }
         return cls(
             auth_url=env.required("AUTH_URL"),
-            username=env.required("USERNAME"),
-            password=env.required_secret("PASSWORD"),
-            project_name=env.required("PROJECT_NAME"),
+            auth_type=auth_type,
+            **credentials,
             user_domain_name=env.optional("USER_DOMAIN_NAME", "Default") or "Default",
             project_domain_name=env.optional("PROJECT_DOMAIN_NAME", "Default") or "Default",
             region_name=env.optional("REGION_NAME"),
@@ -224,15 +344,7 @@ class OpenStackSettings:
             ['block_storage_endpoint_override']
         """
         config: dict[str, Any] = {
-            "auth_type": "password",
-            "auth": {
-                "auth_url": self.auth_url,
-                "username": self.username,
-                "password": self.password.get_secret_value(),
-                "project_name": self.project_name,
-                "user_domain_name": self.user_domain_name,
-                "project_domain_name": self.project_domain_name,
-            },
+            **self._auth_config(),
             "interface": self.interface,
             "api_timeout": self.timeout,
             "verify": self.verify_tls,
@@ -247,3 +359,27 @@ class OpenStackSettings:
         for key, url in self.endpoint_overrides.items():
             config[f"{key}_endpoint_override"] = url
         return config
+
+    def _auth_config(self) -> dict[str, Any]:
+        """``auth_type`` and ``auth`` for openstacksdk: keystoneauth's password, v3token or
+        v3applicationcredential plugin (the only place the secrets are revealed)."""  # noqa: D205, D209
+        auth: dict[str, Any] = {"auth_url": self.auth_url}
+        if self.auth_type == "application_credential":
+            assert self.application_credential_secret is not None  # noqa: S101 (validated)
+            auth["application_credential_id"] = self.application_credential_id
+            auth["application_credential_secret"] = self.application_credential_secret.get_secret_value()
+            return {"auth_type": "v3applicationcredential", "auth": auth}
+        if self.project_id:
+            auth["project_id"] = self.project_id
+        else:
+            auth["project_name"] = self.project_name
+            auth["project_domain_name"] = self.project_domain_name
+        if self.auth_type == "token":
+            assert self.token is not None  # noqa: S101 (validated)
+            auth["token"] = self.token.get_secret_value()
+            return {"auth_type": "v3token", "auth": auth}
+        assert self.password is not None  # noqa: S101 (validated)
+        auth["username"] = self.username
+        auth["password"] = self.password.get_secret_value()
+        auth["user_domain_name"] = self.user_domain_name
+        return {"auth_type": "password", "auth": auth}

@@ -11,10 +11,12 @@ Example:
 from cloudkit._keystone import KeystoneIdentity
 from cloudkit.session._client import SessionManager, same_name_identity
 from cloudkit.session._models import IssuedToken, Session
+from cloudkit.session._network import CustomerNetwork
 from cloudkit.session._settings import SessionSettings
 from cloudkit.session._store import MemoryTokenStore, SqliteTokenStore, TokenStore
 
 __all__ = [
+    "CustomerNetwork",
     "IssuedToken",
     "KeystoneIdentity",
     "MemoryTokenStore",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
 import httpx
 
 from cloudkit._core._errors import scrub
@@ -34,10 +35,13 @@ from cloudkit.errors import (
     TokenInvalidError,
     TokenRevokedError,
 )
+from cloudkit.openstack import OpenStackClient, OpenStackSettings, SessionAuthCache
 from cloudkit.session import _quirks, _wire
 from cloudkit.session._models import IssuedToken, Session
+from cloudkit.session._network import CustomerNetwork
 from cloudkit.session._settings import SessionSettings
 from cloudkit.session._store import MemoryTokenStore, TokenStore
+from cloudkit.tungsten import TungstenClient, TungstenSettings
 
 __all__ = ["SessionManager", "same_name_identity"]
 
@@ -73,6 +77,11 @@ class SessionManager:
         billing_idle: billing's idle session timeout (one hour in BILLmanager).
         http: an ``httpx.Client`` for billing and Keystone (the caller keeps ownership).
         retry: the retry policy; clock/sleep: epoch seconds and waiting (tests inject a fake clock).
+        openstack: region, interface, timeouts and endpoint overrides for the customers' OpenStack
+            clients (:meth:`openstack`); their credentials are never used for a customer.
+        tungsten: the platform's TF service account, for :meth:`tungsten`.
+        auth_cache: token bodies and version discovery per session (default: a cache of this manager's
+            own, 128 sessions).
 
     Example:
         >>> from cloudkit.session import SessionManager
@@ -104,6 +113,9 @@ class SessionManager:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        openstack: OpenStackSettings | None = None,
+        tungsten: TungstenSettings | None = None,
+        auth_cache: SessionAuthCache | None = None,
     ) -> None:
         """Configure the manager; nothing is sent until the first call."""
         if settings is None:
@@ -132,6 +144,10 @@ class SessionManager:
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
+        self._openstack = openstack
+        self._tungsten_settings = tungsten
+        self._tungsten: TungstenClient | None = None
+        self._auth_cache = auth_cache if auth_cache is not None else SessionAuthCache(clock=clock)
 
     def __repr__(self) -> str:
         """Endpoints and the current key id; never a key."""
@@ -139,9 +155,71 @@ class SessionManager:
         return f"SessionManager({urls}, kid={self._kid!r})"
 
     def close(self) -> None:
-        """Close the HTTP client if this manager made it."""
+        """Close the HTTP client if this manager made it, and the TF client it made."""
+        if self._tungsten is not None:
+            self._tungsten.close()
         if self._owns_http:
             self._http.close()
+
+    # ------------------------------------------------------------------------------ clients
+    def openstack(self, session: Session, **kwargs: Any) -> OpenStackClient:
+        """The customer's OpenStack client on the session's own token (no rescope, no login).
+
+        Token bodies and version discovery are cached per session in this manager's cache, so only the
+        first client of a session asks Keystone (one ``GET /v3/auth/tokens``) and discovers versions;
+        the manager's ``openstack`` settings give region, interface, timeouts and endpoint overrides.
+        ``kwargs`` pass to :meth:`OpenStackClient.for_session`. Close the client when done.
+
+        Raises:
+            TokenExpiredError: Keystone no longer accepts the session's token; log in again.
+        """
+        options: dict[str, Any] = {
+            "settings": self._openstack,
+            "cache": self._auth_cache,
+            "retry": self._retry,
+        }
+        return OpenStackClient.for_session(self._stamped(session), **{**options, **kwargs})
+
+    def billing(self, session: Session, **kwargs: Any) -> BillingClient:
+        """The customer's billing client on the session's own billing session: user level, no login.
+
+        It shares the manager's HTTP client (closing it closes nothing the manager needs). ``kwargs``
+        pass to :meth:`BillingClient.from_session`.
+
+        Raises:
+            TokenExpiredError: (on a call) billing ended the session; log in again.
+        """
+        options: dict[str, Any] = {"http": self._http, "retry": self._retry, "sleep": self._sleep}
+        return self._stamped(session).billing(**{**options, **kwargs})
+
+    def tungsten(self, session: Session) -> CustomerNetwork:
+        """Tungsten Fabric for the customer's network: the platform's TF service account bound to the
+        session's project (the customer's token never reaches TF).
+
+        The TF client is made once per manager and closed by :meth:`close`.
+
+        Raises:
+            ConfigError: the manager has no TF settings (pass ``tungsten=``), or the session names no
+                project.
+        """  # noqa: D205 (two-line summary)
+        if self._tungsten_settings is None:
+            raise ConfigError(
+                "SessionManager has no Tungsten Fabric settings (pass tungsten=TungstenSettings(...) or "
+                "configure CLOUDKIT_TUNGSTEN_* in the Platform)",
+                system=SYSTEM,
+                operation="tungsten",
+            )
+        if not session.project_id:
+            raise ConfigError("the session names no Keystone project", system=SYSTEM, operation="tungsten")
+        if self._tungsten is None:
+            self._tungsten = TungstenClient(self._tungsten_settings, retry=self._retry)
+        return CustomerNetwork(client=self._tungsten, project_id=session.project_id)
+
+    def _stamped(self, session: Session) -> Session:
+        """The session with this manager's endpoints (a session built by hand may lack them)."""
+        if session.billing_url and session.auth_url:
+            return session
+        return attrs.evolve(session, billing_url=self._billing_url, auth_url=self._auth_url)
 
     # ------------------------------------------------------------------------------ public
     def login(self, username: str, password: str) -> IssuedToken:
@@ -165,7 +243,7 @@ class SessionManager:
             TokenRevokedError: logged out, or issued before the user's last password change.
         """
         claims = _wire.decode(token, keys=self._keys)
-        session = _session_from(claims)
+        session = attrs.evolve(_session_from(claims), billing_url=self._billing_url, auth_url=self._auth_url)
         if self._clock() >= session.expires_at.timestamp():
             raise TokenExpiredError("session token has expired", system=SYSTEM, operation="verify")
         revoked, generation = self._store.status(session.jti, session.username)
@@ -231,6 +309,7 @@ class SessionManager:
         """Revoke the token and release Keystone's token (billing has no documented logout: it idles out)."""
         session = self.verify(token)
         self._store.revoke(session.jti, session.expires_at)
+        self._auth_cache.forget(session.jti)
         with self._translate("logout"):
             response = self._http.delete(
                 f"{self._auth_url}/auth/tokens",
