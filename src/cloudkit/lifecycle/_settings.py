@@ -35,7 +35,8 @@ SYSTEM_KEYS: Mapping[str, frozenset[str]] = {
     ),
     "openstack": frozenset(
         {"auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name",
-         "region_name", "interface", "timeout", "wait_timeout", "endpoint_overrides"}
+         "region_name", "interface", "timeout", "wait_timeout", "endpoint_overrides", "auth_type", "token",
+         "project_id", "application_credential_id", "application_credential_secret"}
     ),
     "tungsten": frozenset(
         {"url", "auth_url", "username", "password", "project_name", "user_domain_name",
@@ -43,7 +44,7 @@ SYSTEM_KEYS: Mapping[str, frozenset[str]] = {
          "application_credential_secret"}
     ),
 }  # fmt: skip
-_SECRET_KEYS = frozenset({"password", "application_credential_secret"})
+_SECRET_KEYS = frozenset({"password", "application_credential_secret", "token"})
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
