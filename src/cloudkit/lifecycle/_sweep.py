@@ -73,6 +73,8 @@ PAGE = 500
 """Accounts (and scratch rows, and services) handled per page: the sweep's memory bound."""
 _RATE = Decimal("0.0001")
 _MAX_ERRORS = 20
+_SCRATCH_BATCH = 5000
+"""Accounts whose window spend is held in memory before it goes to ``sweep_scratch`` in one commit."""
 _BROKEN = (SagaState.FAILED, SagaState.NEEDS_OPERATOR)
 _T = TypeVar("_T")
 
@@ -225,6 +227,7 @@ class _Run:
         self.errors: list[str] = []
         self.sweep_id = ""
         self.started_at = ops.now()
+        self.renewed_at = self.started_at  # the lease was just taken
         self.now = self.started_at
         # account -> (row to store once its services are suspended, the decision): only the accounts
         # suspending in this sweep, never every account
@@ -266,7 +269,19 @@ class _Run:
         if len(self.errors) < _MAX_ERRORS:
             self.errors.append(text)
 
-    def renew(self) -> None:
+    def renew(self, *, counts: bool = False) -> None:
+        """Renew the lease (and store the counts so far) once a quarter of ``lease_seconds`` has passed.
+
+        Not after every page: each is a commit, and on SQLite on disk one commit per page was a tenth of a
+        no-change sweep (benchmarks/bench_sweep.py). A quarter of the lease leaves three quarters of
+        margin before another sweep could take it over.
+        """
+        now = self.ops.now()
+        if (now - self.renewed_at).total_seconds() < self.lifecycle.settings.lease_seconds / 4:
+            return
+        self.renewed_at = now
+        if counts:
+            self.ops.update_sweep_counts(self.sweep_id, self.counts)
         if not self.ops.renew_lease(LEASE, self.owner, self.lifecycle.settings.lease_seconds):
             raise ConflictError(
                 "the sweep lost its lease (it ran past lease_seconds and another sweep took over)",
@@ -287,8 +302,7 @@ class _Run:
             seen += len(page)
             self.counts["accounts"] = seen
             self.tick("accounts", seen)
-            self.ops.update_sweep_counts(self.sweep_id, self.counts)
-            self.renew()
+            self.renew(counts=True)
         if self.pending:
             self.suspend_pending()
 
@@ -296,18 +310,20 @@ class _Run:
         """The window's spend per account and the unpaid promises, into ``sweep_scratch``, page by page."""
         since = self.now - dt.timedelta(hours=self.policy.spend_window_hours)
         read = 0
+        # Summed per account over several pages and written when _SCRATCH_BATCH accounts are held: a
+        # bounded dict (memory stays flat) and a few commits instead of one per page. The scratch may
+        # hold several spend rows of one account; reading it back sums them.
+        spend: dict[int, Decimal] = collections.defaultdict(Decimal)
         for page in _pages(self.billing.iter_expenses(since=since), self.page_size):
-            spend: dict[int, Decimal] = collections.defaultdict(Decimal)
             for expense in page:
                 if expense.account_id is not None:
                     spend[expense.account_id] += expense.amount
-            self.ops.add_scratch(
-                self.sweep_id,
-                (ScratchRow(account=a, kind="spend", amount=amount) for a, amount in spend.items()),
-            )
+            if len(spend) >= _SCRATCH_BATCH:
+                self.flush_spend(spend)
             read += len(page)
             self.tick("expenses", read)
             self.renew()
+        self.flush_spend(spend)
         read = 0
         for payments in _pages(self.billing.iter_payments(promised_only=True), self.page_size):
             self.ops.add_scratch(
@@ -321,6 +337,13 @@ class _Run:
             read += len(payments)
             self.tick("payments", read)
             self.renew()
+
+    def flush_spend(self, spend: dict[int, Decimal]) -> None:
+        self.ops.add_scratch(
+            self.sweep_id,
+            (ScratchRow(account=a, kind="spend", amount=amount) for a, amount in spend.items()),
+        )
+        spend.clear()
 
     def account_page(self, page: list[Account]) -> None:
         ids = [int(account.id) for account in page]
