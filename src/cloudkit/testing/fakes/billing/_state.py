@@ -16,6 +16,10 @@ ASSIGNMENT_OFFSET = 10000  # assumption: a staff assignment id is the ticket id 
 
 # Item (service) statuses. assumption: the numeric codes (the docs list only the UI words).
 ORDERED, ACTIVE, SUSPENDED, DELETED, IN_PROGRESS = 1, 2, 3, 4, 5
+SUSPENDED_BY_CLIENT = 6  # the UI's "Suspended (by client)"; assumption: its code
+# assumption: the tariffs (pricelist id -> price of one order) every fake starts with; a free one, so an
+# order in a test needs no money unless the test sets a price (BillingFake.set_tariff)
+TARIFFS = {1: Decimal("0.00")}
 # Payment statuses (B6 payments-payment): 1 new, 3 promised payment, 4 credited.
 PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
@@ -294,6 +298,14 @@ class Operation:
     trycount: int = 0
     errorxml: str = ""
     manual: bool = False
+    by_client: bool = False  # a client's own suspend or resume (the product allows it)
+
+    @property
+    def target(self) -> int:
+        """The item status once done: a client's suspend ends "Suspended (by client)"."""
+        return (
+            SUSPENDED_BY_CLIENT if self.by_client and self.name == "suspend" else OPERATION_TARGET[self.name]
+        )
 
 
 @dataclass(slots=True)
@@ -318,6 +330,7 @@ class State:
     """Every table of the fake billing; ids grow from per-table bases."""
 
     counters: dict[str, int] = field(default_factory=lambda: dict(_ID_BASES))
+    tariffs: dict[int, Decimal] = field(default_factory=lambda: dict(TARIFFS))
     accounts: dict[int, Account] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
     items: dict[int, Item] = field(default_factory=dict)
@@ -384,7 +397,7 @@ class State:
         account.balance += left
 
     def complete(self, operation: Operation) -> None:
-        self.items[operation.item].status = OPERATION_TARGET[operation.name]
+        self.items[operation.item].status = operation.target
         del self.operations[operation.id]
 
 
