@@ -841,7 +841,7 @@ class BillingClient:
 
         def landed() -> Service | None:
             current = self._find_service(service_id, operation=operation)
-            if current is not None and current.status != command.target:
+            if current is not None and not command.reached(current.status):
                 return None
             if self._pending_operation(service_id, command.value, operation) is not None:
                 return None

@@ -356,6 +356,22 @@ class ModuleCommand(enum.StrEnum):
         """
         return _COMMAND_TARGETS[self]
 
+    def reached(self, status: ServiceStatus) -> bool:
+        """Whether billing showing ``status`` means this command is done.
+
+        A suspend is done at ``SUSPENDED`` or, for a client's own suspend, ``SUSPENDED_BY_CLIENT``.
+
+        Example:
+            >>> from cloudkit.billing import ModuleCommand, ServiceStatus
+            >>> ModuleCommand.SUSPEND.reached(ServiceStatus.SUSPENDED_BY_CLIENT)
+            True
+            >>> ModuleCommand.RESUME.reached(ServiceStatus.SUSPENDED_BY_CLIENT)
+            False
+        """
+        if self is ModuleCommand.SUSPEND and status is ServiceStatus.SUSPENDED_BY_CLIENT:
+            return True
+        return status is self.target
+
 
 _COMMAND_TARGETS = {
     ModuleCommand.OPEN: ServiceStatus.ACTIVE,
