@@ -791,7 +791,7 @@ class BillingClient:
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     queued = billing.suspend_service(301, wait=0)
             ...     (op,) = fake.running_operations()
-            ...     found = billing.get_running_operation(op.operation_id)
+            ...     found = billing.get_running_operation(op.id)
             ...     found.service_id, found.operation, found.attempts, found.manual
             (301, 'suspend', 0, False)
         """
@@ -873,7 +873,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     ro = fake.running_operations()[0].operation_id
+            ...     ro = fake.running_operations()[0].id
             ...     billing.record_operation_error(ro, ModuleError(type="timeout", message="nova")).error_xml
             '<doc><error type="timeout"><msg>nova</msg></error></doc>'
         """
@@ -912,7 +912,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     billing.set_operation_manual(fake.running_operations()[0].operation_id).manual
+            ...     billing.set_operation_manual(fake.running_operations()[0].id).manual
             True
         """
         operation = "set_operation_manual"
@@ -965,7 +965,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     ro = fake.running_operations()[0].operation_id
+            ...     ro = fake.running_operations()[0].id
             ...     first = billing.open_staff_task(301, ro, "suspend")
             ...     again = billing.open_staff_task(301, ro, "suspend")
             ...     first == again, len(fake.tasks())

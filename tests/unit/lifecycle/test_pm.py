@@ -163,7 +163,7 @@ def test_a_plan_without_a_flavor_fails_before_anything_is_made_and_goes_manual(t
         (operation,) = billing.running_operations()
         assert operation.manual
         assert "flavor" in operation.errorxml
-        assert len([t for t in billing.tasks() if t.item_id == item]) == 1
+        assert len([t for t in billing.tasks() if t.service_id == item]) == 1
         # the module itself told billing, as ISPsystem's modules do (not the fake's fallback)
         assert _module_reports(billing) == ["runningoperation.edit", "runningoperation.edit",
                                             "runningoperation.setmanual", "task.edit"]  # fmt: skip

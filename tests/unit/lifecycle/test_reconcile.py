@@ -136,7 +136,7 @@ def make_every_drift(world, lifecycle):
     failed = lifecycle.provision(item, account, plan(world))
     assert failed.state is SagaState.FAILED
     (volume,) = [v for v in world.cloud.volumes() if v.status == "available"]
-    drift["failed_build"] = (account, item, failed.id, volume.volume_id)
+    drift["failed_build"] = (account, item, failed.id, volume.id)
 
     # fred: service deleted in billing and the server deleted in Nova; the TF port stays, with a
     # floating IP on it and a network named for the item -> orphan port, floating IP and network

@@ -277,7 +277,7 @@ class BillingFake(CreditModel, LoopbackFake):
 
         Example:
             >>> user = BillingFake().add_user("carol", "pw", account_name="Carol SA")
-            >>> user.user_id, user.account_id, user.level
+            >>> user.id, user.account_id, user.level
             (4, 3, 16)
         """
         with self._lock:
@@ -308,13 +308,14 @@ class BillingFake(CreditModel, LoopbackFake):
     def set_tariff(self, tariff_id: int, price: Decimal) -> None:
         """Add a tariff (``pricelist``) or change its price: what an order paid at once is charged.
 
-        Every fake starts with tariff 1, free (assumption: a price per order, whatever the period).
+        Every fake starts with tariffs 1 and 12 (W9's example), free (assumption: a price is per
+        order, whatever the period).
 
         Example:
             >>> fake = BillingFake()
             >>> fake.set_tariff(2, Decimal("12.50"))
             >>> fake.tariffs()
-            {1: Decimal('0.00'), 2: Decimal('12.50')}
+            {1: Decimal('0.00'), 12: Decimal('0.00'), 2: Decimal('12.50')}
         """
         if tariff_id < 1 or not price.is_finite() or price < 0:
             raise ValueError(f"a tariff needs an id >= 1 and a price >= 0, got {tariff_id}, {price}")
@@ -396,7 +397,7 @@ class BillingFake(CreditModel, LoopbackFake):
         """The charges of the user's account, oldest first.
 
         Example:
-            >>> [e.expense_id for e in BillingFake().expenses_of("alice")]
+            >>> [e.id for e in BillingFake().expenses_of("alice")]
             [401]
         """
         with self._lock:

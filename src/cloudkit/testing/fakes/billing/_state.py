@@ -17,9 +17,10 @@ ASSIGNMENT_OFFSET = 10000  # assumption: a staff assignment id is the ticket id 
 # Item (service) statuses. assumption: the numeric codes (the docs list only the UI words).
 ORDERED, ACTIVE, SUSPENDED, DELETED, IN_PROGRESS = 1, 2, 3, 4, 5
 SUSPENDED_BY_CLIENT = 6  # the UI's "Suspended (by client)"; assumption: its code
-# assumption: the tariffs (pricelist id -> price of one order) every fake starts with; a free one, so an
-# order in a test needs no money unless the test sets a price (BillingFake.set_tariff)
-TARIFFS = {1: Decimal("0.00")}
+# assumption: the tariffs (pricelist id -> price of one order) every fake starts with: 1, and 12 (the id
+# of billing.md W9's example), both free, so an order in a test needs no money unless the test sets a
+# price with BillingFake.set_tariff
+TARIFFS = {1: Decimal("0.00"), 12: Decimal("0.00")}
 # Payment statuses (B6 payments-payment): 1 new, 3 promised payment, 4 credited.
 PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
@@ -67,11 +68,11 @@ class FakeUser:
 
     Example:
         >>> from cloudkit.testing.fakes import BillingFake
-        >>> BillingFake().add_user("carol", "carol-pass", account_name="Carol SA").user_id
+        >>> BillingFake().add_user("carol", "carol-pass", account_name="Carol SA").id
         4
     """
 
-    user_id: int
+    id: int
     login: str
     level: int
     account_id: int | None
@@ -88,7 +89,7 @@ class FakePayment:
         []
     """
 
-    payment_id: int
+    id: int
     number: str
     amount: Decimal
     status: int
@@ -106,7 +107,7 @@ class FakeExpense:
         Decimal('30.00')
     """
 
-    expense_id: int
+    id: int
     amount: Decimal
     notpayd: Decimal
     info: str
@@ -133,11 +134,11 @@ class FakeMessage:
     """A message of a ticket.
 
     Example:
-        >>> FakeMessage(message_id=601, text="help", user="alice", date_post="", attachments=()).user
+        >>> FakeMessage(id=601, text="help", user="alice", date_post="", attachments=()).user
         'alice'
     """
 
-    message_id: int
+    id: int
     text: str
     user: str
     date_post: str
@@ -154,7 +155,7 @@ class FakeTicket:
         []
     """
 
-    ticket_id: int
+    id: int
     name: str
     tstatus: int
     messages: tuple[FakeMessage, ...]
@@ -173,8 +174,8 @@ class FakeOperation:
         []
     """
 
-    operation_id: int
-    item_id: int
+    id: int
+    service_id: int
     name: str
     trycount: int
     errorxml: str = ""
@@ -191,8 +192,8 @@ class FakeTask:
         []
     """
 
-    task_id: int
-    item_id: int
+    id: int
+    service_id: int
     running_operation: int | None
     type: str
 
