@@ -30,12 +30,14 @@ from cloudkit.billing._models import (
     Invoice,
     ModuleCommand,
     ModuleError,
+    OrderState,
     Payment,
     PaymentStatus,
     RunningOperation,
     Service,
     ServiceForm,
     ServiceId,
+    ServiceOrder,
     ServiceStatus,
     StaffTask,
     Ticket,
@@ -679,8 +681,101 @@ class BillingClient:
         doc = self._read(self._fn.service_edit, {"elid": str(service_id)}, operation=operation)
         return _wire.service_form(doc, service_id=int(service_id), operation=operation)
 
+    def order_service(
+        self,
+        tariff: int,
+        *,
+        period: int = 1,
+        params: Mapping[str, str] | None = None,
+        name: str | None = None,
+        datacenter: int | None = None,
+        addons: Mapping[int, str | int] | None = None,
+        autoprolong: int | None = None,
+        pay_now: bool = True,
+    ) -> ServiceOrder:
+        """Order a service for the scoped user (``<services>.order.param``, billing.md W9), verified by
+        reading the new service back. User level: on an admin client call it through ``as_user``.
+
+        With ``pay_now`` (``skipbasket=on``) billing charges the tariff at once and opens the service:
+        a running operation ``open`` that the processing module, if any, completes; without it the
+        order waits in the basket (``OrderState.IN_BASKET``). Not idempotent: after a lost answer it
+        is sent again only if a read-back shows the first order did not land, so a retry never orders
+        twice.
+
+        Args:
+            tariff: the tariff (``pricelist``) id.
+            period: months; billing's specials are -100 trial, -50 day, 0 lifetime.
+            params: the product type's own fields (for a cloud server ``image``, ``flavor``,
+                ``system_volume_gb``), stored as the item params a processing module reads.
+            name: the service's name (sent as ``domain``; an assumption, see docs/billing-wire.md).
+            datacenter: the datacenter id, when the tariff asks for one.
+            addons: add-on values by add-on id (``addon_<id>``).
+            autoprolong: renew automatically for this many months.
+            pay_now: charge at once (``skipbasket=on``) instead of ordering into the basket.
+
+        Raises:
+            ScopeError: called on an admin client without ``as_user``.
+            InvalidArgumentError: a tariff below 1, an empty name, or a param that is an order field.
+            NotFoundError: billing knows no such tariff.
+            InsufficientFundsError: not enough money (and credit) to pay the order now.
+            SilentNoOpError: billing answered OK but no new service is listed.
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake() as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     order = billing.as_user("alice").order_service(1, name="web-1", params={"flavor": "2"})
+            ...     order.service_id, order.name, order.status.name, order.state.name
+            (304, 'web-1', 'ACTIVE', 'PAID')
+        """  # noqa: D205 (the summary needs the reference)
+        operation = "order_service"
+        self._require_user_scope(operation)
+        if isinstance(tariff, bool) or tariff < 1:  # a bool is an int to Python, never a tariff
+            raise InvalidArgumentError(
+                f"tariff must be a tariff id (>= 1), got {tariff!r}", system=SYSTEM, operation=operation
+            )
+        if name is not None:
+            _require_text(name=name, operation=operation)
+        try:
+            fields = _wire.order_params(
+                tariff=tariff,
+                period=period,
+                datacenter=datacenter,
+                autoprolong=autoprolong,
+                pay_now=pay_now,
+                name=name,
+                addons={k: str(v) for k, v in (addons or {}).items()},
+                params=params,
+            )
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc), system=SYSTEM, operation=operation) from None
+        state = OrderState.PAID if pay_now else OrderState.IN_BASKET
+        before = {s.id for s in self.iter_services()}
+
+        def landed(id_hint: int | None = None) -> ServiceOrder | None:
+            fresh = [s for s in self.iter_services() if s.id not in before and name in (None, s.name)]
+            found = next((s for s in fresh if s.id == id_hint), fresh[0] if fresh else None)
+            if found is None:
+                return None
+            return ServiceOrder(service_id=found.id, name=found.name, status=found.status, state=state)
+
+        def attempt() -> ServiceOrder:
+            doc = self._send(self._fn.service_order, _quirks.submit(fields), operation=operation)
+            found = landed(_wire.created_id(doc))
+            if found is None:
+                raise _quirks.silent_no_op(operation, f"no new service of tariff {tariff} is listed")
+            return found
+
+        return self._conn.retry.call_write(attempt, landed=landed, system=SYSTEM, operation=operation)
+
     def suspend_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> Service:
         """Suspend a service and verify it: suspended, or queued and then suspended within ``wait``.
+
+        On an admin client it is billing's (staff) suspension, ``ServiceStatus.SUSPENDED``. Through
+        ``as_user`` (or on a user's own client) it is the client suspending their own service, which
+        billing allows only when the product has "allow clients to suspend/resume": the service then
+        shows ``ServiceStatus.SUSPENDED_BY_CLIENT``, which stop rules never lift.
 
         Args:
             service_id: the service.
@@ -688,15 +783,28 @@ class BillingClient:
                 ``0``: return as soon as billing shows the operation queued).
 
         Raises:
+            PermissionDeniedError: a client's suspend, refused: the product does not allow clients
+                to suspend and resume their services (the message names the setting).
             SilentNoOpError: billing answered OK but the service is neither suspended nor queued.
             WaitTimeoutError: still in progress when ``wait`` ran out (``last_status`` says where).
+
+        Example:
+            >>> from cloudkit.billing import BillingClient, BillingSettings
+            >>> from cloudkit.testing.fakes import BillingFake
+            >>> with BillingFake(client_suspend=True) as fake, BillingClient(BillingSettings(
+            ...         url=fake.url, username="admin", password="secret")) as billing:
+            ...     billing.as_user("alice").suspend_service(301).status.name
+            'SUSPENDED_BY_CLIENT'
         """
-        return self._service_action(
-            service_id, self._fn.service_suspend, ServiceStatus.SUSPENDED, "suspend_service", wait
-        )
+        target = ServiceStatus.SUSPENDED_BY_CLIENT if self._by_client() else ServiceStatus.SUSPENDED
+        return self._service_action(service_id, self._fn.service_suspend, target, "suspend_service", wait)
 
     def resume_service(self, service_id: ServiceId | int, *, wait: float | None = None) -> Service:
-        """Resume a service and verify it is active (see :meth:`suspend_service` for ``wait``)."""
+        """Resume a service and verify it is active (see :meth:`suspend_service` for ``wait``).
+
+        Through ``as_user`` it is the client resuming a service they suspended themselves (billing
+        refuses a client's resume of a suspension by staff or for nonpayment).
+        """
         return self._service_action(
             service_id, self._fn.service_resume, ServiceStatus.ACTIVE, "resume_service", wait
         )
@@ -733,7 +841,7 @@ class BillingClient:
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     queued = billing.suspend_service(301, wait=0)
             ...     (op,) = fake.running_operations()
-            ...     found = billing.get_running_operation(op.operation_id)
+            ...     found = billing.get_running_operation(op.id)
             ...     found.service_id, found.operation, found.attempts, found.manual
             (301, 'suspend', 0, False)
         """
@@ -783,7 +891,7 @@ class BillingClient:
 
         def landed() -> Service | None:
             current = self._find_service(service_id, operation=operation)
-            if current is not None and current.status != command.target:
+            if current is not None and not command.reached(current.status):
                 return None
             if self._pending_operation(service_id, command.value, operation) is not None:
                 return None
@@ -815,7 +923,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     ro = fake.running_operations()[0].operation_id
+            ...     ro = fake.running_operations()[0].id
             ...     billing.record_operation_error(ro, ModuleError(type="timeout", message="nova")).error_xml
             '<doc><error type="timeout"><msg>nova</msg></error></doc>'
         """
@@ -854,7 +962,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     billing.set_operation_manual(fake.running_operations()[0].operation_id).manual
+            ...     billing.set_operation_manual(fake.running_operations()[0].id).manual
             True
         """
         operation = "set_operation_manual"
@@ -907,7 +1015,7 @@ class BillingClient:
             >>> with BillingFake(complete_operations=False) as fake, BillingClient(BillingSettings(
             ...         url=fake.url, username="admin", password="secret")) as billing:
             ...     _ = billing.suspend_service(301, wait=0)
-            ...     ro = fake.running_operations()[0].operation_id
+            ...     ro = fake.running_operations()[0].id
             ...     first = billing.open_staff_task(301, ro, "suspend")
             ...     again = billing.open_staff_task(301, ro, "suspend")
             ...     first == again, len(fake.tasks())
@@ -993,6 +1101,10 @@ class BillingClient:
         # own session is refused too. Say so before any request.
         if self._su is not None or self._admin_known() is False:
             raise _quirks.refuse_scoped(operation, self._su)
+
+    def _by_client(self) -> bool:
+        """Whether this client acts as a client (``as_user``, or a user's own login), not as staff."""
+        return self._su is not None or self._admin_known() is False
 
     def _require_user_scope(self, operation: str) -> None:
         # Unknown counts as admin: refusing costs a clear error, guessing wrong costs a silent no-op.
@@ -1187,7 +1299,22 @@ class BillingClient:
         if wait is not None and wait < 0:
             raise InvalidArgumentError("wait must be >= 0", system=SYSTEM, operation=operation)
         self.get_service(service_id)  # NotFoundError before acting on a service that is not there
-        self._read(func, {"elid": str(service_id)}, operation=operation)
+        try:
+            self._read(func, {"elid": str(service_id)}, operation=operation)
+        except PermissionDeniedError as exc:
+            if not self._by_client() or operation == "delete_service":
+                raise
+            raise PermissionDeniedError(
+                f"billing refused the client's {operation.removesuffix('_service')} of service "
+                f"{service_id} (a client may suspend and resume their own services only when the "
+                f"product setting 'allow clients to suspend/resume' is on, and resume only their own "
+                f"suspension); billing said: {exc.detail or exc}",
+                system=SYSTEM,
+                operation=operation,
+                status=exc.status,
+                code=exc.code,
+                detail=exc.detail,
+            ) from exc
         budget = self._conn.settings.operation_wait if wait is None else wait
         last: list[Service] = []  # the service as the last poll saw it
 

@@ -18,12 +18,14 @@ __all__ = [
     "Invoice",
     "ModuleCommand",
     "ModuleError",
+    "OrderState",
     "Payment",
     "PaymentId",
     "PaymentStatus",
     "RunningOperation",
     "Service",
     "ServiceId",
+    "ServiceOrder",
     "ServiceStatus",
     "StaffTask",
     "Ticket",
@@ -81,10 +83,15 @@ class ServiceStatus(enum.IntEnum):
     Assumption: the numeric codes are not in the public docs; these follow the item table as seen in
     processing modules. The decoder also accepts the English status words of the UI.
 
+    ``SUSPENDED`` is a suspension by billing or staff (administrator, nonpayment, abuse);
+    ``SUSPENDED_BY_CLIENT`` the UI's "Suspended (by client)": the client stopped their own service
+    (allowed only when the product has "allow clients to suspend/resume"), and only the client or
+    staff lift it: stop rules never do. Assumption: its code, 6 (the docs give the word only).
+
     Example:
         >>> from cloudkit.billing import ServiceStatus
-        >>> ServiceStatus.SUSPENDED.value
-        3
+        >>> ServiceStatus.SUSPENDED.value, ServiceStatus.SUSPENDED_BY_CLIENT.value
+        (3, 6)
     """
 
     ORDERED = 1
@@ -92,6 +99,7 @@ class ServiceStatus(enum.IntEnum):
     SUSPENDED = 3
     DELETED = 4
     IN_PROGRESS = 5
+    SUSPENDED_BY_CLIENT = 6
 
 
 @attrs.frozen(kw_only=True)
@@ -238,6 +246,45 @@ class Service:
     account_id: int | None = None
 
 
+class OrderState(enum.StrEnum):
+    """Where an order stands with the money.
+
+    ``PAID``: ordered with ``skipbasket=on`` and charged at once; the service opens (billing.md W9).
+    ``IN_BASKET``: ordered into the basket: nothing is charged and nothing opens until the client
+    pays the basket (assumption: billing.md names ``skipbasket`` only, not how a basket is paid).
+
+    Example:
+        >>> from cloudkit.billing import OrderState
+        >>> OrderState("in_basket") is OrderState.IN_BASKET
+        True
+    """
+
+    PAID = "paid"
+    IN_BASKET = "in_basket"
+
+
+@attrs.frozen(kw_only=True)
+class ServiceOrder:
+    """The result of an order (``<type>.order.param``), as read back: the new service and its state.
+
+    ``status`` is the service's status when the order was read back (``IN_PROGRESS`` or ``ACTIVE``
+    for a paid order, depending on how fast the processing module opened it; ``ORDERED`` for one in
+    the basket).
+
+    Example:
+        >>> from cloudkit.billing import OrderState, ServiceOrder, ServiceStatus
+        >>> order = ServiceOrder(service_id=304, name="web-1", status=ServiceStatus.IN_PROGRESS,
+        ...                      state=OrderState.PAID)
+        >>> order.service_id, order.state.value
+        (304, 'paid')
+    """
+
+    service_id: ServiceId
+    name: str
+    status: ServiceStatus
+    state: OrderState
+
+
 def _frozen_params(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
@@ -308,6 +355,22 @@ class ModuleCommand(enum.StrEnum):
             'DELETED'
         """
         return _COMMAND_TARGETS[self]
+
+    def reached(self, status: ServiceStatus) -> bool:
+        """Whether billing showing ``status`` means this command is done.
+
+        A suspend is done at ``SUSPENDED`` or, for a client's own suspend, ``SUSPENDED_BY_CLIENT``.
+
+        Example:
+            >>> from cloudkit.billing import ModuleCommand, ServiceStatus
+            >>> ModuleCommand.SUSPEND.reached(ServiceStatus.SUSPENDED_BY_CLIENT)
+            True
+            >>> ModuleCommand.RESUME.reached(ServiceStatus.SUSPENDED_BY_CLIENT)
+            False
+        """
+        if self is ModuleCommand.SUSPEND and status is ServiceStatus.SUSPENDED_BY_CLIENT:
+            return True
+        return status is self.target
 
 
 _COMMAND_TARGETS = {

@@ -231,7 +231,8 @@ _ERROR_TYPES: dict[str, type[BillingApiError]] = {
     "notexist": BillingNotFoundError,
     "not_exists": BillingNotFoundError,
 }
-_REFERENCE_FIELDS = frozenset({"elid", "plid", "su", "item", "id"})
+# assumption: an order's unknown tariff is ``missed`` about ``pricelist``, as an unknown element is
+_REFERENCE_FIELDS = frozenset({"elid", "plid", "su", "item", "id", "pricelist"})
 
 
 @quirk(ERRORS_AT_HTTP_200)

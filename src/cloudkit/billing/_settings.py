@@ -52,6 +52,11 @@ class BillingFunctions:
         return f"{self.services}.resume"
 
     @property
+    def service_order(self) -> str:
+        """The order form of the service family (billing.md W9: ``vds.order.param``)."""
+        return f"{self.services}.order.param"
+
+    @property
     def service_edit(self) -> str:
         """The edit form of the service family (its fields and item params)."""
         return f"{self.services}.edit"

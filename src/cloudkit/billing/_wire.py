@@ -210,6 +210,51 @@ def service_form(doc: Doc, *, service_id: int, operation: str) -> ServiceForm:
     return ServiceForm(id=ServiceId(service_id), account_id=AccountId(int(owner)), params=params)
 
 
+# The order form's own fields (billing.md §7 "Ordering", W9); every other order field is the product
+# type's own param and goes as given.
+_ORDER_FIELDS = frozenset(
+    {"pricelist", "period", "datacenter", "autoprolong", "skipbasket", "domain", "sok", "elid", "func"}
+)
+
+
+def order_params(
+    *,
+    tariff: int,
+    period: int,
+    datacenter: int | None = None,
+    autoprolong: int | None = None,
+    pay_now: bool = True,
+    name: str | None = None,
+    addons: Mapping[int, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The fields of ``<type>.order.param`` (W9), without ``sok`` (the caller submits).
+
+    ``pricelist`` is the tariff, ``period`` months (billing's specials: trial -100, day -50, lifetime
+    0), ``skipbasket=on`` charges at once instead of filling the basket, ``addon_<id>`` the add-ons.
+    assumption: ``domain`` carries the service's name (billing.md lists it among the optional fields;
+    for a server billing shows it as the name), and the product type's own params (``image``,
+    ``flavor``...) go as fields of the same name (the item params a processing module reads back).
+
+    Example:
+        >>> order_params(tariff=12, period=1, addons={10: "6"}, params={"image": "i-1"})
+        {'pricelist': '12', 'period': '1', 'skipbasket': 'on', 'addon_10': '6', 'image': 'i-1'}
+        >>> order_params(tariff=1, period=-50, pay_now=False, name="web-1")
+        {'pricelist': '1', 'period': '-50', 'domain': 'web-1'}
+    """
+    fields = {"pricelist": str(tariff), "period": str(period)}
+    if pay_now:
+        fields["skipbasket"] = "on"
+    optional = {"datacenter": datacenter, "autoprolong": autoprolong, "domain": name}
+    fields.update({key: str(value) for key, value in optional.items() if value is not None})
+    fields.update({f"addon_{addon}": str(value) for addon, value in (addons or {}).items()})
+    for key, value in (params or {}).items():
+        if key in _ORDER_FIELDS or key.startswith("addon_"):
+            raise ValueError(f"{key!r} is a field of the order form itself, not a service param")
+        fields[key] = value
+    return fields
+
+
 def service_status_code(status: ServiceStatus) -> str:
     """The ``service_status`` of ``service.setstatus``: ``2`` active, ``8`` suspended (pmregistrar sync_item).
 
@@ -609,9 +654,11 @@ def _structure_optional_money(raw: object, _: object) -> Decimal | None:
     return _structure_money(raw, Decimal)
 
 
-_SERVICE_WORDS = {
+_SERVICE_WORDS = {  # the first word that starts the text wins: the client's suspension before "suspended"
     "ordered": ServiceStatus.ORDERED,
     "active": ServiceStatus.ACTIVE,
+    "suspended (by client)": ServiceStatus.SUSPENDED_BY_CLIENT,
+    "suspended by client": ServiceStatus.SUSPENDED_BY_CLIENT,
     "suspended": ServiceStatus.SUSPENDED,
     "deleted": ServiceStatus.DELETED,
     "in progress": ServiceStatus.IN_PROGRESS,

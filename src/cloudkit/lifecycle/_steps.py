@@ -632,7 +632,7 @@ def _billing_look(ctx: StepContext) -> Mapping[str, str] | None:
         if command is ModuleCommand.CLOSE:
             return {"billing": "gone"}
         raise
-    return {"billing": service.status.name.lower()} if service.status == command.target else None
+    return {"billing": service.status.name.lower()} if command.reached(service.status) else None
 
 
 def _billing_act(ctx: StepContext) -> Mapping[str, str]:

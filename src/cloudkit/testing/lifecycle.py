@@ -217,6 +217,6 @@ class LifecycleWorld:
         """
         found = [s for s in self.cloud.servers() if f"cloudkit-item:{item}" in s.tags]
         if len(found) > 1:
-            msg = f"item {item} has {len(found)} servers: {[s.server_id for s in found]}"
+            msg = f"item {item} has {len(found)} servers: {[s.id for s in found]}"
             raise AssertionError(msg)
         return found[0] if found else None

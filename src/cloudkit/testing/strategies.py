@@ -115,6 +115,7 @@ _SERVICE_WORDS = {
     ServiceStatus.SUSPENDED: "Suspended",
     ServiceStatus.DELETED: "Deleted",
     ServiceStatus.IN_PROGRESS: "In progress",
+    ServiceStatus.SUSPENDED_BY_CLIENT: "Suspended (by client)",
 }
 
 

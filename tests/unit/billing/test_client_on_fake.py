@@ -209,7 +209,7 @@ def test_promised_payment_is_not_duplicated_when_retried(billing, billing_fake):
     billing_fake.inject(Fault.drop_connection(), func="payment.add")
     payment = alice.create_promised_payment(Decimal(7))
     promised = [p for p in billing_fake.payments_of("alice") if p.amount == Decimal(7)]
-    assert [p.payment_id for p in promised] == [payment.id]
+    assert [p.id for p in promised] == [payment.id]
 
 
 def test_slow_answer_is_a_request_timeout(make_billing, billing_fake):

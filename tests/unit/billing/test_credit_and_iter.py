@@ -96,11 +96,11 @@ def test_a_promise_is_credited_at_once_and_settling_it_leaves_the_balance():
     promised = fake.promise("alice", Decimal(60), until=dt.date(2024, 5, 17))
     assert (promised.status, promised.promise_until) == (PaymentStatus.PROMISED, dt.date(2024, 5, 17))
     assert fake.balance_of("alice") == Decimal("10.00")
-    settled = fake.settle_promise(promised.payment_id)
+    settled = fake.settle_promise(promised.id)
     assert settled.status == PaymentStatus.CREDITED
     assert fake.balance_of("alice") == Decimal("10.00")
     with pytest.raises(ValueError, match="not a promised payment"):
-        fake.settle_promise(promised.payment_id)
+        fake.settle_promise(promised.id)
     with pytest.raises(KeyError):
         fake.settle_promise(99999)
     with pytest.raises(TypeError):
@@ -247,9 +247,7 @@ def test_iter_payments_promised_only(ignore_filters):
     fake.pay("bob", Decimal(3))
     with client_on(fake, ignore_filters=ignore_filters) as billing:
         found = list(billing.iter_payments(promised_only=True))
-    assert [(p.id, p.account_id, p.promised_until) for p in found] == [
-        (promised.payment_id, 2, dt.date(2024, 5, 12))
-    ]
+    assert [(p.id, p.account_id, p.promised_until) for p in found] == [(promised.id, 2, dt.date(2024, 5, 12))]
     assert len(fake.calls) == (3 if ignore_filters else 1)
 
 

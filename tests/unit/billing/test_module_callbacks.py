@@ -24,9 +24,9 @@ def queued(billing, billing_fake, billing_calls):
             action(service_id, wait=0)
         else:
             billing.delete_service(service_id, wait=0)
-        (op,) = [o for o in billing_fake.running_operations() if o.item_id == service_id]
+        (op,) = [o for o in billing_fake.running_operations() if o.service_id == service_id]
         billing_calls.clear()
-        return op.operation_id
+        return op.id
 
     return queue
 
@@ -82,7 +82,7 @@ def test_complete_operation_swallowed_is_a_silent_no_op(billing, billing_fake, q
     with pytest.raises(SilentNoOpError) as info:
         billing.complete_operation(301, "suspend")
     assert info.value.quirk == "billing.silent-ok"
-    assert [o.operation_id for o in billing_fake.running_operations()] == [ro]
+    assert [o.id for o in billing_fake.running_operations()] == [ro]
 
 
 def test_complete_operation_refuses_unknown_commands_and_services(billing, billing_fake):
@@ -198,7 +198,7 @@ def test_open_staff_task_answer_dropped_after_the_effect_then_retried_opens_one_
     ro = queued(301, "suspend")
     billing_fake.inject(Fault.drop_after_effect(), func="task.edit")
     task = billing.open_staff_task(301, ro, "suspend")
-    assert [t.task_id for t in billing_fake.tasks()] == [task.id]
+    assert [t.id for t in billing_fake.tasks()] == [task.id]
     assert [c.func for c in billing_fake.calls].count("task.edit") == 1
     # the whole failure path runs again (a retried saga step): still one task
     assert billing.open_staff_task(301, ro, "suspend") == task

@@ -340,7 +340,7 @@ class CeleryWorld:
         volumes = self.cloud.volumes()
         roots = {s.root_volume_id for s in servers}
         assert len(volumes) == len(items)
-        assert {v.volume_id for v in volumes} == roots
+        assert {v.id for v in volumes} == roots
         networks = [n for n in self.tf.objects("virtual-network") if n["name"] == "cloudkit-net"]
         assert len(networks) == accounts, [n["fq_name"] for n in networks]
         assert len({tuple(n["fq_name"]) for n in networks}) == accounts

@@ -150,7 +150,7 @@ def test_a_build_in_error_is_compensated_then_failed(world):
     (op,) = world.billing.running_operations()
     assert op.manual
     assert "ERROR" in op.errorxml
-    assert [t.item_id for t in world.billing.tasks()] == [item]
+    assert [t.service_id for t in world.billing.tasks()] == [item]
     assert world.callbacks("open", item) == 0
 
 

@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cloudkit.billing import BillingClient, BillingSettings
+from cloudkit.billing import BillingClient, BillingSettings, OrderState
 from cloudkit.errors import PlanError
-from cloudkit.lifecycle import Lifecycle, SagaState
+from cloudkit.lifecycle import Lifecycle, SagaState, SuspendReason
 from cloudkit.lifecycle.pm import FEATURES, ITEM_TYPE, main, read_plan
 from cloudkit.testing.lifecycle import LifecycleWorld
 
@@ -71,14 +71,43 @@ def _module_reports(billing) -> list[str]:
 
 
 def _order(world: LifecycleWorld, login: str, **params: str) -> int:
+    """The customer orders a server through the typed client (``vds.order.param``, paid at once)."""
     assert world.billing is not None
     if world.billing.account_of(login) is None:
         world.billing.add_user(login, f"{login}-pass", account_name=f"{login} Ltd")
     with BillingClient(BillingSettings(url=world.billing.url, username="admin", password="secret")) as admin:
-        doc = admin.as_user(login).call(
-            "vds.order.param", sok="ok", pricelist="1", period="1", skipbasket="on", **params
-        )
-    return int(doc["id"]["$"])
+        order = admin.as_user(login).order_service(1, params=params)
+    assert order.state is OrderState.PAID
+    return order.service_id
+
+
+def test_an_order_and_a_clients_own_suspend_run_through_the_module(lifecycle_db_url):
+    with LifecycleWorld(
+        processing_module=MODULE, module_env={"CLOUDKIT_LIFECYCLE_DB": lifecycle_db_url}
+    ) as world:
+        billing = world.billing
+        assert billing is not None
+        billing.client_suspend = True
+        item = _order(world, "fay", image=world.image, flavor="1", system_volume_gb="5")
+        assert billing.wait_for_module_runs(120)
+        assert world.billing_status(item) == "ACTIVE"
+        server = world.server_of(item)
+        assert server is not None
+        assert server.status == "ACTIVE"
+
+        with BillingClient(BillingSettings(url=billing.url, username="admin", password="secret")) as admin:
+            admin.as_user("fay").suspend_service(item, wait=0)
+            assert billing.wait_for_module_runs(120)
+            assert world.billing_status(item) == "SUSPENDED_BY_CLIENT"
+            assert admin.as_user("fay").resume_service(item, wait=0).id == item
+            assert billing.wait_for_module_runs(120)
+        assert world.billing_status(item) == "ACTIVE"
+        runs = [r for r in billing.module_runs if r.command != "features"]
+        assert [(r.command, r.exit_code) for r in runs] == [("open", 0), ("suspend", 0), ("resume", 0)]
+        assert runs[1].argv[-4:] == ("--param", "reason", "--value", "customer")
+        with Lifecycle(world.platform, db_url=lifecycle_db_url) as lifecycle:
+            (_, suspend, _) = lifecycle.sagas(item=item)
+            assert suspend.reason is SuspendReason.CUSTOMER
 
 
 def test_billing_runs_the_module_through_a_whole_lifecycle(lifecycle_db_url):
@@ -134,7 +163,7 @@ def test_a_plan_without_a_flavor_fails_before_anything_is_made_and_goes_manual(t
         (operation,) = billing.running_operations()
         assert operation.manual
         assert "flavor" in operation.errorxml
-        assert len([t for t in billing.tasks() if t.item_id == item]) == 1
+        assert len([t for t in billing.tasks() if t.service_id == item]) == 1
         # the module itself told billing, as ISPsystem's modules do (not the fake's fallback)
         assert _module_reports(billing) == ["runningoperation.edit", "runningoperation.edit",
                                             "runningoperation.setmanual", "task.edit"]  # fmt: skip

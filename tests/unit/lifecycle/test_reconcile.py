@@ -71,8 +71,8 @@ def delete_in_billing(world, item):
 def delete_server_behind_the_sagas_back(world, lifecycle, account, item):
     (server,) = [s for s in world.cloud.servers() if f"cloudkit-item:{item}" in s.tags]
     cloud = lifecycle.systems.cloud(project_name(lifecycle.settings, account))
-    cloud.delete_server(server.server_id, unlock=True, wait=60)
-    return server.server_id
+    cloud.delete_server(server.id, unlock=True, wait=60)
+    return server.id
 
 
 def server_of(world, item):
@@ -136,7 +136,7 @@ def make_every_drift(world, lifecycle):
     failed = lifecycle.provision(item, account, plan(world))
     assert failed.state is SagaState.FAILED
     (volume,) = [v for v in world.cloud.volumes() if v.status == "available"]
-    drift["failed_build"] = (account, item, failed.id, volume.volume_id)
+    drift["failed_build"] = (account, item, failed.id, volume.id)
 
     # fred: service deleted in billing and the server deleted in Nova; the TF port stays, with a
     # floating IP on it and a network named for the item -> orphan port, floating IP and network
@@ -186,7 +186,7 @@ def assert_found(world, report, drift):
     assert sorted(found) == sorted(k.value for k in FindingKind)
     account, item = drift["deleted"]
     server = server_of(world, item)
-    assert [(f.subject, f.item) for f in found["orphan_server"]] == [(f"server {server.server_id}", item)]
+    assert [(f.subject, f.item) for f in found["orphan_server"]] == [(f"server {server.id}", item)]
     port_subjects = {f.subject: f.item for f in found["orphan_port"]}
     assert port_subjects == {
         f"port {tf_port(world, account, item)['uuid']}": item,
@@ -215,7 +215,7 @@ def assert_repaired(world, lifecycle, fixed, drift):
     rebuilt = server_of(world, drift["vanished"][1])
     assert rebuilt is not None
     assert rebuilt.status == "ACTIVE"
-    assert rebuilt.server_id != drift["vanished"][2]
+    assert rebuilt.id != drift["vanished"][2]
     assert world.cloud.volume(drift["failed_build"][3]) is None
     _, fred_item, _, fip, net = drift["port_left"]
     assert tf_port(world, account, fred_item) is None
@@ -259,12 +259,12 @@ def test_a_server_in_error_is_left_for_an_operator_and_reported_again(world):
     _, item = provisioned(world, lifecycle, "carol")
     server = server_of(world, item)
     with world.cloud._lock:  # Nova put the running server in ERROR (a host failure)
-        world.cloud._cloud.state.servers[server.server_id].status = "ERROR"
+        world.cloud._cloud.state.servers[server.id].status = "ERROR"
     report = reconcile(lifecycle, fix=True)
     (finding,) = report.findings
     assert (finding.kind, finding.fixed) == (FindingKind.SERVICE_WITHOUT_SERVER, False)
     assert "left for an operator" in finding.repair
-    assert server_of(world, item).server_id == server.server_id  # nothing deleted
+    assert server_of(world, item).id == server.id  # nothing deleted
     assert [f.subject for f in reconcile(lifecycle).findings] == [f"item {item}"]
 
 

@@ -203,7 +203,7 @@ class Sagas(RuleBasedStateMachine):
             expected = ("ACTIVE", False) if state == "active" else ("SHUTOFF", True)
             assert (server.status, server.locked) == expected
         volumes = world.cloud.volumes()
-        assert sorted(v.volume_id for v in volumes) == sorted(s.root_volume_id for s in servers)
+        assert sorted(v.id for v in volumes) == sorted(s.root_volume_id for s in servers)
         ports = [p["fq_name"][-1] for p in world.tf.objects("virtual-machine-interface")]
         assert sorted(ports) == sorted(f"cloudkit-item-{item}" for item in live)
         assert len(world.tf.objects("instance-ip")) == len(ports)

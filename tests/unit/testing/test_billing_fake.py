@@ -191,7 +191,7 @@ def test_promised_payment_with_su_is_credited_at_once(fake, wire):
     doc = wire(func="payment.add", authinfo=ADMIN, su="alice", sok="ok", amount="40", promised="on")
     new_id = int(doc["id"]["$"])
     (payment,) = fake.payments_of("alice")
-    assert (payment.payment_id, payment.status, payment.amount) == (new_id, 3, Decimal("40.00"))
+    assert (payment.id, payment.status, payment.amount) == (new_id, 3, Decimal("40.00"))
     assert fake.balance_of("alice") == Decimal("190.00")
     row = wire(func="payment", authinfo=ALICE)["elem"][0]
     assert row["status"] == {"$": "3"}
@@ -429,7 +429,7 @@ def test_invoice_generate(fake, wire):
 
 def test_add_user_and_expense_helpers(fake, wire):
     user = fake.add_user("carol", "carol-pass", account_name="Carol SA", balance=Decimal(5))
-    assert (user.user_id, user.account_id) == (4, 3)
+    assert (user.id, user.account_id) == (4, 3)
     fake.add_expense("carol", Decimal(8))
     assert fake.balance_of("carol") == Decimal("0.00")
     assert fake.expenses_of("carol")[0].notpayd == Decimal("3.00")
@@ -611,7 +611,7 @@ def test_processing_module_callbacks_on_a_running_operation(clock, http):
 
         send(func="vds.suspend", elid="301")
         (op,) = fake.running_operations()
-        ro = str(op.operation_id)
+        ro = str(op.id)
         row = send(func="runningoperation")["elem"][0]
         assert (row["manual"]["$"], "errorxml" in row) == ("off", False)
         # without sok the form is a view: nothing stored

@@ -168,7 +168,7 @@ def test_in_progress_until_the_module_calls_back(stub, http, tmp_path):
         with open_gate(gate):  # the module is running now, held before its callback
             assert fake.service_status(301) == IN_PROGRESS
             (op,) = fake.running_operations()
-            assert (op.item_id, op.name, op.trycount, op.manual) == (301, "suspend", 1, False)
+            assert (op.service_id, op.name, op.trycount, op.manual) == (301, "suspend", 1, False)
             row = send(http, fake, func="runningoperation")["elem"][0]
             assert (row["name"], row["trycount"]) == ({"$": "suspend"}, {"$": "1"})
             assert not fake.wait_for_module_runs(0.0)
@@ -247,7 +247,7 @@ def test_failure_counts_tries_stores_errorxml_then_manual_and_one_task(stub, htt
     assert [run.exit_code for run in fake.module_runs] == [0, 1, 1, 1]
     assert (op.trycount, op.manual) == (3, True)
     assert op.errorxml == '<doc><error type="stub" object="server"><msg>it broke</msg></error></doc>'
-    assert [(t.item_id, t.running_operation, t.type) for t in tasks] == [(301, op.operation_id, "2")]
+    assert [(t.service_id, t.running_operation, t.type) for t in tasks] == [(301, op.id, "2")]
     assert fake.service_status(301) == IN_PROGRESS
 
 
@@ -269,7 +269,7 @@ def test_a_module_that_sets_manual_and_opens_its_task_gets_no_second_task(stub, 
         (op,) = fake.running_operations()
         (task,) = fake.tasks()
     assert (op.trycount, op.manual) == (2, True)
-    assert (task.item_id, task.running_operation, task.type) == (303, op.operation_id, "3")
+    assert (task.service_id, task.running_operation, task.type) == (303, op.id, "3")
 
 
 def test_module_sets_manual_before_the_limit_no_more_runs(stub, http):
@@ -289,7 +289,7 @@ def test_without_auto_retry_the_test_runs_the_next_try(stub, http):
         (op,) = fake.running_operations()
         assert (op.trycount, op.manual) == (1, False)
         assert "it broke" in op.errorxml
-        assert fake.run_pending_modules() == [op.operation_id]
+        assert fake.run_pending_modules() == [op.id]
         assert fake.run_pending_modules() == []  # already under way or done
         assert fake.wait_for_module_runs(WAIT)
         assert fake.running_operations() == []
@@ -446,7 +446,7 @@ def test_order_without_a_module_opens_at_once_or_queues(wire):
     fake.complete_operations = False
     queued = int(call(ALICE, **ORDER)["id"]["$"])
     assert fake.service_status(queued) == IN_PROGRESS
-    assert [(o.item_id, o.name) for o in fake.running_operations()] == [(queued, "open")]
+    assert [(o.service_id, o.name) for o in fake.running_operations()] == [(queued, "open")]
     rows = {r["id"]["$"]: r["name"]["$"] for r in call(func="cloudserver")["elem"]}
     assert (rows[str(item)], rows[str(queued)]) == ("web-1", f"vm-{queued}")
     assert "processingmodule" not in call(func="vds.edit", elid=str(item))

@@ -166,6 +166,7 @@ class Options:
     complete_operations: bool
     max_page_size: int | None
     processing_module: bool = False  # a processing module runs every service operation
+    client_suspend: bool = False  # the product's "allow clients to suspend/resume"
     item_type: str = "cloudserver"  # the module's item type: its function family answers as ``vds``'s
     wall_clock: Callable[[], dt.datetime] = field(default=utc_now)  # every date the fake writes
 

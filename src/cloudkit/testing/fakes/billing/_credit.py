@@ -154,7 +154,7 @@ class CreditModel:
             >>> import datetime as dt
             >>> fake = BillingFake()
             >>> promised = fake.promise("bob", Decimal("40"), until=dt.date(2024, 5, 8))
-            >>> fake.settle_promise(promised.payment_id).status, fake.balance_of("bob")
+            >>> fake.settle_promise(promised.id).status, fake.balance_of("bob")
             (4, Decimal('10.00'))
         """
         with self._lock:

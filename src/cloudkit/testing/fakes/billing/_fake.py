@@ -171,6 +171,7 @@ class BillingFake(CreditModel, LoopbackFake):
         module_item_type: str = "cloudserver",
         module_auto_retry: bool = True,
         module_timeout: float = 120.0,
+        client_suspend: bool = False,
     ) -> None:
         """Configure the fake; nothing listens until `start`.
 
@@ -197,6 +198,12 @@ class BillingFake(CreditModel, LoopbackFake):
         assumption: BILLmanager's modules call back through ``mgrctl`` on the same host with no
         credentials; the fake hands its module a URL and the admin's credentials instead. The
         environment may hold passwords: it is never recorded, logged or shown in a repr.
+
+        ``client_suspend`` is the product setting "allow clients to suspend/resume" (billing.md §8):
+        with it a client (a user, or the admin with ``su``) may suspend an active service of their own
+        (it shows "Suspended (by client)", status 6) and resume it; without it their ``vds.suspend`` and
+        ``vds.resume`` are refused with an ``access`` error naming the setting. assumption: off by
+        default (billing.md names the setting, not its default).
 
         ``module_item_type`` is the item type the module must declare; the services also answer
         under it as a function family (``cloudserver.edit`` is ``vds.edit``). ``module_timeout``
@@ -225,7 +232,7 @@ class BillingFake(CreditModel, LoopbackFake):
         super().__init__(port=port)
         self._admin = (admin_login, admin_password)
         self._seed = seed
-        self._switches = (wrap_single_children, complete_operations, max_page_size)
+        self._switches = (wrap_single_children, complete_operations, max_page_size, client_suspend)
         self._timeout = session_idle_timeout
         self.clock = clock
         """The fake's clock; set it to move time. It returns monotonic seconds (session idle
@@ -237,6 +244,8 @@ class BillingFake(CreditModel, LoopbackFake):
         """Finish service operations at once (else: in progress until completed); `reset` restores it."""
         self.max_page_size = max_page_size
         """The most rows a page holds whatever ``p_cnt`` asks (None: no cap); `reset` restores it."""
+        self.client_suspend = client_suspend
+        """The product's "allow clients to suspend/resume"; `reset` restores it."""
         self._state = seeded_state(admin_login, admin_password, seed=seed)
         self._item_type = module_item_type
         self._module_env = dict(module_env or {})
@@ -268,7 +277,7 @@ class BillingFake(CreditModel, LoopbackFake):
 
         Example:
             >>> user = BillingFake().add_user("carol", "pw", account_name="Carol SA")
-            >>> user.user_id, user.account_id, user.level
+            >>> user.id, user.account_id, user.level
             (4, 3, 16)
         """
         with self._lock:
@@ -295,6 +304,28 @@ class BillingFake(CreditModel, LoopbackFake):
         with self._lock:
             account = self._state.account_of(owner_login)
             return self._state.add_item(account.id, name, status, dict(params or {})).id
+
+    def set_tariff(self, tariff_id: int, price: Decimal) -> None:
+        """Add a tariff (``pricelist``) or change its price: what an order paid at once is charged.
+
+        Every fake starts with tariffs 1 and 12 (W9's example), free (assumption: a price is per
+        order, whatever the period).
+
+        Example:
+            >>> fake = BillingFake()
+            >>> fake.set_tariff(2, Decimal("12.50"))
+            >>> fake.tariffs()
+            {1: Decimal('0.00'), 12: Decimal('0.00'), 2: Decimal('12.50')}
+        """
+        if tariff_id < 1 or not price.is_finite() or price < 0:
+            raise ValueError(f"a tariff needs an id >= 1 and a price >= 0, got {tariff_id}, {price}")
+        with self._lock:
+            self._state.tariffs[tariff_id] = cents(price)
+
+    def tariffs(self) -> dict[int, Decimal]:
+        """The tariffs an order may name, with their prices (see `set_tariff`)."""
+        with self._lock:
+            return dict(self._state.tariffs)
 
     def service_params(self, item_id: int) -> dict[str, str]:
         """The item params of a service (what an order stored; ``vds.edit`` shows them).
@@ -366,7 +397,7 @@ class BillingFake(CreditModel, LoopbackFake):
         """The charges of the user's account, oldest first.
 
         Example:
-            >>> [e.expense_id for e in BillingFake().expenses_of("alice")]
+            >>> [e.id for e in BillingFake().expenses_of("alice")]
             [401]
         """
         with self._lock:
@@ -403,7 +434,7 @@ class BillingFake(CreditModel, LoopbackFake):
             return self._state.account_of(login).id
 
     def service_status(self, item_id: int) -> int:
-        """The status code of a service (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress).
+        """A service's status code (1 ordered, 2 active, 3 suspended, 4 deleted, 5 in progress, 6 by client).
 
         Example:
             >>> BillingFake().service_status(303)
@@ -528,6 +559,7 @@ class BillingFake(CreditModel, LoopbackFake):
             self.complete_operations,
             self.max_page_size,
             processing_module=self._module is not None,
+            client_suspend=self.client_suspend,
             item_type=self._item_type,
             wall_clock=self._wall,
         )
@@ -607,4 +639,6 @@ class BillingFake(CreditModel, LoopbackFake):
         self._state = seeded_state(*self._admin, seed=self._seed)
         if self._module is not None:
             self._module.forget()
-        self.wrap_single_children, self.complete_operations, self.max_page_size = self._switches
+        (self.wrap_single_children, self.complete_operations, self.max_page_size, self.client_suspend) = (
+            self._switches
+        )

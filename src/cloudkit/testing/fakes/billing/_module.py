@@ -175,6 +175,13 @@ class ModuleDriver:
                 str(op.item),
                 "--runningoperation",
                 str(op_id),
+                # assumption: billing's suspend command carries no reason; the fake names a client's
+                # own suspension, so cloudkit-pm records it as SuspendReason.CUSTOMER
+                *(
+                    ("--param", "reason", "--value", "customer")
+                    if op.by_client and op.name == "suspend"
+                    else ()
+                ),
             )
             command, item_id = op.name, op.item
         run = self._run(argv, command, item_id, op_id)

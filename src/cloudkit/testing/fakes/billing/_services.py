@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 from cloudkit.testing.fakes.billing._context import Ctx, Doc, Row, WireError, doc_ok, listing, text
 from cloudkit.testing.fakes.billing._state import (
+    ACTIVE,
     DELETED,
     IN_PROGRESS,
     MODULE_ID,
@@ -13,7 +15,9 @@ from cloudkit.testing.fakes.billing._state import (
     OPERATION_TARGET,
     ORDERED,
     SET_STATUS_CODES,
+    SUSPENDED_BY_CLIENT,
     TASK_TYPES,
+    Expense,
     Item,
     Operation,
     Task,
@@ -45,10 +49,17 @@ _BY_ID = frozenset({"id"})
 
 
 def operation(name: str) -> Callable[[Ctx], Doc]:
-    """``vds.<op>``: start ``name`` on every ``elid`` (all or none), or finish it at once."""
-    target = OPERATION_TARGET[name]
+    """``vds.<op>``: start ``name`` on every ``elid`` (all or none), or finish it at once.
+
+    Staff (the admin) may do anything. A client (a user, or the admin with ``su``) may suspend an
+    active service of their own and resume one they suspended themselves, and only when the product
+    allows it (``client_suspend``, the product setting "allow clients to suspend/resume"; assumption:
+    off unless a test turns it on, and the refusals are ``access`` errors); a client's suspension shows
+    "Suspended (by client)" (status 6).
+    """
 
     def handle(ctx: Ctx) -> Doc:
+        by_client = not ctx.is_admin
         items = [ctx.item(item_id) for item_id in ctx.ids()]
         pending = {op.item: op for op in ctx.state.operations.values()}
         for item in items:  # validate every id before touching any (a group action is all or none)
@@ -56,22 +67,41 @@ def operation(name: str) -> Callable[[Ctx], Doc]:
                 raise WireError(
                     "value", f"service {item.id} has an operation in progress", obj="elid", value=str(item.id)
                 )
+            if by_client:
+                _client_may(ctx, item, name)
+        target = SUSPENDED_BY_CLIENT if by_client and name == "suspend" else OPERATION_TARGET[name]
         for item in items:
             if item.id in pending or item.status == target:
                 continue  # already there or already on its way: an idempotent ok
-            _start(ctx, item, name)
+            _start(ctx, item, name, by_client=by_client)
         return doc_ok()
 
     return handle
 
 
-def _start(ctx: Ctx, item: Item, name: str) -> None:
+def _client_may(ctx: Ctx, item: Item, name: str) -> None:
+    """Refuse a client's suspend or resume the product or the service's state does not allow."""
+    if not ctx.options.client_suspend:
+        raise WireError(
+            "access",
+            "access denied: the product does not let clients suspend or resume their services "
+            "(setting 'allow clients to suspend/resume' is off)",
+        )
+    if name == "suspend" and item.status not in (ACTIVE, SUSPENDED_BY_CLIENT):
+        raise WireError("access", f"access denied: service {item.id} is not active", obj="elid")
+    if name == "resume" and item.status not in (SUSPENDED_BY_CLIENT, ACTIVE):
+        raise WireError(
+            "access", f"access denied: service {item.id} was not suspended by the client", obj="elid"
+        )
+
+
+def _start(ctx: Ctx, item: Item, name: str, *, by_client: bool = False) -> None:
     """Start ``name`` on ``item``: at once, or a running operation (run by the module, if there is one)."""
     if ctx.options.complete_operations and not ctx.options.processing_module:
-        item.status = OPERATION_TARGET[name]
+        item.status = SUSPENDED_BY_CLIENT if by_client and name == "suspend" else OPERATION_TARGET[name]
         return
     item.status = IN_PROGRESS
-    op = Operation(ctx.state.next_id("operation"), item.id, name)
+    op = Operation(ctx.state.next_id("operation"), item.id, name, by_client=by_client)
     ctx.state.operations[op.id] = op
     if ctx.options.processing_module:
         ctx.state.launches.append(op.id)
@@ -88,25 +118,59 @@ _ITEM_FIELDS = frozenset({"id", "name", "status", "account_id", "processingmodul
 def order_param(ctx: Ctx) -> Doc:
     """``vds.order.param``: order a service (user; the admin with ``su``), W9 in billing.md.
 
-    ``pricelist`` and ``period`` are required, ``sok=ok`` submits. With ``skipbasket=on`` the service
-    opens at once: a running operation ``open`` (run by the processing module when there is one, else
-    finished at once or left in progress as ``complete_operations`` says). assumption: without
-    ``skipbasket`` the basket is not simulated: the service stays ordered (status 1) and nothing runs;
-    the fake has no tariffs, so an order charges nothing; the name is ``domain`` when given, else
-    ``vm-<id>``; the reply carries the new item's ``id``, as a create form does.
+    ``pricelist`` (a tariff the fake knows, else ``missed`` about ``pricelist``) and ``period`` are
+    required, ``sok=ok`` submits. With ``skipbasket=on`` the tariff's price is charged at once
+    (``not_enough_money`` with W7's params when balance plus credit limit do not cover it) and the
+    service opens: a running operation ``open`` (run by the processing module when there is one, else
+    finished at once or left in progress as ``complete_operations`` says). assumptions: without
+    ``skipbasket`` the basket is not simulated: nothing is charged, the service stays ordered (status
+    1) and nothing runs; a tariff's price is the price of one order whatever the period; the name is
+    ``domain`` when given, else ``vm-<id>``; the reply carries the new item's ``id``, as a create form
+    does.
     """
     if not ctx.sok:
         return ctx.form({})
-    ctx.required("pricelist")
+    raw_tariff = ctx.required("pricelist")
+    price = ctx.state.tariffs.get(int(raw_tariff)) if raw_tariff.isdigit() else None
+    if price is None:
+        raise WireError("missed", f"tariff {raw_tariff} not found", obj="pricelist", value=raw_tariff)
     period = ctx.required("period")
     if not period.lstrip("-").isdigit():
         raise WireError("value", "invalid value of 'period'", obj="period", value=period)
+    paid_now = ctx.params.get("skipbasket") == "on"
+    if paid_now and price > 0:
+        _charge_order(ctx, price)
     params = {k: v for k, v in ctx.form({}).items() if k not in _ORDER_FLAGS and k != "elid"}
     item = ctx.state.add_item(ctx.account().id, "", ORDERED, {k: v["$"] for k, v in params.items()})
     item.name = ctx.params.get("domain", "").strip() or f"vm-{item.id}"
-    if ctx.params.get("skipbasket") == "on":
+    if paid_now:
         _start(ctx, item, "open")
     return ctx.created(item.id)
+
+
+def _charge_order(ctx: Ctx, price: Decimal) -> None:
+    """Take an order's price from the balance, or refuse with W7's ``not_enough_money``."""
+    account = ctx.account()
+    limit = account.credit_limit or Decimal(0)
+    deficit = price - (account.balance + limit)
+    if deficit > 0:
+        raise WireError(
+            "not_enough_money",
+            "insufficient funds to complete the operation",
+            params=[
+                ("amount", str(price)),
+                ("have", str(account.balance)),
+                ("currency", account.currency),
+                ("deficit", str(deficit)),
+                ("limit", str(limit)),
+            ],
+        )
+    covered = max(Decimal(0), min(account.balance, price))
+    account.balance -= price
+    expense_id = ctx.state.next_id("expense")
+    ctx.state.expenses[expense_id] = Expense(
+        expense_id, account.id, price, price - covered, "order", ctx.now(), debited=True
+    )
 
 
 def edit(ctx: Ctx) -> Doc:
@@ -142,7 +206,7 @@ def service_post(name: str) -> Callable[[Ctx], Doc]:
             item = ctx.item(item_id)
             op = next((o for o in ctx.state.operations.values() if o.item == item.id), None)
             if op is not None and op.name == name:
-                ctx.state.complete(op)
+                ctx.state.complete(op)  # a client's suspend ends "Suspended (by client)"
             else:
                 item.status = OPERATION_TARGET[name]
         return doc_ok()

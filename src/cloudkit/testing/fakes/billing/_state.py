@@ -16,6 +16,11 @@ ASSIGNMENT_OFFSET = 10000  # assumption: a staff assignment id is the ticket id 
 
 # Item (service) statuses. assumption: the numeric codes (the docs list only the UI words).
 ORDERED, ACTIVE, SUSPENDED, DELETED, IN_PROGRESS = 1, 2, 3, 4, 5
+SUSPENDED_BY_CLIENT = 6  # the UI's "Suspended (by client)"; assumption: its code
+# assumption: the tariffs (pricelist id -> price of one order) every fake starts with: 1, and 12 (the id
+# of billing.md W9's example), both free, so an order in a test needs no money unless the test sets a
+# price with BillingFake.set_tariff
+TARIFFS = {1: Decimal("0.00"), 12: Decimal("0.00")}
 # Payment statuses (B6 payments-payment): 1 new, 3 promised payment, 4 credited.
 PAYMENT_NEW, PAYMENT_PROMISED, PAYMENT_CREDITED = 1, 3, 4
 # Ticket statuses (B6 clientticket): 0 new, 1 under review, 2 awaiting response.
@@ -63,11 +68,11 @@ class FakeUser:
 
     Example:
         >>> from cloudkit.testing.fakes import BillingFake
-        >>> BillingFake().add_user("carol", "carol-pass", account_name="Carol SA").user_id
+        >>> BillingFake().add_user("carol", "carol-pass", account_name="Carol SA").id
         4
     """
 
-    user_id: int
+    id: int
     login: str
     level: int
     account_id: int | None
@@ -84,7 +89,7 @@ class FakePayment:
         []
     """
 
-    payment_id: int
+    id: int
     number: str
     amount: Decimal
     status: int
@@ -102,7 +107,7 @@ class FakeExpense:
         Decimal('30.00')
     """
 
-    expense_id: int
+    id: int
     amount: Decimal
     notpayd: Decimal
     info: str
@@ -129,11 +134,11 @@ class FakeMessage:
     """A message of a ticket.
 
     Example:
-        >>> FakeMessage(message_id=601, text="help", user="alice", date_post="", attachments=()).user
+        >>> FakeMessage(id=601, text="help", user="alice", date_post="", attachments=()).user
         'alice'
     """
 
-    message_id: int
+    id: int
     text: str
     user: str
     date_post: str
@@ -150,7 +155,7 @@ class FakeTicket:
         []
     """
 
-    ticket_id: int
+    id: int
     name: str
     tstatus: int
     messages: tuple[FakeMessage, ...]
@@ -169,8 +174,8 @@ class FakeOperation:
         []
     """
 
-    operation_id: int
-    item_id: int
+    id: int
+    service_id: int
     name: str
     trycount: int
     errorxml: str = ""
@@ -187,8 +192,8 @@ class FakeTask:
         []
     """
 
-    task_id: int
-    item_id: int
+    id: int
+    service_id: int
     running_operation: int | None
     type: str
 
@@ -294,6 +299,14 @@ class Operation:
     trycount: int = 0
     errorxml: str = ""
     manual: bool = False
+    by_client: bool = False  # a client's own suspend or resume (the product allows it)
+
+    @property
+    def target(self) -> int:
+        """The item status once done: a client's suspend ends "Suspended (by client)"."""
+        return (
+            SUSPENDED_BY_CLIENT if self.by_client and self.name == "suspend" else OPERATION_TARGET[self.name]
+        )
 
 
 @dataclass(slots=True)
@@ -318,6 +331,7 @@ class State:
     """Every table of the fake billing; ids grow from per-table bases."""
 
     counters: dict[str, int] = field(default_factory=lambda: dict(_ID_BASES))
+    tariffs: dict[int, Decimal] = field(default_factory=lambda: dict(TARIFFS))
     accounts: dict[int, Account] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
     items: dict[int, Item] = field(default_factory=dict)
@@ -384,7 +398,7 @@ class State:
         account.balance += left
 
     def complete(self, operation: Operation) -> None:
-        self.items[operation.item].status = OPERATION_TARGET[operation.name]
+        self.items[operation.item].status = operation.target
         del self.operations[operation.id]
 
 

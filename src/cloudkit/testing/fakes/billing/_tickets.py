@@ -16,7 +16,7 @@ from cloudkit.testing.fakes.billing._state import (
 def _messages(ticket: Ticket) -> list[Doc]:
     rows = [
         {
-            "id": text(m.message_id),
+            "id": text(m.id),
             "message": text(m.text),
             "message_user": text(m.user),  # B6 ticket.message / ticket_all.message column name
             "date_post": text(m.date_post),

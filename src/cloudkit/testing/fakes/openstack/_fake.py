@@ -348,7 +348,7 @@ class OpenStackFake(LoopbackFake):
             >>> OpenStackFake().server("nope") is None
             True
         """
-        return next((s for s in self.servers() if s.server_id == server_id), None)
+        return next((s for s in self.servers() if s.id == server_id), None)
 
     def servers(self) -> list[FakeServer]:
         """Every server, oldest first.
@@ -371,7 +371,7 @@ class OpenStackFake(LoopbackFake):
             >>> OpenStackFake().volume("nope") is None
             True
         """
-        return next((v for v in self.volumes() if v.volume_id == volume_id), None)
+        return next((v for v in self.volumes() if v.id == volume_id), None)
 
     def volumes(self) -> list[FakeVolume]:
         """Every volume, oldest first.

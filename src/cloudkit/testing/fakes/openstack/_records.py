@@ -98,7 +98,7 @@ class FakeVolume:
         []
     """
 
-    volume_id: str
+    id: str
     project_id: str
     name: str
     size: int
@@ -122,7 +122,7 @@ class FakeServer:
         []
     """
 
-    server_id: str
+    id: str
     project_id: str
     name: str
     status: str
@@ -149,7 +149,7 @@ class FakeSnapshot:
     """
 
     snapshot_id: str
-    volume_id: str
+    id: str
     project_id: str
     name: str
     size: int
