@@ -73,7 +73,7 @@ PAGE = 500
 """Accounts (and scratch rows, and services) handled per page: the sweep's memory bound."""
 _RATE = Decimal("0.0001")
 _MAX_ERRORS = 20
-_SCRATCH_BATCH = 5000
+_SCRATCH_BATCH = 1000
 """Accounts whose window spend is held in memory before it goes to ``sweep_scratch`` in one commit."""
 _BROKEN = (SagaState.FAILED, SagaState.NEEDS_OPERATOR)
 _T = TypeVar("_T")
