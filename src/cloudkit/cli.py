@@ -1,7 +1,8 @@
 """The ``cloudkit`` command: ``demo``, ``sim``, ``record``, ``doctor``, ``lab`` and ``quirks``.
 
 - ``cloudkit demo`` walks the billing story against the embedded fake and prints every step.
-- ``cloudkit sim`` serves the fakes on loopback and prints their URLs and credentials.
+- ``cloudkit sim`` serves the billing, OpenStack and TF fakes with the same customers in all three;
+  ``--env`` prints the variables ``Platform.from_env()`` reads.
 - ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests;
   ``cloudkit record billing|tungsten --against URL`` records them against a live deployment instead.
 - ``cloudkit drift A B`` compares two recordings (cassettes or folders) field by field; exit 1 on drift.
@@ -15,7 +16,6 @@ import argparse
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from cloudkit import QUIRKS, errors
 from cloudkit._cli_console import add_console
 from cloudkit._cli_ops import add_stoprules
 from cloudkit._cli_reconcile import add_reconcile
+from cloudkit._cli_sim import add_sim
 from cloudkit._demos import lifecycle as lifecycle_demo
 from cloudkit._demos import tungsten as tungsten_demo
 from cloudkit._doctor import run_doctor_from_env
@@ -32,7 +33,6 @@ from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import (
     AuthenticationError,
     CloudkitError,
-    ConfigError,
     ScopeError,
     SilentNoOpError,
     SystemVolumeError,
@@ -272,51 +272,6 @@ def _describe_attach_call(service: str, path: str, body: str) -> str:
     return ""
 
 
-def run_sim(
-    port: int,
-    out: TextIO = sys.stdout,
-    *,
-    stop: threading.Event | None = None,
-    accounts: int = 0,
-    seed: int = 0,
-) -> None:
-    """Serve the billing and OpenStack fakes on loopback until interrupted (or until ``stop`` is set).
-
-    ``accounts`` more billing clients are seeded first (``BillingFake.seed_population``: logins
-    ``cust-<n>``, passwords ``cust-<n>-pass``, two services each, balances, credit limits, a few days
-    of expenses and some promised payments, all drawn from ``seed``): a population for the stop-rule
-    sweep (``cloudkit stoprules run``) or a portal's paging.
-    """
-    from cloudkit.testing.fakes import BillingFake, OpenStackFake  # noqa: PLC0415
-
-    if accounts < 0:
-        raise ConfigError(f"--accounts must be >= 0, not {accounts}", system="billing", operation="sim")
-    with BillingFake(port=port) as billing, OpenStackFake(port=port + 1 if port else 0) as cloud:
-        print(f"billing    {billing.url}", file=out)
-        print("           admin / secret   (customers: alice / alice-pass, bob / bob-pass)", file=out)
-        if accounts:
-            logins = billing.seed_population(accounts, seed=seed)
-            print(
-                f"           + {len(logins)} seeded clients {logins[0]} .. {logins[-1]}"
-                f" (password <login>-pass), 2 services each, seed {seed}",
-                file=out,
-            )
-        print(f"           CLOUDKIT_BILLING_URL={billing.url} CLOUDKIT_BILLING_USERNAME=admin", file=out)
-        print(f"openstack  {cloud.auth_url}   (Keystone; Nova, Cinder, Glance in its catalog)", file=out)
-        print("           admin / secret (project admin); portal / portal-pass (project alice)", file=out)
-        print(
-            f"           CLOUDKIT_OPENSTACK_AUTH_URL={cloud.auth_url} CLOUDKIT_OPENSTACK_USERNAME=portal",
-            file=out,
-        )
-        print("Press Ctrl-C to stop.", file=out, flush=True)
-        waiter = stop or threading.Event()
-        try:
-            while not waiter.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            print("stopped", file=out)
-
-
 def run_record(
     system: str, extra: Sequence[str], *, against: str | None = None, into: Path | None = None
 ) -> int:
@@ -473,17 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="walk the billing story against the embedded fakes")
-    sim = commands.add_parser("sim", help="serve the fakes on loopback")
-    sim.add_argument(
-        "--port",
-        type=int,
-        default=0,
-        help="billing fake port; OpenStack gets the next one (default: any free)",
-    )
-    sim.add_argument(
-        "--accounts", type=int, default=0, metavar="N", help="seed N more billing clients (cust-1 .. cust-N)"
-    )
-    sim.add_argument("--seed", type=int, default=0, help="with --accounts: the random seed (0)")
+    add_sim(commands)
     record = commands.add_parser("record", help="re-record cassettes against the fakes")
     record.add_argument(
         "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
@@ -529,8 +474,6 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     """Run the chosen command; its exit status."""
     if args.command == "demo":
         run_demo()
-    elif args.command == "sim":
-        run_sim(args.port, accounts=args.accounts, seed=args.seed)
     elif args.command == "record":
         return run_record(args.system, extra, against=args.against, into=args.into)
     elif args.command == "drift":
