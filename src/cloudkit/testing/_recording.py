@@ -239,7 +239,7 @@ def openstack_recorded_from_lab(item: pytest.Item) -> bool:
 
     if _recording(item):
         return lab_requested(item.config)
-    path = _cassette_path(item, "openstack")
+    path = _cassette_path(item, Path(str(item.path)).parent.name)
     try:
         return cassette_source(path.read_text(encoding="utf-8")) == "lab"
     except (OSError, ValueError):

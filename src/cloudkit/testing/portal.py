@@ -184,7 +184,8 @@ class PortalBackend:
         self.mode: PortalMode = mode
         self.clock = clock or FakeClock(start=float(int(time.time())))
         self._lab = lab
-        self._on_secret = on_secret or (lambda _secret: None)
+        self.on_secret: Callable[[str], None] = on_secret or (lambda _secret: None)
+        """Called with every password the backend makes (the ``portal_backend`` fixture sets it per test)."""
         self._billing_options = dict(billing_options or {})
         self.billing_fake: BillingFake | None = None
         """The billing fake (``None`` in replay)."""
@@ -208,7 +209,7 @@ class PortalBackend:
         if self._started:
             msg = "the PortalBackend is already running"
             raise RuntimeError(msg)
-        self._on_secret(TF_SERVICE_ACCOUNT[1])
+        self.on_secret(TF_SERVICE_ACCOUNT[1])
         if self.mode != "replay":
             self._start_fakes()
         self._started = True
@@ -327,7 +328,7 @@ class PortalBackend:
             msg = f"customer {name!r} already exists"
             raise ValueError(msg)
         secret = password or f"{name}-pass"
-        self._on_secret(secret)
+        self.on_secret(secret)
         project_id = hex5(f"project:{name}")  # the OpenStack fake's (fixed) id for that project
         account_id: int | None = None
         if self._lab_admin is not None:
