@@ -20,6 +20,9 @@ where behaviour changed, and replay still matches:
   length and zone kept); a token's ``expires_at`` becomes far future (a replayed token never expires);
   ``Date`` is fixed and ``Content-Length`` follows the body; Nova's ``adminPass`` is ``REDACTED``.
 
+Every filter is a fixed point on its own output: vcrpy runs the filters again on the interactions it
+loads from a cassette, and placeholders are left as they are.
+
 A cassette written with normalization says ``normalized: true`` in its header. Cassettes without it
 (recorded before) replay exactly as they were: the filter is off for them.
 
@@ -60,6 +63,7 @@ _LOOPBACK = re.compile(r"(?<![0-9A-Za-z.])(?:127\.0\.0\.1|localhost|\[::1\]):\d{
 _TIMESTAMP = re.compile(
     r"(?<!\d)(\d{4})-(\d{2})-(\d{2})([T ])(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?(?!\d)"
 )
+_TF_UUID = re.compile(r'"uuid_lslong":\s*(\d+),\s*"uuid_mslong":\s*(\d+)')  # TF's id_perms.uuid
 _EXPIRES = re.compile(r'("expires_at"\s*:\s*")[^"]*(")')
 _AUDIT_IDS = re.compile(r'("audit_ids"\s*:\s*\[)[^\]]*(\])')
 _ADMIN_PASS = re.compile(r'("adminPass"\s*:\s*")[^"]*(")')
@@ -97,8 +101,7 @@ class CassetteNormalizer:
     def _ids_in(self, text: str, *, learn: str | None) -> str:
         """Replace known ids; with ``learn`` (a placeholder family), new unstable ids become known too."""
 
-        def swap(match: re.Match[str]) -> str:
-            found = match.group(0)
+        def one(found: str) -> str:
             hex32 = found.replace("-", "")
             if self._stable(hex32):
                 return found
@@ -107,12 +110,16 @@ class CassetteNormalizer:
             new = self._placeholder(hex32, learn or "a")
             return str(uuid.UUID(new)) if "-" in found else new
 
-        return _UUID.sub(swap, text)
+        def swap_longs(match: re.Match[str]) -> str:
+            value = int(one(uuid.UUID(int=(int(match.group(2)) << 64) | int(match.group(1))).hex), 16)
+            return f'"uuid_lslong": {value & (2**64 - 1)}, "uuid_mslong": {value >> 64}'
+
+        return _TF_UUID.sub(swap_longs, _UUID.sub(lambda match: one(match.group(0)), text))
 
     def _time(self, match: re.Match[str]) -> str:
         found = match.group(0)
-        if match.group(1) >= "2090":  # far future on purpose (token expiry): keep
-            return found
+        if match.group(1) >= "2090" or found.startswith("2000-01-01"):
+            return found  # far future on purpose (token expiry), or already a placeholder: keep
         known = self._times.get(found)
         if known is None and not self._learning_times:
             return found
