@@ -235,7 +235,7 @@ class PortalBackend:
             keystone_url=auth_url, keystone_admin=keystone_admin, clock=self.clock
         )
         self.tungsten_fake.start()
-        self.billing_fake = BillingFake(clock=self.clock, **self._billing_options).start()
+        self.billing_fake = BillingFake(**{"clock": self.clock, **self._billing_options}).start()
 
     def _lab_admins(self) -> tuple[str, str, str]:
         assert self._lab is not None  # noqa: S101 (lab mode only)

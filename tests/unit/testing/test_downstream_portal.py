@@ -147,3 +147,37 @@ def test_a_portal_records_twice_without_a_diff_and_replays_with_the_fakes_off(tm
     )  # portal [replay] and [fake], plain fixtures, OpenStack [cassette] and [fake]
     assert "the lab is used only when asked" in out  # [lab] skipped, though CI is set
     assert _cassettes(project) == recorded  # replay wrote nothing
+
+
+LAB_TEST = """
+def test_needs_the_lab(openstack_lab):
+    pass
+"""
+
+
+def test_the_lab_is_used_only_when_asked_and_then_a_missing_lab_fails(tmp_path):
+    (tmp_path / "test_lab.py").write_text(LAB_TEST)
+
+    not_asked = _run(tmp_path, "test_lab.py", ci=True)
+    assert not_asked.returncode == 0, not_asked.stdout
+    assert "1 skipped" in not_asked.stdout
+    assert "the lab is used only when asked" in not_asked.stdout
+
+    asked = _run(tmp_path, "test_lab.py", "--cloudkit-lab")
+    assert asked.returncode == 1, asked.stdout
+    assert "1 error" in asked.stdout
+    assert "the lab was asked for" in asked.stdout
+
+
+def test_a_cassette_recorded_before_normalization_replays_untouched(tmp_path):
+    from cloudkit.testing._recording import _normalizes
+
+    old = tmp_path / "old.yaml"
+    old.write_text("# recorded against: lab\nsource: lab\ninteractions: []\n")
+    new = tmp_path / "new.yaml"
+    new.write_text("# recorded against: fake\nsource: fake\nnormalized: true\ninteractions: []\n")
+    assert not _normalizes(old, "none")
+    assert not _normalizes(old, "new_episodes")
+    assert _normalizes(old, "rewrite")  # written anew
+    assert _normalizes(new, "none")
+    assert _normalizes(tmp_path / "missing.yaml", "once")
