@@ -75,8 +75,18 @@ def _hush_sdk_deprecations() -> None:
     in front of filters set earlier; ``filterwarnings`` drops an identical entry first, so the list
     never grows.
     """
-    for category in (os_warnings.RemovedInSDK50Warning, os_warnings.RemovedInSDK60Warning):
-        warnings.filterwarnings("ignore", category=category, module=r"openstack(\.|$)")
+    with _HUSH_LOCK:
+        if warnings.filters[: len(_SDK_CATEGORIES)] == _hushed:  # already in front: the common case
+            return
+        for category in _SDK_CATEGORIES:
+            warnings.filterwarnings("ignore", category=category, module=_SDK_MODULE)
+        _hushed[:] = warnings.filters[: len(_SDK_CATEGORIES)]
+
+
+_SDK_CATEGORIES = (os_warnings.RemovedInSDK60Warning, os_warnings.RemovedInSDK50Warning)
+_SDK_MODULE = r"openstack(\.|$)"
+_HUSH_LOCK = threading.Lock()  # filters are process-wide: one thread at a time changes them
+_hushed: list[Any] = []  # the filter entries as last inserted, to see whether they are still in front
 
 
 @contextlib.contextmanager
