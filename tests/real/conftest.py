@@ -3,7 +3,8 @@
 ``lab_platform`` builds what a lifecycle needs against the lab: billing is the billing fake, OpenStack
 is the lab's real Keystone, Nova, Cinder and Glance (its admin is the lifecycle account), and the
 network step runs on the Tungsten fake validating tokens on the lab's Keystone. It asks for the
-plugin's ``openstack_lab``, so without a lab it skips, and fails when ``CI`` is set (a lab test must not
+plugin's ``openstack_lab``, so it skips unless the lab is asked for and fails when asked but missing
+(``CLOUDKIT_LAB=1``, set in CI; see tests/conftest.py: a lab test must not
 pass unseen).
 """
 

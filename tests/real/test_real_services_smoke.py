@@ -1,7 +1,8 @@
 """Smoke test of the lab's real Keystone and Glance (``cloudkit lab``) through plain openstacksdk.
 
-The lab is found or started by the ``openstack_lab`` fixture: under CI a missing lab is a failure, never
-a skip, because a CI run that silently skipped the live checks would prove nothing.
+The lab is found or started by the ``openstack_lab`` fixture: when the lab is asked for (``CLOUDKIT_LAB=1``,
+which cloudkit's CI sets) a missing lab is a failure, never a skip, because a CI run that silently
+skipped the live checks would prove nothing.
 """
 
 from __future__ import annotations

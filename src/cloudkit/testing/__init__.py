@@ -2,7 +2,8 @@
 
 The pytest plugin (``cloudkit.testing.plugin``) is registered through the ``pytest11`` entry point, so
 installing ``cloudkit[test]`` gives a project the fixtures ``billing_fake``, ``billing``,
-``billing_backend``, ``fake_clock`` and friends.
+``billing_backend``, ``portal_backend``, ``fake_clock`` and friends. :class:`PortalBackend` is the one
+backend across billing, OpenStack and Tungsten Fabric for a portal's own tests.
 
 Example:
     >>> from cloudkit.testing import FakeClock
@@ -31,6 +32,13 @@ from cloudkit.testing._cassettes import (
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing._drift import Drift, compare_recordings
 from cloudkit.testing.fakes._kit import Call, Fault, FaultMatch
+from cloudkit.testing.portal import (
+    PortalBackend,
+    PortalCustomer,
+    PortalMode,
+    deterministic_markers,
+    deterministic_uuids,
+)
 
 if TYPE_CHECKING:
     from cloudkit.testing._proxy import FaultProxy, ProxiedService
@@ -47,12 +55,17 @@ __all__ = [
     "FaultProxy",
     "GuardedPersister",
     "PacedClock",
+    "PortalBackend",
+    "PortalCustomer",
+    "PortalMode",
     "ProxiedService",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
     "cassette_source",
     "compare_recordings",
+    "deterministic_markers",
+    "deterministic_uuids",
     "openstack_matcher",
     "openstack_vcr_config",
     "safe_request_scrubber",

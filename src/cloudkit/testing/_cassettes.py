@@ -268,12 +268,16 @@ class GuardedPersister:
         recorded_against: str,
         source: CassetteSource | None = None,
         inner: Any = None,
+        normalized: bool = False,
     ) -> None:
-        """Guard with ``registry``; stamp cassettes with ``recorded_against`` and ``source``."""
+        """Guard with ``registry``; stamp cassettes with ``recorded_against``, ``source`` and, when their
+        volatile values were normalized (:mod:`cloudkit.testing._normalize`), ``normalized: true``.
+        """  # noqa: D205 (two-line summary)
         self.registry = registry
         self.recorded_against = recorded_against
         self.source = source
         self.inner = inner
+        self.normalized = normalized
 
     def load_cassette(self, cassette_path: str | Path, serializer: Any) -> Any:
         """Load with ``inner``, or as vcrpy's filesystem persister does."""
@@ -310,9 +314,14 @@ class GuardedPersister:
         if data.lstrip().startswith("{"):  # the JSON serializer: the source is a key of the document
             document = json.loads(data)
             header = ""
-            data = json.dumps({"recorded_against": against, "source": source, **document}, indent=4)
+            stamp: dict[str, Any] = {"recorded_against": against, "source": source}
+            if self.normalized:
+                stamp["normalized"] = True
+            data = json.dumps({**stamp, **document}, indent=4)
         else:
             header = f"# recorded against: {against}\nsource: {source}\n"
+            if self.normalized:
+                header += "normalized: true\n"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + data, encoding="utf-8")
 

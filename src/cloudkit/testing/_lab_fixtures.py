@@ -1,9 +1,11 @@
 """Fixtures for tests against the lab (``cloudkit lab``): a real Keystone, Nova, Cinder and Glance.
 
-``openstack_lab`` (session scope) is one control plane per test run: a lab already running under
-``$CLOUDKIT_LAB_HOME`` (``cloudkit lab up``) is used as it is; with ``CLOUDKIT_LAB_START=1`` the fixture
-installs and starts one and stops it after the run. Without either it fails when ``CI`` is set and skips
-otherwise. ``lab_tenant`` gives each test a fresh project ``alice`` with a member user ``portal`` (the
+The lab is used only when asked: ``--cloudkit-lab`` or ``CLOUDKIT_LAB=1`` (:func:`lab_requested`); never
+because ``CI`` is set. Not asked, every test that needs it skips. Asked, ``openstack_lab`` (session scope)
+is one control plane per test run: a lab already running under ``$CLOUDKIT_LAB_HOME`` (``cloudkit lab
+up``) is used as it is; with ``CLOUDKIT_LAB_START=1`` the fixture installs and starts one and stops it
+after the run; with neither, the test FAILS (you asked for a lab that is not there). ``lab_tenant``
+gives each test a fresh project ``alice`` with a member user ``portal`` (the
 embedded fake's names, so cassettes recorded against the lab replay with the same requests) and deletes
 their servers, snapshots and volumes in teardown. ``lab_proxies`` puts a :class:`FaultProxy` in front of
 Nova and Cinder for the test.
@@ -24,11 +26,14 @@ if TYPE_CHECKING:  # imported by the fixtures: loading the plugin must not impor
     from cloudkit.testing._proxy import FaultProxy
 
 __all__ = [
+    "LAB_ENV",
+    "LAB_OPTION",
     "LAB_PASSWORD",
     "LabProxies",
     "LabUsers",
     "_lab_proxy_servers",
     "lab_proxies",
+    "lab_requested",
     "lab_tenant",
     "lab_users",
     "openstack_lab",
@@ -37,12 +42,27 @@ __all__ = [
 LAB_PROJECT, LAB_USER = "alice", "portal"
 LAB_PASSWORD = "portal-pass"  # noqa: S105 (the per-test user of a throwaway loopback lab)
 _START_ENV = "CLOUDKIT_LAB_START"
+LAB_ENV = "CLOUDKIT_LAB"
+"""Set to ``1`` to use the lab (as ``--cloudkit-lab`` does); cloudkit's own CI sets it."""
+LAB_OPTION = "--cloudkit-lab"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def lab_requested(config: pytest.Config) -> bool:
+    """Whether this run asked for the lab: ``--cloudkit-lab`` or ``CLOUDKIT_LAB=1`` (``CI`` plays no part)."""
+    if config.getoption(LAB_OPTION.removeprefix("--").replace("-", "_"), default=False):
+        return True
+    return os.environ.get(LAB_ENV, "").strip().lower() in _TRUE
+
+
 NOVA_PROXY_PORT, CINDER_PROXY_PORT = 38774, 38776  # fixed: lab cassettes keep and match ports
 
 
 @pytest.fixture(scope="session")
-def openstack_lab() -> Iterator[LabInfo]:
+def openstack_lab(request: pytest.FixtureRequest) -> Iterator[LabInfo]:
     """The lab control plane for this test run (see the module docs for how it is found or started)."""
+    if not lab_requested(request.config):
+        pytest.skip(f"the lab is used only when asked: {LAB_OPTION} or {LAB_ENV}=1")
     from cloudkit.lab import Lab  # noqa: PLC0415 (imported only when a test asks for the lab)
 
     lab = Lab(say=lambda line: print(f"cloudkit lab: {line}", flush=True))  # noqa: T201 (progress)
@@ -59,10 +79,11 @@ def openstack_lab() -> Iterator[LabInfo]:
         finally:
             lab.down()
         return
-    message = f"no lab is running: start one with `cloudkit lab up` (or set {_START_ENV}=1)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    pytest.fail(
+        f"the lab was asked for ({LAB_OPTION} or {LAB_ENV}=1) but none is running: start one with "
+        f"`cloudkit lab up` (or set {_START_ENV}=1)",
+        pytrace=False,
+    )
 
 
 def _require_whole(lab: Lab) -> None:

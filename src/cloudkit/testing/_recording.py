@@ -10,10 +10,20 @@ before the cassette is used. cloudkit's plugin answers it with :func:`enforce`, 
 - the persister is a :class:`~cloudkit.testing.GuardedPersister` around the one in force: it refuses to
   write a known secret and stamps the cassette's ``source`` (``fake``, ``lab`` or ``live``).
 
+- the volatile values of a new recording (ports, uuid4 ids, timestamps, ``Date``) are normalized by a
+  :class:`~cloudkit.testing._normalize.CassetteNormalizer`, so recording a scenario twice writes the same
+  bytes; cassettes written before normalization existed (no ``normalized: true`` line) replay untouched.
+
 For the contract tests (those using a cloudkit ``*_backend`` fixture) the hook also supplies cloudkit's
 defaults where the test's own configuration is pytest-recording's default: the matcher, the cassette
 folder ``<rootdir>/cassettes/<system>/`` (or ``$CLOUDKIT_CASSETTE_DIR/<system>/``) and the name
-``<operation>__<scenario>``. No ``conftest.py`` import is needed any more.
+``<operation>__<scenario>``. Tests using ``portal_backend`` get the cross-system matcher and scrubbing
+(billing's for billing, OpenStack's for Keystone, Nova, Cinder, Glance and TF) and keep
+pytest-recording's layout. No ``conftest.py`` import is needed any more.
+
+OpenStack cassettes (``openstack_backend``, ``keystone_backend``) are recorded against the fake, or
+against the lab when the run asked for it (``--cloudkit-lab`` / ``CLOUDKIT_LAB=1``); a replay follows
+what the cassette's own ``source`` line says.
 
 Environment: ``CLOUDKIT_CASSETTE_SOURCE`` (``fake``/``lab``/``live``) overrides the source a cassette is
 stamped with; ``CLOUDKIT_RECORDED_AGAINST`` the description in its header; every ``CLOUDKIT_*`` setting
@@ -35,9 +45,11 @@ from cloudkit.testing._cassettes import (
     CassetteSource,
     GuardedPersister,
     SecretRegistry,
+    cassette_source,
     safe_request_scrubber,
     safe_response_scrubber,
 )
+from cloudkit.testing._normalize import NORMALIZED_LINE, CassetteNormalizer
 
 __all__ = [
     "AGAINST_ENV",
@@ -70,6 +82,7 @@ FAKE_SECRETS = (
 
 _SECRET_SUFFIXES = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 _BACKENDS = (
+    "portal_backend",
     "session_backend",
     "keystone_backend",
     "openstack_backend",
@@ -85,7 +98,10 @@ _FAKES = {
     "billing": "BillingFake (embedded fake)",
     "tungsten": "TungstenFake + OpenStackFake Keystone (embedded fakes)",
     "session": "BillingFake and OpenStackFake (embedded fakes)",
+    "portal": "BillingFake, OpenStackFake and TungstenFake (cloudkit.testing.PortalBackend)",
+    "openstack": "OpenStackFake (embedded fake)",
 }
+_TF_FAKE_AGENT = "cloudkit-tungsten-fake/"  # the TF fake's own Keystone calls: not the client's traffic
 T = TypeVar("T")
 _REGISTRY = pytest.StashKey[SecretRegistry]()
 _ITEM = pytest.StashKey[pytest.Item]()
@@ -180,6 +196,7 @@ class RecordingPlan:
     scrub_response: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     cassette_dir: str | None = None
     cassette_name: str | None = None
+    keeps_ports: bool = False
 
 
 def _source(default: CassetteSource | None) -> CassetteSource | None:
@@ -202,6 +219,50 @@ def _describe(what: str) -> str:
     return f"cloudkit {__version__} against {what}"
 
 
+def _recording(item: pytest.Item) -> bool:
+    return str(item.config.getoption("--record-mode", None) or "none") != "none"
+
+
+def _cassette_path(item: pytest.Item, system: str) -> Path:
+    root = os.environ.get(CASSETTE_DIR_ENV) or str(Path(str(item.config.rootpath)) / "cassettes")
+    name = str(getattr(item, "originalname", item.name)).removeprefix("test_")
+    return Path(root) / system / f"{name}.yaml"
+
+
+def openstack_recorded_from_lab(item: pytest.Item) -> bool:
+    """Whether the OpenStack cassette of ``item`` is (or is about to be) a lab recording.
+
+    Recording, it is when the run asked for the lab (``--cloudkit-lab`` / ``CLOUDKIT_LAB=1``); else the
+    fake is recorded. Replaying, the cassette's own ``source`` line says (a missing cassette: the fake).
+    """
+    from cloudkit.testing._lab_fixtures import lab_requested  # noqa: PLC0415 (no cycle at import)
+
+    if _recording(item):
+        return lab_requested(item.config)
+    path = _cassette_path(item, Path(str(item.path)).parent.name)
+    try:
+        return cassette_source(path.read_text(encoding="utf-8")) == "lab"
+    except (OSError, ValueError):
+        return False
+
+
+def _portal_config(registry: SecretRegistry, against: str, source: CassetteSource | None) -> dict[str, Any]:
+    """The session configuration (billing's scrubbing and matching for billing, OpenStack's for the rest),
+    without the TF fake's own Keystone calls.
+    """  # noqa: D205 (two-line summary)
+    from cloudkit.testing import _cassettes  # noqa: PLC0415 (only a recording portal test needs it)
+
+    config = _cassettes.session_vcr_config(registry, recorded_against=against, source=source)
+    scrub = config["before_record_request"]
+
+    def client_only(request: Any) -> Any:
+        agent = str(request.headers.get("User-Agent") or request.headers.get("user-agent") or "")
+        return None if agent.startswith(_TF_FAKE_AGENT) else scrub(request)
+
+    config["before_record_request"] = client_only
+    return config
+
+
 def plan_for(item: pytest.Item | None) -> RecordingPlan:
     """The recording plan of ``item`` (see the module docs); ``None`` gives the safe default plan."""
     if item is None:
@@ -217,16 +278,22 @@ def plan_for(item: pytest.Item | None) -> RecordingPlan:
     from cloudkit.testing import _cassettes  # noqa: PLC0415
 
     system = backend.removesuffix("_backend")
-    if system == "session":
+    keeps_ports = False
+    if system == "portal":
+        source, against = _source("fake"), _describe(_FAKES["portal"])
+        config = _portal_config(registry, against, source)
+    elif system == "session":
         source, against = _source("fake"), _describe(_FAKES["session"])
         config = _cassettes.session_vcr_config(registry, recorded_against=against, source=source)
-    elif system == "keystone":
-        source, against = _source("lab"), _describe(_KEYSTONE_LAB)
-        config = _cassettes.openstack_vcr_config(registry, recorded_against=against, source=source)
+    elif system in {"keystone", "openstack"}:
+        lab = openstack_recorded_from_lab(item)
+        what = (_KEYSTONE_LAB if system == "keystone" else LAB_RECORDED) if lab else _FAKES["openstack"]
+        source, against = _source("lab" if lab else "fake"), _describe(what)
+        keeps_ports = lab and system == "openstack"  # the lab's services differ by port only
+        config = _cassettes.openstack_vcr_config(
+            registry, recorded_against=against, lab=keeps_ports, source=source
+        )
         system = "openstack"
-    elif system == "openstack":
-        source, against = _source("lab"), _describe(LAB_RECORDED)
-        config = _cassettes.openstack_vcr_config(registry, recorded_against=against, lab=True, source=source)
     elif system == "tungsten":
         from cloudkit.testing._tungsten_fixtures import tungsten_vcr_config  # noqa: PLC0415
 
@@ -235,21 +302,23 @@ def plan_for(item: pytest.Item | None) -> RecordingPlan:
     else:
         source, against = _source("fake"), _describe(_FAKES["billing"])
         config = _cassettes.billing_vcr_config(registry, recorded_against=against, source=source)
-    folder = Path(str(item.path)).parent.name
-    root = os.environ.get(CASSETTE_DIR_ENV) or str(Path(str(item.config.rootpath)) / "cassettes")
-    name = str(getattr(item, "originalname", item.name)).removeprefix("test_")
+    defaults = {
+        key: config[key] for key in ("match_on", "allow_playback_repeats", "decode_compressed_response")
+    }
+    layout: dict[str, str | None] = {"cassette_dir": None, "cassette_name": None}
+    if system != "portal":  # a portal's own tests keep pytest-recording's layout
+        path = _cassette_path(item, Path(str(item.path)).parent.name)
+        layout = {"cassette_dir": str(path.parent), "cassette_name": path.stem}
     return RecordingPlan(
         system,
         registry,
         source,
         against,
-        defaults={
-            key: config[key] for key in ("match_on", "allow_playback_repeats", "decode_compressed_response")
-        },
+        defaults=defaults,
         scrub_request=config["before_record_request"],
         scrub_response=config["before_record_response"],
-        cassette_dir=str(Path(root) / folder),
-        cassette_name=name,
+        keeps_ports=keeps_ports,
+        **layout,
     )
 
 
@@ -296,20 +365,44 @@ def enforce(config: pytest.Config, vcr: Any) -> None:
         if own_layout and plan.cassette_name and kwargs.get("path") == default_name:
             kwargs["path"] = plan.cassette_name
         merged_config: dict[str, Any] = original(**{**plan.defaults, **kwargs})
-        merged_config["before_record_request"] = _then(merged_config["before_record_request"], scrub_request)
-        merged_config["before_record_response"] = _then(
-            merged_config["before_record_response"], scrub_response
-        )
+        target = Path(merged_config["path_transformer"](merged_config["path"]))
+        record_mode = str(config.getoption("--record-mode", None) or "none")
+        if own_layout and record_mode == "rewrite":
+            # pytest-recording removed the file at its own default path; remove ours.
+            target.unlink(missing_ok=True)
+        normalize = _normalizes(target, record_mode)
+        scrub_in, scrub_out = scrub_request, scrub_response
+        if normalize:
+            normalizer = CassetteNormalizer(ports=not plan.keeps_ports)
+            scrub_in, scrub_out = (
+                _then(scrub_request, normalizer.request),
+                _then(scrub_response, normalizer.response),
+            )
+        merged_config["before_record_request"] = _then(merged_config["before_record_request"], scrub_in)
+        merged_config["before_record_response"] = _then(merged_config["before_record_response"], scrub_out)
         merged_config["persister"] = GuardedPersister(
             plan.registry,
             recorded_against=plan.recorded_against,
             source=plan.source,
             inner=merged_config["persister"],
+            normalized=normalize,
         )
-        if own_layout and config.getoption("--record-mode", None) == "rewrite":
-            # pytest-recording removed the file at its own default path; remove ours.
-            target = Path(merged_config["path_transformer"](merged_config["path"]))
-            target.unlink(missing_ok=True)
         return merged_config
 
     vcr.get_merged_config = merged
+
+
+def _normalizes(target: Path, record_mode: str) -> bool:
+    """Normalize a new recording, or a cassette that was written normalized; never an older one.
+
+    Replaying, the same request filter runs on each request sent, so a cassette is read with the
+    normalization it was written with.
+    """
+    if record_mode in {"all", "rewrite"} or not target.exists():
+        return True
+    try:
+        with target.open(encoding="utf-8") as cassette:
+            head = [cassette.readline() for _ in range(4)]
+    except OSError:
+        return False
+    return any(line.strip() in {NORMALIZED_LINE, '"normalized": true,'} for line in head)

@@ -16,10 +16,9 @@ the OpenStack fake's seeded ones, whose ids are fixed: :data:`ALICE_PROJECT_ID` 
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from cloudkit.testing._cassettes import (
     openstack_vcr_config,
 )
 from cloudkit.testing._clock import FakeClock
+from cloudkit.testing.portal import TF_SERVICE_ACCOUNT, deterministic_uuids
 
 if TYPE_CHECKING:  # imported by the fixtures: loading the plugin must not import the Tungsten stack
     from cloudkit.testing.fakes.openstack import OpenStackFake
@@ -56,7 +56,7 @@ __all__ = [
     "tungsten_vcr_config",
 ]
 
-SERVICE_ACCOUNT = ("svc-tf", "svc-tf-pass", "service")
+SERVICE_ACCOUNT = TF_SERVICE_ACCOUNT
 """``(user, password, project)`` of the dedicated TF service account the fixtures add to Keystone."""
 
 ALICE_PROJECT_ID = "1651cf3e08b35e16b7847376503c81c8"
@@ -69,19 +69,6 @@ TUNGSTEN_HOST = "tungsten.cassette"
 _REPLAY_TF_URL = "http://127.0.0.1:9"  # discard port: nothing answers but the cassette
 _REPLAY_AUTH_URL = "http://127.0.0.1:9/identity/v3"
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
-
-
-def deterministic_uuids() -> Callable[[], str]:
-    """A uuid maker counting up (``00000000-0000-4000-8000-000000000001``, ...): cassettes replay.
-
-    Example:
-        >>> from cloudkit.testing._tungsten_fixtures import deterministic_uuids
-        >>> new = deterministic_uuids()
-        >>> new(), new()
-        ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002')
-    """
-    counter = itertools.count(1)
-    return lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
 
 
 def tungsten_vcr_config(

@@ -6,6 +6,9 @@ Fixtures:
     ``billing``          a ``BillingClient`` logged in as the fake's admin, with fast retries
     ``billing_calls``    the ``(func, su)`` of every request ``billing`` sent, in order
     ``billing_backend``  for contract tests: the same test body against a cassette and the live fake
+    ``portal_backend``   a :class:`~cloudkit.testing.PortalBackend` (billing, OpenStack and TF with
+                         customers in all three): each test runs ``[replay]`` (its cassette, every fake
+                         off) and ``[fake]`` (the live fakes), and ``[lab]`` with ``--cloudkit-lab``
     ``secret_registry``  secrets that must not reach a cassette
     ``lifecycle_db_url`` a fresh saga-store database, ``[sqlite]`` and ``[postgresql]`` (real server)
     ``amqp_url``         a real RabbitMQ broker for the run (see :mod:`cloudkit.testing._service_fixtures`)
@@ -22,16 +25,19 @@ project's own ``before_record_*`` hooks), refuses to write a known secret, and s
 unless the project configures its own. No ``conftest.py`` import is needed (see
 :mod:`cloudkit.testing._recording`).
 
+The lab (``cloudkit lab``) is used only when asked: ``--cloudkit-lab`` or ``CLOUDKIT_LAB=1``. Then the
+``[lab]`` variants run and fail when no lab is running; otherwise they skip. ``CI`` plays no part.
+OpenStack cassettes are recorded against the fake unless the lab was asked for.
+
 Importing the plugin is light: the OpenStack, session, Tungsten and lab stacks are imported by the
 fixtures that use them.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -52,8 +58,10 @@ from cloudkit.testing._cassettes import (
     session_matcher,
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
+from cloudkit.testing._lab_fixtures import LAB_OPTION, lab_requested
 from cloudkit.testing.fakes import BillingFake
 from cloudkit.testing.fakes._kit import Fault
+from cloudkit.testing.portal import PortalBackend, deterministic_markers
 
 if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
     from cloudkit.lab import LabInfo
@@ -64,6 +72,24 @@ if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the f
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--cloudkit-lab``: use the lab (as ``CLOUDKIT_LAB=1`` does)."""
+    parser.getgroup("cloudkit").addoption(
+        LAB_OPTION,
+        action="store_true",
+        default=False,
+        help="run the [lab] variants and record OpenStack cassettes against `cloudkit lab` "
+        "(fail when no lab runs); same as CLOUDKIT_LAB=1",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test using ``portal_backend`` in ``[replay]`` and ``[fake]``, and ``[lab]`` when asked."""
+    if "portal_backend" in metafunc.fixturenames:
+        modes = ["replay", "fake", *(["lab"] if lab_requested(metafunc.config) else [])]
+        metafunc.parametrize("portal_backend", modes, indirect=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,13 +124,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if callspec is None:
             continue
         backends = (
+            "portal_backend",
             "billing_backend",
             "openstack_backend",
             "keystone_backend",
             "session_backend",
             "tungsten_backend",
         )
-        if "cassette" in (callspec.params.get(name) for name in backends):
+        if {"cassette", "replay"} & {callspec.params.get(name) for name in backends}:
             item.add_marker(pytest.mark.vcr)
             item.add_marker(pytest.mark.cassette)
 
@@ -317,11 +344,6 @@ class OpenStackCallLog:
         self.calls.clear()
 
 
-def _deterministic_markers() -> Callable[[], str]:
-    counter = itertools.count(1)
-    return lambda: f"marker-{next(counter)}"
-
-
 class OpenStackClientFactory:
     """Makes OpenStack test clients (fake clock, logged requests, deterministic markers); closes them all."""
 
@@ -358,7 +380,7 @@ class OpenStackClientFactory:
             retry=fast_retry(self.clock),
             clock=self.clock,
             sleep=self.clock.sleep,
-            new_marker=_deterministic_markers(),
+            new_marker=deterministic_markers(),
         )
         client._conn.session.session.hooks["response"].append(self.calls)  # noqa: SLF001 (test seam)
         self._made.append(client)
@@ -471,16 +493,22 @@ def openstack_backend(
     openstack_calls: OpenStackCallLog,
     record_mode: str,
 ) -> Iterator[OpenStackBackend]:
-    """The backend of an OpenStack contract test: a cassette (recorded from the lab), the fake, the lab."""
+    """The backend of an OpenStack contract test: a cassette, the fake, the lab (only when asked).
+
+    A cassette is recorded against the fake, or against the lab when the run asked for it
+    (``--cloudkit-lab`` / ``CLOUDKIT_LAB=1``); replayed as its ``source`` line says it was recorded.
+    """
     from cloudkit.lab import PORTS  # noqa: PLC0415 (only OpenStack contract tests need the lab)
     from cloudkit.testing._lab_fixtures import LabProxies  # noqa: PLC0415
 
     kind = request.param
-    if kind == "fake":
+    recording = record_mode != "none"
+    if kind == "fake" or (recording and not lab_requested(request.config)):
+        # The fake; also the cassette's recording, unless the run asked for the lab.
         fake: OpenStackFake = request.getfixturevalue("openstack_fake")
         factory = OpenStackClientFactory(fake.auth_url, fake_clock, openstack_calls, **_CONTRACT_DEFAULTS)
         yield OpenStackBackend(kind, fake, factory)
-    elif kind == "lab" or record_mode != "none":
+    elif kind == "lab" or recording:
         lab: LabInfo = request.getfixturevalue("openstack_lab")
         request.getfixturevalue("lab_tenant")
         proxies: LabProxies = request.getfixturevalue("lab_proxies")
@@ -492,7 +520,7 @@ def openstack_backend(
             endpoint_overrides=LabProxies.fixed_endpoint_overrides(),
         )
         yield OpenStackBackend(kind, None, factory, proxies)
-    else:
+    elif _recording.openstack_recorded_from_lab(request.node):
         # The lab's URLs as recorded (ports are matched); vcrpy answers, nothing needs to listen there.
         factory = OpenStackClientFactory(
             f"http://127.0.0.1:{PORTS.keystone}/v3",
@@ -501,6 +529,9 @@ def openstack_backend(
             **_CONTRACT_DEFAULTS,
             endpoint_overrides=LabProxies.fixed_endpoint_overrides(),
         )
+        yield OpenStackBackend(kind, None, factory)
+    else:  # a cassette recorded against the fake: nothing listens at the discard port
+        factory = OpenStackClientFactory(_REPLAY_AUTH_URL, fake_clock, openstack_calls, **_CONTRACT_DEFAULTS)
         yield OpenStackBackend(kind, None, factory)
     factory.close()
 
@@ -513,8 +544,8 @@ def keystone_backend(
     openstack_calls: OpenStackCallLog,
     record_mode: str,
 ) -> Iterator[OpenStackBackend]:
-    """Identity and image contract tests: cassette (recorded from the lab's real Keystone and Glance),
-    fake, lab.
+    """Identity and image contract tests: cassette (recorded from the lab's real Keystone and Glance, or
+    from the fake), fake, lab.
 
     Each test gets user ``portal`` / ``portal-pass`` in project ``alice`` (role member) on every backend;
     ``backend.add_user`` adds another on the live ones.
@@ -522,17 +553,20 @@ def keystone_backend(
     fake: OpenStackFake | None = None
     users: LabUsers | None = None
     admin_password = "secret"  # noqa: S105 (the fake's published admin; a cassette has it scrubbed)
-    if request.param == "fake":
+    recording = record_mode != "none"
+    if request.param == "fake" or (recording and not lab_requested(request.config)):
         fake = request.getfixturevalue("openstack_fake")
         auth_url = fake.auth_url
-    elif request.param == "lab" or record_mode != "none":
+    elif request.param == "lab" or recording:
         # Cassettes of these tests are recorded from the lab's real services, never from the fake.
         lab_info: LabInfo = request.getfixturevalue("openstack_lab")
         auth_url, admin_password = lab_info.auth_url, lab_info.admin_password.get_secret_value()
         request.getfixturevalue("lab_tenant")
         users = request.getfixturevalue("lab_users")
-    else:
+    elif _recording.openstack_recorded_from_lab(request.node):
         auth_url = "http://127.0.0.1:9/v3"  # real Keystone serves /v3 at the root, as when recorded
+    else:
+        auth_url = _REPLAY_AUTH_URL  # recorded against the fake, whose Keystone is at /identity/v3
     factory = OpenStackClientFactory(auth_url, fake_clock, openstack_calls)
     yield OpenStackBackend(request.param, fake, factory, users=users, admin_password=admin_password)
     factory.close()
@@ -592,6 +626,37 @@ def session_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterato
             yield backend
     for manager in backend.managers:
         manager.close()
+
+
+# ------------------------------------------------------------------------------------------ portal
+@pytest.fixture(scope="session")
+def _portal_fakes() -> Iterator[PortalBackend]:
+    with PortalBackend("fake") as backend:
+        yield backend
+
+
+@pytest.fixture
+def portal_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterator[PortalBackend]:
+    """A :class:`~cloudkit.testing.PortalBackend` per test: ``[replay]`` (the test's cassette, every fake
+    off; recorded against the fakes with ``--record-mode``), ``[fake]`` (the live fakes, reset for each
+    test) and, with ``--cloudkit-lab``, ``[lab]``. Passwords of the customers added are secrets the
+    recorder refuses to write.
+    """  # noqa: D205 (two-line summary)
+    mode = getattr(request, "param", "fake")
+    registry = _recording.registry_for(request.node)
+    if mode == "lab":
+        lab: LabInfo = request.getfixturevalue("openstack_lab")
+        with PortalBackend("lab", lab=lab, on_secret=registry.add) as backend:
+            yield backend
+    elif mode == "replay" and record_mode == "none":
+        with PortalBackend("replay", on_secret=registry.add) as backend:
+            yield backend
+    else:
+        backend = request.getfixturevalue("_portal_fakes")
+        backend.reset()
+        backend.on_secret = registry.add
+        yield backend
+        backend.on_secret = lambda _secret: None
 
 
 # ------------------------------------------------------------------------------------------ Tungsten Fabric

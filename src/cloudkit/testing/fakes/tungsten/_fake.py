@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from cloudkit.testing.fakes._kit import Call, Fault, FaultKind, LoopbackFake, Reply, Request
 from cloudkit.testing.fakes.tungsten import _actions as actions
+from cloudkit.testing.fakes.tungsten import _hooks as hooks
 from cloudkit.testing.fakes.tungsten import _rbac as rbac
 from cloudkit.testing.fakes.tungsten import _routes as routes
 from cloudkit.testing.fakes.tungsten._keystone_client import KeystoneClient
@@ -171,6 +172,23 @@ class TungstenFake(LoopbackFake):
         _check_page_size(value)
         with self._lock:
             self._tf.max_page_size = value
+
+    # ------------------------------------------------------------------------------ seeding
+    def sync_project(self, project_id: str, name: str) -> str:
+        """The TF project of Keystone project ``name`` (``project_id``, hex), made as vnc_openstack's sync
+        makes it (with its ``default`` security group) if missing; its TF uuid (the id, dashed).
+
+        contrail-api syncs on demand, when a project is first read; this does it now, without Keystone.
+
+        Example:
+            >>> fake = TungstenFake(keystone_url="http://127.0.0.1:1/v3")
+            >>> fake.sync_project("1651cf3e08b35e16b7847376503c81c8", "alice")
+            '1651cf3e-08b3-5e16-b784-7376503c81c8'
+            >>> fake.get("project", "1651cf3e-08b3-5e16-b784-7376503c81c8")["fq_name"]
+            ['default-domain', 'alice']
+        """  # noqa: D205 (two-line summary)
+        with self._lock:
+            return hooks.sync_project(self._tf, project_id, name).uuid
 
     # ------------------------------------------------------------------------------ peeking
     def objects(self, type_name: str) -> list[Json]:

@@ -15,6 +15,9 @@ import httpx
 from cloudkit._core import Secret
 from cloudkit._keystone import login_body, read_token
 
+USER_AGENT = "cloudkit-tungsten-fake/keystonemiddleware"
+"""The agent of the TF fake's own Keystone calls (token validation, project sync), which recorders drop."""
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -52,7 +55,8 @@ class KeystoneClient:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(trust_env=False, timeout=10.0)
+            # Its own agent: a recorder drops these calls (the fake's business, not the client's).
+            self._http = httpx.Client(trust_env=False, timeout=10.0, headers={"User-Agent": USER_AGENT})
         return self._http
 
     def _issue_service_token(self) -> str:
