@@ -39,7 +39,7 @@ def add_sim(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.customers, args.env
         (['carol'], True)
     """
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "sim",
         help="serve the billing, OpenStack and TF fakes on loopback, with customers in all three",
         description=__doc__.splitlines()[0] if __doc__ else None,

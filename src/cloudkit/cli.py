@@ -284,6 +284,8 @@ def run_record(
     """
     root = Path.cwd()
     env = os.environ.copy()
+    if system == "openstack":
+        env["CLOUDKIT_LAB"] = "1"  # OpenStack cassettes come from the lab's real services, never the fake
     if against is not None:
         if system not in {"billing", "tungsten"}:
             print("--against records billing or tungsten only", file=sys.stderr)

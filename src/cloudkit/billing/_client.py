@@ -1107,6 +1107,10 @@ class BillingClient:
         return self._su is not None or self._admin_known() is False
 
     def _require_user_scope(self, operation: str) -> None:
+        if self._su is None and self._admin_known() is None and self._conn.session_id is None:
+            # Not logged in yet: the login reply says whether this is a customer's own login (the call
+            # needs the session anyway), so a customer's first call is not refused for want of it.
+            self.login()
         # Unknown counts as admin: refusing costs a clear error, guessing wrong costs a silent no-op.
         if self._su is None and self._admin_known() is not False:
             raise _quirks.refuse_unscoped(operation)

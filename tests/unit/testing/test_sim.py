@@ -31,7 +31,7 @@ class _Lines(io.StringIO):
 
 @pytest.fixture
 def sim():
-    """Start a sim in a thread: ``start(**options) -> (stdout lines, stderr lines)``; stopped after the test."""
+    """Start a sim in a thread: ``start(**options) -> (stdout, stderr)``; stopped after the test."""
     stop, threads = threading.Event(), []
 
     def start(**options):
@@ -67,7 +67,8 @@ def test_env_feeds_platform_from_env_and_a_seeded_customer_lists_their_servers(s
         assert line.startswith("export "), line
         key, _, value = line.removeprefix("export ").partition("=")
         environ[key] = shlex.split(value)[0]
-    assert {"CLOUDKIT_BILLING_PASSWORD", "CLOUDKIT_OPENSTACK_PROJECT_NAME", "CLOUDKIT_SESSION_KEYS"} <= set(environ)
+    needed = {"CLOUDKIT_BILLING_PASSWORD", "CLOUDKIT_OPENSTACK_PROJECT_NAME", "CLOUDKIT_SESSION_KEYS"}
+    assert needed <= set(environ)
     assert "customer   carol / carol-pass" in err.getvalue()
 
     platform = Platform.from_env(environ)  # every system configured, the session included
