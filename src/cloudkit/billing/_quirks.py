@@ -34,7 +34,9 @@ SU_SCOPE = Quirk(
     handling=(
         "BillingClient.as_user(login) returns a client whose every request carries su=<login>; only an "
         "admin session may do that (ScopeError otherwise). User-level operations on an admin client "
-        "without as_user raise ScopeError before any request is sent."
+        "without as_user raise ScopeError before the user-level request is sent (a client that has not "
+        "logged in yet logs in first: the login reply tells an admin from a customer's own login, "
+        "which may call them)."
     ),
     evidence="upstream-source",
     sources=(

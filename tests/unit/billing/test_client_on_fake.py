@@ -56,11 +56,16 @@ def test_promised_payment_exact_call_sequence(billing, billing_calls, billing_fa
         lambda b: b.list_ticket_messages(1),
     ],
 )
-def test_user_level_operations_unscoped_are_refused_before_any_request(billing, billing_fake, operation):
+def test_user_level_operations_unscoped_are_refused_before_any_request(billing, billing_calls, operation):
     with pytest.raises(ScopeError) as info:
         operation(billing)
     assert info.value.quirk == "billing.su-scope"
-    assert billing_fake.calls == []
+    # only the login that tells an admin from a customer; the user-level request never went out
+    assert billing_calls.funcs() == ["auth"]
+    billing_calls.clear()
+    with pytest.raises(ScopeError):
+        operation(billing)  # now known to be an admin: refused before any request at all
+    assert billing_calls.funcs() == []
 
 
 @pytest.mark.quirk("billing.su-scope")
@@ -338,10 +343,10 @@ def test_change_password_as_the_user_verifies_the_new_one(make_billing, billing_
     assert form.params["passwd"] == "***"
 
 
-def test_change_password_unscoped_admin_is_refused(billing, billing_fake):
+def test_change_password_unscoped_admin_is_refused(billing, billing_calls):
     with pytest.raises(ScopeError):
         billing.change_password("x-new-pass")
-    assert billing_fake.calls == []
+    assert billing_calls.funcs() == ["auth"]  # the login that told an admin; no password form sent
 
 
 def test_requests_carry_the_cloudkit_user_agent(billing):
