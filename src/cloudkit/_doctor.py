@@ -195,8 +195,8 @@ def _check_billing(
                 Finding(
                     problem=f"billing: {who!r} logs in but cannot read the account list ({exc.message}): "
                     "it is not an administrator, so it cannot act for customers (su)",
-                    fix="log the portal in as a billing administrator, or set CLOUDKIT_BILLING_IS_ADMIN=0 "
-                    "if it only acts as itself",
+                    fix="log the portal in as a billing administrator (a customer's own login, "
+                    "BillingSettings(is_admin=False), only acts as itself)",
                     quirk="billing.su-scope",
                 )
             )
