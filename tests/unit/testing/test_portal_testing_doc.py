@@ -23,7 +23,19 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["CLOUDKIT_LAB_HOME"] = str(folder / "no-lab")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(folder)])
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-W", "error", "-q", "-rs", "-p", "no:cacheprovider", *args, "tests"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-W",
+            "error",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            *args,
+            "tests",
+        ],
         cwd=folder,
         env=env,
         capture_output=True,
