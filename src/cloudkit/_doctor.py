@@ -221,7 +221,7 @@ def _check_openstack(
     except AuthenticationError as exc:
         findings.append(
             Finding(
-                problem=f"openstack: Keystone refuses {settings.username!r} ({exc.message})",
+                problem=f"openstack: Keystone refuses {settings.principal!r} ({exc.message})",
                 fix="check CLOUDKIT_OPENSTACK_USERNAME, _PASSWORD, _PROJECT_NAME and the domains",
             )
         )
@@ -229,7 +229,7 @@ def _check_openstack(
     except CloudkitError as exc:
         findings.append(
             Finding(
-                problem=f"openstack: cannot log in as {settings.username!r} and list flavors ({exc.message})",
+                problem=f"openstack: cannot log in as {settings.principal!r}, list flavors ({exc.message})",
                 fix="check CLOUDKIT_OPENSTACK_AUTH_URL, the catalog's endpoints and that Nova is up",
             )
         )

@@ -80,6 +80,8 @@ class _Connection:
     lock: threading.Lock = attrs.field(factory=threading.Lock)
     session_id: str | None = attrs.field(default=None, repr=False)
     session_is_admin: bool | None = None
+    can_log_in: bool = True
+    """False for a client on a session opened elsewhere (``from_session``): it holds no password."""
 
     def secrets(self) -> list[str]:
         password = self.settings.password.get_secret_value()
@@ -299,12 +301,7 @@ class BillingClient:
         client = cls(settings, http=http, retry=retry, clock=clock, sleep=sleep)
         client._conn.session_id = value
         client._conn.session_is_admin = False
-
-        def refuse_login() -> None:
-            # Where a password client would log in (first call, or after billing ended the session).
-            raise TokenExpiredError("billing session expired; log in again", system=SYSTEM, operation="login")
-
-        client._login_locked = refuse_login  # type: ignore[method-assign]
+        client._conn.can_log_in = False  # shared by every view of this client (as_user, unscoped)
         return client
 
     def change_password(self, new_password: Secret | str) -> None:
@@ -1107,7 +1104,13 @@ class BillingClient:
         return self._su is not None or self._admin_known() is False
 
     def _require_user_scope(self, operation: str) -> None:
-        if self._su is None and self._admin_known() is None and self._conn.session_id is None:
+        settings = self._conn.settings
+        if (
+            self._su is None
+            and self._admin_known() is None
+            and self._conn.session_id is None
+            and settings.auth_mode == "session"  # only a session login's reply says the level
+        ):
             # Not logged in yet: the login reply says whether this is a customer's own login (the call
             # needs the session anyway), so a customer's first call is not refused for want of it.
             self.login()
@@ -1245,6 +1248,9 @@ class BillingClient:
             self._login_locked()
 
     def _login_locked(self) -> None:
+        if not self._conn.can_log_in:
+            # Where a password client would log in (first call, or after billing ended the session).
+            raise TokenExpiredError("billing session expired; log in again", system=SYSTEM, operation="login")
         settings = self._conn.settings
         request = _wire.build_request(
             settings.url,

@@ -75,6 +75,8 @@ _RATE = Decimal("0.0001")
 _MAX_ERRORS = 20
 _SCRATCH_BATCH = 1000
 """Accounts whose window spend is held in memory before it goes to ``sweep_scratch`` in one commit."""
+_COUNTS_EVERY = 10.0
+"""Seconds (store clock) between two writes of a running sweep's counts (the console shows them)."""
 _BROKEN = (SagaState.FAILED, SagaState.NEEDS_OPERATOR)
 _T = TypeVar("_T")
 
@@ -227,7 +229,7 @@ class _Run:
         self.errors: list[str] = []
         self.sweep_id = ""
         self.started_at = ops.now()
-        self.renewed_at = self.started_at  # the lease was just taken
+        self.renewed_at = self.counted_at = self.started_at  # the lease was just taken
         self.now = self.started_at
         # account -> (row to store once its services are suspended, the decision): only the accounts
         # suspending in this sweep, never every account
@@ -270,18 +272,19 @@ class _Run:
             self.errors.append(text)
 
     def renew(self, *, counts: bool = False) -> None:
-        """Renew the lease (and store the counts so far) once a quarter of ``lease_seconds`` has passed.
+        """Renew the lease once a quarter of ``lease_seconds`` has passed; store the counts every 10 s.
 
         Not after every page: each is a commit, and on SQLite on disk one commit per page was a tenth of a
         no-change sweep (benchmarks/bench_sweep.py). A quarter of the lease leaves three quarters of
         margin before another sweep could take it over.
         """
         now = self.ops.now()
+        if counts and (now - self.counted_at).total_seconds() >= _COUNTS_EVERY:
+            self.counted_at = now  # the console's progress: fresh enough, and not a commit per page
+            self.ops.update_sweep_counts(self.sweep_id, self.counts)
         if (now - self.renewed_at).total_seconds() < self.lifecycle.settings.lease_seconds / 4:
             return
         self.renewed_at = now
-        if counts:
-            self.ops.update_sweep_counts(self.sweep_id, self.counts)
         if not self.ops.renew_lease(LEASE, self.owner, self.lifecycle.settings.lease_seconds):
             raise ConflictError(
                 "the sweep lost its lease (it ran past lease_seconds and another sweep took over)",

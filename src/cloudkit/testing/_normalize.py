@@ -149,9 +149,8 @@ class CassetteNormalizer:
         if request is None:
             return None
         request.uri = self._text(str(request.uri), learn="b", reply=False)
-        body = request.body
-        if isinstance(body, bytes | str) and body:
-            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        text = _as_text(request.body)
+        if text:
             request.body = self._text(text, learn="b", reply=False).encode()
         for name in list(request.headers):
             value = request.headers[name]
@@ -162,8 +161,8 @@ class CassetteNormalizer:
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
         """The ``before_record_response`` filter: new ids, timestamps, ports, ``Date``, ``Content-Length``."""
         body = response.get("body", {}).get("string", b"")
-        if isinstance(body, bytes | str) and body:
-            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        text = _as_text(body)
+        if text:
             body = self._text(text, learn="a", reply=True).encode()
             response["body"]["string"] = body
         headers = response.get("headers", {})
@@ -176,3 +175,15 @@ class CassetteNormalizer:
             else:
                 headers[name] = [self._text(str(v), learn="a", reply=True) for v in headers[name]]
         return response
+
+
+def _as_text(body: object) -> str | None:
+    """The body as text, or ``None`` when it is empty or not UTF-8 (an image's bytes are kept as they are)."""
+    if isinstance(body, str):
+        return body or None
+    if isinstance(body, bytes) and body:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None

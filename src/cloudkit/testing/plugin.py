@@ -59,9 +59,9 @@ from cloudkit.testing._cassettes import (
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing._lab_fixtures import LAB_OPTION, lab_requested
-from cloudkit.testing.fakes import BillingFake
+from cloudkit.testing.fakes import BillingFake, LoopbackFake
 from cloudkit.testing.fakes._kit import Fault
-from cloudkit.testing.portal import PortalBackend, deterministic_markers
+from cloudkit.testing.portal import TF_SERVICE_ACCOUNT, PortalBackend, deterministic_markers
 
 if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
     from cloudkit.lab import LabInfo
@@ -644,11 +644,16 @@ def portal_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterator
     """  # noqa: D205 (two-line summary)
     mode = getattr(request, "param", "fake")
     registry = _recording.registry_for(request.node)
+    registry.add(TF_SERVICE_ACCOUNT[1])  # in platform() and environ(): never in a cassette
     if mode == "lab":
         lab: LabInfo = request.getfixturevalue("openstack_lab")
+        registry.add(lab.admin_password.get_secret_value())  # the TF account in lab mode
         with PortalBackend("lab", lab=lab, on_secret=registry.add) as backend:
             yield backend
     elif mode == "replay" and record_mode == "none":
+        # Provably with every fake off: starting any cloudkit fake during a replayed test fails it.
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr(LoopbackFake, "start", _refuse_start)
         with PortalBackend("replay", on_secret=registry.add) as backend:
             yield backend
     else:
@@ -657,6 +662,11 @@ def portal_backend(request: pytest.FixtureRequest, record_mode: str) -> Iterator
         backend.on_secret = registry.add
         yield backend
         backend.on_secret = lambda _secret: None
+
+
+def _refuse_start(fake: LoopbackFake) -> LoopbackFake:
+    msg = f"{type(fake).__name__} started in a replayed portal_backend test: replay runs with every fake off"
+    raise AssertionError(msg)
 
 
 # ------------------------------------------------------------------------------------------ Tungsten Fabric

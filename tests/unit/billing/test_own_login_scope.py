@@ -20,3 +20,11 @@ def test_an_admins_unscoped_user_call_is_still_refused_after_the_login(make_bill
     with pytest.raises(ScopeError, match="as_user"):
         admin.get_balance()
     assert billing_calls.funcs() == ["auth"]  # the login only: the user-level call never went out
+
+
+@pytest.mark.quirk("billing.su-scope")
+def test_in_authinfo_mode_nothing_is_sent_for_an_unscoped_user_call(make_billing, billing_calls):
+    admin = make_billing(auth_mode="authinfo")  # no login reply to learn the level from
+    with pytest.raises(ScopeError, match="as_user"):
+        admin.get_balance()
+    assert billing_calls.funcs() == []
