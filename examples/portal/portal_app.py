@@ -246,8 +246,8 @@ _PAGES: list[tuple[type[CloudkitError], int, str, Callable[[CloudkitError], str]
     (
         ServerError,
         503,
-        "A system is having trouble",
-        lambda e: f"{e.system} failed at {e.operation}; try again in a minute.",
+        "Try again soon",
+        lambda e: f"{e.system} failed ({e.operation}); nothing more was done.",
     ),
     (TransportError, 503, "A system is not answering", lambda e: f"{e.system} did not answer; try again."),
     (ApiError, 502, "A system refused", lambda e: f"{e.system} answered with an error: {e}"),
