@@ -377,6 +377,20 @@ class OpenStackClient(_Connected):
         client._owns_connection = True  # made here for this client alone: closed with it
         return client
 
+    @staticmethod
+    def forget_session(jti: str, *, cache: SessionAuthCache | None = None) -> None:
+        """Drop what :meth:`for_session` kept for one session (its token body and discovery), e.g. at logout.
+
+        Args:
+            jti: the session's id.
+            cache: the cache given to :meth:`for_session` (default: the process-wide one).
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackClient
+            >>> OpenStackClient.forget_session("a-session-that-was-never-cached")
+        """
+        (cache if cache is not None else DEFAULT_CACHE).forget(jti)
+
     # ------------------------------------------------------------------------------ identity
     def token(self) -> Secret:
         """The project-scoped Keystone token this client uses (authenticating if needed).

@@ -36,7 +36,6 @@ from cloudkit.errors import (
     TokenRevokedError,
 )
 from cloudkit.openstack import OpenStackClient, OpenStackSettings, SessionAuthCache
-from cloudkit.openstack._session_auth import DEFAULT_CACHE
 from cloudkit.session import _quirks, _wire
 from cloudkit.session._models import IssuedToken, Session
 from cloudkit.session._network import CustomerNetwork
@@ -311,7 +310,7 @@ class SessionManager:
         session = self.verify(token)
         self._store.revoke(session.jti, session.expires_at)
         self._auth_cache.forget(session.jti)
-        DEFAULT_CACHE.forget(session.jti)  # Session.openstack() without a manager caches there
+        OpenStackClient.forget_session(session.jti)  # Session.openstack() without a manager caches there
         with self._translate("logout"):
             response = self._http.delete(
                 f"{self._auth_url}/auth/tokens",
