@@ -32,7 +32,7 @@ class LabPorts:
 
     mariadb: int = 23306
     rabbit: int = 25670
-    rabbit_dist: int = 45670
+    rabbit_dist: int = 25671  # below the ephemeral range (32768-60999), so no client socket holds it
     epmd: int = 24369  # a private epmd, never the system's 4369
     keystone: int = 25000
     placement: int = 28778

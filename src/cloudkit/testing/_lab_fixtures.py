@@ -55,7 +55,9 @@ def lab_requested(config: pytest.Config) -> bool:
     return os.environ.get(LAB_ENV, "").strip().lower() in _TRUE
 
 
-NOVA_PROXY_PORT, CINDER_PROXY_PORT = 38774, 38776  # fixed: lab cassettes keep and match ports
+# Fixed, so lab cassettes keep and match ports; below Linux's ephemeral range (32768-60999), where a client
+# socket of the same run once held 38774 and the proxy could not bind (a CI run).
+NOVA_PROXY_PORT, CINDER_PROXY_PORT = 27774, 27776
 
 
 @pytest.fixture(scope="session")
