@@ -21,7 +21,14 @@ LAB_ADMIN_HEADER = "X-Cloudkit-Lab-Admin"  # cassettes never record a request th
 
 __all__ = ["LabAdmin", "LabTenant"]
 
-_SEED_FLAVORS = (("1", "m1.tiny", 1, 512, 1), ("2", "m1.small", 1, 2048, 20), ("3", "m1.medium", 2, 4096, 40))
+# devstack's m1 flavors with its ids (the embedded fake seeds the same)
+_SEED_FLAVORS = (
+    ("1", "m1.tiny", 1, 512, 1),
+    ("2", "m1.small", 1, 2048, 20),
+    ("3", "m1.medium", 2, 4096, 40),
+    ("4", "m1.large", 4, 8192, 80),
+    ("5", "m1.xlarge", 8, 16384, 160),
+)
 _SEED_IMAGES = (
     ("cirros-0.6.2", "cirros", "0.6.2", 1),
     ("debian-12", "debian", "12", 2),

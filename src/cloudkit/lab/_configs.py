@@ -267,6 +267,9 @@ osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = {ports.cinder}
 osapi_volume_workers = 1
 api_paste_config = {venvs}/cinder/etc/cinder/api-paste.ini
+# The filters a non-admin may use on lists (by name, status, ...), the file cinder ships and devstack
+# installs; without it Cinder answers any filter from a member with a 400.
+resource_query_filters_file = {venvs}/cinder/etc/cinder/resource_filters.json
 debug = false
 [database]
 connection = {_db_url("cinder", ports)}

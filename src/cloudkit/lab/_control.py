@@ -47,7 +47,7 @@ __all__ = ["Lab", "LabInfo", "ServiceState"]
 _READY_COMPUTE = "Join ServiceGroup membership for this service compute"  # nova/service.py, after RPC start
 _READY_VOLUME = "Driver post RPC initialization completed"  # cinder/volume/manager.py
 _RABBIT_SERVER = Path("/usr/sbin/rabbitmq-server")
-_SNAPSHOT_FORMAT = "1"
+_SNAPSHOT_FORMAT = "2"  # 2: m1.large and m1.xlarge seeded; an older snapshot lacks them
 
 
 @attrs.frozen
@@ -492,7 +492,7 @@ class Lab:
         try:
             if not restored:
                 admin.seed()
-                self._progress("seeded flavors m1.tiny/small/medium and images cirros, debian, ubuntu")
+                self._progress("seeded flavors m1.tiny to m1.xlarge and images cirros, debian, ubuntu")
             admin.wait_compute_up(time.monotonic() + 60)
             admin.volume_round_trip(time.monotonic() + 60)
         finally:

@@ -13,6 +13,7 @@ from cloudkit import cli
 from cloudkit.cli import main
 from cloudkit.errors import LabError
 from cloudkit.lab import PORTS, Lab, LabInfo, _control
+from cloudkit.lab._admin import LabAdmin
 from cloudkit.lab._configs import render_all
 from cloudkit.lab._neutron_stub import _QuietHandler, _Server, make_app
 
@@ -137,3 +138,31 @@ def test_a_lab_with_a_dead_process_fails_fast_naming_it(tmp_path):
 
     with pytest.raises(pytest.fail.Exception, match="running without mariadb, rabbitmq, keystone"):
         _require_whole(Lab(tmp_path, say=_quiet))
+
+
+def test_cinder_reads_the_resource_filters_its_package_ships_as_devstack_does():
+    conf = render_all(Path("/lab/run"), Path("/lab/venvs")).files["cinder/cinder.conf"]
+    defaults = conf.split("[database]")[0]
+    assert "resource_query_filters_file = /lab/venvs/cinder/etc/cinder/resource_filters.json" in defaults
+
+
+def test_seed_makes_devstacks_five_m1_flavors_with_its_ids():
+    posted = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/flavors"):
+            posted.append(json.loads(request.content)["flavor"])
+        return httpx.Response(201, json={"id": "image-1"})
+
+    admin = object.__new__(LabAdmin)  # no login: the transport answers every call
+    admin.ports = PORTS
+    admin.http = httpx.Client(transport=httpx.MockTransport(answer))
+    admin.seed()
+    admin.close()
+    assert [(f["id"], f["name"], f["vcpus"], f["ram"], f["disk"]) for f in posted] == [
+        ("1", "m1.tiny", 1, 512, 1),
+        ("2", "m1.small", 1, 2048, 20),
+        ("3", "m1.medium", 2, 4096, 40),
+        ("4", "m1.large", 4, 8192, 80),
+        ("5", "m1.xlarge", 8, 16384, 160),
+    ]

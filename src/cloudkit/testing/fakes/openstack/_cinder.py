@@ -1,4 +1,8 @@
-"""Cinder (block-storage v3 with microversions) of the OpenStack fake: volumes, actions, snapshots."""
+"""Cinder (block-storage v3 with microversions) of the OpenStack fake: volumes, actions, snapshots.
+
+Volume types are in ``_cinder_types``, limits, quotas and what Cinder tells about itself in
+``_cinder_info``; every route is in the table at the end.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import uuid
 from collections.abc import Callable
 
 from cloudkit.testing.fakes._kit import Reply, Request
+from cloudkit.testing.fakes.openstack import _cinder_info as info
+from cloudkit.testing.fakes.openstack import _cinder_types as types
 from cloudkit.testing.fakes.openstack._cloud import (
     VOLUME_MAX,
     VOLUME_MIN,
@@ -105,6 +111,7 @@ def _attachment_view(cloud: Cloud, attachment: Attachment, ctx: Ctx) -> Json:
 
 
 def _volume_view(cloud: Cloud, volume: Volume, ctx: Ctx) -> Json:
+    vtype = cloud.state.volume_types.get(volume.volume_type_id)
     view: Json = {
         "id": volume.id,
         "name": volume.name,
@@ -119,7 +126,7 @@ def _volume_view(cloud: Cloud, volume: Volume, ctx: Ctx) -> Json:
         "encrypted": False,
         "multiattach": False,
         "metadata": dict(volume.metadata),
-        "volume_type": "__DEFAULT__",
+        "volume_type": vtype.name if vtype else None,
         "snapshot_id": volume.snapshot_id,
         "source_volid": volume.source_volid,
         "user_id": volume.user_id,
@@ -149,7 +156,7 @@ def _volume_view(cloud: Cloud, volume: Volume, ctx: Ctx) -> Json:
         ((3, 48), "shared_targets", False, False),
         ((3, 48), "service_uuid", uuid5("service:cinder-volume"), False),
         ((3, 61), "cluster_name", None, True),
-        ((3, 63), "volume_type_id", uuid5("volume-type:__DEFAULT__"), False),
+        ((3, 63), "volume_type_id", volume.volume_type_id, False),
         ((3, 65), "consumes_quota", True, False),
     ):
         if ctx.at_least(*version) and (ctx.is_admin or not admin_only):
@@ -180,6 +187,8 @@ def _create_volume(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         raise ApiError(400, "Missing required element 'volume' in request body.")
     image = _source_image(cloud, spec, ctx)
     snapshot = _source_snapshot(cloud, spec, ctx)
+    wanted_type = spec.get("volume_type")
+    vtype = types.type_by_name_or_id(cloud, ctx, str(wanted_type)) if wanted_type else None
     default = snapshot.size if snapshot else None
     size = as_int(spec.get("size", default), "size")
     if size < 1:
@@ -206,6 +215,8 @@ def _create_volume(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     )
     volume.metadata = {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
     volume.snapshot_id = snapshot.id if snapshot else None
+    if vtype is not None:
+        volume.volume_type_id = vtype.id
 
     def finish() -> None:
         if volume.status == "creating":
@@ -490,3 +501,27 @@ def _delete_snapshot(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, st
 
     cloud.later(finish)
     return empty(202)
+
+
+ROUTES.add("GET", "/types", types.list_types)
+ROUTES.add("POST", "/types", types.create_type)
+ROUTES.add("GET", "/types/{id}", types.get_type)
+ROUTES.add("PUT", "/types/{id}", types.update_type)
+ROUTES.add("DELETE", "/types/{id}", types.delete_type)
+ROUTES.add("POST", "/types/{id}/action", types.type_action)
+ROUTES.add("GET", "/types/{id}/os-volume-type-access", types.list_type_access)
+ROUTES.add("GET", "/types/{id}/extra_specs", types.list_extra_specs)
+ROUTES.add("POST", "/types/{id}/extra_specs", types.set_extra_specs)
+ROUTES.add("GET", "/types/{id}/extra_specs/{key}", types.get_extra_spec)
+ROUTES.add("PUT", "/types/{id}/extra_specs/{key}", types.put_extra_spec)
+ROUTES.add("DELETE", "/types/{id}/extra_specs/{key}", types.delete_extra_spec)
+ROUTES.add("GET", "/limits", info.get_limits)
+ROUTES.add("GET", "/os-quota-sets/{project}", info.show_quota_set)
+ROUTES.add("PUT", "/os-quota-sets/{project}", info.update_quota_set)
+ROUTES.add("DELETE", "/os-quota-sets/{project}", info.delete_quota_set)
+ROUTES.add("GET", "/os-quota-sets/{project}/defaults", info.quota_defaults)
+ROUTES.add("GET", "/os-availability-zone", info.list_availability_zones)
+ROUTES.add("GET", "/resource_filters", info.list_resource_filters)
+ROUTES.add("GET", "/extensions", info.list_extensions)
+ROUTES.add("GET", "/os-services", info.list_services)
+ROUTES.add("GET", "/capabilities/{host}", info.get_capabilities)

@@ -33,6 +33,9 @@ def hex5(name: str) -> str:
     return uuid.uuid5(NAMESPACE, name).hex
 
 
+DEFAULT_VOLUME_TYPE_ID = uuid5("volume-type:__DEFAULT__")  # Cinder's __DEFAULT__ (a fixed id here)
+
+
 # ================================================================================== records
 @dataclass(slots=True)
 class User:
@@ -122,6 +125,7 @@ class Volume:
     image_id: str | None = None
     snapshot_id: str | None = None
     source_volid: str | None = None
+    volume_type_id: str = DEFAULT_VOLUME_TYPE_ID  # Cinder resolves the type at creation
 
     def record(self) -> FakeVolume:
         """The public snapshot of this volume."""
@@ -212,6 +216,8 @@ class State:
     servers: dict[str, Server] = field(default_factory=dict)
     volumes: dict[str, Volume] = field(default_factory=dict)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    volume_types: dict[str, VolumeType] = field(default_factory=dict)
+    volume_quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # project -> Cinder overrides
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
@@ -244,6 +250,11 @@ def seeded_state(*, seed: bool, now: float) -> State:
         state.roles[role] = hex5(f"role:{role}")
     add_identity(state, "admin", "secret", "admin", ("admin",))
     add_identity(state, "portal", "portal-pass", "alice", ("member",))
+    # Cinder's schema migration makes __DEFAULT__ in every deployment, seeded or not.
+    default_type = VolumeType(
+        DEFAULT_VOLUME_TYPE_ID, "__DEFAULT__", "Default Volume Type", is_public=True, seq=0
+    )
+    state.volume_types[default_type.id] = default_type
     if not seed:
         return state
     for flavor_id, name, vcpus, ram, disk in (
@@ -289,3 +300,17 @@ def add_image(
     image = Image(uuid5(f"image:{seq}:{name}"), name, distro, version, min_disk, owner, "public", seq, now)
     state.images[image.id] = image
     return image.id
+
+
+# ================================================================================== Cinder volume types
+
+
+@dataclass(slots=True)
+class VolumeType:
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    seq: int
+    extra_specs: dict[str, str] = field(default_factory=dict)
+    projects: list[str] = field(default_factory=list)  # who may use a private type, in grant order
