@@ -127,6 +127,22 @@ def test_upload_needs_octet_stream_then_computes_size_and_hashes(member):
     assert "Image status transition from active to saving is not allowed" in again.text
 
 
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        ("10", "Size mismatch: expected 10 bytes, got 3 bytes"),
+        ("2", "Size exceeds: expected 2 bytes, got 3 bytes"),
+        ("x", "Invalid or missing image size in request headers."),
+    ],
+)
+def test_upload_checks_the_declared_size(member, size, text):
+    image_id = _new(member)
+    headers = {**OCTETS, "X-OpenStack-Image-Size": size}
+    answer = member.put(f"/images/{image_id}/file", content=b"abc", headers=headers)
+    assert (answer.status_code, text in answer.text) == (400, True)
+    assert member.get(f"/images/{image_id}").json()["status"] == "queued"
+
+
 def test_patch_adds_replaces_and_removes_properties_and_tags(member):
     image_id = _new(member, name="old")
     no_patch_type = member.patch(

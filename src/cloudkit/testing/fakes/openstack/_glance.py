@@ -499,9 +499,19 @@ def _delete_image(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str])
 
 # ================================================================================== data, import
 def _octet_stream(req: Request) -> bytes:
+    """The image data of an upload or stage; with ``X-OpenStack-Image-Size`` it must be that long."""
     media_type = req.headers.get("content-type", "").split(";")[0].strip()
     if media_type != "application/octet-stream":
         raise ApiError(415, f"Invalid content type {media_type}".rstrip())
+    declared = req.headers.get("x-openstack-image-size")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "Invalid or missing image size in request headers.")
+        expected, got = int(declared), len(req.body)
+        if got > expected:
+            raise ApiError(400, f"Size exceeds: expected {expected} bytes, got {got} bytes")
+        if got < expected:
+            raise ApiError(400, f"Size mismatch: expected {expected} bytes, got {got} bytes")
     return req.body
 
 
