@@ -233,7 +233,14 @@ class Cloud:
 
     @staticmethod
     def image_visible(image: Image, ctx: Ctx) -> bool:
-        return ctx.is_admin or image.visibility in ("public", "community") or image.owner == ctx.project_id
+        # Glance shows a shared image to each of its members, whatever the membership's status.
+        shared_with = image.visibility == "shared" and ctx.project_id in image.members
+        return (
+            ctx.is_admin
+            or image.visibility in ("public", "community")
+            or image.owner == ctx.project_id
+            or shared_with
+        )
 
     def guest_attachments(self, server: Server) -> list[Attachment]:
         """Nova's block device mappings of the server: root first, then in attach order."""

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import html
 import http
 import uuid
 from collections.abc import Iterable
@@ -103,10 +104,11 @@ def envelope_reply(
         name = _FAULT_NAMES.get(status, "computeFault")
         return Reply.json(status, {name: {"code": status, "message": message}}, headers)
     if envelope == "glance":
-        # assumption: Glance's webob error page as served for a client that accepts anything
+        # assumption: Glance's webob error page as served for a client that accepts anything; webob
+        # escapes the explanation (a real Glance 33 shows ``Attribute &#x27;status&#x27; is read-only.``)
         page = (
             f"<html>\n <head>\n  <title>{status} {phrase}</title>\n </head>\n <body>\n"
-            f"  <h1>{status} {phrase}</h1>\n  {message}<br /><br />\n\n\n\n </body>\n</html>"
+            f"  <h1>{status} {phrase}</h1>\n  {html.escape(message)}<br /><br />\n\n\n\n </body>\n</html>"
         )
         return Reply.text(status, page, "text/html; charset=UTF-8", headers)
     return Reply.text(status, f"{status} {phrase}\n", headers=headers)

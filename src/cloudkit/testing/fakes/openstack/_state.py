@@ -78,17 +78,72 @@ class Flavor:
 
 
 @dataclass(slots=True)
+class ImageMember:
+    project_id: str
+    status: str  # pending, accepted or rejected
+    created: float
+    updated: float
+
+
+@dataclass(slots=True)
 class Image:
     id: str
-    name: str
-    os_distro: str
+    name: str | None
+    os_distro: str  # "" when the image has no such property
     os_version: str
     min_disk: int
     owner: str
     visibility: str
     seq: int
     created: float
-    size: int = 2 * 1024**2
+    size: int | None = 2 * 1024**2
+    status: str = "active"
+    disk_format: str | None = "qcow2"
+    container_format: str | None = "bare"
+    min_ram: int = 0
+    protected: bool = False
+    os_hidden: bool = False
+    updated: float | None = None  # None: never changed since ``created``
+    properties: dict[str, str] = field(default_factory=dict)  # the other custom properties
+    tags: list[str] = field(default_factory=list)
+    members: dict[str, ImageMember] = field(default_factory=dict)  # by project id
+    data: bytes | None = None  # uploaded bytes; None: a seeded image (its bytes are made up on demand)
+    staged: bytes | None = None  # glance-direct: staged, not yet imported
+
+
+@dataclass(slots=True)
+class GlanceTask:
+    id: str
+    type: str
+    input: Json
+    owner: str
+    user_id: str
+    request_id: str
+    seq: int
+    created: float
+    updated: float
+    status: str = "pending"
+    message: str = ""
+    result: Json | None = None
+    image_id: str | None = None
+    expires: float | None = None
+
+
+@dataclass(slots=True)
+class MetadefNamespace:
+    namespace: str
+    owner: str
+    seq: int
+    created: float
+    updated: float
+    display_name: str | None = None
+    description: str | None = None
+    visibility: str = "private"
+    protected: bool = False
+    properties: dict[str, Json] = field(default_factory=dict)  # name -> property document
+    objects: dict[str, Json] = field(default_factory=dict)  # name -> object document (with times)
+    tags: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (created, updated)
+    resource_types: dict[str, Json] = field(default_factory=dict)  # name -> association document
 
 
 @dataclass(slots=True)
@@ -213,6 +268,9 @@ class State:
     revocations: dict[str, list[float]] = field(default_factory=dict)  # user id -> change times
     flavors: dict[str, Flavor] = field(default_factory=dict)
     images: dict[str, Image] = field(default_factory=dict)
+    glance_tasks: dict[str, GlanceTask] = field(default_factory=dict)
+    metadef_namespaces: dict[str, MetadefNamespace] = field(default_factory=dict)
+    metadef_resource_types: dict[str, float] = field(default_factory=dict)  # name -> created
     servers: dict[str, Server] = field(default_factory=dict)
     volumes: dict[str, Volume] = field(default_factory=dict)
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
