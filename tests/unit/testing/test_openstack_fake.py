@@ -402,7 +402,7 @@ def test_transitions_follow_the_fake_clock(clock, monkeypatch):
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        (None, "boots from volume only"),
+        (None, "Missing imageRef attribute"),  # neither an image nor a volume to boot from (Nova's text)
         ({"source_type": "image", "destination_type": "volume", "boot_index": 0}, "non-zero size"),
         (
             {"source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1},

@@ -229,6 +229,14 @@ class Server:
     key_name: str | None = None
     tags: list[str] = field(default_factory=list)  # as Nova lists them (sorted)
     fault: Json | None = None  # Nova's "fault" of a server in ERROR
+    image_id: str = ""  # the imageRef it was booted with ("" for a volume-backed boot without one)
+    image_properties: dict[str, str] = field(default_factory=dict)  # of that image, at boot
+    user_data: str | None = None  # base64, as given
+    config_drive: str = ""  # Nova keeps "True" or ""
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+    pinned_az: str | None = None  # the availability zone the create asked for
+    scheduler_hints: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
