@@ -357,3 +357,35 @@ def test_server_groups_per_microversion(admin, member):
     assert fault(call(member, "GET", f"/os-server-groups/{new['id']}"), 404, "itemNotFound") == (
         f"Instance group {new['id']} could not be found."
     )
+
+
+# ================================================================================== hosts and extensions
+def test_hypervisors_and_services_show_the_one_host_to_an_admin(admin, member):
+    assert fault(call(member, "GET", "/os-hypervisors"), 403, "forbidden") == (
+        "Policy doesn't allow os_compute_api:os-hypervisors:list to be performed."
+    )
+    listed = call(admin, "GET", "/os-hypervisors", microversion="2.88").json()["hypervisors"]
+    assert [(h["hypervisor_hostname"], h["state"], h["status"]) for h in listed] == [
+        ("fake-compute-1", "up", "enabled")
+    ]
+    shown = call(admin, "GET", f"/os-hypervisors/{listed[0]['id']}", microversion="2.88").json()["hypervisor"]
+    assert "uptime" in shown
+    assert "vcpus" not in shown  # dropped at 2.88
+    assert call(admin, "GET", "/os-hypervisors/fake-compute-1", microversion="2.88").status_code == 400
+    old = call(admin, "GET", "/os-hypervisors/detail").json()["hypervisors"][0]
+    assert (old["id"], old["running_vms"], old["cpu_info"]) == (1, 0, "{}")
+    services = call(admin, "GET", "/os-services", microversion="2.11").json()["services"]
+    assert [(s["binary"], s["zone"], s["forced_down"]) for s in services] == [
+        ("nova-conductor", "internal", False),
+        ("nova-scheduler", "internal", False),
+        ("nova-compute", "nova", False),
+    ]
+    assert call(admin, "GET", "/os-services?binary=nova-compute").json()["services"][0]["id"] == 3
+
+
+def test_extensions_list_nova_legacy_entries(member):
+    extensions = call(member, "GET", "/extensions").json()["extensions"]
+    keypairs = next(e for e in extensions if e["alias"] == "os-keypairs")
+    assert keypairs["namespace"] == "http://docs.openstack.org/compute/ext/fake_xml"
+    assert call(member, "GET", "/extensions/os-keypairs").json()["extension"] == keypairs
+    assert call(member, "GET", "/extensions/nope").status_code == 404

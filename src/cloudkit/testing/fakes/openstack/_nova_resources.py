@@ -1,5 +1,5 @@
 """Nova's resource APIs beside servers: flavors (manage, access, extra specs), keypairs, limits, quota sets,
-availability zones, aggregates and server groups.
+availability zones, aggregates, server groups; and the read-only hypervisors, services and extensions.
 
 Wire facts follow Nova's API reference and its controllers (nova/api/openstack/compute/): the policy
 defaults (an admin manages flavors, aggregates and quotas; a member gets ``403 Policy doesn't allow
@@ -29,6 +29,7 @@ from cloudkit.testing.fakes.openstack._state import (
     Json,
     Keypair,
     ServerGroup,
+    uuid5,
 )
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
@@ -987,3 +988,145 @@ def delete_server_group(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str,
     """``DELETE /os-server-groups/{id}``: 204."""
     del cloud.state.server_groups[_server_group(cloud, ctx, params["id"]).id]
     return empty(204)
+
+
+# ================================================================================== hypervisors, services
+# assumption: the one host's size (a small devstack VM); boot-from-volume servers use none of its disk
+_HOST_VCPUS, _HOST_RAM_MB, _HOST_DISK_GB = 16, 32768, 400
+_SERVICES = (("nova-conductor", "internal"), ("nova-scheduler", "internal"), ("nova-compute", None))
+
+
+def _hypervisor_id(ctx: Ctx) -> str | int:
+    return uuid5(f"hypervisor:{HOST}") if ctx.at_least(2, 53) else 1
+
+
+def _service_id(ctx: Ctx, binary: str) -> str | int:
+    number = next(n for n, (name, _) in enumerate(_SERVICES, 1) if name == binary)
+    return uuid5(f"service:{HOST}:{binary}") if ctx.at_least(2, 53) else number
+
+
+def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> Json:
+    view: Json = {"id": _hypervisor_id(ctx), "hypervisor_hostname": HOST, "state": "up", "status": "enabled"}
+    servers = sorted(cloud.state.servers.values(), key=lambda s: s.seq)
+    if detail:
+        view.update(
+            {
+                "host_ip": "127.0.0.1",
+                "hypervisor_type": "QEMU",
+                "hypervisor_version": 8002002,
+                "service": {"host": HOST, "id": _service_id(ctx, "nova-compute"), "disabled_reason": None},
+            }
+        )
+        if ctx.at_least(2, 88):
+            view["uptime"] = None  # assumption: the libvirt driver's uptime text is not modeled
+        else:  # the resource figures Nova dropped at 2.88
+            flavors = [cloud.state.flavors.get(s.flavor_id) for s in servers]
+            vcpus_used = sum(f.vcpus for f in flavors if f is not None)
+            ram_used = 512 + sum(f.ram for f in flavors if f is not None)  # Nova reserves 512 MB
+            view.update(
+                {
+                    "cpu_info": {} if ctx.at_least(2, 28) else "{}",
+                    "current_workload": 0,
+                    "disk_available_least": _HOST_DISK_GB,
+                    "free_disk_gb": _HOST_DISK_GB,
+                    "free_ram_mb": _HOST_RAM_MB - ram_used,
+                    "local_gb": _HOST_DISK_GB,
+                    "local_gb_used": 0,
+                    "memory_mb": _HOST_RAM_MB,
+                    "memory_mb_used": ram_used,
+                    "running_vms": len(servers),
+                    "vcpus": _HOST_VCPUS,
+                    "vcpus_used": vcpus_used,
+                }
+            )
+    if ctx.at_least(2, 53) and as_bool(req.arg("with_servers") or "0"):
+        view["servers"] = [{"name": f"instance-{s.seq:08x}", "uuid": s.id} for s in servers]
+    return view
+
+
+def list_hypervisors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    """``GET /os-hypervisors`` and ``/detail`` (admin): the one compute host."""
+    _require_admin(ctx, "os-hypervisors:list")
+    pattern = req.arg("hypervisor_hostname_pattern") if ctx.at_least(2, 53) else None
+    if pattern is not None and pattern not in HOST:  # Nova matches the pattern as a substring
+        raise ApiError(404, f"No hypervisor matching '{pattern}' could be found.")
+    view = _hypervisor_view(cloud, req, ctx, detail=req.path.endswith("/detail"))
+    return Reply.json(STATUS_GOOD, {"hypervisors": [view]})
+
+
+def get_hypervisor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``GET /os-hypervisors/{id}`` (admin): a uuid from 2.53, an integer before."""
+    _require_admin(ctx, "os-hypervisors:show")
+    wanted = params["id"]
+    if ctx.at_least(2, 53) and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", wanted):
+        raise ApiError(400, f"Invalid uuid {wanted}")
+    if wanted != str(_hypervisor_id(ctx)):
+        raise ApiError(404, f"Hypervisor with ID '{wanted}' could not be found.")
+    return Reply.json(STATUS_GOOD, {"hypervisor": _hypervisor_view(cloud, req, ctx, detail=True)})
+
+
+def list_services(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    """``GET /os-services`` (admin): the conductor, the scheduler and the compute service of the host."""
+    _require_admin(ctx, "os-services:list")
+    services: list[Json] = []
+    for binary, zone in _SERVICES:
+        if req.arg("binary") not in (None, binary) or req.arg("host") not in (None, HOST):
+            continue
+        view: Json = {
+            "id": _service_id(ctx, binary),
+            "binary": binary,
+            "disabled_reason": None,
+            "host": HOST,
+            "state": "up",
+            "status": "enabled",
+            "updated_at": _db_time(cloud, cloud.now()),
+            "zone": zone or _host_zone(cloud, HOST),
+        }
+        if ctx.at_least(2, 11):
+            view["forced_down"] = False
+        services.append(view)
+    return Reply.json(STATUS_GOOD, {"services": services})
+
+
+# ================================================================================== extensions
+# Nova's v2.1 API still lists its legacy extensions, each with this namespace and date; assumption: the
+# few naming what this fake serves stand for Nova's full list of about ninety.
+_EXTENSIONS = (
+    ("os-aggregates", "Aggregates", "Admin-only aggregate administration."),
+    ("os-availability-zone", "AvailabilityZone", "1. Add availability_zone to the Create Server API."),
+    ("os-extended-volumes", "ExtendedVolumes", "Extended Volumes support."),
+    ("os-flavor-access", "FlavorAccess", "Flavor access support."),
+    ("os-flavor-extra-specs", "FlavorExtraSpecs", "Flavors extra specs support."),
+    ("os-flavor-manage", "FlavorManage", "Flavor create/delete API support."),
+    ("os-hypervisors", "Hypervisors", "Admin-only hypervisor administration."),
+    ("os-keypairs", "Keypairs", "Keypair Support."),
+    ("os-quota-sets", "Quotas", "Quotas management support."),
+    ("os-server-groups", "ServerGroups", "Server group support."),
+    ("os-server-tags", "ServerTags", "Server tags support."),
+    ("os-services", "Services", "Services support."),
+    ("os-volumes", "Volumes", "Volumes support."),
+)
+
+
+def _extension_view(alias: str, name: str, description: str) -> Json:
+    return {
+        "alias": alias,
+        "description": description,
+        "links": [],
+        "name": name,
+        "namespace": "http://docs.openstack.org/compute/ext/fake_xml",
+        "updated": "2014-12-03T00:00:00Z",
+    }
+
+
+def list_extensions(_cloud: Cloud, _req: Request, _ctx: Ctx, _params: dict[str, str]) -> Reply:
+    """``GET /extensions``."""
+    return Reply.json(STATUS_GOOD, {"extensions": [_extension_view(*e) for e in _EXTENSIONS]})
+
+
+def get_extension(_cloud: Cloud, _req: Request, _ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``GET /extensions/{alias}``."""
+    found = next((e for e in _EXTENSIONS if e[0] == params["alias"]), None)
+    if found is None:
+        raise ApiError(404, "The resource could not be found.")  # assumption: webob's plain 404 text
+    return Reply.json(STATUS_GOOD, {"extension": _extension_view(*found)})
