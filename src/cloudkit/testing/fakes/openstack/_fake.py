@@ -57,8 +57,9 @@ class OpenStackFake(LoopbackFake):
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
     ``admin``/``secret`` (role admin on project ``admin``) and user ``portal``/``portal-pass`` (member of
-    project ``alice``). With ``seed=True`` (the default) also flavors ``1`` m1.tiny, ``2`` m1.small,
-    ``3`` m1.medium and public images cirros-0.6.2, debian-12, ubuntu-24.04 (``min_disk`` 1, 2, 3).
+    project ``alice``). With ``seed=True`` (the default) also devstack's flavors ``1`` m1.tiny, ``2``
+    m1.small, ``3`` m1.medium, ``4`` m1.large, ``5`` m1.xlarge and public images cirros-0.6.2, debian-12,
+    ubuntu-24.04 (``min_disk`` 1, 2, 3).
     Seed ids are fixed (uuid5); resources made over the wire get uuid4 ids.
 
     Boot: as Nova, a server boots from an image (``imageRef``, a local disk: no volume) or from a volume

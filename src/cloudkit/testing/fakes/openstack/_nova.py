@@ -1,6 +1,8 @@
 """Nova (compute v2.1 with microversions) of the OpenStack fake: versions, flavors, servers.
 
-Server actions and volume attachments are in `_nova_actions`; their routes are here, in one table.
+Server actions and volume attachments are in `_nova_actions`, the other resources (flavor management,
+keypairs, limits, quota sets, zones, aggregates, server groups) in `_nova_resources`; their routes are
+here, in one table.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import re
 import secrets
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
 from cloudkit.testing.fakes.openstack import _nova_images as images
 from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
+from cloudkit.testing.fakes.openstack import _nova_resources as resources
 from cloudkit.testing.fakes.openstack import _nova_tags as tags
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
+from cloudkit.testing.fakes.openstack._nova_resources import flavor_view
 from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image, Json, Server, hex5
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
@@ -90,59 +95,22 @@ def _versions(cloud: Cloud) -> list[Json]:
 
 
 # ================================================================================== flavors
-def flavor_view(cloud: Cloud, flavor: Flavor, ctx: Ctx, *, detail: bool) -> Json:
-    """A flavor as Nova shows it at the caller's microversion."""
-    links = [
-        {"rel": "self", "href": f"{cloud.base_url}/compute/v2.1/flavors/{flavor.id}"},
-        {"rel": "bookmark", "href": f"{cloud.base_url}/compute/flavors/{flavor.id}"},
-    ]
-    view: Json = {"id": flavor.id, "name": flavor.name, "links": links}
-    if ctx.at_least(2, 55):
-        view["description"] = None
-    if not detail:
-        return view
-    view.update(
-        {
-            "ram": flavor.ram,
-            "vcpus": flavor.vcpus,
-            "disk": flavor.disk,
-            "OS-FLV-EXT-DATA:ephemeral": 0,
-            "OS-FLV-DISABLED:disabled": False,
-            "swap": 0 if ctx.at_least(2, 75) else "",
-            "rxtx_factor": 1.0,
-            "os-flavor-access:is_public": True,
-        }
-    )
-    if ctx.at_least(2, 61):
-        view["extra_specs"] = {}
-    return view
-
-
 @ROUTES.route("GET", "/flavors")
 @ROUTES.route("GET", "/flavors/detail")
 def _list_flavors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     detail = req.path.endswith("/detail")
-    flavors = [flavor_view(cloud, f, ctx, detail=detail) for f in cloud.state.flavors.values()]
-    return Reply.json(STATUS_GOOD, {"flavors": flavors})
-
-
-def _flavor(cloud: Cloud, flavor_id: str) -> Flavor:
-    flavor = cloud.state.flavors.get(flavor_id)
-    if flavor is None:
-        raise ApiError(404, f"Flavor {flavor_id} could not be found.")
-    return flavor
+    flavors, marker = resources.listed_flavors(cloud, req, ctx)
+    doc: Json = {"flavors": [flavor_view(cloud, f, ctx, detail=detail) for f in flavors]}
+    if marker is not None:
+        params = {k: v[-1] for k, v in req.query.items() if k != "marker"} | {"marker": marker}
+        doc["flavors_links"] = [{"rel": "next", "href": f"{cloud.base_url}{req.path}?{urlencode(params)}"}]
+    return Reply.json(STATUS_GOOD, doc)
 
 
 @ROUTES.route("GET", "/flavors/{id}")
 def _get_flavor(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    flavor = _flavor(cloud, params["id"])
+    flavor = resources.visible_flavor(cloud, ctx, params["id"])
     return Reply.json(STATUS_GOOD, {"flavor": flavor_view(cloud, flavor, ctx, detail=True)})
-
-
-@ROUTES.route("GET", "/flavors/{id}/os-extra_specs")
-def _flavor_extra_specs(cloud: Cloud, _req: Request, _ctx: Ctx, params: dict[str, str]) -> Reply:
-    _flavor(cloud, params["id"])
-    return Reply.json(STATUS_GOOD, {"extra_specs": {}})
 
 
 # ================================================================================== server views
@@ -746,3 +714,41 @@ ROUTES.add("DELETE", "/servers/{id}/tags", tags.delete_server_tags)
 ROUTES.add("GET", "/servers/{id}/tags/{tag}", tags.check_server_tag)
 ROUTES.add("PUT", "/servers/{id}/tags/{tag}", tags.add_server_tag)
 ROUTES.add("DELETE", "/servers/{id}/tags/{tag}", tags.delete_server_tag)
+ROUTES.add("POST", "/flavors", resources.create_flavor)
+ROUTES.add("PUT", "/flavors/{id}", resources.update_flavor)
+ROUTES.add("DELETE", "/flavors/{id}", resources.delete_flavor)
+ROUTES.add("POST", "/flavors/{id}/action", resources.flavor_action)
+ROUTES.add("GET", "/flavors/{id}/os-flavor-access", resources.list_flavor_access)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs", resources.list_extra_specs)
+ROUTES.add("POST", "/flavors/{id}/os-extra_specs", resources.create_extra_specs)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs/{key}", resources.get_extra_spec)
+ROUTES.add("PUT", "/flavors/{id}/os-extra_specs/{key}", resources.update_extra_spec)
+ROUTES.add("DELETE", "/flavors/{id}/os-extra_specs/{key}", resources.delete_extra_spec)
+ROUTES.add("GET", "/os-keypairs", resources.list_keypairs)
+ROUTES.add("POST", "/os-keypairs", resources.create_keypair)
+ROUTES.add("GET", "/os-keypairs/{name}", resources.get_keypair)
+ROUTES.add("DELETE", "/os-keypairs/{name}", resources.delete_keypair)
+ROUTES.add("GET", "/limits", resources.limits)
+ROUTES.add("GET", "/os-quota-sets/{project}", resources.show_quota_set)
+ROUTES.add("PUT", "/os-quota-sets/{project}", resources.update_quota_set)
+ROUTES.add("DELETE", "/os-quota-sets/{project}", resources.revert_quota_set)
+ROUTES.add("GET", "/os-quota-sets/{project}/detail", resources.quota_set_detail)
+ROUTES.add("GET", "/os-quota-sets/{project}/defaults", resources.quota_set_defaults)
+ROUTES.add("GET", "/os-availability-zone", resources.availability_zones)
+ROUTES.add("GET", "/os-availability-zone/detail", resources.availability_zones)
+ROUTES.add("GET", "/os-aggregates", resources.list_aggregates)
+ROUTES.add("POST", "/os-aggregates", resources.create_aggregate)
+ROUTES.add("GET", "/os-aggregates/{id}", resources.get_aggregate)
+ROUTES.add("PUT", "/os-aggregates/{id}", resources.update_aggregate)
+ROUTES.add("DELETE", "/os-aggregates/{id}", resources.delete_aggregate)
+ROUTES.add("POST", "/os-aggregates/{id}/action", resources.aggregate_action)
+ROUTES.add("GET", "/os-server-groups", resources.list_server_groups)
+ROUTES.add("POST", "/os-server-groups", resources.create_server_group)
+ROUTES.add("GET", "/os-server-groups/{id}", resources.get_server_group)
+ROUTES.add("DELETE", "/os-server-groups/{id}", resources.delete_server_group)
+ROUTES.add("GET", "/os-hypervisors", resources.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/detail", resources.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/{id}", resources.get_hypervisor)
+ROUTES.add("GET", "/os-services", resources.list_services)
+ROUTES.add("GET", "/extensions", resources.list_extensions)
+ROUTES.add("GET", "/extensions/{alias}", resources.get_extension)
