@@ -411,7 +411,7 @@ def compare(runs: Sequence[TargetRun]) -> str:
         - `cloud.test_image.TestImage.test_a` (fake: error: NotFoundException: 404)
     """
     counts = [run.counts() for run in runs]
-    modules = sorted({m for table in counts for m in table}, key=_rank)
+    modules = sorted({m for table in counts for m in table}, key=lambda m: (_rank(m), m))
     header = " | ".join(f"{run.target}: passed / failed / error / skipped" for run in runs)
     lines = [f"| module | {header} |", "|---" * (len(runs) + 1) + "|"]
     zero = dict.fromkeys(STATUSES, 0)
