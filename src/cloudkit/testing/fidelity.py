@@ -150,6 +150,7 @@ _ASSERTION = re.compile(r"^(\w+\.)*(AssertionError|MismatchError)\b")
 # cost less here, and the lab's slowest test takes about 20 s.
 _TEST_SECONDS = "180"
 _WAIT_SECONDS = "60"
+_FOLDER_SECONDS = 1800  # a folder whose tests all hang still ends (each test has its own limit too)
 # The same image on both targets (the fake seeds cirros as qcow2, the lab as raw, so the suite's own
 # choice would differ); the flavor is the suite's choice, m1.tiny on both.
 _IMAGE = "cirros-0.6.2"
@@ -267,6 +268,7 @@ def run_target(
         folders.setdefault(folder, []).append(name)
     with tempfile.TemporaryDirectory() as work:
         config = Path(work) / "clouds.yaml"
+        config.touch(mode=0o600)  # it holds the clouds' passwords
         config.write_text(json.dumps(clouds))  # JSON is YAML
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "OPENSTACKSDK_"))}
         env |= {
@@ -286,6 +288,7 @@ def run_target(
                 env=env,
                 capture_output=True,
                 check=False,
+                timeout=_FOLDER_SECONDS,
             )
             found = parse_subunit(stream.stdout)
             if not found:
