@@ -279,21 +279,7 @@ def run_target(
         }
         for folder, names in folders.items():
             started = time.monotonic()
-            dotted = _PREFIX + folder.replace("/", ".")
-            pattern = rf"^{re.escape(dotted)}\.({'|'.join(names)})\."
-            where = ("--test-path", f"./openstack/tests/functional/{folder}", "--top-dir", "./")
-            stream = subprocess.run(  # noqa: S603 (this interpreter's stestr, our own arguments)
-                [sys.executable, "-m", "stestr", *where, "run", "--serial", "--subunit", pattern],
-                cwd=sdk_root,
-                env=env,
-                capture_output=True,
-                check=False,
-                timeout=_FOLDER_SECONDS,
-            )
-            found = parse_subunit(stream.stdout)
-            if not found:
-                detail = stream.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                found = [TestOutcome(f"{dotted}.{name}.load.load", "error", detail[0]) for name in names]
+            found = _run_folder(sdk_root, env, folder, names)
             outcomes.extend(found)
             run = TargetRun(target, tuple(found))
             for module, row in run.counts().items():
@@ -301,6 +287,29 @@ def run_target(
                 say(f"{target:4} {module:38} {summary}")
             say(f"{target:4} {folder}: {time.monotonic() - started:.0f} s")
     return TargetRun(target, tuple(outcomes))
+
+
+def _run_folder(sdk_root: Path, env: dict[str, str], folder: str, names: list[str]) -> list[TestOutcome]:
+    """One stestr run of a folder's chosen modules; a module that reported nothing is one error."""
+    dotted = _PREFIX + folder.replace("/", ".")
+    pattern = rf"^{re.escape(dotted)}\.({'|'.join(names)})\."
+    where = ("--test-path", f"./openstack/tests/functional/{folder}", "--top-dir", "./")
+    try:
+        stream = subprocess.run(  # noqa: S603 (this interpreter's stestr, our own arguments)
+            [sys.executable, "-m", "stestr", *where, "run", "--serial", "--subunit", pattern],
+            cwd=sdk_root,
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=_FOLDER_SECONDS,
+        )
+        found, why = parse_subunit(stream.stdout), stream.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired as late:  # what finished before the limit still counts
+        found, why = parse_subunit(late.stdout or b""), f"the folder ran past {_FOLDER_SECONDS} s"
+    reported = {o.module for o in found}
+    last = why.strip().splitlines()[-1:] or ["no output"]
+    missing = [name for name in names if f"{folder}/{name}" not in reported]
+    return found + [TestOutcome(f"{dotted}.{name}.load.load", "error", last[0]) for name in missing]
 
 
 def parse_subunit(stream: bytes) -> list[TestOutcome]:
