@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from cloudkit.testing.fakes._kit import Fault, LoopbackFake, Reply, Request
-from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _nova
+from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _neutron, _nova
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Options
 from cloudkit.testing.fakes.openstack._envelopes import (
     SECRET_HEADERS,
@@ -34,6 +34,7 @@ _SERVICES: dict[str, Callable[[Cloud, Request], Reply]] = {
     "compute": _nova.serve,
     "volume": _cinder.serve,
     "image": _glance.serve,
+    "network": _neutron.serve,
 }
 
 
@@ -49,6 +50,8 @@ def service_of(path: str) -> ServiceName:
         ('volume', 'other')
     """
     first = path.strip("/").split("/", 1)[0]
+    if first == "networking":  # Neutron's endpoint, as devstack names it
+        return "network"
     return first if first in ("identity", "compute", "volume", "image") else "other"  # type: ignore[return-value]
 
 
