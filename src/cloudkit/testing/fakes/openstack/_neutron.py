@@ -1,19 +1,22 @@
 """Neutron (network v2.0) of the OpenStack fake: the versions document and the one route table.
 
 Modelled on Neutron 29 with ML2 and the ``router`` and ``auto_allocate`` service plugins, without
-agents (as the lab runs it). Networks, subnets and ports are in `_neutron_core`, routers, floating IPs,
-auto-allocation, security groups, subnet pools, extensions and quotas in `_neutron_l3`, the records and
+agents (as the lab runs it). Networks and subnets (and the views, lists and errors) are in
+`_neutron_core`, ports and security groups in `_neutron_ports`, routers, floating IPs, auto-allocation,
+subnet pools, extensions and quotas in `_neutron_l3`, the records and
 the devstack seed (``public``, ``shared-default-subnetpool-v4``) in `_neutron_state`.
 """
 
 from __future__ import annotations
 
 from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss
-from cloudkit.testing.fakes.openstack import _neutron_l3
+from cloudkit.testing.fakes.openstack import _neutron_l3, _neutron_ports
 from cloudkit.testing.fakes.openstack._cloud import Cloud
-from cloudkit.testing.fakes.openstack._neutron_core import ROUTES, NeutronError, ensure_default_group, fail
+from cloudkit.testing.fakes.openstack._neutron_core import ROUTES, NeutronError, fail
+from cloudkit.testing.fakes.openstack._neutron_ports import ensure_default_group
 from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError
 
+_neutron_ports.register(ROUTES)
 _neutron_l3.register(ROUTES)
 
 

@@ -1,5 +1,5 @@
 """Neutron's router plugin and friends in the OpenStack fake: routers, floating IPs, auto-allocation,
-security groups, subnet pools, the extension list and quotas.
+subnet pools, the extension list and quotas.
 
 No L3 agent runs (as in the lab): routers answer ``ACTIVE`` and floating IPs stay ``DOWN``, but an
 association still needs a router that joins the port's subnet to the floating network, as Neutron checks.
@@ -12,14 +12,11 @@ import importlib.resources
 import json
 
 from cloudkit.testing.fakes._kit import Reply, Request
-from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, Handler, Routes
+from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, Routes
 from cloudkit.testing.fakes.openstack._neutron_core import (
-    add_rule,
     apply_update,
     body_item,
-    create_port,
     create_subnet,
-    delete_port,
     fail,
     find,
     listing,
@@ -29,6 +26,7 @@ from cloudkit.testing.fakes.openstack._neutron_core import (
     shown,
     state_of,
 )
+from cloudkit.testing.fakes.openstack._neutron_ports import create_port, delete_port
 from cloudkit.testing.fakes.openstack._neutron_state import Json, network_doc, touch
 from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, as_bool
 
@@ -449,65 +447,6 @@ def auto_allocate(cloud: Cloud, ctx: Ctx, project: str) -> str:
     return str(network["id"])
 
 
-# ================================================================================== security groups
-def _create_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    item = body_item(req, "security_group")
-    project = project_of(ctx, item, "create_security_group")
-    record: Json = {
-        "name": str(item.get("name", "")),
-        "tenant_id": project,
-        "project_id": project,
-        "description": str(item.get("description", "")),
-        "security_group_rules": [],
-        "stateful": bool(item.get("stateful", True)),
-        "shared": False,
-    }
-    state_of(cloud).add("security_groups", record, cloud.now())
-    for ethertype in ("IPv4", "IPv6"):
-        add_rule(cloud, record, {"direction": "egress", "ethertype": ethertype})
-    return shown(cloud, req, ctx, "security_groups", record, status=201)
-
-
-def _delete_group(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    record = find(cloud, ctx, "security_groups", params["id"])
-    state = state_of(cloud)
-    if any(record["id"] in p["security_groups"] for p in state.table("ports").values()):
-        raise fail(409, "SecurityGroupInUse", f"Security Group {record['id']} in use.")
-    if record["name"] == "default" and not ctx.is_admin:
-        raise fail(
-            409,
-            "SecurityGroupCannotRemoveDefault",
-            "Insufficient rights for removing default security group.",
-        )
-    for rule in record["security_group_rules"]:
-        state.table("security_group_rules").pop(rule["id"], None)
-    del state.table("security_groups")[record["id"]]
-    return Reply(204)
-
-
-def _create_rule(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    item = body_item(req, "security_group_rule")
-    group = find(cloud, ctx, "security_groups", str(item.get("security_group_id") or ""))
-    if item.get("direction") not in ("ingress", "egress"):
-        raise fail(
-            400,
-            "HTTPBadRequest",
-            f"Invalid input for direction. Reason: {item.get('direction')} is not in valid_values.",
-        )
-    record = add_rule(cloud, group, item)
-    return shown(cloud, req, ctx, "security_group_rules", record, status=201)
-
-
-def _delete_rule(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    record = find(cloud, ctx, "security_group_rules", params["id"])
-    state = state_of(cloud)
-    group = state.table("security_groups").get(record["security_group_id"])
-    if group is not None:
-        group["security_group_rules"] = [r for r in group["security_group_rules"] if r["id"] != record["id"]]
-    del state.table("security_group_rules")[record["id"]]
-    return Reply(204)
-
-
 # ================================================================================== pools, extensions, quotas
 def _create_pool(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     item = body_item(req, "subnetpool")
@@ -571,26 +510,13 @@ def _show_quota(_cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) 
 
 def register(routes: Routes) -> None:
     """Add this module's resources to Neutron's route table."""
-
-    def simple(kind: str) -> tuple[Handler, Handler]:
-        def list_(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-            return listing(cloud, req, ctx, kind)
-
-        def show(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-            return shown(cloud, req, ctx, kind, find(cloud, ctx, kind, params["id"]))
-
-        return list_, show
-
     for kind, create, update, delete in (
         ("routers", _create_router, _update_router, _delete_router),
         ("floatingips", _create_floating_ip, _update_floating_ip, _delete_floating_ip),
-        ("security_groups", _create_group, None, _delete_group),
-        ("security_group_rules", _create_rule, None, _delete_rule),
         ("subnetpools", _create_pool, None, _delete_pool),
     ):
-        list_, show = simple(kind)
-        routes.add("GET", f"/{kind}", list_)
-        routes.add("GET", f"/{kind}/{{id}}", show)
+        routes.add("GET", f"/{kind}", functools.partial(_list, kind))
+        routes.add("GET", f"/{kind}/{{id}}", functools.partial(_show, kind))
         routes.add("POST", f"/{kind}", create)
         routes.add("DELETE", f"/{kind}/{{id}}", delete)
         if update is not None:
@@ -601,3 +527,11 @@ def register(routes: Routes) -> None:
     routes.add("GET", "/extensions", _list_extensions)
     routes.add("GET", "/extensions/{alias}", _show_extension)
     routes.add("GET", "/quotas/{project}", _show_quota)
+
+
+def _list(kind: str, cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    return listing(cloud, req, ctx, kind)
+
+
+def _show(kind: str, cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    return shown(cloud, req, ctx, kind, find(cloud, ctx, kind, params["id"]))

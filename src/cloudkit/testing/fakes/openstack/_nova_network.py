@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx
 from cloudkit.testing.fakes.openstack._neutron_core import (
     NeutronError,
-    bind_port,
-    create_port,
-    delete_port,
     network_visible,
     port_visible,
     state_of,
 )
 from cloudkit.testing.fakes.openstack._neutron_l3 import auto_allocate
+from cloudkit.testing.fakes.openstack._neutron_ports import bind_port, create_port, delete_port
 from cloudkit.testing.fakes.openstack._neutron_state import COMPUTE_HOST, Json, touch
 from cloudkit.testing.fakes.openstack._state import Server
 from cloudkit.testing.fakes.openstack._wire import ApiError
