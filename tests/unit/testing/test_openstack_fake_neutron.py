@@ -323,3 +323,16 @@ def test_openstacksdk_cloud_layer_adds_a_floating_ip_to_an_auto_server(fake):
     assert [ip.status for ip in conn.network.ips()] == ["DOWN"]
     assert conn.delete_server("s", wait=True, delete_ips=True)
     assert list(conn.network.ips()) == []
+
+
+def test_the_default_group_is_made_on_first_network_or_group_use_only(member, admin):
+    def default_groups() -> list[str]:
+        groups = admin.net("GET", f"/security_groups?project_id={admin.project_id}").json()["security_groups"]
+        everyone = admin.net("GET", "/security_groups?name=default").json()["security_groups"]
+        assert [g["project_id"] for g in groups] == [admin.project_id]
+        return [g["project_id"] for g in everyone]
+
+    member.net("GET", "/networks")  # a read of networks makes nothing
+    assert default_groups() == [admin.project_id]
+    member.make("networks", name="n")  # a network create does (Neutron's BEFORE_CREATE handler)
+    assert sorted(default_groups()) == sorted([admin.project_id, member.project_id])

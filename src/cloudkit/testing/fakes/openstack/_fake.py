@@ -1,4 +1,4 @@
-"""`OpenStackFake`: the facade over the cloud state and the four services' handlers."""
+"""`OpenStackFake`: the facade over the cloud state and the five services' handlers."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _no_service(_cloud: Cloud, _req: Request) -> Reply:
 
 
 def service_of(path: str) -> ServiceName:
-    """The service a path belongs to, by its first segment.
+    """The service a path belongs to, by its first segment (``/networking`` is the ``network`` service).
 
     Example:
         >>> service_of("/volume/v3/p/volumes"), service_of("/metrics")
@@ -56,7 +56,7 @@ def service_of(path: str) -> ServiceName:
 
 
 class OpenStackFake(LoopbackFake):
-    """Keystone, Nova, Cinder and Glance subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
+    """Keystone, Nova, Cinder, Glance and Neutron subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
     ``admin``/``secret`` (role admin on project ``admin``) and user ``portal``/``portal-pass`` (member of
@@ -78,7 +78,7 @@ class OpenStackFake(LoopbackFake):
     Faults: `inject` takes the one ``Fault`` of every fake; an ``error`` is answered in the service's
     own envelope (``Fault.wsrep`` as each service shows a Galera node that is not ready). The service
     of a request (``FaultMatch.service``, ``Call.service``) is ``identity``, ``compute``, ``volume``,
-    ``image`` (or ``other``).
+    ``image``, ``network`` (or ``other``).
 
     Example:
         >>> import httpx

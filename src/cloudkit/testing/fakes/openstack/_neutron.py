@@ -13,7 +13,6 @@ from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss
 from cloudkit.testing.fakes.openstack import _neutron_l3, _neutron_ports
 from cloudkit.testing.fakes.openstack._cloud import Cloud
 from cloudkit.testing.fakes.openstack._neutron_core import ROUTES, NeutronError, fail
-from cloudkit.testing.fakes.openstack._neutron_ports import ensure_default_group
 from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError
 
 _neutron_ports.register(ROUTES)
@@ -33,8 +32,6 @@ def serve(cloud: Cloud, req: Request) -> Reply:
     try:
         if rest == "":
             return _resources(cloud)
-        # Neutron makes a project's default security group the first time the project uses the API.
-        ensure_default_group(cloud, ctx.project_id)
         try:
             handler, params = ROUTES.resolve(req.method, rest.removesuffix(".json"))
         except RouteMiss as miss:

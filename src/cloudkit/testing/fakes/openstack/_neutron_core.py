@@ -263,6 +263,7 @@ def _create_network(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str
     for key in ("admin_state_up", "description", "mtu", "port_security_enabled"):
         if key in item:
             record[key] = item[key]
+    ensure_default_group(cloud, project)
     state_of(cloud).add("networks", record, cloud.now())
     return shown(cloud, req, ctx, "networks", record, status=201)
 
@@ -451,3 +452,60 @@ def _delete_subnet(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
         network["subnets"].remove(record["id"])
         touch(network, cloud.now())
     return Reply(204)
+
+
+# ================================================================================== default security groups
+def ensure_default_group(cloud: Cloud, project_id: str) -> str:
+    """The project's ``default`` security group, made on first use as Neutron does; its id."""
+    state = state_of(cloud)
+    if not project_id:
+        return ""
+    for group in state.table("security_groups").values():
+        if group["project_id"] == project_id and group["name"] == "default":
+            return str(group["id"])
+    now = cloud.now()
+    group = state.add(
+        "security_groups",
+        {
+            "name": "default",
+            "tenant_id": project_id,
+            "project_id": project_id,
+            "description": "Default security group",
+            "security_group_rules": [],
+            "stateful": True,
+            "shared": False,
+        },
+        now,
+    )
+    for direction, ethertype in (
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
+        ("ingress", "IPv4"),
+        ("ingress", "IPv6"),
+    ):
+        remote = group["id"] if direction == "ingress" else None
+        add_rule(cloud, group, {"direction": direction, "ethertype": ethertype, "remote_group_id": remote})
+    return str(group["id"])
+
+
+def add_rule(cloud: Cloud, group: Json, item: Json) -> Json:
+    """A rule of ``group`` (its document is also embedded in the group's ``security_group_rules``)."""
+    rule: Json = {
+        "tenant_id": group["project_id"],
+        "project_id": group["project_id"],
+        "security_group_id": group["id"],
+        "direction": item.get("direction"),
+        "ethertype": item.get("ethertype") or "IPv4",
+        "protocol": item.get("protocol"),
+        "port_range_min": item.get("port_range_min"),
+        "port_range_max": item.get("port_range_max"),
+        "remote_ip_prefix": item.get("remote_ip_prefix"),
+        "remote_group_id": item.get("remote_group_id"),
+        "remote_address_group_id": item.get("remote_address_group_id"),
+        "normalized_cidr": item.get("remote_ip_prefix"),
+        "belongs_to_default_sg": group["name"] == "default",
+        "description": str(item.get("description") or ""),
+    }
+    record = state_of(cloud).add("security_group_rules", rule, cloud.now())
+    group["security_group_rules"].append({k: v for k, v in record.items() if not k.startswith("_")})
+    return record

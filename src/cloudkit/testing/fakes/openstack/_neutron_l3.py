@@ -268,7 +268,6 @@ def _create_floating_ip(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
         "fixed_ip_address": None,
         "status": "DOWN",  # no L3 agent reports it ACTIVE
         "port_details": None,
-        "qos_network_policy_id": None,
         "description": str(item.get("description", "")),
     }
     asked = [{"ip_address": item["floating_ip_address"]}] if item.get("floating_ip_address") else None

@@ -13,9 +13,11 @@ import ipaddress
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, Routes
 from cloudkit.testing.fakes.openstack._neutron_core import (
+    add_rule,
     apply_update,
     bad_request,
     body_item,
+    ensure_default_group,
     fail,
     find,
     listing,
@@ -78,11 +80,8 @@ def create_port(cloud: Cloud, network: Json, project: str, item: Json) -> Json:
         "binding:host_id": "",
         "binding:vif_type": "unbound",
         "binding:vif_details": {},
-        "ip_allocation": "immediate",
-        "propagate_uplink_status": False,
         "numa_affinity_policy": None,
         "device_profile": None,
-        "mac_override": None,
     }
     if "description" in item:
         record["description"] = item["description"]
@@ -164,6 +163,7 @@ def _subnet_for(subnets: list[Json], entry: Json, network_id: str) -> Json:
 def _update_port(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     record = find(cloud, ctx, "ports", params["id"])
     item = body_item(req, "port")
+    ensure_default_group(cloud, record["project_id"])
     host = item.pop("binding:host_id", None)
     if host is not None and not ctx.is_admin:
         raise policy_refusal("update_port:binding:host_id")
@@ -208,67 +208,11 @@ def delete_port(cloud: Cloud, port: Json) -> None:
             touch(fip, cloud.now())
 
 
-# ================================================================================== default security groups
-def ensure_default_group(cloud: Cloud, project_id: str) -> str:
-    """The project's ``default`` security group, made on first use as Neutron does; its id."""
-    state = state_of(cloud)
-    if not project_id:
-        return ""
-    for group in state.table("security_groups").values():
-        if group["project_id"] == project_id and group["name"] == "default":
-            return str(group["id"])
-    now = cloud.now()
-    group = state.add(
-        "security_groups",
-        {
-            "name": "default",
-            "tenant_id": project_id,
-            "project_id": project_id,
-            "description": "Default security group",
-            "security_group_rules": [],
-            "stateful": True,
-            "shared": False,
-        },
-        now,
-    )
-    for direction, ethertype in (
-        ("egress", "IPv4"),
-        ("egress", "IPv6"),
-        ("ingress", "IPv4"),
-        ("ingress", "IPv6"),
-    ):
-        remote = group["id"] if direction == "ingress" else None
-        add_rule(cloud, group, {"direction": direction, "ethertype": ethertype, "remote_group_id": remote})
-    return str(group["id"])
-
-
-def add_rule(cloud: Cloud, group: Json, item: Json) -> Json:
-    """A rule of ``group`` (its document is also embedded in the group's ``security_group_rules``)."""
-    rule: Json = {
-        "tenant_id": group["project_id"],
-        "project_id": group["project_id"],
-        "security_group_id": group["id"],
-        "direction": item.get("direction"),
-        "ethertype": item.get("ethertype") or "IPv4",
-        "protocol": item.get("protocol"),
-        "port_range_min": item.get("port_range_min"),
-        "port_range_max": item.get("port_range_max"),
-        "remote_ip_prefix": item.get("remote_ip_prefix"),
-        "remote_group_id": item.get("remote_group_id"),
-        "remote_address_group_id": item.get("remote_address_group_id"),
-        "normalized_cidr": item.get("remote_ip_prefix"),
-        "belongs_to_default_sg": group["name"] == "default",
-        "description": str(item.get("description") or ""),
-    }
-    record = state_of(cloud).add("security_group_rules", rule, cloud.now())
-    group["security_group_rules"].append({k: v for k, v in record.items() if not k.startswith("_")})
-    return record
-
-
 # ================================================================================== security groups
 def _create_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     item = body_item(req, "security_group")
     project = project_of(ctx, item, "create_security_group")
+    ensure_default_group(cloud, project)
     record: Json = {
         "name": str(item.get("name", "")),
         "tenant_id": project,
@@ -331,14 +275,23 @@ def register(routes: Routes) -> None:
     routes.add("POST", "/ports", _create_port)
     routes.add("PUT", "/ports/{id}", _update_port)
     routes.add("DELETE", "/ports/{id}", _delete_port)
+    routes.add("GET", "/security_groups", _list_groups)
     for kind, create, delete in (
         ("security_groups", _create_group, _delete_group),
         ("security_group_rules", _create_rule, _delete_rule),
     ):
-        routes.add("GET", f"/{kind}", functools.partial(_list, kind))
+        if kind != "security_groups":
+            routes.add("GET", f"/{kind}", functools.partial(_list, kind))
         routes.add("GET", f"/{kind}/{{id}}", functools.partial(_show, kind))
         routes.add("POST", f"/{kind}", create)
         routes.add("DELETE", f"/{kind}/{{id}}", delete)
+
+
+def _list_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    # Neutron makes the project's default group when its groups are listed (the filter's project or
+    # the caller's), as on a network or port create
+    ensure_default_group(cloud, req.arg("project_id") or req.arg("tenant_id") or ctx.project_id)
+    return listing(cloud, req, ctx, "security_groups")
 
 
 def _list(kind: str, cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:

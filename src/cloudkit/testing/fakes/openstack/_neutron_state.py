@@ -163,7 +163,6 @@ def subnet_doc(project_id: str, network_id: str, name: str, cidr: str, *, ip_ver
         "allocation_pools": default_pools(str(network), gateway),
         "host_routes": [],
         "dns_nameservers": [],
-        "dns_publish_fixed_ip": False,
         "service_types": [],
         "router:external": False,
     }
