@@ -336,3 +336,36 @@ def test_the_default_group_is_made_on_first_network_or_group_use_only(member, ad
     assert default_groups() == [admin.project_id]
     member.make("networks", name="n")  # a network create does (Neutron's BEFORE_CREATE handler)
     assert sorted(default_groups()) == sorted([admin.project_id, member.project_id])
+
+
+def test_auto_takes_the_one_project_network_and_refuses_two(member):
+    network = member.make("networks", name="only")
+    member.make("subnets", network_id=network["id"], ip_version=4, cidr="10.5.0.0/24")
+    server_id = member.boot("auto")
+    assert list(member.nova("GET", f"/servers/{server_id}").json()["server"]["addresses"]) == ["only"]
+    member.make("networks", name="second")
+    body = {"name": "x", "flavorRef": "1", "imageRef": member.fake.image_ids()[0], "networks": "auto"}
+    ambiguous = member.nova("POST", "/servers", json={"server": body})
+    assert ambiguous.status_code == 409
+    assert ambiguous.json()["conflictingRequest"]["message"].startswith(
+        "More than one possible network found."
+    )
+
+
+def test_before_2_37_a_server_without_networks_and_no_project_network_gets_none(member):
+    body = {"name": "old", "flavorRef": "1", "imageRef": member.fake.image_ids()[0]}
+    headers = {"X-Auth-Token": member.token, "OpenStack-API-Version": "compute 2.36"}
+    reply = member.http.post(
+        f"{member.fake.url}/compute/v2.1/servers", json={"server": body}, headers=headers
+    )
+    assert reply.status_code == 202
+    server_id = reply.json()["server"]["id"]
+    assert member.nova("GET", f"/servers/{server_id}").json()["server"]["addresses"] == {}
+    assert member.net("GET", "/networks?name=auto_allocated_network").json()["networks"] == []
+
+
+def test_a_member_may_not_pick_a_floating_address(member, admin):
+    asked = {"floating_network_id": public_id(member), "floating_ip_address": "172.24.4.77"}
+    refused = member.net("POST", "/floatingips", json={"floatingip": asked})
+    assert (refused.status_code, refused.json()["NeutronError"]["type"]) == (403, "PolicyNotAuthorized")
+    assert admin.make("floatingips", **asked)["floating_ip_address"] == "172.24.4.77"

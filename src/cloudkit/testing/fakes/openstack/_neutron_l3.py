@@ -259,6 +259,8 @@ def _create_floating_ip(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
             f"Bad floatingip request: Network {network_id} is not a valid external network.",
         )
     project = project_of(ctx, item, "create_floatingip")
+    if item.get("floating_ip_address") and not ctx.is_admin:
+        raise policy_refusal("create_floatingip:floating_ip_address")
     record: Json = {
         "tenant_id": project,
         "project_id": project,

@@ -41,7 +41,9 @@ def plan_networks(cloud: Cloud, spec: Json, ctx: Ctx) -> NetworkPlan:
     if networks is None:
         if ctx.at_least(2, 37):
             raise ApiError(400, "Invalid input for field/attribute server. 'networks' is a required property")
-        networks = "auto"
+        # before 2.37 Nova takes the project's one network, and boots without a network when it has
+        # none (auto-allocation needs an explicit "auto")
+        return _plan_auto(cloud, ctx, NetworkPlan(), allocate=False)
     if isinstance(networks, str):
         if not ctx.at_least(2, 37) or networks not in ("none", "auto"):
             raise ApiError(400, f"Invalid input for field/attribute networks. Value: {networks}.")
@@ -60,7 +62,7 @@ def plan_networks(cloud: Cloud, spec: Json, ctx: Ctx) -> NetworkPlan:
     return plan
 
 
-def _plan_auto(cloud: Cloud, ctx: Ctx, plan: NetworkPlan) -> NetworkPlan:
+def _plan_auto(cloud: Cloud, ctx: Ctx, plan: NetworkPlan, *, allocate: bool = True) -> NetworkPlan:
     # nova/network/neutron.py: the project's own networks and the shared ones, external ones aside
     available = [
         n
@@ -73,8 +75,8 @@ def _plan_auto(cloud: Cloud, ctx: Ctx, plan: NetworkPlan) -> NetworkPlan:
             "More than one possible network found. Specify network ID(s) to select which one(s) to "
             "connect to.",
         )
-    if available:
-        plan.requests.append(("network", available[0]["id"], None))
+    if available or not allocate:
+        plan.requests.extend(("network", n["id"], None) for n in available)
         return plan
     defaults = state_of(cloud).table("networks").values()
     has_default = any(n["router:external"] and n["is_default"] for n in defaults)
@@ -112,6 +114,8 @@ def _plan_port(cloud: Cloud, ctx: Ctx, plan: NetworkPlan, port_id: str) -> None:
 
 def plug(cloud: Cloud, server: Server, plan: NetworkPlan, ctx: Ctx) -> None:
     """Make or take the server's ports (unbound until the build ends), in the order asked."""
+    # assumption: made when the create is accepted (a real Nova's compute makes them during the
+    # build); with the fake's build this is not observable before the server leaves BUILD
     state = state_of(cloud)
     requests = list(plan.requests)
     try:
