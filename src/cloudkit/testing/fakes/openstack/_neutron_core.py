@@ -507,5 +507,7 @@ def add_rule(cloud: Cloud, group: Json, item: Json) -> Json:
         "description": str(item.get("description") or ""),
     }
     record = state_of(cloud).add("security_group_rules", rule, cloud.now())
-    group["security_group_rules"].append({k: v for k, v in record.items() if not k.startswith("_")})
+    stamp = iso(cloud.wall(record["_created"]), style="nova")
+    embedded = {k: v for k, v in record.items() if not k.startswith("_") and k != "tags"}
+    group["security_group_rules"].append({**embedded, "created_at": stamp, "updated_at": stamp})
     return record
