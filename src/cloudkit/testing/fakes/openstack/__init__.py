@@ -1,15 +1,16 @@
-"""A stateful OpenStack (Keystone, Nova, Cinder, Glance) on loopback that openstacksdk talks to unchanged.
+"""A stateful OpenStack (Keystone, Nova, Cinder, Glance, Neutron) on loopback that openstacksdk talks to.
 
 `OpenStackFake` serves subsets of Keystone v3, Nova (compute v2.1 with microversions), Cinder
-(block-storage v3) and Glance (image v2) from one HTTP server, following the wire facts of
-``research/openstack.md`` (the shared reference): JSON shapes, status codes, fault envelopes
-(``{"badRequest": {...}}``, Keystone's ``{"error": {...}}``), ``x-openstack-request-id`` on every
-answer. A token's catalog points every service at this same server::
+(block-storage v3), Glance (image v2) and Neutron (network v2.0) from one HTTP server, following the
+wire facts of ``research/openstack.md`` (the shared reference): JSON shapes, status codes, fault
+envelopes (``{"badRequest": {...}}``, Keystone's ``{"error": {...}}``, ``{"NeutronError": {...}}``),
+``x-openstack-request-id`` on every answer. A token's catalog points every service at this same server::
 
     /identity            Keystone version list (300)     /identity/v3          Keystone v3
     /compute             Nova version list               /compute/v2.1         Nova v2.1
     /volume              Cinder version list (300)       /volume/v3/{project}  Cinder v3
     /image               Glance version list (300)       /image/v2             Glance v2
+    /networking          Neutron version list            /networking/v2.0      Neutron v2.0
 
 A server boots from an image (a local disk) or from a volume, as Nova lets it;
 ``image_boot_allowed=False`` models a cloud that boots from volume only. It reproduces the upstream
@@ -31,8 +32,15 @@ Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared
 module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_nova_tags``, ``_nova_metadata``,
 ``_nova_images``, ``_nova_flavors`` and ``_nova_resources``, ``_cinder`` with ``_cinder_types``,
 ``_cinder_info``, ``_cinder_attachments``, ``_cinder_groups`` and ``_cinder_more``, ``_glance`` with
-``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, each with its routes
-built once at import), and the facade ``_fake``.
+``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, ``_neutron`` with
+``_neutron_core``, ``_neutron_ports``, ``_neutron_l3``, ``_neutron_state`` and the extension list
+``_neutron_extensions.json``, each with its routes built once at import), Nova's side of Neutron in
+``_nova_network``, and the facade ``_fake``.
+
+Neutron is Neutron 29 with ML2 and the ``router`` and ``auto_allocate`` plugins and no agents, seeded
+as devstack (the flat external network ``public``, the shared default subnet pool): a server gets a
+port on each network it names (or on the auto-allocated topology for ``"auto"``), bound ``ACTIVE`` on
+the compute host; floating IPs stay ``DOWN``.
 
 Example:
     >>> import httpx

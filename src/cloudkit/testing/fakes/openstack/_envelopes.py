@@ -1,7 +1,8 @@
 """How each OpenStack service shapes an error, shared by `OpenStackFake` and ``FaultProxy``.
 
 Nova and Cinder answer ``{"<faultName>": {"code": ..., "message": ...}}`` (nova/api/openstack/wsgi.py
-Fault), Keystone ``{"error": {"code", "title", "message"}}``, Glance webob's HTML page. `fault_reply`
+Fault), Keystone ``{"error": {"code", "title", "message"}}``, Glance webob's HTML page, Neutron
+``{"NeutronError": {"type", "message", "detail"}}``. `fault_reply`
 answers an injected ``error`` `Fault` as the service would, including the Galera ``WSREP`` 500
 (``Fault.wsrep``) each service shows in its own way (reference §6 and "Wire examples").
 
@@ -35,10 +36,10 @@ __all__ = [
     "with_request_id",
 ]
 
-ServiceName = Literal["identity", "compute", "volume", "image", "other"]
+ServiceName = Literal["identity", "compute", "volume", "image", "network", "other"]
 """The service a request belongs to, from its first path segment (``other``: none of them)."""
 
-Envelope = Literal["keystone", "nova", "glance", "plain"]
+Envelope = Literal["keystone", "nova", "glance", "neutron", "plain"]
 """The shape of an error body."""
 
 SECRET_HEADERS = frozenset({"x-auth-token", "x-subject-token", "x-service-token", "authorization"})
@@ -52,6 +53,7 @@ _ENVELOPES: dict[str, Envelope] = {
     "compute": "nova",
     "volume": "nova",
     "image": "glance",
+    "network": "neutron",
 }
 # Nova and Cinder name their fault envelope after the status (nova/api/openstack/wsgi.py Fault).
 _FAULT_NAMES = {
@@ -73,6 +75,9 @@ _NOVA_DB_ERROR = (
 )
 # assumption: Cinder's FaultWrapper answers an unexpected error with webob's generic explanation.
 _CINDER_500 = "The server has either erred or is incapable of performing the requested operation."
+_NEUTRON_500 = (
+    "Request Failed: internal server error while processing your request."  # neutron/api/v2/base.py
+)
 _KEYSTONE_500 = "An unexpected error prevented the server from fulfilling your request."
 _UNAVAILABLE = "The server is currently unavailable. Please try again at a later time."  # webob's 503 text
 
@@ -103,6 +108,10 @@ def envelope_reply(
     if envelope == "nova":
         name = _FAULT_NAMES.get(status, "computeFault")
         return Reply.json(status, {name: {"code": status, "message": message}}, headers)
+    if envelope == "neutron":
+        # Neutron names the webob exception it raised (HTTPNotFound, HTTPInternalServerError, ...).
+        kind = "HTTP" + phrase.replace(" ", "").replace("-", "")
+        return Reply.json(status, {"NeutronError": {"type": kind, "message": message, "detail": ""}}, headers)
     if envelope == "glance":
         # assumption: Glance's webob error page as served for a client that accepts anything; webob
         # escapes the explanation (a real Glance 33 shows ``Attribute &#x27;status&#x27; is read-only.``)
@@ -134,7 +143,12 @@ def fault_reply(fault: Fault, service: str) -> Reply:
     if fault.body is not None:
         reply = Reply(status, fault.body, fault.content_type)
     elif fault.code == "wsrep":
-        default = {"identity": _KEYSTONE_500, "image": _CINDER_500, "volume": _CINDER_500}
+        default = {
+            "identity": _KEYSTONE_500,
+            "image": _CINDER_500,
+            "volume": _CINDER_500,
+            "network": _NEUTRON_500,
+        }
         envelope = envelope_of(service) if service in default else "nova"
         reply = envelope_reply(envelope, status, fault.message or default.get(service, _NOVA_DB_ERROR))
     else:

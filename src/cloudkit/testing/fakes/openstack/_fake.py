@@ -1,4 +1,4 @@
-"""`OpenStackFake`: the facade over the cloud state and the four services' handlers."""
+"""`OpenStackFake`: the facade over the cloud state and the five services' handlers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from cloudkit.testing.fakes._kit import Fault, LoopbackFake, Reply, Request
-from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _nova
+from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _neutron, _nova
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Options
 from cloudkit.testing.fakes.openstack._envelopes import (
     SECRET_HEADERS,
@@ -34,6 +34,7 @@ _SERVICES: dict[str, Callable[[Cloud, Request], Reply]] = {
     "compute": _nova.serve,
     "volume": _cinder.serve,
     "image": _glance.serve,
+    "network": _neutron.serve,
 }
 
 
@@ -42,18 +43,20 @@ def _no_service(_cloud: Cloud, _req: Request) -> Reply:
 
 
 def service_of(path: str) -> ServiceName:
-    """The service a path belongs to, by its first segment.
+    """The service a path belongs to, by its first segment (``/networking`` is the ``network`` service).
 
     Example:
         >>> service_of("/volume/v3/p/volumes"), service_of("/metrics")
         ('volume', 'other')
     """
     first = path.strip("/").split("/", 1)[0]
+    if first == "networking":  # Neutron's endpoint, as devstack names it
+        return "network"
     return first if first in ("identity", "compute", "volume", "image") else "other"  # type: ignore[return-value]
 
 
 class OpenStackFake(LoopbackFake):
-    """Keystone, Nova, Cinder and Glance subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
+    """Keystone, Nova, Cinder, Glance and Neutron subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
     ``admin``/``secret`` (role admin on project ``admin``) and user ``portal``/``portal-pass`` (member of
@@ -75,7 +78,7 @@ class OpenStackFake(LoopbackFake):
     Faults: `inject` takes the one ``Fault`` of every fake; an ``error`` is answered in the service's
     own envelope (``Fault.wsrep`` as each service shows a Galera node that is not ready). The service
     of a request (``FaultMatch.service``, ``Call.service``) is ``identity``, ``compute``, ``volume``,
-    ``image`` (or ``other``).
+    ``image``, ``network`` (or ``other``).
 
     Example:
         >>> import httpx

@@ -160,6 +160,7 @@ def _catalog(base: str, project_id: str) -> list[Json]:
         ("volumev3", "cinderv3", f"{base}/volume/v3/{project_id}"),
         ("block-storage", "cinder", f"{base}/volume/v3/{project_id}"),
         ("image", "glance", f"{base}/image"),
+        ("network", "neutron", f"{base}/networking"),
     )
     return [
         {

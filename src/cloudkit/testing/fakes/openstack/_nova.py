@@ -23,6 +23,7 @@ from cloudkit.testing.fakes.openstack import _nova_actions as actions
 from cloudkit.testing.fakes.openstack import _nova_flavors as flavor_api
 from cloudkit.testing.fakes.openstack import _nova_images as images
 from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
+from cloudkit.testing.fakes.openstack import _nova_network as network
 from cloudkit.testing.fakes.openstack import _nova_resources as resources
 from cloudkit.testing.fakes.openstack import _nova_tags as tags
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
@@ -122,10 +123,10 @@ def _server_links(cloud: Cloud, server_id: str) -> list[Json]:
     ]
 
 
-def _addresses(server: Server) -> Json:
+def _addresses(cloud: Cloud, server: Server) -> Json:
     if server.vm_state == "building":  # Nova hides them while the server builds
         return {}
-    return {network: [dict(a) for a in found] for network, found in server.addresses.items()}
+    return network.addresses(cloud, server)
 
 
 def _image_view(cloud: Cloud, server: Server, ctx: Ctx) -> Json | str:
@@ -175,7 +176,7 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "flavor": flavor_view,
         "created": iso(cloud.wall(server.created), style="nova"),
         "updated": iso(cloud.wall(server.updated), style="nova"),
-        "addresses": _addresses(server),
+        "addresses": _addresses(cloud, server),
         "accessIPv4": server.access_ipv4,
         "accessIPv6": server.access_ipv6,
         "links": _server_links(cloud, server.id),
@@ -196,8 +197,9 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         view["progress"] = 0
     if server.fault is not None:
         view["fault"] = dict(server.fault)
-    if server.addresses:
-        view["security_groups"] = [{"name": "default"}]
+    groups = network.security_groups(cloud, server)
+    if groups:
+        view["security_groups"] = groups
     _server_view_versioned(view, server, ctx, host)
     if single and ctx.at_least(2, 71):  # only GET /servers/{id} lists them, not /servers/detail (lab)
         view["server_groups"] = []
@@ -290,7 +292,7 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         raise ApiError(400, f"Flavor {flavor_ref} could not be found.")
     server_tags = tags.create_tags(spec, ctx)
     metadata = tags.checked_metadata(spec.get("metadata"))
-    addresses = _server_networks(cloud, spec, ctx)
+    network_plan = network.plan_networks(cloud, spec, ctx)
     plan, volume_root = _boot_plan(cloud, spec, ctx)
     image = _boot_image(cloud, spec, ctx, cloud.state.flavors[flavor_ref], volume_root=volume_root)
     admin_pass = spec.get("adminPass")
@@ -308,7 +310,6 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         admin_pass=admin_pass if isinstance(admin_pass, str) else secrets.token_urlsafe(9),
         description=spec.get("description"),
         metadata=metadata,
-        addresses=addresses,
         key_name=spec.get("key_name"),
         tags=server_tags,
         image_id=image.id if image is not None else "",
@@ -320,6 +321,7 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         pinned_az=_availability_zone(spec.get("availability_zone")),
         scheduler_hints=_scheduler_hints(body_of(req)),
     )
+    network.plug(cloud, server, network_plan, ctx)
     server.root_volume_id = _materialise(cloud, server, plan, volume_root=volume_root)
     cloud.state.servers[server.id] = server
     cloud.later(lambda: _finish_build(cloud, server))
@@ -334,24 +336,6 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     }
     location = f"{cloud.base_url}/compute/v2.1/servers/{server.id}"
     return Reply.json(202, body, [("Location", location)])
-
-
-def _server_networks(cloud: Cloud, spec: Json, ctx: Ctx) -> dict[str, list[Json]]:
-    networks = spec.get("networks")
-    if networks is None:
-        if ctx.at_least(2, 37):
-            raise ApiError(400, "Invalid input for field/attribute server. 'networks' is a required property")
-        networks = "auto"
-    if isinstance(networks, str):
-        if not ctx.at_least(2, 37) or networks not in ("none", "auto"):
-            raise ApiError(400, f"Invalid input for field/attribute networks. Value: {networks}.")
-    elif not isinstance(networks, list):
-        raise ApiError(400, f"Invalid input for field/attribute networks. Value: {networks}.")
-    if networks == "none":
-        return {}
-    # assumption: no Neutron here; "auto" or any network list gives one fixed private address
-    host = 10 + len(cloud.state.servers) % 240
-    return {"private": [{"addr": f"10.0.0.{host}", "version": 4, "OS-EXT-IPS:type": "fixed"}]}
 
 
 def _boot_plan(cloud: Cloud, spec: Json, ctx: Ctx) -> tuple[list[Json], bool]:
@@ -535,10 +519,12 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
             "message": "No valid host was found. ",
             "created": iso(cloud.wall(now), style="nova"),
         }
+        network.unplug(cloud, server)  # Nova deallocates the network of a build that failed
         if cloud.state.leaky_build_failures > 0:
             cloud.state.leaky_build_failures -= 1
             _leave_volumes(cloud, server, now)
         return
+    network.bind(cloud, server)
     server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
     server.power_state, server.launched, server.updated = POWER_RUNNING, now, now
     for attachment in cloud.guest_attachments(server):
@@ -602,6 +588,7 @@ def _delete_server(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
 def _finish_delete(cloud: Cloud, server: Server) -> None:
     if cloud.state.servers.pop(server.id, None) is None:
         return
+    network.unplug(cloud, server)
     for attachment in cloud.guest_attachments(server):
         volume = cloud.state.volumes[attachment.volume_id]
         volume.attachments.remove(attachment)
@@ -688,6 +675,7 @@ def _server_usage(
 
 
 ROUTES.add("POST", "/servers/{id}/action", actions.server_action)
+ROUTES.add("POST", "/servers/{id}/remote-consoles", actions.remote_console)
 ROUTES.add("GET", "/servers/{id}/os-volume_attachments", actions.list_attachments)
 ROUTES.add("POST", "/servers/{id}/os-volume_attachments", actions.attach)
 ROUTES.add("GET", "/servers/{id}/os-volume_attachments/{volume}", actions.get_attachment)

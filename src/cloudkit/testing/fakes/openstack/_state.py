@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudkit.testing.fakes.openstack._neutron_state import NeutronState, seed_neutron
 from cloudkit.testing.fakes.openstack._records import (
     FakeCredentials,
     FakeSnapshot,
@@ -240,7 +241,9 @@ class Server:
     launched: float | None = None
     description: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    addresses: dict[str, list[Json]] = field(default_factory=dict)
+    addresses: dict[str, list[Json]] = field(default_factory=dict)  # of ports Neutron does not hold
+    port_ids: list[str] = field(default_factory=list)  # its Neutron ports, in the order asked
+    nova_ports: list[str] = field(default_factory=list)  # of those, the ones Nova made (deleted with it)
     key_name: str | None = None
     tags: list[str] = field(default_factory=list)  # as Nova lists them (sorted)
     fault: Json | None = None  # Nova's "fault" of a server in ERROR
@@ -343,6 +346,7 @@ class State:
     group_snapshots: dict[str, GroupSnapshot] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     default_volume_types: dict[str, str] = field(default_factory=dict)  # project -> volume type id
+    neutron: NeutronState = field(default_factory=NeutronState)
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
@@ -369,7 +373,9 @@ class State:
 
 # ================================================================================== seed
 def seeded_state(*, seed: bool, now: float) -> State:
-    """Roles, ``admin`` and ``portal``; with ``seed`` also devstack's five flavors and three public images."""
+    """Roles, ``admin`` and ``portal``; with ``seed`` also devstack's five flavors, three public images,
+    its ``public`` external network and default subnet pool.
+    """  # noqa: D205 (the summary lists the seed)
     state = State()
     for role in ROLE_NAMES:
         state.roles[role] = hex5(f"role:{role}")
@@ -409,6 +415,7 @@ def seeded_state(*, seed: bool, now: float) -> State:
         add_image(
             state, name, distro=distro, version=version, min_disk=min_disk, owner=admin_project, now=now
         )
+    seed_neutron(state.neutron, admin_project, now)
     return state
 
 
