@@ -139,7 +139,7 @@ def _image_view(cloud: Cloud, server: Server, ctx: Ctx) -> Json | str:
 
 
 def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False) -> Json:
-    flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    flavor = server.flavor
     host = actions.host_of(server)
     volumes: list[Json] = []
     for attachment in cloud.guest_attachments(server):
@@ -153,10 +153,10 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
             "vcpus": flavor.vcpus,
             "ram": flavor.ram,
             "disk": flavor.disk,
-            "ephemeral": 0,
-            "swap": 0,
+            "ephemeral": flavor.ephemeral,
+            "swap": flavor.swap,
             "original_name": flavor.name,
-            "extra_specs": {},
+            "extra_specs": dict(flavor.extra_specs),  # policy show:flavor-extra-specs: any project reader
         }
     else:
         flavor_view = {
@@ -180,7 +180,8 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "accessIPv6": server.access_ipv6,
         "links": _server_links(cloud, server.id),
         "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": "nova",
+        # Nova's get_instance_availability_zone: the host's zone, the asked one before it is scheduled
+        "OS-EXT-AZ:availability_zone": resources.host_zone(cloud, host) if host else server.pinned_az or "",
         "config_drive": server.config_drive,
         "key_name": server.key_name,
         "OS-SRV-USG:launched_at": (
@@ -200,7 +201,7 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         view["security_groups"] = [{"name": "default"}]
     _server_view_versioned(view, server, ctx, host)
     if single and ctx.at_least(2, 71):  # only GET /servers/{id} lists them, not /servers/detail (lab)
-        view["server_groups"] = []
+        view["server_groups"] = [g.id for g in cloud.state.server_groups.values() if server.id in g.members]
     return view
 
 
@@ -211,7 +212,7 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx, host: str | Non
         view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host
         view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.seq:08x}"
         if ctx.at_least(2, 3):
-            view["OS-EXT-SRV-ATTR:hostname"] = sanitize_hostname(server.name)
+            view["OS-EXT-SRV-ATTR:hostname"] = server.hostname
             view["OS-EXT-SRV-ATTR:reservation_id"] = f"r-{hex5(server.id)[:8]}"
             view["OS-EXT-SRV-ATTR:launch_index"] = 0
             view["OS-EXT-SRV-ATTR:kernel_id"] = ""
@@ -227,7 +228,7 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx, host: str | Non
         ((2, 63), "trusted_image_certificates", None),
         ((2, 73), "locked_reason", server.locked_reason),
         # every user sees the guest hostname from 2.90 (as the lab's Nova 34 shows it)
-        ((2, 90), "OS-EXT-SRV-ATTR:hostname", sanitize_hostname(server.name)),
+        ((2, 90), "OS-EXT-SRV-ATTR:hostname", server.hostname),
         ((2, 96), "pinned_availability_zone", server.pinned_az),
         ((2, 100), "scheduler_hints", {k: list(v) for k, v in server.scheduler_hints.items()}),
     ):
@@ -286,13 +287,18 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
     flavor_ref = str(spec.get("flavorRef") or "").rstrip("/").rsplit("/", 1)[-1]
-    if flavor_ref not in cloud.state.flavors:
+    flavor = cloud.state.flavors.get(flavor_ref)
+    if flavor is None or not flavor_api.may_use(flavor, ctx):  # a private flavor without access too
         raise ApiError(400, f"Flavor {flavor_ref} could not be found.")
     server_tags = tags.create_tags(spec, ctx)
     metadata = tags.checked_metadata(spec.get("metadata"))
     addresses = _server_networks(cloud, spec, ctx)
     plan, volume_root = _boot_plan(cloud, spec, ctx)
-    image = _boot_image(cloud, spec, ctx, cloud.state.flavors[flavor_ref], volume_root=volume_root)
+    image = _boot_image(cloud, spec, ctx, flavor, volume_root=volume_root)
+    pinned_az = _availability_zone(cloud, spec.get("availability_zone"))
+    hints = _scheduler_hints(body_of(req))
+    resources.check_instance_quota(cloud, ctx, flavor)
+    group = resources.requested_group(cloud, ctx, hints)
     admin_pass = spec.get("adminPass")
     now = cloud.now()
     server = Server(
@@ -300,12 +306,13 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         project_id=ctx.project_id,
         user_id=ctx.user.id,
         name=name,
-        flavor_id=flavor_ref,
+        flavor=dataclasses.replace(flavor, extra_specs=dict(flavor.extra_specs), access=list(flavor.access)),
         root_volume_id="",
         seq=cloud.state.next_seq(),
         created=now,
         updated=now,
         admin_pass=admin_pass if isinstance(admin_pass, str) else secrets.token_urlsafe(9),
+        hostname=sanitize_hostname(name),
         description=spec.get("description"),
         metadata=metadata,
         addresses=addresses,
@@ -317,10 +324,12 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         config_drive=_config_drive(spec),
         access_ipv4=str(spec.get("accessIPv4") or ""),
         access_ipv6=str(spec.get("accessIPv6") or ""),
-        pinned_az=_availability_zone(spec.get("availability_zone")),
-        scheduler_hints=_scheduler_hints(body_of(req)),
+        pinned_az=pinned_az,
+        scheduler_hints=hints,
     )
     server.root_volume_id = _materialise(cloud, server, plan, volume_root=volume_root)
+    if group is not None:
+        group.members.append(server.id)
     cloud.state.servers[server.id] = server
     cloud.later(lambda: _finish_build(cloud, server))
     body = {
@@ -459,11 +468,11 @@ def _config_drive(spec: Json) -> str:
     )
 
 
-def _availability_zone(value: object) -> str | None:
+def _availability_zone(cloud: Cloud, value: object) -> str | None:
     if value is None:
         return None
     zone = str(value).split(":", 1)[0]  # "zone:host" pins a host (admin); the zone is what is kept
-    if zone != "nova":  # assumption: the fake's one zone, as its server view says
+    if zone != resources.host_zone(cloud, resources.HOST):  # the one compute host's zone (aggregates)
         raise ApiError(400, "The requested availability zone is not available")
     return str(value) if ":" not in str(value) else zone
 
@@ -578,7 +587,9 @@ def _update_server(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
         raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
     server = cloud.server(ctx, params["id"])
     if isinstance(name, str):
-        server.name = name
+        server.name = name  # the guest hostname stays: only the 2.90 field changes it
+    if "hostname" in spec:
+        server.hostname = _checked_hostname(spec["hostname"], ctx)
     if "description" in spec:
         server.description = spec["description"]
     server.access_ipv4 = str(spec.get("accessIPv4", server.access_ipv4) or "")
@@ -586,6 +597,20 @@ def _update_server(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
     server.updated = cloud.now()
     # assumption: Nova answers its show view from 2.75 (server_groups from 2.71); the fake does always
     return Reply.json(STATUS_GOOD, {"server": _server_view(cloud, server, ctx, single=True)})
+
+
+def _checked_hostname(value: object, ctx: Ctx) -> str:
+    """Nova's schema: a hostname from 2.90, an FQDN (dots and underscores too) from 2.94."""
+    fqdn = ctx.at_least(2, 94)
+    pattern = r"[a-zA-Z0-9-._]*" if fqdn else r"[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+"
+    shortest, longest = (1, 255) if fqdn else (2, 63)
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(pattern, value)
+        or not shortest <= len(value) <= longest
+    ):
+        raise ApiError(400, f"Invalid input for field/attribute hostname. Value: {value}.")
+    return value
 
 
 @ROUTES.route("DELETE", "/servers/{id}")
@@ -602,6 +627,7 @@ def _delete_server(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
 def _finish_delete(cloud: Cloud, server: Server) -> None:
     if cloud.state.servers.pop(server.id, None) is None:
         return
+    resources.leave_groups(cloud, server.id)
     for attachment in cloud.guest_attachments(server):
         volume = cloud.state.volumes[attachment.volume_id]
         volume.attachments.remove(attachment)
@@ -669,7 +695,7 @@ def _server_usage(
     launched = dt.datetime.fromtimestamp(cloud.wall(server.launched), dt.UTC).replace(tzinfo=None)
     if launched > end:
         return {}
-    flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    flavor = server.flavor
     hours = (min(end, now) - max(start, launched)).total_seconds() / 3600
     return {
         "instance_id": server.id,

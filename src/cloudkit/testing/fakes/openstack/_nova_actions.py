@@ -196,7 +196,7 @@ def _create_image(cloud: Cloud, server: Server, ctx: Ctx, args: object) -> Reply
         raise ApiError(400, f"Invalid input for field/attribute metadata. Value: {metadata}.")
     ensure_state(server, "createImage", ("active", "stopped", "paused", "suspended"))
     base = cloud.state.images.get(server.image_id)
-    flavor = cloud.state.flavors.get(server.flavor_id)
+    flavor = server.flavor
     now = cloud.now()
     properties = {
         **(base.properties if base is not None else {}),
@@ -211,7 +211,7 @@ def _create_image(cloud: Cloud, server: Server, ctx: Ctx, args: object) -> Reply
         name=name,
         os_distro=base.os_distro if base is not None else "",
         os_version=base.os_version if base is not None else "",
-        min_disk=flavor.disk if flavor is not None else 0,
+        min_disk=flavor.disk,
         owner=server.project_id,
         visibility="private",
         seq=cloud.state.next_seq(),

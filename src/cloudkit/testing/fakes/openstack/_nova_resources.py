@@ -26,6 +26,7 @@ from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
 from cloudkit.testing.fakes.openstack._state import (
     Aggregate,
+    Flavor,
     Json,
     Keypair,
     ServerGroup,
@@ -241,7 +242,7 @@ def create_keypair(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     spec, name, key_type = _keypair_spec(req, ctx)
     user_id = _keypair_owner(req, ctx, "create", spec.get("user_id"))
     owned = [k for (owner, _), k in cloud.state.keypairs.items() if owner == user_id]
-    if len(owned) >= _quota(cloud, ctx.project_id, "key_pairs") >= 0:
+    if len(owned) >= quota(cloud, ctx.project_id, "key_pairs") >= 0:
         raise ApiError(403, "Quota exceeded, too many key pairs.")
     if (user_id, name) in cloud.state.keypairs:
         raise ApiError(409, f"Key pair '{name}' already exists.")
@@ -312,20 +313,37 @@ def delete_keypair(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 
 
 # ================================================================================== quotas and limits
-def _quota(cloud: Cloud, project_id: str, resource: str) -> int:
+def quota(cloud: Cloud, project_id: str, resource: str) -> int:
     return cloud.state.compute_quotas.get(project_id, {}).get(resource, QUOTA_DEFAULTS[resource])
 
 
-def _usage(cloud: Cloud, project_id: str) -> dict[str, int]:
+def usage(cloud: Cloud, project_id: str) -> dict[str, int]:
     """What the project uses, as Nova counts it (servers until they are gone, their flavors' size)."""
     servers = [s for s in cloud.state.servers.values() if s.project_id == project_id]
-    flavors = [cloud.state.flavors.get(s.flavor_id) for s in servers]
     return {
         "instances": len(servers),
-        "cores": sum(f.vcpus for f in flavors if f is not None),
-        "ram": sum(f.ram for f in flavors if f is not None),
+        "cores": sum(s.flavor.vcpus for s in servers),
+        "ram": sum(s.flavor.ram for s in servers),
         "server_groups": sum(1 for g in cloud.state.server_groups.values() if g.project_id == project_id),
     }
+
+
+def check_instance_quota(cloud: Cloud, ctx: Ctx, flavor: Flavor) -> None:
+    """Nova's ``check_num_instances_quota`` for one new server: 403 with TooManyInstances' text."""
+    deltas = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.ram}
+    used = usage(cloud, ctx.project_id)
+    limits = {name: quota(cloud, ctx.project_id, name) for name in deltas}
+    overs = [name for name, delta in deltas.items() if 0 <= limits[name] < used[name] + delta]
+    if overs:
+        overs_text = ", ".join(overs)
+        requested = ", ".join(str(deltas[name]) for name in overs)
+        already = ", ".join(str(used[name]) for name in overs)
+        allowed = ", ".join(str(limits[name]) for name in overs)
+        raise ApiError(
+            403,
+            f"Quota exceeded for {overs_text}: Requested {requested}, but already used {already} of "
+            f"{allowed} {overs_text}",
+        )
 
 
 def _shown_quotas(ctx: Ctx) -> list[str]:
@@ -358,12 +376,12 @@ def limits(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Rep
         "server_group_members": ["maxServerGroupMembers"],
     }
     absolute: Json = {
-        limit: _quota(cloud, project_id, resource)
+        limit: quota(cloud, project_id, resource)
         for resource, limit_names in names.items()
         if resource in shown
         for limit in limit_names
     }
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     for limit, resource in (
         ("totalRAMUsed", "ram"),
         ("totalCoresUsed", "cores"),
@@ -388,17 +406,17 @@ def _quota_project(ctx: Ctx, params: dict[str, str], rule: str) -> str:
 def show_quota_set(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET /os-quota-sets/{project}``: its limits (its own project for a member)."""
     project_id = _quota_project(ctx, params, "show")
-    doc: Json = {"id": project_id} | {n: _quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
+    doc: Json = {"id": project_id} | {n: quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
 def quota_set_detail(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET /os-quota-sets/{project}/detail``: each limit with its ``in_use`` and ``reserved``."""
     project_id = _quota_project(ctx, params, "detail")
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     doc: Json = {"id": project_id}
     for name in _shown_quotas(ctx):
-        doc[name] = {"in_use": used.get(name, 0), "limit": _quota(cloud, project_id, name), "reserved": 0}
+        doc[name] = {"in_use": used.get(name, 0), "limit": quota(cloud, project_id, name), "reserved": 0}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
@@ -418,7 +436,7 @@ def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
         raise unexpected("quota_set", spec, set(spec) - allowed)
     force = as_bool(spec.pop("force", False))
     wanted = {name: as_int(value, name) for name, value in spec.items()}
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     for name, value in wanted.items():
         if not -1 <= value <= _MAX_INT:
             raise invalid(name, value, f"{value} is less than the minimum of -1")
@@ -430,7 +448,7 @@ def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
                 f"reserved {minimum}.",
             )
     cloud.state.compute_quotas.setdefault(project_id, {}).update(wanted)
-    doc = {n: _quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
+    doc = {n: quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
@@ -442,7 +460,7 @@ def revert_quota_set(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, st
 
 
 # ================================================================================== availability zones
-def _host_zone(cloud: Cloud, host: str) -> str:
+def host_zone(cloud: Cloud, host: str) -> str:
     for aggregate in sorted(cloud.state.aggregates.values(), key=lambda a: a.id):
         zone = aggregate.metadata.get("availability_zone")
         if zone and host in aggregate.hosts:
@@ -468,7 +486,7 @@ def availability_zones(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, 
         internal = {HOST: services("nova-conductor", "nova-scheduler")}
         zones.append({"zoneName": "internal", "zoneState": {"available": True}, "hosts": internal})
     compute = {HOST: services("nova-compute")} if detail else None
-    zones.append({"zoneName": _host_zone(cloud, HOST), "zoneState": {"available": True}, "hosts": compute})
+    zones.append({"zoneName": host_zone(cloud, HOST), "zoneState": {"available": True}, "hosts": compute})
     return Reply.json(STATUS_GOOD, {"availabilityZoneInfo": zones})
 
 
@@ -531,7 +549,8 @@ def create_aggregate(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, st
     name = checked_name(spec.get("name"))
     zone = _zone_name(spec.get("availability_zone"))
     _unique_name(cloud, name)
-    number = max(cloud.state.aggregates, default=0) + 1
+    cloud.state.last_aggregate_id += 1
+    number = cloud.state.last_aggregate_id
     aggregate = Aggregate(number, str(uuid.uuid4()), name, cloud.now())
     if zone is not None:
         aggregate.metadata["availability_zone"] = zone
@@ -597,7 +616,7 @@ def _add_host(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Reply:
     if host in aggregate.hosts:
         raise ApiError(409, f"Aggregate {aggregate.id} already has host {host}.")
     zone = aggregate.metadata.get("availability_zone")
-    current = _host_zone(cloud, host)
+    current = host_zone(cloud, host)
     if zone and current not in (zone, DEFAULT_ZONE):
         raise ApiError(
             409,
@@ -683,7 +702,7 @@ def create_server_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
             raise invalid("policies", policies, f"it takes one of {list(known)}")
         policy = policies[0]
     groups = [g for g in cloud.state.server_groups.values() if g.project_id == ctx.project_id]
-    if len(groups) >= _quota(cloud, ctx.project_id, "server_groups") >= 0:
+    if len(groups) >= quota(cloud, ctx.project_id, "server_groups") >= 0:
         raise ApiError(403, "Quota exceeded, too many server groups.")
     group = ServerGroup(
         str(uuid.uuid4()), ctx.project_id, ctx.user.id, name, policy, rules, cloud.state.next_seq()
@@ -694,7 +713,7 @@ def create_server_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
 
 def list_server_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /os-server-groups``: the project's (every project's for an admin with ``all_projects``)."""
-    everyone = ctx.is_admin and as_bool(req.arg("all_projects") or "0")
+    everyone = ctx.is_admin and "all_projects" in req.query  # Nova tests presence, whatever the value
     groups = sorted(
         (g for g in cloud.state.server_groups.values() if everyone or g.project_id == ctx.project_id),
         key=lambda g: g.seq,
@@ -703,6 +722,31 @@ def list_server_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, 
     limit = req.arg("limit")
     chosen = groups[offset:] if limit is None else groups[offset : offset + as_int(limit, "limit")]
     return Reply.json(STATUS_GOOD, {"server_groups": [_group_view(g, ctx) for g in chosen]})
+
+
+def requested_group(cloud: Cloud, ctx: Ctx, hints: dict[str, list[Any]]) -> ServerGroup | None:
+    """The server group a create's ``group`` hint names (Nova's 400 when there is none), if it has room.
+
+    Nova looks the group up by uuid alone (any project's) and counts the members the caller made
+    against ``server_group_members`` (403 GroupMemberLimitExceeded).
+    """
+    if not hints.get("group"):
+        return None
+    group_id = str(hints["group"][0])
+    group = cloud.state.server_groups.get(group_id)
+    if group is None:
+        raise ApiError(400, f"Instance group {group_id} could not be found.")
+    mine = [m for m in group.members if (s := cloud.state.servers.get(m)) and s.user_id == ctx.user.id]
+    if len(mine) >= quota(cloud, ctx.project_id, "server_group_members") >= 0:
+        raise ApiError(403, "Quota exceeded, too many servers in group")
+    return group
+
+
+def leave_groups(cloud: Cloud, server_id: str) -> None:
+    """A deleted server leaves its server groups, as Nova's instance destroy removes its membership."""
+    for group in cloud.state.server_groups.values():
+        if server_id in group.members:
+            group.members.remove(server_id)
 
 
 def _server_group(cloud: Cloud, ctx: Ctx, group_id: str) -> ServerGroup:
@@ -755,9 +799,8 @@ def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> J
         if ctx.at_least(2, 88):
             view["uptime"] = None  # assumption: the libvirt driver's uptime text is not modeled
         else:  # the resource figures Nova dropped at 2.88
-            flavors = [cloud.state.flavors.get(s.flavor_id) for s in servers]
-            vcpus_used = sum(f.vcpus for f in flavors if f is not None)
-            ram_used = 512 + sum(f.ram for f in flavors if f is not None)  # Nova reserves 512 MB
+            vcpus_used = sum(s.flavor.vcpus for s in servers)
+            ram_used = 512 + sum(s.flavor.ram for s in servers)  # Nova reserves 512 MB
             view.update(
                 {
                     "cpu_info": {} if ctx.at_least(2, 28) else "{}",
@@ -815,7 +858,7 @@ def list_services(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
             "state": "up",
             "status": "enabled",
             "updated_at": db_time(cloud, cloud.now()),
-            "zone": zone or _host_zone(cloud, HOST),
+            "zone": zone or host_zone(cloud, HOST),
         }
         if ctx.at_least(2, 11):
             view["forced_down"] = False
