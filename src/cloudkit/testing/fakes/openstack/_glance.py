@@ -311,25 +311,14 @@ def _listed(cloud: Cloud, req: Request, ctx: Ctx) -> list[Image]:
     visibility = req.arg("visibility")
     if visibility is not None and visibility not in (*VISIBILITIES, "all"):
         raise ApiError(400, f"Invalid visibility value: {visibility}")
-    tags = req.query.get("tag", [])
-
-    def shown(image: Image) -> bool:
-        member = image.members.get(ctx.project_id)
-        as_member = (
-            image.visibility == "shared" and member is not None and member_status in ("all", member.status)
-        )
-        if not (
-            ctx.is_admin
-            or image.visibility in ("public", "community")
-            or image.owner == ctx.project_id
-            or as_member
-        ):
-            return False
-        if visibility is not None:
-            return visibility in ("all", image.visibility)
-        return image.visibility != "community" or image.owner == ctx.project_id
-
-    images = [i for i in cloud.state.images.values() if shown(i) and all(t in i.tags for t in tags)]
+    images = listed_images(
+        cloud,
+        ctx,
+        member_status=member_status,
+        visibility=visibility,
+        tags=req.query.get("tag", []),
+        hidden=None if "os_hidden" in req.query else False,  # the os_hidden filter, when given, decides
+    )
     sort_key = req.arg("sort_key") or "created_at"
     if sort_key not in _SORT_KEYS:
         raise ApiError(
@@ -347,6 +336,42 @@ def _listed(cloud: Cloud, req: Request, ctx: Ctx) -> list[Image]:
         return (value is not None, value if value is not None else "", image.seq)
 
     return sorted(images, key=key, reverse=sort_dir == "desc")
+
+
+def listed_images(
+    cloud: Cloud,
+    ctx: Ctx,
+    *,
+    member_status: str = "accepted",
+    visibility: str | None = None,
+    tags: list[str] | None = None,
+    hidden: bool | None = False,
+) -> list[Image]:
+    """The images Glance's list shows the caller, newest first; by default as an unfiltered
+    ``GET /v2/images`` (which Nova's image proxy makes too): no community images but the project's
+    own, shared ones only once accepted, no ``os_hidden`` ones.
+    """  # noqa: D205 (the summary needs the defaults)
+
+    def shown(image: Image) -> bool:
+        member = image.members.get(ctx.project_id)
+        as_member = (
+            image.visibility == "shared" and member is not None and member_status in ("all", member.status)
+        )
+        if not (
+            ctx.is_admin
+            or image.visibility in ("public", "community")
+            or image.owner == ctx.project_id
+            or as_member
+        ):
+            return False
+        if hidden is not None and image.os_hidden != hidden:
+            return False
+        if visibility is not None:
+            return visibility in ("all", image.visibility)
+        return image.visibility != "community" or image.owner == ctx.project_id
+
+    images = [i for i in cloud.state.images.values() if shown(i) and all(t in i.tags for t in tags or ())]
+    return sorted(images, key=lambda i: (i.created, i.seq), reverse=True)
 
 
 def _matches(view: Json, key: str, wanted: str) -> bool:
