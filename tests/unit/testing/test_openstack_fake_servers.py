@@ -216,6 +216,15 @@ def test_a_volume_attachment_updates_delete_on_termination_from_2_85(fake, http,
         member.call("PUT", path, json=moved).json()["badRequest"]["message"]
         == "The device property is not mutable"
     )
+    # Nova's schema boolean: "On"/"off" words, not oslo's one-letter ones
+    words = {"On": True, "off": False, "t": None, "y": None, "2": None}
+    for word, expected in words.items():
+        update = {"volumeAttachment": {"volumeId": volume["id"], "delete_on_termination": word}}
+        answer = member.call("PUT", path, json=update)
+        assert answer.status_code == (400 if expected is None else 202), word
+        if expected is not None:
+            assert member.call("GET", path).json()["volumeAttachment"]["delete_on_termination"] is expected
+    assert member.create(name="vm-t", config_drive="t").status_code == 400
 
 
 # ---------------------------------------------------------------------------------------------- metadata

@@ -31,12 +31,12 @@ from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
-    as_bool,
     as_int,
     body_of,
     empty,
     iso,
     sanitize_hostname,
+    strict_bool,
     version_text,
 )
 
@@ -266,16 +266,15 @@ def _all_tenants(req: Request) -> bool:
         return False
     if not value:
         return True
-    words = {"1": True, "t": True, "true": True, "on": True, "y": True, "yes": True}
-    words.update({"0": False, "f": False, "false": False, "off": False, "n": False, "no": False})
-    if value.strip().lower() not in words:
+    everyone = strict_bool(value)
+    if everyone is None:
         # assumption: oslo's strict bool_from_string text, as Nova's InvalidInput passes it on
         raise ApiError(
             400,
             f"Invalid input received: Unrecognized value '{value}', acceptable values are: "
             "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'",
         )
-    return words[value.strip().lower()]
+    return everyone
 
 
 @ROUTES.route("POST", "/servers")
@@ -457,10 +456,9 @@ def _config_drive(spec: Json) -> str:
     if "config_drive" not in spec:
         return ""
     value = spec["config_drive"]
-    if isinstance(value, bool):
-        return "True" if value else ""
-    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-        return "True" if as_bool(value) else ""
+    wanted = strict_bool(value, schema=True) if isinstance(value, bool | str) else None
+    if wanted is not None:
+        return "True" if wanted else ""
     raise ApiError(
         400,
         f"Invalid input for field/attribute config_drive. Value: {value}. {value!r} is not of type "

@@ -33,6 +33,7 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     sanitize_hostname,
+    strict_bool,
 )
 
 _ATTACHABLE = ("active", "stopped", "paused", "suspended", "resized")
@@ -424,9 +425,10 @@ def _update_regular(cloud: Cloud, server: Server, volume_id: str, spec: Json) ->
             raise ApiError(400, f"The {key} property is not mutable")
     if "delete_on_termination" in spec:
         value = spec["delete_on_termination"]
-        if not isinstance(value, bool) and str(value).lower() not in ("true", "false", "1", "0", "yes", "no"):
+        wanted = strict_bool(value, schema=True) if isinstance(value, bool | str) else None
+        if wanted is None:
             raise ApiError(400, f"Invalid input for field/attribute delete_on_termination. Value: {value}.")
-        attachment.delete_on_termination = as_bool(value)
+        attachment.delete_on_termination = wanted
 
 
 def detach(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:

@@ -33,6 +33,7 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     page,
+    strict_bool,
 )
 
 
@@ -95,12 +96,10 @@ def listed_flavors(cloud: Cloud, req: Request, ctx: Ctx) -> tuple[list[Flavor], 
 
 
 def _filter_bool(text: str, name: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on", "t", "y"):
-        return True
-    if lowered in ("0", "false", "no", "off", "f", "n"):
-        return False
-    raise ApiError(400, f"Invalid {name} filter [{text}]")
+    wanted = strict_bool(text)
+    if wanted is None:
+        raise ApiError(400, f"Invalid {name} filter [{text}]")
+    return wanted
 
 
 def visible_flavor(cloud: Cloud, ctx: Ctx, flavor_id: str) -> Flavor:
