@@ -1,8 +1,8 @@
 """Nova (compute v2.1 with microversions) of the OpenStack fake: versions, flavors, servers.
 
-Server actions and volume attachments are in `_nova_actions`, the other resources (flavor management,
-keypairs, limits, quota sets, zones, aggregates, server groups) in `_nova_resources`; their routes are
-here, in one table.
+Server actions and volume attachments are in `_nova_actions`, the other resources in `_nova_flavors`
+(flavor management), `_nova_resources` (keypairs, limits, quota sets, server groups) and `_nova_hosts`
+(zones, aggregates, hypervisors, services, extensions); their routes are here, in one table.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
 from cloudkit.testing.fakes.openstack import _nova_flavors as flavor_api
+from cloudkit.testing.fakes.openstack import _nova_hosts as hosts
 from cloudkit.testing.fakes.openstack import _nova_images as images
 from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
 from cloudkit.testing.fakes.openstack import _nova_resources as resources
@@ -181,7 +182,7 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "links": _server_links(cloud, server.id),
         "OS-DCF:diskConfig": "MANUAL",
         # Nova's get_instance_availability_zone: the host's zone, the asked one before it is scheduled
-        "OS-EXT-AZ:availability_zone": resources.host_zone(cloud, host) if host else server.pinned_az or "",
+        "OS-EXT-AZ:availability_zone": hosts.host_zone(cloud, host) if host else server.pinned_az or "",
         "config_drive": server.config_drive,
         "key_name": server.key_name,
         "OS-SRV-USG:launched_at": (
@@ -470,7 +471,7 @@ def _availability_zone(cloud: Cloud, value: object) -> str | None:
     if value is None:
         return None
     zone = str(value).split(":", 1)[0]  # "zone:host" pins a host (admin); the zone is what is kept
-    if zone != resources.host_zone(cloud, resources.HOST):  # the one compute host's zone (aggregates)
+    if zone != hosts.host_zone(cloud, hosts.HOST):  # the one compute host's zone (aggregates)
         raise ApiError(400, "The requested availability zone is not available")
     return str(value) if ":" not in str(value) else zone
 
@@ -759,21 +760,21 @@ ROUTES.add("PUT", "/os-quota-sets/{project}", resources.update_quota_set)
 ROUTES.add("DELETE", "/os-quota-sets/{project}", resources.revert_quota_set)
 ROUTES.add("GET", "/os-quota-sets/{project}/detail", resources.quota_set_detail)
 ROUTES.add("GET", "/os-quota-sets/{project}/defaults", resources.quota_set_defaults)
-ROUTES.add("GET", "/os-availability-zone", resources.availability_zones)
-ROUTES.add("GET", "/os-availability-zone/detail", resources.availability_zones)
-ROUTES.add("GET", "/os-aggregates", resources.list_aggregates)
-ROUTES.add("POST", "/os-aggregates", resources.create_aggregate)
-ROUTES.add("GET", "/os-aggregates/{id}", resources.get_aggregate)
-ROUTES.add("PUT", "/os-aggregates/{id}", resources.update_aggregate)
-ROUTES.add("DELETE", "/os-aggregates/{id}", resources.delete_aggregate)
-ROUTES.add("POST", "/os-aggregates/{id}/action", resources.aggregate_action)
+ROUTES.add("GET", "/os-availability-zone", hosts.availability_zones)
+ROUTES.add("GET", "/os-availability-zone/detail", hosts.availability_zones)
+ROUTES.add("GET", "/os-aggregates", hosts.list_aggregates)
+ROUTES.add("POST", "/os-aggregates", hosts.create_aggregate)
+ROUTES.add("GET", "/os-aggregates/{id}", hosts.get_aggregate)
+ROUTES.add("PUT", "/os-aggregates/{id}", hosts.update_aggregate)
+ROUTES.add("DELETE", "/os-aggregates/{id}", hosts.delete_aggregate)
+ROUTES.add("POST", "/os-aggregates/{id}/action", hosts.aggregate_action)
 ROUTES.add("GET", "/os-server-groups", resources.list_server_groups)
 ROUTES.add("POST", "/os-server-groups", resources.create_server_group)
 ROUTES.add("GET", "/os-server-groups/{id}", resources.get_server_group)
 ROUTES.add("DELETE", "/os-server-groups/{id}", resources.delete_server_group)
-ROUTES.add("GET", "/os-hypervisors", resources.list_hypervisors)
-ROUTES.add("GET", "/os-hypervisors/detail", resources.list_hypervisors)
-ROUTES.add("GET", "/os-hypervisors/{id}", resources.get_hypervisor)
-ROUTES.add("GET", "/os-services", resources.list_services)
-ROUTES.add("GET", "/extensions", resources.list_extensions)
-ROUTES.add("GET", "/extensions/{alias}", resources.get_extension)
+ROUTES.add("GET", "/os-hypervisors", hosts.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/detail", hosts.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/{id}", hosts.get_hypervisor)
+ROUTES.add("GET", "/os-services", hosts.list_services)
+ROUTES.add("GET", "/extensions", hosts.list_extensions)
+ROUTES.add("GET", "/extensions/{alias}", hosts.get_extension)
