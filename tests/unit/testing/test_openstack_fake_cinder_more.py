@@ -360,3 +360,33 @@ def test_deleting_a_transfer_gives_the_volume_back(admin, member):
     assert _status(member, volume["id"]) == "available"
     missing = member("GET", f"/volume-transfers/{transfer['id']}")
     assert missing.json()["itemNotFound"]["message"] == f"Transfer {transfer['id']} could not be found."
+
+
+def test_every_list_keeps_to_the_clouds_page_size(admin, member, openstack_fake):
+    for name in ("t1", "t2"):
+        assert admin("POST", "/types", {"volume_type": {"name": name}}).status_code == 200
+        assert admin("POST", "/group_types", {"group_type": {"name": name}}).status_code == 202
+    server = "8f0c5b1e-6f43-4c55-9d0a-2b8c3f0b9e11"
+    for _ in range(2):
+        group = {"group": {"group_type": "t1", "volume_types": ["t1"]}}
+        group_id = member("POST", "/groups", group).json()["group"]["id"]
+        member("GET", f"/groups/{group_id}")  # now available
+        member("POST", "/group_snapshots", {"group_snapshot": {"group_id": group_id}})
+        volume = _volume(member)
+        attach = {"attachment": {"volume_uuid": volume["id"], "instance_uuid": server}}
+        assert member("POST", "/attachments", attach).status_code == 200
+        other = _volume(member)
+        assert (
+            member("POST", "/volume-transfers", {"transfer": {"volume_id": other["id"]}}).status_code == 202
+        )
+    openstack_fake.max_page_size = 1
+    lists = (
+        ("/types", "volume_types"),
+        ("/group_types", "group_types"),
+        ("/groups", "groups"),
+        ("/group_snapshots", "group_snapshots"),
+        ("/attachments", "attachments"),
+        ("/volume-transfers", "transfers"),
+    )
+    too_long = [path for path, key in lists if len(admin("GET", path, all_tenants="1").json()[key]) != 1]
+    assert too_long == []

@@ -358,3 +358,31 @@ def test_openstacksdk_uploads_and_downloads_an_image(fake, tmp_path):
         assert conn.image.find_image("renamed") is None
     finally:
         conn.close()
+
+
+def test_novas_image_proxy_lists_what_glances_default_list_shows(member, admin, glance, bob, fake):
+    community = _new(member, name="community", visibility="community")
+    shared = _new(member, name="shared", visibility="shared")
+    hidden = _new(admin, name="hidden", visibility="public", os_hidden=True)
+    assert member.post(f"/images/{shared}/members", json={"member": bob.project_id}).status_code == 200
+    other = glance(bob)
+    nova = httpx.Client(base_url=f"{fake.url}/compute/v2.1", trust_env=False, timeout=5.0)
+    nova.headers.update(
+        {"X-Auth-Token": other.headers["X-Auth-Token"], "OpenStack-API-Version": "compute 2.1"}
+    )
+    with nova:
+
+        def names_listed() -> tuple[set[str], set[str]]:
+            by_glance = {i["id"] for i in other.get("/images").json()["images"]}
+            by_nova = {i["id"] for i in nova.get("/images").json()["images"]}
+            return by_glance, by_nova
+
+        by_glance, by_nova = names_listed()
+        assert by_nova == by_glance
+        assert not {community, shared, hidden} & by_nova  # community, pending membership, hidden
+        assert nova.get(f"/images/{community}").status_code == 200  # show still finds them
+        assert other.put(f"/images/{shared}/members/{bob.project_id}", json={"status": "accepted"}).is_success
+        by_glance, by_nova = names_listed()
+        assert shared in by_nova
+        assert by_nova == by_glance
+        assert hidden in {i["id"] for i in other.get("/images?os_hidden=true").json()["images"]}

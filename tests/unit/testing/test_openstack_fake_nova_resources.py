@@ -389,3 +389,99 @@ def test_extensions_list_nova_legacy_entries(member):
     assert keypairs["namespace"] == "http://docs.openstack.org/compute/ext/fake_xml"
     assert call(member, "GET", "/extensions/os-keypairs").json()["extension"] == keypairs
     assert call(member, "GET", "/extensions/nope").status_code == 404
+
+
+# ================================================================================== servers and resources
+def boot(adapter, openstack_fake, flavor="1", body=None, **extra):
+    spec = {"name": "vm", "flavorRef": flavor, "imageRef": openstack_fake.image_ids()[0], "networks": "none"}
+    return call(adapter, "POST", "/servers", {"server": spec | extra, **(body or {})}, "2.37")
+
+
+def test_a_member_may_not_boot_a_private_flavor_its_project_was_not_given(admin, member, openstack_fake):
+    new_flavor(admin, "hidden", id="p1", disk=1, **{"os-flavor-access:is_public": False})
+    assert fault(boot(member, openstack_fake, "p1"), 400, "badRequest") == "Flavor p1 could not be found."
+    alice = openstack_fake.portal.project_id
+    call(admin, "POST", "/flavors/p1/action", {"addTenantAccess": {"tenant": alice}})
+    assert boot(member, openstack_fake, "p1").status_code == 202
+
+
+def test_a_server_keeps_its_flavor_after_the_flavor_is_deleted(admin, member, openstack_fake):
+    new_flavor(admin, "big", id="b1", vcpus=3, ram=1024, disk=1, swap=64, **{"OS-FLV-EXT-DATA:ephemeral": 2})
+    call(admin, "POST", "/flavors/b1/os-extra_specs", {"extra_specs": {"hw:cpu_policy": "shared"}})
+    server_id = boot(member, openstack_fake, "b1").json()["server"]["id"]
+    assert call(admin, "DELETE", "/flavors/b1").status_code == 202
+    embedded = call(member, "GET", f"/servers/{server_id}", microversion="2.47").json()["server"]["flavor"]
+    assert embedded == {
+        "vcpus": 3,
+        "ram": 1024,
+        "disk": 1,
+        "ephemeral": 2,
+        "swap": 64,
+        "original_name": "big",
+        "extra_specs": {"hw:cpu_policy": "shared"},
+    }
+    used = call(member, "GET", "/limits").json()["limits"]["absolute"]
+    assert (used["totalCoresUsed"], used["totalRAMUsed"]) == (3, 1024)
+
+
+def test_compute_quotas_are_enforced_on_server_create(admin, member, openstack_fake):
+    path = f"/os-quota-sets/{openstack_fake.portal.project_id}"
+    assert call(admin, "PUT", path, {"quota_set": {"instances": 1, "cores": 1}}).status_code == 200
+    assert boot(member, openstack_fake).status_code == 202
+    assert fault(boot(member, openstack_fake, "3"), 403, "forbidden") == (
+        "Quota exceeded for instances, cores: Requested 1, 2, but already used 1, 1 of 1, 1 instances, cores"
+    )
+    assert call(admin, "PUT", path, {"quota_set": {"instances": -1, "cores": 1}}).status_code == 200
+    assert fault(boot(member, openstack_fake), 403, "forbidden") == (
+        "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores"
+    )
+
+
+def test_a_group_hint_makes_the_server_a_member_until_it_is_deleted(admin, member, openstack_fake):
+    group = call(
+        member, "POST", "/os-server-groups", {"server_group": {"name": "g", "policies": ["affinity"]}}
+    )
+    group_id = group.json()["server_group"]["id"]
+    missing = str(openstack_fake.image_ids()[0])  # a uuid that is no group
+    assert fault(
+        boot(member, openstack_fake, body={"os:scheduler_hints": {"group": missing}}), 400, "badRequest"
+    ) == (f"Instance group {missing} could not be found.")
+    made = boot(member, openstack_fake, body={"os:scheduler_hints": {"group": group_id}})
+    server_id = made.json()["server"]["id"]
+    assert call(member, "GET", f"/os-server-groups/{group_id}").json()["server_group"]["members"] == [
+        server_id
+    ]
+    shown = call(member, "GET", f"/servers/{server_id}", microversion="2.71").json()["server"]
+    assert shown["server_groups"] == [group_id]
+    quota = {"quota_set": {"server_group_members": 1}}
+    assert call(admin, "PUT", f"/os-quota-sets/{openstack_fake.portal.project_id}", quota).status_code == 200
+    full = boot(member, openstack_fake, body={"os:scheduler_hints": {"group": group_id}})
+    assert fault(full, 403, "forbidden") == "Quota exceeded, too many servers in group"
+    assert call(member, "DELETE", f"/servers/{server_id}").status_code == 204
+    assert call(member, "GET", f"/os-server-groups/{group_id}").json()["server_group"]["members"] == []
+
+
+def test_all_projects_lists_every_group_whatever_its_value(admin, member):
+    call(member, "POST", "/os-server-groups", {"server_group": {"name": "g", "policies": ["affinity"]}})
+    for query in ("all_projects", "all_projects=0", "all_projects=False"):
+        assert len(call(admin, "GET", f"/os-server-groups?{query}").json()["server_groups"]) == 1, query
+
+
+def test_a_server_shows_its_hosts_zone_and_only_a_known_zone_is_accepted(admin, member, openstack_fake):
+    made = call(admin, "POST", "/os-aggregates", {"aggregate": {"name": "a", "availability_zone": "az1"}})
+    aggregate_id = made.json()["aggregate"]["id"]
+    call(admin, "POST", f"/os-aggregates/{aggregate_id}/action", {"add_host": {"host": "fake-compute-1"}})
+    refused = boot(member, openstack_fake, availability_zone="nova")
+    assert fault(refused, 400, "badRequest") == "The requested availability zone is not available"
+    pinned = boot(member, openstack_fake, availability_zone="az1").json()["server"]["id"]
+    anywhere = boot(member, openstack_fake).json()["server"]["id"]
+    for server_id in (pinned, anywhere):
+        shown = call(member, "GET", f"/servers/{server_id}").json()["server"]
+        assert shown["OS-EXT-AZ:availability_zone"] == "az1"
+
+
+def test_aggregate_ids_are_never_reused(admin):
+    first = call(admin, "POST", "/os-aggregates", {"aggregate": {"name": "a"}}).json()["aggregate"]["id"]
+    assert call(admin, "DELETE", f"/os-aggregates/{first}").status_code == 200
+    second = call(admin, "POST", "/os-aggregates", {"aggregate": {"name": "b"}}).json()["aggregate"]["id"]
+    assert second == first + 1

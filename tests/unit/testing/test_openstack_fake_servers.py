@@ -124,7 +124,11 @@ def test_the_server_view_shows_what_was_asked_at_create(member, admin):
         accessIPv4="192.0.2.7",
         adminPass="sheiqu9loegahSh",
     )
-    hints = {"OS-SCH-HNT:scheduler_hints": {"same_host": "a-server", "group": ["g"]}}
+    group = member.call(
+        "POST", "/os-server-groups", json={"server_group": {"name": "g", "policy": "affinity"}}
+    )
+    group_id = group.json()["server_group"]["id"]
+    hints = {"OS-SCH-HNT:scheduler_hints": {"same_host": "a-server", "group": [group_id]}}
     other = member.call("POST", "/servers", json={"server": {**_minimal(member), "name": "vm-2"}, **hints})
     as_admin = admin.show(server_id)
     assert as_admin["OS-EXT-SRV-ATTR:user_data"] == "SSdtIGFjdHVhbGx5IGEgZ29hdC4="
@@ -133,7 +137,7 @@ def test_the_server_view_shows_what_was_asked_at_create(member, admin):
     assert (as_admin["accessIPv4"], as_admin["scheduler_hints"]) == ("192.0.2.7", {})
     assert admin.show(other.json()["server"]["id"])["scheduler_hints"] == {
         "same_host": ["a-server"],
-        "group": ["g"],
+        "group": [group_id],
     }
     as_member = member.show(server_id)
     assert not {"host_status", "OS-EXT-SRV-ATTR:user_data", "OS-EXT-SRV-ATTR:host"} & set(as_member)
@@ -212,6 +216,15 @@ def test_a_volume_attachment_updates_delete_on_termination_from_2_85(fake, http,
         member.call("PUT", path, json=moved).json()["badRequest"]["message"]
         == "The device property is not mutable"
     )
+    # Nova's schema boolean: "On"/"off" words, not oslo's one-letter ones
+    words = {"On": True, "off": False, "t": None, "y": None, "2": None}
+    for word, expected in words.items():
+        update = {"volumeAttachment": {"volumeId": volume["id"], "delete_on_termination": word}}
+        answer = member.call("PUT", path, json=update)
+        assert answer.status_code == (400 if expected is None else 202), word
+        if expected is not None:
+            assert member.call("GET", path).json()["volumeAttachment"]["delete_on_termination"] is expected
+    assert member.create(name="vm-t", config_drive="t").status_code == 400
 
 
 # ---------------------------------------------------------------------------------------------- metadata
@@ -266,3 +279,16 @@ def test_usage_counts_the_projects_servers(fake, member):
     assert usage["start"] == "2000-01-01T00:00:00.500000"
     assert usage["total_hours"] == pytest.approx(0.5)
     assert member.call("GET", f"/os-simple-tenant-usage/{fake.admin.project_id}").status_code == 403
+
+
+def test_the_hostname_changes_only_through_its_own_field_from_2_90(member):
+    server_id = member.boot(name="First Name")
+    renamed = member.call("PUT", f"/servers/{server_id}", json={"server": {"name": "second"}})
+    assert renamed.json()["server"]["OS-EXT-SRV-ATTR:hostname"] == "first-name"
+    changed = member.call("PUT", f"/servers/{server_id}", json={"server": {"hostname": "third"}})
+    assert changed.status_code == 200, changed.text
+    assert member.show(server_id)["OS-EXT-SRV-ATTR:hostname"] == "third"
+    bad = member.call("PUT", f"/servers/{server_id}", "compute 2.90", json={"server": {"hostname": "a.b"}})
+    assert bad.status_code == 400
+    early = member.call("PUT", f"/servers/{server_id}", "compute 2.89", json={"server": {"hostname": "x1"}})
+    assert early.status_code == 400

@@ -30,12 +30,14 @@ silent are marked ``# assumption:``.
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
 ``_wire`` and ``_envelopes`` (answers and error shapes, the latter shared with ``FaultProxy``), one
 module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_nova_tags``, ``_nova_metadata``,
-``_nova_images``, ``_nova_flavors`` and ``_nova_resources``, ``_cinder`` with ``_cinder_types``,
-``_cinder_info``, ``_cinder_attachments``, ``_cinder_groups`` and ``_cinder_more``, ``_glance`` with
-``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, ``_neutron`` with
-``_neutron_core``, ``_neutron_ports``, ``_neutron_l3``, ``_neutron_state`` and the extension list
-``_neutron_extensions.json``, each with its routes built once at import), Nova's side of Neutron in
-``_nova_network``, and the facade ``_fake``.
+``_nova_images``, ``_nova_flavors``, ``_nova_resources`` (keypairs, limits, quotas, server groups),
+``_nova_hosts`` (zones, aggregates, hypervisors, services, extensions) and ``_nova_network`` (Nova's side
+of Neutron), ``_cinder`` with ``_cinder_types``, ``_cinder_info``, ``_cinder_attachments``,
+``_cinder_groups`` and ``_cinder_more``, ``_glance`` with ``_glance_sharing`` (members, import, an
+image's tasks), ``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``,
+``_neutron`` with ``_neutron_core``, ``_neutron_ports``, ``_neutron_l3``, ``_neutron_state`` and the
+extension list ``_neutron_extensions.json``, each with its routes built once at import), and the facade
+``_fake``.
 
 Neutron is Neutron 29 with ML2 and the ``router`` and ``auto_allocate`` plugins and no agents, seeded
 as devstack (the flat external network ``public``, the shared default subnet pool): a server gets a

@@ -190,7 +190,7 @@ def list_attachments(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, st
     found = [
         a for a in found if all(value is None or _summary(a)[key] == value for key, value in wanted.items())
     ]
-    chosen, _marker = page(found, req, lambda a: a.id)
+    chosen, _marker = page(found, req, lambda a: a.id, cloud.max_page_size)
     detail = req.path.endswith("/detail")
     return Reply.json(
         STATUS_GOOD, {"attachments": [_detail(cloud, a) if detail else _summary(a) for a in chosen]}

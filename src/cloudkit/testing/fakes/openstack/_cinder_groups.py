@@ -15,7 +15,11 @@ import uuid
 
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack._cinder_attachments import since
-from cloudkit.testing.fakes.openstack._cinder_types import refuse_unless_admin, type_by_name_or_id
+from cloudkit.testing.fakes.openstack._cinder_types import (
+    refuse_unless_admin,
+    string_specs,
+    type_by_name_or_id,
+)
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
 from cloudkit.testing.fakes.openstack._state import (
     DEFAULT_CGSNAPSHOT_TYPE_ID,
@@ -26,7 +30,16 @@ from cloudkit.testing.fakes.openstack._state import (
     VolumeGroup,
     VolumeType,
 )
-from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError, as_bool, body_of, empty, iso, page
+from cloudkit.testing.fakes.openstack._wire import (
+    STATUS_GOOD,
+    ApiError,
+    as_bool,
+    body_of,
+    empty,
+    iso,
+    page,
+    strict_bool,
+)
 
 _GROUP_TYPE = (3, 11)
 _GROUP_VOLUME = (3, 13)
@@ -84,20 +97,11 @@ def _type_view(gtype: GroupType, ctx: Ctx) -> Json:
     return view
 
 
-def _string_specs(specs: object) -> dict[str, str]:
-    if not isinstance(specs, dict) or not all(isinstance(v, str) for v in specs.values()):
-        raise _schema_error("group_specs", "Value: must be strings.")
-    return {str(k): v for k, v in specs.items()}
-
-
 def _public_flag(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("1", "0", "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"):
-        # strutils.bool_from_string(strict=True)'s ValueError, as the API passes it on
+    flag = strict_bool(value)
+    if flag is None:  # strutils.bool_from_string(strict=True)'s ValueError, as the API passes it on
         raise ApiError(400, f"Invalid input for field/attribute is_public. Value: {value}.")
-    return as_bool(text)
+    return flag
 
 
 def list_group_types(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
@@ -108,7 +112,7 @@ def list_group_types(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, st
         (t for t in cloud.state.group_types.values() if public is None or t.is_public == public),
         key=lambda t: -t.seq,  # Cinder sorts by created_at, newest first
     )
-    chosen, _marker = page(types, req, lambda t: t.id)
+    chosen, _marker = page(types, req, lambda t: t.id, cloud.max_page_size)
     return Reply.json(STATUS_GOOD, {"group_types": [_type_view(t, ctx) for t in chosen]})
 
 
@@ -125,7 +129,7 @@ def create_group_type(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, s
         description=spec.get("description"),
         is_public=_public_flag(spec.get("is_public", True)),
         seq=cloud.state.next_seq(),
-        group_specs=_string_specs(spec.get("group_specs") or {}),
+        group_specs=string_specs(spec.get("group_specs") or {}, "group_specs"),
     )
     cloud.state.group_types[gtype.id] = gtype
     return Reply.json(202, {"group_type": _type_view(gtype, ctx)})
@@ -181,7 +185,7 @@ def create_group_specs(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, s
     refuse_unless_admin(ctx, "group:group_types_specs:create")
     gtype = _find_type(cloud, ctx, params["id"])
     body = body_of(req)
-    gtype.group_specs.update(_string_specs(body.get("group_specs")))
+    gtype.group_specs.update(string_specs(body.get("group_specs"), "group_specs"))
     return Reply.json(202, body)
 
 
@@ -201,7 +205,7 @@ def update_group_spec(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, st
     body = body_of(req)
     if params["key"] not in body:
         raise ApiError(400, "Request body and URI mismatch")
-    gtype.group_specs.update(_string_specs(body))
+    gtype.group_specs.update(string_specs(body, "group_specs"))
     return Reply.json(STATUS_GOOD, body)
 
 
@@ -279,7 +283,7 @@ def list_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -
         if g.group_type_id != DEFAULT_CGSNAPSHOT_TYPE_ID  # migrated CGs are not listed
     ]
     view = functools.partial(_group_view, cloud, ctx=ctx, req=req)
-    chosen, _marker = page(groups, req, lambda g: g.id)
+    chosen, _marker = page(groups, req, lambda g: g.id, cloud.max_page_size)
     if req.path.endswith("/detail"):
         return Reply.json(STATUS_GOOD, {"groups": [view(g) for g in chosen]})
     return Reply.json(STATUS_GOOD, {"groups": [{"id": g.id, "name": g.name} for g in chosen]})
@@ -442,7 +446,7 @@ def list_group_snapshots(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str
         for s in cloud.visible(req, ctx, cloud.state.group_snapshots.values())
         if s.group_type_id != DEFAULT_CGSNAPSHOT_TYPE_ID
     ]
-    chosen, _marker = page(found, req, lambda s: s.id)
+    chosen, _marker = page(found, req, lambda s: s.id, cloud.max_page_size)
     if req.path.endswith("/detail"):
         views = [_group_snapshot_view(cloud, s, ctx) for s in chosen]
     else:

@@ -201,7 +201,7 @@ def list_transfers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     name = req.arg("name")
     if name is not None:
         found = [t for t in found if t.name == name]
-    chosen, _marker = page(found, req, lambda t: t.id)
+    chosen, _marker = page(found, req, lambda t: t.id, cloud.max_page_size)
     detail = req.path.endswith("/detail")
     return Reply.json(
         STATUS_GOOD, {"transfers": [_transfer_view(cloud, t, ctx, detail=detail) for t in chosen]}

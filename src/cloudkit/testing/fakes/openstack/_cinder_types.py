@@ -14,7 +14,15 @@ from collections.abc import Callable
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
 from cloudkit.testing.fakes.openstack._state import DEFAULT_VOLUME_TYPE_ID, Json, VolumeType
-from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError, as_bool, body_of, empty, page
+from cloudkit.testing.fakes.openstack._wire import (
+    STATUS_GOOD,
+    ApiError,
+    as_bool,
+    body_of,
+    empty,
+    page,
+    strict_bool,
+)
 
 # cinder/policies/type_extra_specs.py: what a caller without read_sensitive (a non-admin) is shown
 _USER_VISIBLE_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
@@ -98,10 +106,11 @@ def _spec_of(req: Request) -> Json:
     return spec
 
 
-def _string_specs(specs: object) -> dict[str, str]:
+def string_specs(specs: object, field: str = "extra_specs") -> dict[str, str]:
+    """A type's specs (volume types' ``extra_specs``, group types' ``group_specs``): strings only."""
     if not isinstance(specs, dict) or not all(isinstance(v, str) for v in specs.values()):
         # assumption: the jsonschema text Cinder's validation prints
-        raise ApiError(400, "Invalid input for field/attribute extra_specs. Value: must be strings.")
+        raise ApiError(400, f"Invalid input for field/attribute {field}. Value: must be strings.")
     return {str(k): v for k, v in specs.items()}
 
 
@@ -112,8 +121,8 @@ def list_types(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) ->
         public: bool | None = True  # Cinder's default: public types and the caller's private ones
     elif wanted.strip().lower() == "none":
         public = None
-    elif wanted.strip().lower() in ("true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n"):
-        public = as_bool(wanted)
+    elif (flag := strict_bool(wanted)) is not None:
+        public = flag
     else:
         raise ApiError(400, f"Invalid is_public filter [{wanted}]")
     types = sorted(
@@ -125,7 +134,7 @@ def list_types(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) ->
         ),
         key=lambda t: -t.seq,  # Cinder sorts by created_at, newest first
     )
-    chosen, _marker = page(types, req, lambda t: t.id)
+    chosen, _marker = page(types, req, lambda t: t.id, cloud.max_page_size)
     return Reply.json(STATUS_GOOD, {"volume_types": [_type_view(t, ctx) for t in chosen]})
 
 
@@ -143,7 +152,7 @@ def create_type(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -
         description=spec.get("description"),
         is_public=as_bool(spec.get(_ACCESS_KEY, True)),
         seq=cloud.state.next_seq(),
-        extra_specs=_string_specs(spec.get("extra_specs") or {}),
+        extra_specs=string_specs(spec.get("extra_specs") or {}),
     )
     cloud.state.volume_types[vtype.id] = vtype
     view = _manage_view(vtype)
@@ -209,7 +218,7 @@ def set_extra_specs(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]
     vtype = find_type(cloud, ctx, params["id"])
     _refuse_if_in_use(cloud, vtype)
     body = body_of(req)
-    specs = _string_specs(body.get("extra_specs"))
+    specs = string_specs(body.get("extra_specs"))
     vtype.extra_specs.update(specs)
     return Reply.json(STATUS_GOOD, body)
 
@@ -230,7 +239,7 @@ def put_extra_spec(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
     body = body_of(req)
     if params["key"] not in body:
         raise ApiError(400, "Request body and URI mismatch")
-    vtype.extra_specs.update(_string_specs(body))
+    vtype.extra_specs.update(string_specs(body))
     return Reply.json(STATUS_GOOD, body)
 
 

@@ -1,10 +1,11 @@
-"""Glance (image v2) of the OpenStack fake: images, their data, tags, members, actions and import.
+"""Glance (image v2) of the OpenStack fake: images, their data, tags, actions and discovery.
 
 Follows a real Glance 33 with its default policies and one file store ``fs`` (as the lab runs it):
 an image is made ``queued``, its data arrives by ``PUT /file`` (``active`` at once, checksums from
 the bytes) or by the interoperable import (``glance-direct`` after ``/stage``; ``web-download``
-fails, as a Glance that cannot reach the URL does). Schemas, metadata definitions and tasks are in
-``_glance_metadefs``; `serve` sends those paths there.
+fails, as a Glance that cannot reach the URL does). Members, the import and an image's tasks are in
+`_glance_sharing`; schemas, metadata definitions and tasks in ``_glance_metadefs``; `serve` sends
+those paths there.
 """
 
 from __future__ import annotations
@@ -18,9 +19,19 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request
-from cloudkit.testing.fakes.openstack import _glance_metadefs
+from cloudkit.testing.fakes.openstack import _glance_metadefs, _glance_sharing
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, Routes, dispatch
-from cloudkit.testing.fakes.openstack._state import GlanceTask, Image, ImageMember, Json
+from cloudkit.testing.fakes.openstack._glance_sharing import (
+    IMPORT_METHODS,
+    MEMBER_STATUSES,
+    STORE,
+    octet_stream,
+    owned_image,
+    touch,
+    visible_image,
+    when,
+)
+from cloudkit.testing.fakes.openstack._state import Image, Json
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     STATUS_MULTIPLE,
@@ -29,19 +40,15 @@ from cloudkit.testing.fakes.openstack._wire import (
     as_int,
     body_of,
     empty,
-    iso,
 )
 
 _LIMIT_DEFAULT, _LIMIT_MAX = 25, 1000
 _NEWEST_MINOR = 17  # assumption: Glance 33 lists v2.0 ... v2.17, the newest CURRENT
-STORE = "fs"  # the one store of the lab's Glance (enabled_backends = fs:file)
-IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")
 DISK_FORMATS = (None, "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = (None, "ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 VISIBILITIES = ("public", "private", "shared", "community")
 _ENUMS = {"disk_format": DISK_FORMATS, "container_format": CONTAINER_FORMATS, "visibility": VISIBILITIES}
 _MAX_LENGTH = 255  # the image schema's maxLength of a name, an owner and a tag
-MEMBER_STATUSES = ("pending", "accepted", "rejected")
 _PATCH_TYPES = {  # Glance's PATCH media types and the JSON-patch draft each speaks
     "application/openstack-images-v2.0-json-patch": 4,
     "application/openstack-images-v2.1-json-patch": 10,
@@ -78,7 +85,11 @@ def serve(cloud: Cloud, req: Request) -> Reply:
     rest = path.removeprefix("/image/v2")
     if rest == path:
         raise ApiError(404, "The resource could not be found.")
-    routes = _glance_metadefs.ROUTES if rest.startswith(_glance_metadefs.PREFIXES) else ROUTES
+    routes = ROUTES
+    if rest.startswith(_glance_metadefs.PREFIXES):
+        routes = _glance_metadefs.ROUTES
+    elif _glance_sharing.serves(rest):
+        routes = _glance_sharing.ROUTES
     return dispatch(routes, cloud, req, cloud.context(req), rest)
 
 
@@ -122,10 +133,6 @@ def custom_properties(image: Image) -> dict[str, str]:
     return {**image.properties, **{k: v for k, v in named.items() if v}}
 
 
-def _when(cloud: Cloud, t: float) -> str:
-    return iso(cloud.wall(t), style="nova")
-
-
 def image_view(cloud: Cloud, image: Image) -> Json:
     """An image as Glance shows it (custom properties first, then the base ones)."""
     content = _content(image)
@@ -149,8 +156,8 @@ def image_view(cloud: Cloud, image: Image) -> Json:
         "os_hash_algo": "sha512" if sha512 else None,
         "os_hash_value": sha512,
         "id": image.id,
-        "created_at": _when(cloud, image.created),
-        "updated_at": _when(cloud, image.created if image.updated is None else image.updated),
+        "created_at": when(cloud, image.created),
+        "updated_at": when(cloud, image.created if image.updated is None else image.updated),
         "tags": list(image.tags),
         "self": f"/v2/images/{image.id}",
         "file": f"/v2/images/{image.id}/file",
@@ -159,37 +166,6 @@ def image_view(cloud: Cloud, image: Image) -> Json:
     if image.status == "active":  # a real Glance with enabled_backends names the stores holding the data
         doc["stores"] = STORE
     return doc
-
-
-def _member_view(cloud: Cloud, image: Image, member: ImageMember) -> Json:
-    return {
-        "member_id": member.project_id,
-        "image_id": image.id,
-        "status": member.status,
-        "created_at": _when(cloud, member.created),
-        "updated_at": _when(cloud, member.updated),
-        "schema": "/v2/schemas/member",
-    }
-
-
-# ================================================================================== lookups, checks
-def _visible_image(cloud: Cloud, ctx: Ctx, image_id: str, missing: str | None = None) -> Image:
-    image = cloud.state.images.get(image_id)
-    if image is None or not cloud.image_visible(image, ctx):
-        raise ApiError(404, missing or f"No image found with ID {image_id}")
-    return image
-
-
-def _owned_image(cloud: Cloud, ctx: Ctx, image_id: str, action: str, missing: str | None = None) -> Image:
-    """The image if the caller may change it: 404 when it cannot see it, 403 when it is not the owner."""
-    image = _visible_image(cloud, ctx, image_id, missing)
-    if not (ctx.is_admin or image.owner == ctx.project_id):
-        raise ApiError(403, f"You are not authorized to complete {action} action.")
-    return image
-
-
-def _touch(cloud: Cloud, image: Image) -> None:
-    image.updated = cloud.now()
 
 
 def _schema_error(value: object, problem: str) -> ApiError:
@@ -253,7 +229,7 @@ def _set_attribute(cloud: Cloud, ctx: Ctx, image: Image, key: str, value: Any) -
         setattr(image, key, value)
     else:
         image.properties[key] = value
-    _touch(cloud, image)
+    touch(cloud, image)
 
 
 def _base_attribute(key: str) -> bool:
@@ -311,25 +287,14 @@ def _listed(cloud: Cloud, req: Request, ctx: Ctx) -> list[Image]:
     visibility = req.arg("visibility")
     if visibility is not None and visibility not in (*VISIBILITIES, "all"):
         raise ApiError(400, f"Invalid visibility value: {visibility}")
-    tags = req.query.get("tag", [])
-
-    def shown(image: Image) -> bool:
-        member = image.members.get(ctx.project_id)
-        as_member = (
-            image.visibility == "shared" and member is not None and member_status in ("all", member.status)
-        )
-        if not (
-            ctx.is_admin
-            or image.visibility in ("public", "community")
-            or image.owner == ctx.project_id
-            or as_member
-        ):
-            return False
-        if visibility is not None:
-            return visibility in ("all", image.visibility)
-        return image.visibility != "community" or image.owner == ctx.project_id
-
-    images = [i for i in cloud.state.images.values() if shown(i) and all(t in i.tags for t in tags)]
+    images = listed_images(
+        cloud,
+        ctx,
+        member_status=member_status,
+        visibility=visibility,
+        tags=req.query.get("tag", []),
+        hidden=None if "os_hidden" in req.query else False,  # the os_hidden filter, when given, decides
+    )
     sort_key = req.arg("sort_key") or "created_at"
     if sort_key not in _SORT_KEYS:
         raise ApiError(
@@ -347,6 +312,42 @@ def _listed(cloud: Cloud, req: Request, ctx: Ctx) -> list[Image]:
         return (value is not None, value if value is not None else "", image.seq)
 
     return sorted(images, key=key, reverse=sort_dir == "desc")
+
+
+def listed_images(
+    cloud: Cloud,
+    ctx: Ctx,
+    *,
+    member_status: str = "accepted",
+    visibility: str | None = None,
+    tags: list[str] | None = None,
+    hidden: bool | None = False,
+) -> list[Image]:
+    """The images Glance's list shows the caller, newest first; by default as an unfiltered
+    ``GET /v2/images`` (which Nova's image proxy makes too): no community images but the project's
+    own, shared ones only once accepted, no ``os_hidden`` ones.
+    """  # noqa: D205 (the summary needs the defaults)
+
+    def shown(image: Image) -> bool:
+        member = image.members.get(ctx.project_id)
+        as_member = (
+            image.visibility == "shared" and member is not None and member_status in ("all", member.status)
+        )
+        if not (
+            ctx.is_admin
+            or image.visibility in ("public", "community")
+            or image.owner == ctx.project_id
+            or as_member
+        ):
+            return False
+        if hidden is not None and image.os_hidden != hidden:
+            return False
+        if visibility is not None:
+            return visibility in ("all", image.visibility)
+        return image.visibility != "community" or image.owner == ctx.project_id
+
+    images = [i for i in cloud.state.images.values() if shown(i) and all(t in i.tags for t in tags or ())]
+    return sorted(images, key=lambda i: (i.created, i.seq), reverse=True)
 
 
 def _matches(view: Json, key: str, wanted: str) -> bool:
@@ -409,7 +410,7 @@ def _create_image(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
 
 @ROUTES.route("GET", "/images/{id}")
 def _get_image(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    return Reply.json(STATUS_GOOD, image_view(cloud, _visible_image(cloud, ctx, params["id"])))
+    return Reply.json(STATUS_GOOD, image_view(cloud, visible_image(cloud, ctx, params["id"])))
 
 
 @ROUTES.route("PATCH", "/images/{id}")
@@ -419,7 +420,7 @@ def _update_image(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) 
     if draft is None:
         raise ApiError(415, f"Image PATCH expects Content-Type one of: {', '.join(_PATCH_TYPES)}")
     changes = _patch_changes(req)
-    image = _owned_image(cloud, ctx, params["id"], "modify_image")
+    image = owned_image(cloud, ctx, params["id"], "modify_image")
     # Glance applies the changes to its domain object and saves once: a failing change saves nothing.
     draft_image = dataclasses.replace(
         image,
@@ -478,7 +479,7 @@ def _apply_change(cloud: Cloud, ctx: Ctx, image: Image, change: tuple[str, str, 
             setattr(image, key, "")
         else:
             del image.properties[key]
-        _touch(cloud, image)
+        touch(cloud, image)
         return
     if op == "replace" and not present:
         raise ApiError(409, f"Property {key} does not exist.")
@@ -490,45 +491,28 @@ def _apply_change(cloud: Cloud, ctx: Ctx, image: Image, change: tuple[str, str, 
 @ROUTES.route("DELETE", "/images/{id}")
 def _delete_image(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     image_id = params["id"]
-    image = _owned_image(cloud, ctx, image_id, "delete_image", f"Failed to find image {image_id} to delete")
+    image = owned_image(cloud, ctx, image_id, "delete_image", f"Failed to find image {image_id} to delete")
     if image.protected:
         raise ApiError(403, f"Image {image_id} is protected and cannot be deleted.")
     del cloud.state.images[image_id]
     return empty(204)
 
 
-# ================================================================================== data, import
-def _octet_stream(req: Request) -> bytes:
-    """The image data of an upload or stage; with ``X-OpenStack-Image-Size`` it must be that long."""
-    media_type = req.headers.get("content-type", "").split(";")[0].strip()
-    if media_type != "application/octet-stream":
-        raise ApiError(415, f"Invalid content type {media_type}".rstrip())
-    declared = req.headers.get("x-openstack-image-size")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, "Invalid or missing image size in request headers.")
-        expected, got = int(declared), len(req.body)
-        if got > expected:
-            raise ApiError(400, f"Size exceeds: expected {expected} bytes, got {got} bytes")
-        if got < expected:
-            raise ApiError(400, f"Size mismatch: expected {expected} bytes, got {got} bytes")
-    return req.body
-
-
+# ================================================================================== data
 @ROUTES.route("PUT", "/images/{id}/file")
 def _upload(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    data = _octet_stream(req)
-    image = _owned_image(cloud, ctx, params["id"], "upload_image")
+    data = octet_stream(req)
+    image = owned_image(cloud, ctx, params["id"], "upload_image")
     if image.status != "queued":
         raise ApiError(409, f"Image status transition from {image.status} to saving is not allowed")
     image.data, image.size, image.status = data, len(data), "active"
-    _touch(cloud, image)
+    touch(cloud, image)
     return empty(204)
 
 
 @ROUTES.route("GET", "/images/{id}/file")
 def _download(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _visible_image(cloud, ctx, params["id"])
+    image = visible_image(cloud, ctx, params["id"])
     if image.status == "deactivated" and not ctx.is_admin:
         raise ApiError(403, "The requested image has been deactivated. Image data download is forbidden.")
     content = _content(image)
@@ -538,114 +522,27 @@ def _download(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> 
     return Reply(STATUS_GOOD, content, "application/octet-stream", (("Content-MD5", md5),))
 
 
-@ROUTES.route("PUT", "/images/{id}/stage")
-def _stage(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    data = _octet_stream(req)
-    image = _owned_image(cloud, ctx, params["id"], "modify_image")
-    if image.status != "queued":
-        raise ApiError(409, f"Image status transition from {image.status} to uploading is not allowed")
-    image.staged, image.size, image.status = data, len(data), "uploading"
-    _touch(cloud, image)
-    return empty(204)
-
-
-@ROUTES.route("POST", "/images/{id}/import")
-def _import(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    body = body_of(req)
-    method = body.get("method")
-    name = method.get("name") if isinstance(method, dict) else None
-    if name not in IMPORT_METHODS:
-        raise ApiError(400, f"Unknown import method name '{name}'.")
-    assert isinstance(method, dict)  # noqa: S101 - narrowed by the name check above
-    image = _owned_image(cloud, ctx, params["id"], "modify_image")
-    if name == "copy-image":
-        # assumption: with one store the data is already everywhere it can be copied to
-        raise ApiError(409, f"Image {image.id} is already present at store '{STORE}'")
-    if image.status == "active":
-        raise ApiError(409, "Image with status active cannot be target for import")
-    if name == "glance-direct" and image.status != "uploading":
-        raise ApiError(409, "Image needs to be staged before 'glance-direct' method can be used")
-    if name == "web-download" and not _glance_metadefs.importable_uri(method.get("uri")):
-        raise ApiError(400, f"URI for web-download does not pass filtering: {method.get('uri')}")
-    task = _glance_metadefs.new_task(
-        cloud, ctx, "api_image_import", {"image_id": image.id, "import_req": body}
-    )
-    task.image_id, task.input["backend"] = image.id, [STORE]
-    image.properties["os_glance_import_task"] = task.id
-    if name == "glance-direct":
-        image.status = "importing"
-    cloud.later(lambda: _finish_import(cloud, image, task, succeeded=name == "glance-direct"))
-    return Reply(202, b"", "text/html; charset=UTF-8")
-
-
-def _finish_import(cloud: Cloud, image: Image, task: GlanceTask, *, succeeded: bool) -> None:
-    # The fake reaches no outside URL: web-download ends as a Glance without network access ends it.
-    image.properties.pop("os_glance_import_task", None)
-    image.properties["os_glance_importing_to_stores"] = ""
-    image.properties["os_glance_failed_import"] = "" if succeeded else STORE
-    if succeeded:
-        image.data, image.staged, image.status = image.staged, None, "active"
-        mib = len(image.data or b"") // 1024**2
-        _glance_metadefs.finish_task(cloud, task, "success", f"Copied {mib} MiB", {"image_id": image.id})
-    else:
-        _glance_metadefs.finish_task(cloud, task, "failure", "Task failed due to Internal Error", None)
-    _touch(cloud, image)
-
-
-@ROUTES.route("GET", "/images/{id}/tasks")
-def _image_tasks(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _visible_image(cloud, ctx, params["id"])
-    tasks = sorted(
-        (t for t in cloud.state.glance_tasks.values() if t.image_id == image.id), key=lambda t: -t.seq
-    )
-
-    def moment(t: float | None) -> str | None:
-        return None if t is None else iso(cloud.wall(t), style="keystone").removesuffix("Z")
-
-    views = [
-        {
-            "id": t.id,
-            "type": t.type,
-            "status": t.status,
-            "owner": t.owner,
-            "expires_at": moment(t.expires),
-            "created_at": moment(t.created),
-            "updated_at": moment(t.updated),
-            "deleted_at": None,
-            "deleted": False,
-            "image_id": t.image_id,
-            "request_id": t.request_id,
-            "user_id": t.user_id,
-            "input": t.input,
-            "result": t.result,
-            "message": t.message,
-        }
-        for t in tasks
-    ]
-    return Reply.json(STATUS_GOOD, {"tasks": views})
-
-
 # ================================================================================== tags, actions
 @ROUTES.route("PUT", "/images/{id}/tags/{tag}")
 def _add_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _owned_image(cloud, ctx, params["id"], "modify_image")
+    image = owned_image(cloud, ctx, params["id"], "modify_image")
     tag = unquote(params["tag"])
     if len(tag) > _MAX_LENGTH:
         raise ApiError(400, f"Provided object does not match schema 'image': {tag!r} is too long")
     if tag not in image.tags:
         image.tags.append(tag)
-    _touch(cloud, image)
+    touch(cloud, image)
     return empty(204)
 
 
 @ROUTES.route("DELETE", "/images/{id}/tags/{tag}")
 def _delete_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _owned_image(cloud, ctx, params["id"], "modify_image")
+    image = owned_image(cloud, ctx, params["id"], "modify_image")
     tag = unquote(params["tag"])
     if tag not in image.tags:
         raise ApiError(404, "The resource could not be found.")
     image.tags.remove(tag)
-    _touch(cloud, image)
+    touch(cloud, image)
     return empty(204)
 
 
@@ -654,87 +551,13 @@ def _action(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Re
     action = params["action"]
     if action not in ("deactivate", "reactivate"):
         raise ApiError(404, "The resource could not be found.")
-    image = _owned_image(cloud, ctx, params["id"], action)
+    image = owned_image(cloud, ctx, params["id"], action)
     source, target = ("active", "deactivated") if action == "deactivate" else ("deactivated", "active")
     if image.status not in (source, target):
         raise ApiError(403, f"Not allowed to {action} image in status '{image.status}'")
     if image.status == source:
         image.status = target
-        _touch(cloud, image)
-    return empty(204)
-
-
-# ================================================================================== members
-def _shared_image(cloud: Cloud, ctx: Ctx, image_id: str, refusal: str) -> Image:
-    image = _visible_image(cloud, ctx, image_id)
-    if image.visibility != "shared":
-        raise ApiError(403, refusal)
-    return image
-
-
-def _member(image: Image, ctx: Ctx, member_id: str) -> ImageMember:
-    member = image.members.get(member_id)
-    # assumption: a member sees its own membership only, as in the member list
-    if member is None or not (ctx.is_admin or ctx.project_id in (image.owner, member_id)):
-        raise ApiError(404, f"{member_id} not found in the member list of the image {image.id}.")
-    return member
-
-
-@ROUTES.route("POST", "/images/{id}/members")
-def _add_member(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image_id = params["id"]
-    image = _shared_image(cloud, ctx, image_id, f"Not allowed to create members for image {image_id}.")
-    if not (ctx.is_admin or image.owner == ctx.project_id):
-        raise ApiError(403, "You are not authorized to complete add_member action.")
-    member_id = body_of(req).get("member")
-    if not isinstance(member_id, str) or not member_id:
-        raise ApiError(400, "Member to be added not specified")
-    if member_id in image.members:
-        raise ApiError(409, f"Member {member_id} is duplicated for image {image_id}")
-    now = cloud.now()
-    member = image.members[member_id] = ImageMember(member_id, "pending", now, now)
-    return Reply.json(STATUS_GOOD, _member_view(cloud, image, member))
-
-
-@ROUTES.route("GET", "/images/{id}/members")
-def _list_members(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image_id = params["id"]
-    refusal = f"Not allowed to list members for image {image_id}: Only shared images have members."
-    image = _shared_image(cloud, ctx, image_id, refusal)
-    everyone = ctx.is_admin or image.owner == ctx.project_id
-    members = [m for m in image.members.values() if everyone or m.project_id == ctx.project_id]
-    views = [_member_view(cloud, image, m) for m in members]
-    return Reply.json(STATUS_GOOD, {"members": views, "schema": "/v2/schemas/members"})
-
-
-@ROUTES.route("GET", "/images/{id}/members/{member}")
-def _get_member(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _visible_image(cloud, ctx, params["id"])
-    return Reply.json(STATUS_GOOD, _member_view(cloud, image, _member(image, ctx, params["member"])))
-
-
-@ROUTES.route("PUT", "/images/{id}/members/{member}")
-def _update_member(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _visible_image(cloud, ctx, params["id"])
-    member = _member(image, ctx, params["member"])
-    if member.project_id != ctx.project_id and not ctx.is_admin:
-        raise ApiError(403, "You are not authorized to complete modify_member action.")
-    status = body_of(req).get("status")
-    if status is None:
-        raise ApiError(400, "Status not specified")  # assumption: Glance's text for a body without it
-    if status not in MEMBER_STATUSES:
-        raise ApiError(400, 'Incorrect request: Status must be "pending", "accepted" or "rejected".')
-    member.status, member.updated = str(status), cloud.now()
-    return Reply.json(STATUS_GOOD, _member_view(cloud, image, member))
-
-
-@ROUTES.route("DELETE", "/images/{id}/members/{member}")
-def _delete_member(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    image = _visible_image(cloud, ctx, params["id"])
-    member = _member(image, ctx, params["member"])
-    if not (ctx.is_admin or image.owner == ctx.project_id):
-        raise ApiError(403, "You are not authorized to complete delete_member action.")
-    del image.members[member.project_id]
+        touch(cloud, image)
     return empty(204)
 
 

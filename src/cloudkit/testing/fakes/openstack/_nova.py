@@ -1,8 +1,8 @@
 """Nova (compute v2.1 with microversions) of the OpenStack fake: versions, flavors, servers.
 
-Server actions and volume attachments are in `_nova_actions`, the other resources (flavor management,
-keypairs, limits, quota sets, zones, aggregates, server groups) in `_nova_resources`; their routes are
-here, in one table.
+Server actions and volume attachments are in `_nova_actions`, the other resources in `_nova_flavors`
+(flavor management), `_nova_resources` (keypairs, limits, quota sets, server groups) and `_nova_hosts`
+(zones, aggregates, hypervisors, services, extensions); their routes are here, in one table.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
 from cloudkit.testing.fakes.openstack import _nova_flavors as flavor_api
+from cloudkit.testing.fakes.openstack import _nova_hosts as hosts
 from cloudkit.testing.fakes.openstack import _nova_images as images
 from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
 from cloudkit.testing.fakes.openstack import _nova_network as network
@@ -32,12 +33,12 @@ from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
-    as_bool,
     as_int,
     body_of,
     empty,
     iso,
     sanitize_hostname,
+    strict_bool,
     version_text,
 )
 
@@ -140,7 +141,7 @@ def _image_view(cloud: Cloud, server: Server, ctx: Ctx) -> Json | str:
 
 
 def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False) -> Json:
-    flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    flavor = server.flavor
     host = actions.host_of(server)
     volumes: list[Json] = []
     for attachment in cloud.guest_attachments(server):
@@ -154,10 +155,10 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
             "vcpus": flavor.vcpus,
             "ram": flavor.ram,
             "disk": flavor.disk,
-            "ephemeral": 0,
-            "swap": 0,
+            "ephemeral": flavor.ephemeral,
+            "swap": flavor.swap,
             "original_name": flavor.name,
-            "extra_specs": {},
+            "extra_specs": dict(flavor.extra_specs),  # policy show:flavor-extra-specs: any project reader
         }
     else:
         flavor_view = {
@@ -181,7 +182,8 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "accessIPv6": server.access_ipv6,
         "links": _server_links(cloud, server.id),
         "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": "nova",
+        # Nova's get_instance_availability_zone: the host's zone, the asked one before it is scheduled
+        "OS-EXT-AZ:availability_zone": hosts.host_zone(cloud, host) if host else server.pinned_az or "",
         "config_drive": server.config_drive,
         "key_name": server.key_name,
         "OS-SRV-USG:launched_at": (
@@ -202,7 +204,7 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         view["security_groups"] = groups
     _server_view_versioned(view, server, ctx, host)
     if single and ctx.at_least(2, 71):  # only GET /servers/{id} lists them, not /servers/detail (lab)
-        view["server_groups"] = []
+        view["server_groups"] = [g.id for g in cloud.state.server_groups.values() if server.id in g.members]
     return view
 
 
@@ -213,7 +215,7 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx, host: str | Non
         view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host
         view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.seq:08x}"
         if ctx.at_least(2, 3):
-            view["OS-EXT-SRV-ATTR:hostname"] = sanitize_hostname(server.name)
+            view["OS-EXT-SRV-ATTR:hostname"] = server.hostname
             view["OS-EXT-SRV-ATTR:reservation_id"] = f"r-{hex5(server.id)[:8]}"
             view["OS-EXT-SRV-ATTR:launch_index"] = 0
             view["OS-EXT-SRV-ATTR:kernel_id"] = ""
@@ -229,7 +231,7 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx, host: str | Non
         ((2, 63), "trusted_image_certificates", None),
         ((2, 73), "locked_reason", server.locked_reason),
         # every user sees the guest hostname from 2.90 (as the lab's Nova 34 shows it)
-        ((2, 90), "OS-EXT-SRV-ATTR:hostname", sanitize_hostname(server.name)),
+        ((2, 90), "OS-EXT-SRV-ATTR:hostname", server.hostname),
         ((2, 96), "pinned_availability_zone", server.pinned_az),
         ((2, 100), "scheduler_hints", {k: list(v) for k, v in server.scheduler_hints.items()}),
     ):
@@ -267,16 +269,15 @@ def _all_tenants(req: Request) -> bool:
         return False
     if not value:
         return True
-    words = {"1": True, "t": True, "true": True, "on": True, "y": True, "yes": True}
-    words.update({"0": False, "f": False, "false": False, "off": False, "n": False, "no": False})
-    if value.strip().lower() not in words:
+    everyone = strict_bool(value)
+    if everyone is None:
         # assumption: oslo's strict bool_from_string text, as Nova's InvalidInput passes it on
         raise ApiError(
             400,
             f"Invalid input received: Unrecognized value '{value}', acceptable values are: "
             "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'",
         )
-    return words[value.strip().lower()]
+    return everyone
 
 
 @ROUTES.route("POST", "/servers")
@@ -288,13 +289,18 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
     flavor_ref = str(spec.get("flavorRef") or "").rstrip("/").rsplit("/", 1)[-1]
-    if flavor_ref not in cloud.state.flavors:
+    flavor = cloud.state.flavors.get(flavor_ref)
+    if flavor is None or not flavor_api.may_use(flavor, ctx):  # a private flavor without access too
         raise ApiError(400, f"Flavor {flavor_ref} could not be found.")
     server_tags = tags.create_tags(spec, ctx)
     metadata = tags.checked_metadata(spec.get("metadata"))
     network_plan = network.plan_networks(cloud, spec, ctx)
     plan, volume_root = _boot_plan(cloud, spec, ctx)
-    image = _boot_image(cloud, spec, ctx, cloud.state.flavors[flavor_ref], volume_root=volume_root)
+    image = _boot_image(cloud, spec, ctx, flavor, volume_root=volume_root)
+    pinned_az = _availability_zone(cloud, spec.get("availability_zone"))
+    hints = _scheduler_hints(body_of(req))
+    resources.check_instance_quota(cloud, ctx, flavor)
+    group = resources.requested_group(cloud, ctx, hints)
     admin_pass = spec.get("adminPass")
     now = cloud.now()
     server = Server(
@@ -302,12 +308,13 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         project_id=ctx.project_id,
         user_id=ctx.user.id,
         name=name,
-        flavor_id=flavor_ref,
+        flavor=dataclasses.replace(flavor, extra_specs=dict(flavor.extra_specs), access=list(flavor.access)),
         root_volume_id="",
         seq=cloud.state.next_seq(),
         created=now,
         updated=now,
         admin_pass=admin_pass if isinstance(admin_pass, str) else secrets.token_urlsafe(9),
+        hostname=sanitize_hostname(name),
         description=spec.get("description"),
         metadata=metadata,
         key_name=spec.get("key_name"),
@@ -318,11 +325,13 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         config_drive=_config_drive(spec),
         access_ipv4=str(spec.get("accessIPv4") or ""),
         access_ipv6=str(spec.get("accessIPv6") or ""),
-        pinned_az=_availability_zone(spec.get("availability_zone")),
-        scheduler_hints=_scheduler_hints(body_of(req)),
+        pinned_az=pinned_az,
+        scheduler_hints=hints,
     )
     network.plug(cloud, server, network_plan, ctx)
     server.root_volume_id = _materialise(cloud, server, plan, volume_root=volume_root)
+    if group is not None:
+        group.members.append(server.id)
     cloud.state.servers[server.id] = server
     cloud.later(lambda: _finish_build(cloud, server))
     body = {
@@ -432,10 +441,9 @@ def _config_drive(spec: Json) -> str:
     if "config_drive" not in spec:
         return ""
     value = spec["config_drive"]
-    if isinstance(value, bool):
-        return "True" if value else ""
-    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-        return "True" if as_bool(value) else ""
+    wanted = strict_bool(value, schema=True) if isinstance(value, bool | str) else None
+    if wanted is not None:
+        return "True" if wanted else ""
     raise ApiError(
         400,
         f"Invalid input for field/attribute config_drive. Value: {value}. {value!r} is not of type "
@@ -443,11 +451,11 @@ def _config_drive(spec: Json) -> str:
     )
 
 
-def _availability_zone(value: object) -> str | None:
+def _availability_zone(cloud: Cloud, value: object) -> str | None:
     if value is None:
         return None
     zone = str(value).split(":", 1)[0]  # "zone:host" pins a host (admin); the zone is what is kept
-    if zone != "nova":  # assumption: the fake's one zone, as its server view says
+    if zone != hosts.host_zone(cloud, hosts.HOST):  # the one compute host's zone (aggregates)
         raise ApiError(400, "The requested availability zone is not available")
     return str(value) if ":" not in str(value) else zone
 
@@ -564,7 +572,9 @@ def _update_server(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
         raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
     server = cloud.server(ctx, params["id"])
     if isinstance(name, str):
-        server.name = name
+        server.name = name  # the guest hostname stays: only the 2.90 field changes it
+    if "hostname" in spec:
+        server.hostname = _checked_hostname(spec["hostname"], ctx)
     if "description" in spec:
         server.description = spec["description"]
     server.access_ipv4 = str(spec.get("accessIPv4", server.access_ipv4) or "")
@@ -572,6 +582,20 @@ def _update_server(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
     server.updated = cloud.now()
     # assumption: Nova answers its show view from 2.75 (server_groups from 2.71); the fake does always
     return Reply.json(STATUS_GOOD, {"server": _server_view(cloud, server, ctx, single=True)})
+
+
+def _checked_hostname(value: object, ctx: Ctx) -> str:
+    """Nova's schema: a hostname from 2.90, an FQDN (dots and underscores too) from 2.94."""
+    fqdn = ctx.at_least(2, 94)
+    pattern = r"[a-zA-Z0-9-._]*" if fqdn else r"[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+"
+    shortest, longest = (1, 255) if fqdn else (2, 63)
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(pattern, value)
+        or not shortest <= len(value) <= longest
+    ):
+        raise ApiError(400, f"Invalid input for field/attribute hostname. Value: {value}.")
+    return value
 
 
 @ROUTES.route("DELETE", "/servers/{id}")
@@ -589,6 +613,7 @@ def _finish_delete(cloud: Cloud, server: Server) -> None:
     if cloud.state.servers.pop(server.id, None) is None:
         return
     network.unplug(cloud, server)
+    resources.leave_groups(cloud, server.id)
     for attachment in cloud.guest_attachments(server):
         volume = cloud.state.volumes[attachment.volume_id]
         volume.attachments.remove(attachment)
@@ -656,7 +681,7 @@ def _server_usage(
     launched = dt.datetime.fromtimestamp(cloud.wall(server.launched), dt.UTC).replace(tzinfo=None)
     if launched > end:
         return {}
-    flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    flavor = server.flavor
     hours = (min(end, now) - max(start, launched)).total_seconds() / 3600
     return {
         "instance_id": server.id,
@@ -723,21 +748,21 @@ ROUTES.add("PUT", "/os-quota-sets/{project}", resources.update_quota_set)
 ROUTES.add("DELETE", "/os-quota-sets/{project}", resources.revert_quota_set)
 ROUTES.add("GET", "/os-quota-sets/{project}/detail", resources.quota_set_detail)
 ROUTES.add("GET", "/os-quota-sets/{project}/defaults", resources.quota_set_defaults)
-ROUTES.add("GET", "/os-availability-zone", resources.availability_zones)
-ROUTES.add("GET", "/os-availability-zone/detail", resources.availability_zones)
-ROUTES.add("GET", "/os-aggregates", resources.list_aggregates)
-ROUTES.add("POST", "/os-aggregates", resources.create_aggregate)
-ROUTES.add("GET", "/os-aggregates/{id}", resources.get_aggregate)
-ROUTES.add("PUT", "/os-aggregates/{id}", resources.update_aggregate)
-ROUTES.add("DELETE", "/os-aggregates/{id}", resources.delete_aggregate)
-ROUTES.add("POST", "/os-aggregates/{id}/action", resources.aggregate_action)
+ROUTES.add("GET", "/os-availability-zone", hosts.availability_zones)
+ROUTES.add("GET", "/os-availability-zone/detail", hosts.availability_zones)
+ROUTES.add("GET", "/os-aggregates", hosts.list_aggregates)
+ROUTES.add("POST", "/os-aggregates", hosts.create_aggregate)
+ROUTES.add("GET", "/os-aggregates/{id}", hosts.get_aggregate)
+ROUTES.add("PUT", "/os-aggregates/{id}", hosts.update_aggregate)
+ROUTES.add("DELETE", "/os-aggregates/{id}", hosts.delete_aggregate)
+ROUTES.add("POST", "/os-aggregates/{id}/action", hosts.aggregate_action)
 ROUTES.add("GET", "/os-server-groups", resources.list_server_groups)
 ROUTES.add("POST", "/os-server-groups", resources.create_server_group)
 ROUTES.add("GET", "/os-server-groups/{id}", resources.get_server_group)
 ROUTES.add("DELETE", "/os-server-groups/{id}", resources.delete_server_group)
-ROUTES.add("GET", "/os-hypervisors", resources.list_hypervisors)
-ROUTES.add("GET", "/os-hypervisors/detail", resources.list_hypervisors)
-ROUTES.add("GET", "/os-hypervisors/{id}", resources.get_hypervisor)
-ROUTES.add("GET", "/os-services", resources.list_services)
-ROUTES.add("GET", "/extensions", resources.list_extensions)
-ROUTES.add("GET", "/extensions/{alias}", resources.get_extension)
+ROUTES.add("GET", "/os-hypervisors", hosts.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/detail", hosts.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/{id}", hosts.get_hypervisor)
+ROUTES.add("GET", "/os-services", hosts.list_services)
+ROUTES.add("GET", "/extensions", hosts.list_extensions)
+ROUTES.add("GET", "/extensions/{alias}", hosts.get_extension)

@@ -33,6 +33,7 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     sanitize_hostname,
+    strict_bool,
 )
 
 _ATTACHABLE = ("active", "stopped", "paused", "suspended", "resized")
@@ -196,7 +197,7 @@ def _create_image(cloud: Cloud, server: Server, ctx: Ctx, args: object) -> Reply
         raise ApiError(400, f"Invalid input for field/attribute metadata. Value: {metadata}.")
     ensure_state(server, "createImage", ("active", "stopped", "paused", "suspended"))
     base = cloud.state.images.get(server.image_id)
-    flavor = cloud.state.flavors.get(server.flavor_id)
+    flavor = server.flavor
     now = cloud.now()
     properties = {
         **(base.properties if base is not None else {}),
@@ -211,7 +212,7 @@ def _create_image(cloud: Cloud, server: Server, ctx: Ctx, args: object) -> Reply
         name=name,
         os_distro=base.os_distro if base is not None else "",
         os_version=base.os_version if base is not None else "",
-        min_disk=flavor.disk if flavor is not None else 0,
+        min_disk=flavor.disk,
         owner=server.project_id,
         visibility="private",
         seq=cloud.state.next_seq(),
@@ -455,9 +456,10 @@ def _update_regular(cloud: Cloud, server: Server, volume_id: str, spec: Json) ->
             raise ApiError(400, f"The {key} property is not mutable")
     if "delete_on_termination" in spec:
         value = spec["delete_on_termination"]
-        if not isinstance(value, bool) and str(value).lower() not in ("true", "false", "1", "0", "yes", "no"):
+        wanted = strict_bool(value, schema=True) if isinstance(value, bool | str) else None
+        if wanted is None:
             raise ApiError(400, f"Invalid input for field/attribute delete_on_termination. Value: {value}.")
-        attachment.delete_on_termination = as_bool(value)
+        attachment.delete_on_termination = wanted
 
 
 def detach(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:

@@ -33,6 +33,7 @@ from cloudkit.testing.fakes.openstack._wire import (
     body_of,
     empty,
     page,
+    strict_bool,
 )
 
 
@@ -66,7 +67,7 @@ def flavor_view(cloud: Cloud, flavor: Flavor, ctx: Ctx, *, detail: bool) -> Json
     return view
 
 
-def _may_use(flavor: Flavor, ctx: Ctx) -> bool:
+def may_use(flavor: Flavor, ctx: Ctx) -> bool:
     # Nova's flavor query for a non-admin: public flavors and the private ones its project was given.
     return ctx.is_admin or flavor.is_public or ctx.project_id in flavor.access
 
@@ -95,18 +96,16 @@ def listed_flavors(cloud: Cloud, req: Request, ctx: Ctx) -> tuple[list[Flavor], 
 
 
 def _filter_bool(text: str, name: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on", "t", "y"):
-        return True
-    if lowered in ("0", "false", "no", "off", "f", "n"):
-        return False
-    raise ApiError(400, f"Invalid {name} filter [{text}]")
+    wanted = strict_bool(text)
+    if wanted is None:
+        raise ApiError(400, f"Invalid {name} filter [{text}]")
+    return wanted
 
 
 def visible_flavor(cloud: Cloud, ctx: Ctx, flavor_id: str) -> Flavor:
     """The flavor ``flavor_id`` if the caller may see it; Nova's 404 otherwise."""
     flavor = cloud.state.flavors.get(flavor_id)
-    if flavor is None or not _may_use(flavor, ctx):
+    if flavor is None or not may_use(flavor, ctx):
         raise ApiError(404, f"Flavor {flavor_id} could not be found.")
     return flavor
 
@@ -182,7 +181,7 @@ def update_flavor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) 
 
 
 def delete_flavor(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``DELETE /flavors/{id}`` (admin): 202; servers built from it keep their copy of it."""
+    """``DELETE /flavors/{id}`` (admin): 202; a server keeps the copy of its flavor taken at its create."""
     require_admin(ctx, "os-flavor-manage:delete")
     del cloud.state.flavors[visible_flavor(cloud, ctx, params["id"]).id]
     return empty(202)

@@ -8,6 +8,7 @@ compute/images.py, image_metadata.py). An image's metadata is what Glance keeps 
 from __future__ import annotations
 
 from cloudkit.testing.fakes._kit import Reply, Request
+from cloudkit.testing.fakes.openstack import _glance as glance
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx
 from cloudkit.testing.fakes.openstack._state import Image, Json
 from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError, body_of, empty, iso, page
@@ -88,10 +89,7 @@ def _image_view(cloud: Cloud, image: Image) -> Json:
 def list_images(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /images`` and ``/images/detail`` (``name`` filter, ``limit`` and ``marker``)."""
     _until(ctx, _IMAGES_MAX)
-    images = sorted(
-        (i for i in cloud.state.images.values() if cloud.image_visible(i, ctx)),
-        key=lambda i: (-i.created, -i.seq),  # Glance's order
-    )
+    images = glance.listed_images(cloud, ctx)  # what Nova's GET to Glance lists, in Glance's order
     name = req.arg("name")
     if name is not None:
         images = [i for i in images if i.name == name]

@@ -1,15 +1,13 @@
-"""Nova's resource APIs beside servers: keypairs, limits, quota sets, availability zones, aggregates,
-server groups; the read-only hypervisors, services and extensions; and the policy and validation helpers
-`_nova_flavors` (flavor management) shares.
+"""Nova's resource APIs beside servers: keypairs, limits, quota sets (enforced at server create too),
+server groups (with their members); and the policy and validation helpers `_nova_flavors` (flavor
+management) and `_nova_hosts` (zones, aggregates, hypervisors, services, extensions) share.
 
 Wire facts follow Nova's API reference and its controllers (nova/api/openstack/compute/): the policy
 defaults (an admin manages flavors, aggregates and quotas; a member gets ``403 Policy doesn't allow
 <rule> to be performed.``), the microversion steps (keypair ``type`` 2.2, keypair ``user_id`` 2.10,
-flavor ``description`` 2.55, flavor ``extra_specs`` 2.61, aggregate ``uuid`` 2.41, server group
-``project_id``/``user_id`` 2.13 and ``policy``/``rules`` 2.64, network proxy limits and quotas gone at
-2.36, ``maxImageMeta`` at 2.39, personality at 2.57, keypair generation at 2.92) and the quota defaults
-of a devstack ``nova.conf``. The cloud has one compute host, ``fake-compute-1``, that also runs the
-control services, as an all-in-one devstack does; its zone is ``nova`` unless an aggregate names another.
+server group ``project_id``/``user_id`` 2.13 and ``policy``/``rules`` 2.64, network proxy limits and
+quotas gone at 2.36, ``maxImageMeta`` at 2.39, personality at 2.57, keypair generation at 2.92) and the
+quota defaults of a devstack ``nova.conf``.
 """  # noqa: D205 (the summary names every resource)
 
 from __future__ import annotations
@@ -23,13 +21,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from cloudkit.testing.fakes._kit import Reply, Request
-from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
+from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx
 from cloudkit.testing.fakes.openstack._state import (
-    Aggregate,
+    Flavor,
     Json,
     Keypair,
     ServerGroup,
-    uuid5,
 )
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
@@ -42,9 +39,7 @@ from cloudkit.testing.fakes.openstack._wire import (
     page,
 )
 
-HOST = "fake-compute-1"  # the one compute host, as the server views name it
-DEFAULT_ZONE = "nova"  # Nova's default_availability_zone
-_MAX_INT = 0x7FFFFFFF
+MAX_INT = 0x7FFFFFFF
 NAME_MAX = 255
 
 # A devstack nova.conf's [quota] defaults (Nova's own defaults), in the order Nova's api-ref shows them.
@@ -103,7 +98,7 @@ def checked_name(value: object, field: str = "name") -> str:
 
 def checked_count(value: object, field: str, minimum: int) -> int:
     number = as_int(value, field)
-    if not minimum <= number <= _MAX_INT:
+    if not minimum <= number <= MAX_INT:
         raise invalid(field, value, f"{value} is less than the minimum of {minimum}")
     return number
 
@@ -241,7 +236,7 @@ def create_keypair(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     spec, name, key_type = _keypair_spec(req, ctx)
     user_id = _keypair_owner(req, ctx, "create", spec.get("user_id"))
     owned = [k for (owner, _), k in cloud.state.keypairs.items() if owner == user_id]
-    if len(owned) >= _quota(cloud, ctx.project_id, "key_pairs") >= 0:
+    if len(owned) >= quota(cloud, ctx.project_id, "key_pairs") >= 0:
         raise ApiError(403, "Quota exceeded, too many key pairs.")
     if (user_id, name) in cloud.state.keypairs:
         raise ApiError(409, f"Key pair '{name}' already exists.")
@@ -312,20 +307,37 @@ def delete_keypair(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 
 
 # ================================================================================== quotas and limits
-def _quota(cloud: Cloud, project_id: str, resource: str) -> int:
+def quota(cloud: Cloud, project_id: str, resource: str) -> int:
     return cloud.state.compute_quotas.get(project_id, {}).get(resource, QUOTA_DEFAULTS[resource])
 
 
-def _usage(cloud: Cloud, project_id: str) -> dict[str, int]:
+def usage(cloud: Cloud, project_id: str) -> dict[str, int]:
     """What the project uses, as Nova counts it (servers until they are gone, their flavors' size)."""
     servers = [s for s in cloud.state.servers.values() if s.project_id == project_id]
-    flavors = [cloud.state.flavors.get(s.flavor_id) for s in servers]
     return {
         "instances": len(servers),
-        "cores": sum(f.vcpus for f in flavors if f is not None),
-        "ram": sum(f.ram for f in flavors if f is not None),
+        "cores": sum(s.flavor.vcpus for s in servers),
+        "ram": sum(s.flavor.ram for s in servers),
         "server_groups": sum(1 for g in cloud.state.server_groups.values() if g.project_id == project_id),
     }
+
+
+def check_instance_quota(cloud: Cloud, ctx: Ctx, flavor: Flavor) -> None:
+    """Nova's ``check_num_instances_quota`` for one new server: 403 with TooManyInstances' text."""
+    deltas = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.ram}
+    used = usage(cloud, ctx.project_id)
+    limits = {name: quota(cloud, ctx.project_id, name) for name in deltas}
+    overs = [name for name, delta in deltas.items() if 0 <= limits[name] < used[name] + delta]
+    if overs:
+        overs_text = ", ".join(overs)
+        requested = ", ".join(str(deltas[name]) for name in overs)
+        already = ", ".join(str(used[name]) for name in overs)
+        allowed = ", ".join(str(limits[name]) for name in overs)
+        raise ApiError(
+            403,
+            f"Quota exceeded for {overs_text}: Requested {requested}, but already used {already} of "
+            f"{allowed} {overs_text}",
+        )
 
 
 def _shown_quotas(ctx: Ctx) -> list[str]:
@@ -358,12 +370,12 @@ def limits(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Rep
         "server_group_members": ["maxServerGroupMembers"],
     }
     absolute: Json = {
-        limit: _quota(cloud, project_id, resource)
+        limit: quota(cloud, project_id, resource)
         for resource, limit_names in names.items()
         if resource in shown
         for limit in limit_names
     }
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     for limit, resource in (
         ("totalRAMUsed", "ram"),
         ("totalCoresUsed", "cores"),
@@ -388,17 +400,17 @@ def _quota_project(ctx: Ctx, params: dict[str, str], rule: str) -> str:
 def show_quota_set(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET /os-quota-sets/{project}``: its limits (its own project for a member)."""
     project_id = _quota_project(ctx, params, "show")
-    doc: Json = {"id": project_id} | {n: _quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
+    doc: Json = {"id": project_id} | {n: quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
 def quota_set_detail(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET /os-quota-sets/{project}/detail``: each limit with its ``in_use`` and ``reserved``."""
     project_id = _quota_project(ctx, params, "detail")
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     doc: Json = {"id": project_id}
     for name in _shown_quotas(ctx):
-        doc[name] = {"in_use": used.get(name, 0), "limit": _quota(cloud, project_id, name), "reserved": 0}
+        doc[name] = {"in_use": used.get(name, 0), "limit": quota(cloud, project_id, name), "reserved": 0}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
@@ -418,9 +430,9 @@ def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
         raise unexpected("quota_set", spec, set(spec) - allowed)
     force = as_bool(spec.pop("force", False))
     wanted = {name: as_int(value, name) for name, value in spec.items()}
-    used = _usage(cloud, project_id)
+    used = usage(cloud, project_id)
     for name, value in wanted.items():
-        if not -1 <= value <= _MAX_INT:
+        if not -1 <= value <= MAX_INT:
             raise invalid(name, value, f"{value} is less than the minimum of -1")
         minimum = used.get(name, 0)
         if not force and value != -1 and value < minimum:
@@ -430,7 +442,7 @@ def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
                 f"reserved {minimum}.",
             )
     cloud.state.compute_quotas.setdefault(project_id, {}).update(wanted)
-    doc = {n: _quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
+    doc = {n: quota(cloud, project_id, n) for n in _shown_quotas(ctx)}
     return Reply.json(STATUS_GOOD, {"quota_set": doc})
 
 
@@ -439,200 +451,6 @@ def revert_quota_set(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, st
     require_admin(ctx, "os-quota-sets:delete")
     cloud.state.compute_quotas.pop(params["project"], None)
     return empty(202)
-
-
-# ================================================================================== availability zones
-def _host_zone(cloud: Cloud, host: str) -> str:
-    for aggregate in sorted(cloud.state.aggregates.values(), key=lambda a: a.id):
-        zone = aggregate.metadata.get("availability_zone")
-        if zone and host in aggregate.hosts:
-            return zone
-    return DEFAULT_ZONE
-
-
-def availability_zones(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``GET /os-availability-zone`` and ``/detail`` (admin): the zones of the compute hosts.
-
-    The detail adds ``internal``, the zone of the control services, and each zone's hosts.
-    """
-    detail = req.path.endswith("/detail")
-    if detail:
-        require_admin(ctx, "os-availability-zone:detail")
-    updated = db_time(cloud, cloud.now())
-
-    def services(*names: str) -> Json:
-        return {n: {"available": True, "active": True, "updated_at": updated} for n in names}
-
-    zones: list[Json] = []
-    if detail:
-        internal = {HOST: services("nova-conductor", "nova-scheduler")}
-        zones.append({"zoneName": "internal", "zoneState": {"available": True}, "hosts": internal})
-    compute = {HOST: services("nova-compute")} if detail else None
-    zones.append({"zoneName": _host_zone(cloud, HOST), "zoneState": {"available": True}, "hosts": compute})
-    return Reply.json(STATUS_GOOD, {"availabilityZoneInfo": zones})
-
-
-# ================================================================================== aggregates
-def _aggregate_view(cloud: Cloud, aggregate: Aggregate, ctx: Ctx, *, members: bool = True) -> Json:
-    view: Json = {
-        "availability_zone": aggregate.metadata.get("availability_zone"),
-        "created_at": db_time(cloud, aggregate.created),
-        "deleted": False,
-        "deleted_at": None,
-        "id": aggregate.id,
-        "name": aggregate.name,
-        "updated_at": db_time(cloud, aggregate.updated),
-    }
-    if members:  # a create answers without them, as Nova's controller drops them there
-        view["hosts"] = list(aggregate.hosts)
-        view["metadata"] = dict(aggregate.metadata)
-    if ctx.at_least(2, 41):
-        view["uuid"] = aggregate.uuid
-    return view
-
-
-def _aggregate(cloud: Cloud, ctx: Ctx, aggregate_id: str, rule: str) -> Aggregate:
-    require_admin(ctx, f"os-aggregates:{rule}")
-    if not re.fullmatch(r"-?\d+", aggregate_id):
-        raise ApiError(400, "Invalid input received: id must be an integer")  # assumption: Nova's text
-    aggregate = cloud.state.aggregates.get(int(aggregate_id))
-    if aggregate is None:
-        raise ApiError(404, f"Aggregate {aggregate_id} could not be found.")
-    return aggregate
-
-
-def _zone_name(value: object) -> str | None:
-    if value is None:
-        return None
-    name = checked_name(value, "availability_zone")
-    if ":" in name:
-        raise ApiError(400, "Invalid input received: availability_zone can not contain ':' character")
-    return name
-
-
-def _unique_name(cloud: Cloud, name: str, aggregate: Aggregate | None = None) -> None:
-    if any(a.name == name and a is not aggregate for a in cloud.state.aggregates.values()):
-        raise ApiError(409, f"Aggregate {name} already exists.")
-
-
-def list_aggregates(cloud: Cloud, _req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``GET /os-aggregates`` (admin)."""
-    require_admin(ctx, "os-aggregates:index")
-    aggregates = sorted(cloud.state.aggregates.values(), key=lambda a: a.id)
-    return Reply.json(STATUS_GOOD, {"aggregates": [_aggregate_view(cloud, a, ctx) for a in aggregates]})
-
-
-def create_aggregate(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``POST /os-aggregates`` (admin) with a name and an optional availability zone."""
-    require_admin(ctx, "os-aggregates:create")
-    spec = section(req, "aggregate")
-    if set(spec) - {"name", "availability_zone"}:
-        raise unexpected("aggregate", spec, set(spec) - {"name", "availability_zone"})
-    name = checked_name(spec.get("name"))
-    zone = _zone_name(spec.get("availability_zone"))
-    _unique_name(cloud, name)
-    number = max(cloud.state.aggregates, default=0) + 1
-    aggregate = Aggregate(number, str(uuid.uuid4()), name, cloud.now())
-    if zone is not None:
-        aggregate.metadata["availability_zone"] = zone
-    cloud.state.aggregates[number] = aggregate
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx, members=False)})
-
-
-def get_aggregate(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /os-aggregates/{id}`` (admin)."""
-    aggregate = _aggregate(cloud, ctx, params["id"], "show")
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
-
-
-def update_aggregate(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``PUT /os-aggregates/{id}`` (admin): a new name or availability zone."""
-    aggregate = _aggregate(cloud, ctx, params["id"], "update")
-    spec = section(req, "aggregate")
-    if not spec or set(spec) - {"name", "availability_zone"}:
-        raise invalid("aggregate", spec, "it needs 'name' or 'availability_zone' and nothing else")
-    if "name" in spec:
-        _unique_name(cloud, checked_name(spec["name"]), aggregate)
-        aggregate.name = spec["name"]
-    if "availability_zone" in spec:
-        zone = _zone_name(spec["availability_zone"])
-        if zone is None:
-            aggregate.metadata.pop("availability_zone", None)
-        else:
-            aggregate.metadata["availability_zone"] = zone
-    aggregate.updated = cloud.now()
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
-
-
-def delete_aggregate(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``DELETE /os-aggregates/{id}`` (admin): 200; 400 while it still has hosts."""
-    aggregate = _aggregate(cloud, ctx, params["id"], "delete")
-    if aggregate.hosts:
-        # assumption: InvalidAggregateActionDelete's text
-        raise ApiError(400, f"Cannot delete aggregate {aggregate.id}. Reason: Host aggregate is not empty.")
-    del cloud.state.aggregates[aggregate.id]
-    return empty(STATUS_GOOD)
-
-
-def aggregate_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``POST /os-aggregates/{id}/action``: ``add_host``, ``remove_host``, ``set_metadata`` (admin)."""
-    handler, args = pick_action(
-        req, {"add_host": _add_host, "remove_host": _remove_host, "set_metadata": _set_metadata}
-    )
-    return handler(cloud, ctx, params["id"], args)
-
-
-def _host_arg(action: str, args: object) -> str:
-    host = args.get("host") if isinstance(args, dict) else None
-    if not isinstance(host, str) or not host:
-        raise invalid(action, args, "'host' is a required property")
-    return host
-
-
-def _add_host(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Reply:
-    aggregate = _aggregate(cloud, ctx, aggregate_id, "add_host")
-    host = _host_arg("add_host", args)
-    if host != HOST:
-        raise ApiError(404, f"Compute host {host} could not be found.")
-    if host in aggregate.hosts:
-        raise ApiError(409, f"Aggregate {aggregate.id} already has host {host}.")
-    zone = aggregate.metadata.get("availability_zone")
-    current = _host_zone(cloud, host)
-    if zone and current not in (zone, DEFAULT_ZONE):
-        raise ApiError(
-            409,
-            f"Cannot add host to aggregate {aggregate.id}. Reason: One or more hosts already in "
-            f"availability zone(s) ['{current}'].",
-        )
-    aggregate.hosts.append(host)
-    aggregate.updated = cloud.now()
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
-
-
-def _remove_host(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Reply:
-    aggregate = _aggregate(cloud, ctx, aggregate_id, "remove_host")
-    host = _host_arg("remove_host", args)
-    if host not in aggregate.hosts:
-        raise ApiError(404, f"Cannot remove host {host} in aggregate {aggregate.id}")
-    aggregate.hosts.remove(host)
-    aggregate.updated = cloud.now()
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
-
-
-def _set_metadata(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Reply:
-    aggregate = _aggregate(cloud, ctx, aggregate_id, "set_metadata")
-    metadata = args.get("metadata") if isinstance(args, dict) else None
-    if not isinstance(metadata, dict):
-        raise invalid("set_metadata", args, "'metadata' is a required property")
-    for key, value in metadata.items():
-        if not SPEC_KEY.match(key):
-            raise invalid("metadata", metadata, f"{key!r} does not match any of the regexes")
-        if value is None:  # a null value deletes the key
-            aggregate.metadata.pop(key, None)
-        else:
-            aggregate.metadata[key] = spec_value(key, value)
-    aggregate.updated = cloud.now()
-    return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
 
 
 # ================================================================================== server groups
@@ -683,7 +501,7 @@ def create_server_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
             raise invalid("policies", policies, f"it takes one of {list(known)}")
         policy = policies[0]
     groups = [g for g in cloud.state.server_groups.values() if g.project_id == ctx.project_id]
-    if len(groups) >= _quota(cloud, ctx.project_id, "server_groups") >= 0:
+    if len(groups) >= quota(cloud, ctx.project_id, "server_groups") >= 0:
         raise ApiError(403, "Quota exceeded, too many server groups.")
     group = ServerGroup(
         str(uuid.uuid4()), ctx.project_id, ctx.user.id, name, policy, rules, cloud.state.next_seq()
@@ -694,7 +512,7 @@ def create_server_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str,
 
 def list_server_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /os-server-groups``: the project's (every project's for an admin with ``all_projects``)."""
-    everyone = ctx.is_admin and as_bool(req.arg("all_projects") or "0")
+    everyone = ctx.is_admin and "all_projects" in req.query  # Nova tests presence, whatever the value
     groups = sorted(
         (g for g in cloud.state.server_groups.values() if everyone or g.project_id == ctx.project_id),
         key=lambda g: g.seq,
@@ -703,6 +521,31 @@ def list_server_groups(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, 
     limit = req.arg("limit")
     chosen = groups[offset:] if limit is None else groups[offset : offset + as_int(limit, "limit")]
     return Reply.json(STATUS_GOOD, {"server_groups": [_group_view(g, ctx) for g in chosen]})
+
+
+def requested_group(cloud: Cloud, ctx: Ctx, hints: dict[str, list[Any]]) -> ServerGroup | None:
+    """The server group a create's ``group`` hint names (Nova's 400 when there is none), if it has room.
+
+    Nova looks the group up by uuid alone (any project's) and counts the members the caller made
+    against ``server_group_members`` (403 GroupMemberLimitExceeded).
+    """
+    if not hints.get("group"):
+        return None
+    group_id = str(hints["group"][0])
+    group = cloud.state.server_groups.get(group_id)
+    if group is None:
+        raise ApiError(400, f"Instance group {group_id} could not be found.")
+    mine = [m for m in group.members if (s := cloud.state.servers.get(m)) and s.user_id == ctx.user.id]
+    if len(mine) >= quota(cloud, ctx.project_id, "server_group_members") >= 0:
+        raise ApiError(403, "Quota exceeded, too many servers in group")
+    return group
+
+
+def leave_groups(cloud: Cloud, server_id: str) -> None:
+    """A deleted server leaves its server groups, as Nova's instance destroy removes its membership."""
+    for group in cloud.state.server_groups.values():
+        if server_id in group.members:
+            group.members.remove(server_id)
 
 
 def _server_group(cloud: Cloud, ctx: Ctx, group_id: str) -> ServerGroup:
@@ -723,145 +566,3 @@ def delete_server_group(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str,
     """``DELETE /os-server-groups/{id}``: 204."""
     del cloud.state.server_groups[_server_group(cloud, ctx, params["id"]).id]
     return empty(204)
-
-
-# ================================================================================== hypervisors, services
-# assumption: the one host's size (a small devstack VM); boot-from-volume servers use none of its disk
-_HOST_VCPUS, _HOST_RAM_MB, _HOST_DISK_GB = 16, 32768, 400
-_SERVICES = (("nova-conductor", "internal"), ("nova-scheduler", "internal"), ("nova-compute", None))
-
-
-def _hypervisor_id(ctx: Ctx) -> str | int:
-    return uuid5(f"hypervisor:{HOST}") if ctx.at_least(2, 53) else 1
-
-
-def _service_id(ctx: Ctx, binary: str) -> str | int:
-    number = next(n for n, (name, _) in enumerate(_SERVICES, 1) if name == binary)
-    return uuid5(f"service:{HOST}:{binary}") if ctx.at_least(2, 53) else number
-
-
-def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> Json:
-    view: Json = {"id": _hypervisor_id(ctx), "hypervisor_hostname": HOST, "state": "up", "status": "enabled"}
-    servers = sorted(cloud.state.servers.values(), key=lambda s: s.seq)
-    if detail:
-        view.update(
-            {
-                "host_ip": "127.0.0.1",
-                "hypervisor_type": "QEMU",
-                "hypervisor_version": 8002002,
-                "service": {"host": HOST, "id": _service_id(ctx, "nova-compute"), "disabled_reason": None},
-            }
-        )
-        if ctx.at_least(2, 88):
-            view["uptime"] = None  # assumption: the libvirt driver's uptime text is not modeled
-        else:  # the resource figures Nova dropped at 2.88
-            flavors = [cloud.state.flavors.get(s.flavor_id) for s in servers]
-            vcpus_used = sum(f.vcpus for f in flavors if f is not None)
-            ram_used = 512 + sum(f.ram for f in flavors if f is not None)  # Nova reserves 512 MB
-            view.update(
-                {
-                    "cpu_info": {} if ctx.at_least(2, 28) else "{}",
-                    "current_workload": 0,
-                    "disk_available_least": _HOST_DISK_GB,
-                    "free_disk_gb": _HOST_DISK_GB,
-                    "free_ram_mb": _HOST_RAM_MB - ram_used,
-                    "local_gb": _HOST_DISK_GB,
-                    "local_gb_used": 0,
-                    "memory_mb": _HOST_RAM_MB,
-                    "memory_mb_used": ram_used,
-                    "running_vms": len(servers),
-                    "vcpus": _HOST_VCPUS,
-                    "vcpus_used": vcpus_used,
-                }
-            )
-    if ctx.at_least(2, 53) and as_bool(req.arg("with_servers") or "0"):
-        view["servers"] = [{"name": f"instance-{s.seq:08x}", "uuid": s.id} for s in servers]
-    return view
-
-
-def list_hypervisors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``GET /os-hypervisors`` and ``/detail`` (admin): the one compute host."""
-    require_admin(ctx, "os-hypervisors:list")
-    pattern = req.arg("hypervisor_hostname_pattern") if ctx.at_least(2, 53) else None
-    if pattern is not None and pattern not in HOST:  # Nova matches the pattern as a substring
-        raise ApiError(404, f"No hypervisor matching '{pattern}' could be found.")
-    view = _hypervisor_view(cloud, req, ctx, detail=req.path.endswith("/detail"))
-    return Reply.json(STATUS_GOOD, {"hypervisors": [view]})
-
-
-def get_hypervisor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /os-hypervisors/{id}`` (admin): a uuid from 2.53, an integer before."""
-    require_admin(ctx, "os-hypervisors:show")
-    wanted = params["id"]
-    if ctx.at_least(2, 53) and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", wanted):
-        raise ApiError(400, f"Invalid uuid {wanted}")
-    if wanted != str(_hypervisor_id(ctx)):
-        raise ApiError(404, f"Hypervisor with ID '{wanted}' could not be found.")
-    return Reply.json(STATUS_GOOD, {"hypervisor": _hypervisor_view(cloud, req, ctx, detail=True)})
-
-
-def list_services(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``GET /os-services`` (admin): the conductor, the scheduler and the compute service of the host."""
-    require_admin(ctx, "os-services:list")
-    services: list[Json] = []
-    for binary, zone in _SERVICES:
-        if req.arg("binary") not in (None, binary) or req.arg("host") not in (None, HOST):
-            continue
-        view: Json = {
-            "id": _service_id(ctx, binary),
-            "binary": binary,
-            "disabled_reason": None,
-            "host": HOST,
-            "state": "up",
-            "status": "enabled",
-            "updated_at": db_time(cloud, cloud.now()),
-            "zone": zone or _host_zone(cloud, HOST),
-        }
-        if ctx.at_least(2, 11):
-            view["forced_down"] = False
-        services.append(view)
-    return Reply.json(STATUS_GOOD, {"services": services})
-
-
-# ================================================================================== extensions
-# Nova's v2.1 API still lists its legacy extensions, each with this namespace and date; assumption: the
-# few naming what this fake serves stand for Nova's full list of about ninety.
-_EXTENSIONS = (
-    ("os-aggregates", "Aggregates", "Admin-only aggregate administration."),
-    ("os-availability-zone", "AvailabilityZone", "1. Add availability_zone to the Create Server API."),
-    ("os-extended-volumes", "ExtendedVolumes", "Extended Volumes support."),
-    ("os-flavor-access", "FlavorAccess", "Flavor access support."),
-    ("os-flavor-extra-specs", "FlavorExtraSpecs", "Flavors extra specs support."),
-    ("os-flavor-manage", "FlavorManage", "Flavor create/delete API support."),
-    ("os-hypervisors", "Hypervisors", "Admin-only hypervisor administration."),
-    ("os-keypairs", "Keypairs", "Keypair Support."),
-    ("os-quota-sets", "Quotas", "Quotas management support."),
-    ("os-server-groups", "ServerGroups", "Server group support."),
-    ("os-server-tags", "ServerTags", "Server tags support."),
-    ("os-services", "Services", "Services support."),
-    ("os-volumes", "Volumes", "Volumes support."),
-)
-
-
-def _extension_view(alias: str, name: str, description: str) -> Json:
-    return {
-        "alias": alias,
-        "description": description,
-        "links": [],
-        "name": name,
-        "namespace": "http://docs.openstack.org/compute/ext/fake_xml",
-        "updated": "2014-12-03T00:00:00Z",
-    }
-
-
-def list_extensions(_cloud: Cloud, _req: Request, _ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``GET /extensions``."""
-    return Reply.json(STATUS_GOOD, {"extensions": [_extension_view(*e) for e in _EXTENSIONS]})
-
-
-def get_extension(_cloud: Cloud, _req: Request, _ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /extensions/{alias}``."""
-    found = next((e for e in _EXTENSIONS if e[0] == params["alias"]), None)
-    if found is None:
-        raise ApiError(404, "The resource could not be found.")  # assumption: webob's plain 404 text
-    return Reply.json(STATUS_GOOD, {"extension": _extension_view(*found)})

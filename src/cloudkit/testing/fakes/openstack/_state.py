@@ -225,12 +225,13 @@ class Server:
     project_id: str
     user_id: str
     name: str
-    flavor_id: str
+    flavor: Flavor  # Nova's embedded instance.flavor: a copy taken at create, unchanged by flavor deletes
     root_volume_id: str
     seq: int
     created: float
     updated: float
     admin_pass: str = field(repr=False)
+    hostname: str = ""  # the guest hostname: derived from the name at create, changed only by 2.90's field
     status: str = "BUILD"
     vm_state: str = "building"
     task_state: str | None = "scheduling"
@@ -255,6 +256,10 @@ class Server:
     access_ipv6: str = ""
     pinned_az: str | None = None  # the availability zone the create asked for
     scheduler_hints: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def flavor_id(self) -> str:
+        return self.flavor.id
 
 
 @dataclass(slots=True)
@@ -340,6 +345,7 @@ class State:
     keypairs: dict[tuple[str, str], Keypair] = field(default_factory=dict)  # (user id, name) ->
     compute_quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # project -> Nova overrides
     aggregates: dict[int, Aggregate] = field(default_factory=dict)
+    last_aggregate_id: int = 0  # Nova's autoincrement: ids are never reused, even after a delete
     server_groups: dict[str, ServerGroup] = field(default_factory=dict)
     group_types: dict[str, GroupType] = field(default_factory=dict)
     volume_groups: dict[str, VolumeGroup] = field(default_factory=dict)

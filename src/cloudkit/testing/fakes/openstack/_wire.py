@@ -78,6 +78,28 @@ def as_bool(value: object) -> bool:
     return bool(value)
 
 
+_TRUE_WORDS = ("1", "t", "true", "on", "y", "yes")
+_FALSE_WORDS = ("0", "f", "false", "off", "n", "no")
+
+
+def strict_bool(value: object, *, schema: bool = False) -> bool | None:
+    """A boolean as oslo's ``bool_from_string(strict=True)`` reads it; None for any other word.
+
+    ``schema`` takes Nova's JSON-schema ``boolean`` instead, the same words without the one-letter ones.
+    A caller answers None with its own service's 400 text.
+
+    Example:
+        >>> strict_bool(" Yes "), strict_bool("t"), strict_bool("t", schema=True), strict_bool(False)
+        (True, True, None, False)
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if schema and text in ("t", "f", "y", "n"):
+        return None
+    return True if text in _TRUE_WORDS else False if text in _FALSE_WORDS else None
+
+
 def as_int(value: object, name: str) -> int:
     """An API integer; 400 naming ``name`` otherwise."""
     try:
