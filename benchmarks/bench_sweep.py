@@ -39,6 +39,7 @@ import argparse
 import collections
 import contextlib
 import cProfile
+import dataclasses
 import datetime as dt
 import gc
 import multiprocessing as mp
@@ -102,7 +103,7 @@ def seed_servers(cloud: OpenStackFake, items: dict[int, list[int]], settings: Li
                     project_id=project.id,
                     user_id=admin,
                     name=f"cloudkit-item-{item}",
-                    flavor_id="1",
+                    flavor=dataclasses.replace(state.flavors["1"]),  # a server keeps its own copy
                     root_volume_id="",
                     seq=state.next_seq(),
                     created=now,
