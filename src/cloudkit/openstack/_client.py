@@ -1175,7 +1175,7 @@ class OpenStackClient(_Connected):
         image_id = self._retry.call_write(create, landed=created, system=SYSTEM, operation=operation)
         try:
             self._upload_data(image_id, file, total, progress, operation)
-        except Exception:
+        except BaseException:  # a cancelled upload too (Ctrl-C, a progress callback that raises)
             with contextlib.suppress(CloudkitError):  # the upload's own error is the one to see
                 self._read(operation, lambda: self._conn.image.delete_image(image_id, ignore_missing=True))
             raise

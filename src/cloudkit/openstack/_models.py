@@ -239,6 +239,9 @@ class ComputeLimits:
 class VolumeLimits:
     """The project's block-storage quotas and what it uses of them (Cinder's ``GET /limits``).
 
+    ``gigabytes`` counts volumes and snapshots together, as Cinder's quota does (unless the cloud sets
+    ``no_snapshot_gb_quota``).
+
     Example:
         >>> from cloudkit.openstack import QuotaUsage, VolumeLimits
         >>> limits = VolumeLimits(volumes=QuotaUsage(limit=10, used=1),

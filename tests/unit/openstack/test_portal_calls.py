@@ -9,10 +9,11 @@ import pytest
 from openstack.compute.v2.keypair import Keypair as SdkKeypair
 
 from cloudkit import Secret
-from cloudkit.errors import InvalidArgumentError, ResponseDecodeError
+from cloudkit.errors import ApiError, InvalidArgumentError, ResponseDecodeError
 from cloudkit.openstack import Keypair, _quirks
 from cloudkit.openstack import _wire as wire
 from cloudkit.openstack._client import _UPLOAD_CHUNK, _ProgressReader, _readable_file
+from cloudkit.testing import Fault
 
 PUBLIC = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOdA portal@laptop"
 PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -207,3 +208,95 @@ def test_upload_image_refuses_bad_input_before_any_request(
     with pytest.raises(InvalidArgumentError, match=message):
         openstack.upload_image(args.pop("name"), args.pop("path"), **args)
     assert openstack_calls.calls == []
+
+
+# ------------------------------------------------------------------------------ image upload on the fake
+def _disk(tmp_path, size=5000):
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"d" * size)
+    return disk
+
+
+def test_upload_exact_call_sequence(openstack, openstack_calls, tmp_path):
+    openstack.list_images()
+    openstack_calls.clear()
+    image = openstack.upload_image("disk", _disk(tmp_path), disk_format="raw")
+    assert openstack_calls.api_calls() == [
+        ("POST", "/images"),
+        ("PUT", "/images/{id}/file"),
+        ("GET", "/images/{id}"),
+    ]
+    assert image.status == "active"
+
+
+def test_upload_answer_lost_after_the_data_landed_is_not_sent_again(
+    openstack, openstack_fake, openstack_calls, tmp_path
+):
+    openstack.list_images()
+    openstack_fake.inject(Fault.drop_after_effect(), method="PUT", path="/images/{id}/file", times=1)
+    openstack_calls.clear()
+    image = openstack.upload_image("disk", _disk(tmp_path), disk_format="raw")
+    assert image.status == "active"
+    puts = [c for c in openstack_fake.calls if c.method == "PUT" and c.path.endswith("/file")]
+    assert len(puts) == 1  # the read-back found the data stored
+    assert openstack_calls.api_calls()[-2:] == [("GET", "/images/{id}"), ("GET", "/images/{id}")]
+
+
+def test_upload_refused_before_landing_is_sent_again_from_the_start(
+    openstack, openstack_fake, openstack_calls, tmp_path
+):
+    openstack.list_images()
+    openstack_fake.inject(Fault.server_error(503), method="PUT", path="/images/{id}/file", times=1)
+    openstack_calls.clear()
+    seen = []
+    image = openstack.upload_image(
+        "disk", _disk(tmp_path), disk_format="raw", progress=lambda sent, _total: seen.append(sent)
+    )
+    assert image.status == "active"
+    assert openstack_calls.api_calls() == [
+        ("POST", "/images"),
+        ("PUT", "/images/{id}/file"),  # 503
+        ("GET", "/images/{id}"),  # not stored: send again
+        ("PUT", "/images/{id}/file"),
+        ("GET", "/images/{id}"),
+    ]
+    assert seen.count(0) == 2  # the second upload started again at 0
+    assert seen[-1] == 5000
+
+
+def test_create_answer_lost_after_landing_makes_one_image(openstack, openstack_fake, tmp_path):
+    openstack.list_images()
+    openstack_fake.inject(Fault.drop_after_effect(), method="POST", path="/images", times=1)
+    image = openstack.upload_image("only-once", _disk(tmp_path), disk_format="raw")
+    assert [i.id for i in openstack.list_images() if i.name == "only-once"] == [image.id]
+
+
+def test_refused_upload_leaves_no_queued_image(openstack, openstack_fake, openstack_calls, tmp_path):
+    openstack.list_images()
+    openstack_fake.inject(Fault.server_error(400), method="PUT", path="/images/{id}/file", times=1)
+    openstack_calls.clear()
+    with pytest.raises(ApiError) as info:
+        openstack.upload_image("too-big", _disk(tmp_path), disk_format="raw")
+    assert info.value.status == 400
+    assert openstack_calls.api_calls() == [
+        ("POST", "/images"),
+        ("PUT", "/images/{id}/file"),
+        ("DELETE", "/images/{id}"),
+    ]
+    assert "too-big" not in {i.name for i in openstack.list_images()}
+
+
+def test_a_failing_progress_callback_stops_the_upload_and_cleans_up(openstack, openstack_calls, tmp_path):
+    def cancel(sent, _total):
+        if sent:
+            raise KeyboardInterrupt  # what a user's Ctrl-C or a cancelled portal request looks like
+
+    openstack.list_images()
+    openstack_calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        openstack.upload_image(
+            "cancelled", _disk(tmp_path, 3 * 1024 * 1024), disk_format="raw", progress=cancel
+        )
+    assert openstack_calls.api_calls()[0] == ("POST", "/images")
+    assert openstack_calls.api_calls()[-1] == ("DELETE", "/images/{id}")
+    assert "cancelled" not in {i.name for i in openstack.list_images()}
