@@ -86,8 +86,10 @@ def _hush_sdk_deprecations() -> None:
     """Ignore openstacksdk's own removal warnings, raised inside openstacksdk on ordinary use.
 
     openstacksdk 4.x warns from its own code paths (``cloud_region.py`` about InfluxDB for an all-None
-    metrics config, ``Resource.__init__``, ``Proxy._extract_name``) whatever the caller does, which fails
-    a portal's ``-W error`` run. The filter is narrow: those two categories, only when openstacksdk's
+    metrics config, ``Resource.__init__``, ``Proxy._extract_name``; ``RemovedFieldWarning`` when Nova's
+    ``GET /limits`` carries ``maxPersonality``, as it does below microversion 2.57, while openstacksdk
+    reads the answer) whatever the caller does, which fails a portal's ``-W error`` run. The filter is
+    narrow: those three categories, only when openstacksdk's
     own module is the one warning, so a deprecated call made by cloudkit still shows. It is (re)inserted
     where cloudkit calls openstacksdk, because pytest's per-test ``catch_warnings`` puts ``-W error``
     in front of filters set earlier; ``filterwarnings`` drops an identical entry first, so the list
@@ -101,7 +103,11 @@ def _hush_sdk_deprecations() -> None:
         _hushed[:] = warnings.filters[: len(_SDK_CATEGORIES)]
 
 
-_SDK_CATEGORIES = (os_warnings.RemovedInSDK60Warning, os_warnings.RemovedInSDK50Warning)
+_SDK_CATEGORIES = (
+    os_warnings.RemovedInSDK60Warning,
+    os_warnings.RemovedInSDK50Warning,
+    os_warnings.RemovedFieldWarning,
+)
 _SDK_MODULE = r"openstack(\.|$)"
 _HUSH_LOCK = threading.Lock()  # filters are process-wide: one thread at a time changes them
 _hushed: list[Any] = []  # the filter entries as last inserted, to see whether they are still in front
