@@ -1173,8 +1173,7 @@ class OpenStackClient(_Connected):
 
         def created() -> str | None:
             with _translate(operation):
-                # The marker decides (Glance filters by an extra property, the fake may not); read only
-                # after a failed create.
+                # Read only after a failed create; the marker, an extra property, decides.
                 found = self._conn.image.images()
                 return next((str(i.id) for i in found if _wire.image_has_marker(i, marker)), None)
 
