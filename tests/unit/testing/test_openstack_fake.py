@@ -339,7 +339,7 @@ def test_service_calls_need_a_valid_token(fake, http):
 
 def test_flavors(portal):
     flavors = {f.id: f for f in portal.compute.flavors()}
-    assert sorted(flavors) == ["1", "2", "3"]
+    assert sorted(flavors) == ["1", "2", "3", "4", "5"]  # devstack's m1.tiny to m1.xlarge
     assert (flavors["2"].name, flavors["2"].vcpus, flavors["2"].ram, flavors["2"].disk) == (
         "m1.small",
         1,
@@ -402,7 +402,7 @@ def test_transitions_follow_the_fake_clock(clock, monkeypatch):
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        (None, "boots from volume only"),
+        (None, "Missing imageRef attribute"),  # neither an image nor a volume to boot from (Nova's text)
         ({"source_type": "image", "destination_type": "volume", "boot_index": 0}, "non-zero size"),
         (
             {"source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1},

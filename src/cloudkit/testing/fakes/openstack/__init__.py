@@ -11,7 +11,9 @@ answer. A token's catalog points every service at this same server::
     /volume              Cinder version list (300)       /volume/v3/{project}  Cinder v3
     /image               Glance version list (300)       /image/v2             Glance v2
 
-It reproduces the upstream behaviour cloudkit exists to handle: Cinder's ``os-attach`` only writes
+A server boots from an image (a local disk) or from a volume, as Nova lets it;
+``image_boot_allowed=False`` models a cloud that boots from volume only. It reproduces the upstream
+behaviour cloudkit exists to handle: Cinder's ``os-attach`` only writes
 Cinder's records (Nova never lists the volume) unless ``cinder_attach_reaches_guest=True``; the root
 volume of a server cannot be detached (400); a locked server refuses a non-admin with 409; a
 password change revokes every token of the user, including one issued in the same second after it.
@@ -26,9 +28,10 @@ silent are marked ``# assumption:``.
 
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
 ``_wire`` and ``_envelopes`` (answers and error shapes, the latter shared with ``FaultProxy``), one
-module per service (``_keystone``, ``_nova`` with ``_nova_actions`` and ``_nova_tags``, ``_cinder``,
-``_glance`` with ``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``,
-each with its routes built once at import), and the facade ``_fake``.
+module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_nova_tags``, ``_nova_metadata``,
+``_nova_images`` and ``_nova_resources``, ``_cinder`` with ``_cinder_types`` and ``_cinder_info``,
+``_glance`` with ``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, each
+with its routes built once at import), and the facade ``_fake``.
 
 Example:
     >>> import httpx

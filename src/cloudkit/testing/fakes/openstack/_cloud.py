@@ -93,6 +93,7 @@ class Cloud:
         self._wall0 = wall0  # wall time (epoch seconds) at fake time 0
         self.base_url = ""
         self.reaches_guest = False
+        self.image_boot_allowed = True
         self.max_page_size: int | None = None
 
     # ------------------------------------------------------------------------------ time

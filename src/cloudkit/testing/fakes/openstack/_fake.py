@@ -57,9 +57,15 @@ class OpenStackFake(LoopbackFake):
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
     ``admin``/``secret`` (role admin on project ``admin``) and user ``portal``/``portal-pass`` (member of
-    project ``alice``). With ``seed=True`` (the default) also flavors ``1`` m1.tiny, ``2`` m1.small,
-    ``3`` m1.medium and public images cirros-0.6.2, debian-12, ubuntu-24.04 (``min_disk`` 1, 2, 3).
+    project ``alice``). With ``seed=True`` (the default) also devstack's flavors ``1`` m1.tiny, ``2``
+    m1.small, ``3`` m1.medium, ``4`` m1.large, ``5`` m1.xlarge and public images cirros-0.6.2, debian-12,
+    ubuntu-24.04 (``min_disk`` 1, 2, 3).
     Seed ids are fixed (uuid5); resources made over the wire get uuid4 ids.
+
+    Boot: as Nova, a server boots from an image (``imageRef``, a local disk: no volume) or from a volume
+    (``block_device_mapping_v2`` with ``boot_index`` 0). ``image_boot_allowed=False`` models a cloud that
+    boots from volume only: a create without a volume root mapping is refused with 400 (whatever the
+    request's ``imageRef``), as such a cloud's own policy would.
 
     Time: the fake's time is ``clock()`` plus everything given to `advance`. A transition
     (``BUILD`` → ``ACTIVE``, ``creating`` → ``available``, ``attaching`` → ``in-use``, ...) completes
@@ -93,6 +99,7 @@ class OpenStackFake(LoopbackFake):
         clock: Callable[[], float] = time.monotonic,
         transition_seconds: float = 0.0,
         cinder_attach_reaches_guest: bool = False,
+        image_boot_allowed: bool = True,
         seed: bool = True,
         port: int = 0,
         token_ttl_seconds: float = 3600.0,
@@ -101,6 +108,7 @@ class OpenStackFake(LoopbackFake):
     ) -> None:
         """Configure the fake; nothing listens until `start`.
 
+        ``image_boot_allowed`` (see the class) decides whether a server may boot from an image.
         ``compute_max_microversion`` is what Nova's version document announces (2.101 makes a
         volume attach answer 202 without a body). ``max_page_size`` caps every Nova, Cinder and Glance
         list page whatever ``limit`` asked for, as a server's own ``max_limit`` does (None: Nova and
@@ -123,7 +131,7 @@ class OpenStackFake(LoopbackFake):
         self._clock = clock
         self._offset = 0.0
         self._seed = seed
-        self._switches = (cinder_attach_reaches_guest, max_page_size)
+        self._switches = (cinder_attach_reaches_guest, max_page_size, image_boot_allowed)
         self._options = Options(transition_seconds, token_ttl_seconds, compute_max)
         self._cloud = self._new_cloud()
         self.admin = FakeCredentials("admin", "secret", "admin", hex5("user:admin"), hex5("project:admin"))
@@ -142,7 +150,7 @@ class OpenStackFake(LoopbackFake):
         # Whole seconds of fake time map to whole seconds of wall time (token times are whole).
         wall0 = float(math.floor(time.time()) - math.floor(now))
         cloud = Cloud(state, self._options, self._now, wall0)
-        cloud.reaches_guest, cloud.max_page_size = self._switches
+        cloud.reaches_guest, cloud.max_page_size, cloud.image_boot_allowed = self._switches
         cloud.base_url = self.base_url
         return cloud
 

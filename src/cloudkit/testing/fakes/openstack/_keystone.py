@@ -1,4 +1,4 @@
-"""Keystone v3 of the OpenStack fake: tokens (issue, validate, revoke), users, projects, roles."""
+"""Keystone v3 of the OpenStack fake: tokens (issue, validate, revoke), users, projects, roles, grants."""
 
 from __future__ import annotations
 
@@ -428,12 +428,26 @@ def _delete_user(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) 
     return empty(204)
 
 
+def _domain_view(cloud: Cloud) -> Json:
+    view = {**_DOMAIN, "description": "The default domain", "enabled": True, "tags": [], "options": {}}
+    view["links"] = {"self": f"{cloud.base_url}/identity/v3/domains/default"}
+    return view
+
+
 @ROUTES.route("GET", "/domains")
 def _list_domains(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     _require_admin(ctx, "list_domains")
-    view = {**_DOMAIN, "description": "The default domain", "enabled": True, "tags": [], "options": {}}
-    view["links"] = {"self": f"{cloud.base_url}/identity/v3/domains/default"}
-    return _listing(cloud, "domains", [view] if req.arg("name") in (None, "Default") else [], "domains")
+    views = [_domain_view(cloud)] if req.arg("name") in (None, "Default") else []
+    return _listing(cloud, "domains", views, "domains")
+
+
+@ROUTES.route("GET", "/domains/{id}")
+def _get_domain(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    # assumption: Keystone's default policy lets an admin read any domain and a user its own (default)
+    if params["id"] != _DOMAIN["id"]:
+        _require_admin(ctx, "get_domain")
+        raise ApiError(404, f"Could not find domain: {params['id']}.")
+    return Reply.json(STATUS_GOOD, {"domain": _domain_view(cloud)})
 
 
 # ================================================================================== roles
@@ -523,3 +537,39 @@ def _list_grants(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) 
     direct = cloud.state.assignments.get((user_id, project_id), set())  # direct only, as Keystone lists them
     roles = [_role_view(cloud, r) for r in cloud.state.roles if r in direct]
     return _listing(cloud, "roles", roles, f"projects/{project_id}/users/{user_id}/roles")
+
+
+@ROUTES.route("GET", "/role_assignments")
+def _list_role_assignments(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
+    """Project assignments of users, filtered by ``user.id``, ``scope.project.id`` and ``role.id``.
+
+    With ``effective`` the implied roles are listed too (admin ⊃ member ⊃ reader), each with a
+    ``prior_role`` link to the role that implies it, as Keystone expands them.
+    """
+    _require_admin(ctx, "list_role_assignments")
+    wanted_user, wanted_project = req.arg("user.id"), req.arg("scope.project.id")
+    wanted_role = req.arg("role.id")
+    effective = req.arg("effective") is not None
+    base = f"{cloud.base_url}/identity/v3"
+    assignments: list[Json] = []
+    for (user_id, project_id), direct in sorted(cloud.state.assignments.items()):
+        if wanted_user not in (None, user_id) or wanted_project not in (None, project_id):
+            continue
+        names = cloud.state.roles_of(user_id, project_id) if effective else sorted(direct)
+        for name in names:
+            role_id = cloud.state.roles[name]
+            if wanted_role not in (None, role_id):
+                continue
+            links: Json = {"assignment": f"{base}/projects/{project_id}/users/{user_id}/roles/{role_id}"}
+            if name not in direct:  # implied by the role before it in the chain admin > member > reader
+                prior = names[names.index(name) - 1]
+                links = {**links, "prior_role": f"{base}/roles/{cloud.state.roles[prior]}"}
+            assignments.append(
+                {
+                    "links": links,
+                    "role": {"id": role_id},
+                    "scope": {"project": {"id": project_id}},
+                    "user": {"id": user_id},
+                }
+            )
+    return _listing(cloud, "role_assignments", assignments, "role_assignments")

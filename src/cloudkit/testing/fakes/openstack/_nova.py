@@ -1,25 +1,36 @@
 """Nova (compute v2.1 with microversions) of the OpenStack fake: versions, flavors, servers.
 
-Server actions and volume attachments are in `_nova_actions`; their routes are here, in one table.
+Server actions and volume attachments are in `_nova_actions`, the other resources (flavor management,
+keypairs, limits, quota sets, zones, aggregates, server groups) in `_nova_resources`; their routes are
+here, in one table.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 import re
 import secrets
 import uuid
+from typing import Any
+from urllib.parse import urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
+from cloudkit.testing.fakes.openstack import _nova_images as images
+from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
+from cloudkit.testing.fakes.openstack import _nova_resources as resources
 from cloudkit.testing.fakes.openstack import _nova_tags as tags
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
-from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Json, Server, hex5
+from cloudkit.testing.fakes.openstack._nova_resources import flavor_view
+from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image, Json, Server, hex5
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
     ApiError,
+    as_bool,
     as_int,
     body_of,
     empty,
@@ -29,6 +40,9 @@ from cloudkit.testing.fakes.openstack._wire import (
 )
 
 _GIB = 1024**3
+_USER_DATA_MAX = 65535
+_NOVA_DATETIME = "%Y-%m-%dT%H:%M:%S.%f"  # how Nova's JSON writes a datetime it did not format itself
+_PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 ROUTES = Routes()
 
 
@@ -81,59 +95,22 @@ def _versions(cloud: Cloud) -> list[Json]:
 
 
 # ================================================================================== flavors
-def flavor_view(cloud: Cloud, flavor: Flavor, ctx: Ctx, *, detail: bool) -> Json:
-    """A flavor as Nova shows it at the caller's microversion."""
-    links = [
-        {"rel": "self", "href": f"{cloud.base_url}/compute/v2.1/flavors/{flavor.id}"},
-        {"rel": "bookmark", "href": f"{cloud.base_url}/compute/flavors/{flavor.id}"},
-    ]
-    view: Json = {"id": flavor.id, "name": flavor.name, "links": links}
-    if ctx.at_least(2, 55):
-        view["description"] = None
-    if not detail:
-        return view
-    view.update(
-        {
-            "ram": flavor.ram,
-            "vcpus": flavor.vcpus,
-            "disk": flavor.disk,
-            "OS-FLV-EXT-DATA:ephemeral": 0,
-            "OS-FLV-DISABLED:disabled": False,
-            "swap": 0 if ctx.at_least(2, 75) else "",
-            "rxtx_factor": 1.0,
-            "os-flavor-access:is_public": True,
-        }
-    )
-    if ctx.at_least(2, 61):
-        view["extra_specs"] = {}
-    return view
-
-
 @ROUTES.route("GET", "/flavors")
 @ROUTES.route("GET", "/flavors/detail")
 def _list_flavors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     detail = req.path.endswith("/detail")
-    flavors = [flavor_view(cloud, f, ctx, detail=detail) for f in cloud.state.flavors.values()]
-    return Reply.json(STATUS_GOOD, {"flavors": flavors})
-
-
-def _flavor(cloud: Cloud, flavor_id: str) -> Flavor:
-    flavor = cloud.state.flavors.get(flavor_id)
-    if flavor is None:
-        raise ApiError(404, f"Flavor {flavor_id} could not be found.")
-    return flavor
+    flavors, marker = resources.listed_flavors(cloud, req, ctx)
+    doc: Json = {"flavors": [flavor_view(cloud, f, ctx, detail=detail) for f in flavors]}
+    if marker is not None:
+        params = {k: v[-1] for k, v in req.query.items() if k != "marker"} | {"marker": marker}
+        doc["flavors_links"] = [{"rel": "next", "href": f"{cloud.base_url}{req.path}?{urlencode(params)}"}]
+    return Reply.json(STATUS_GOOD, doc)
 
 
 @ROUTES.route("GET", "/flavors/{id}")
 def _get_flavor(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    flavor = _flavor(cloud, params["id"])
+    flavor = resources.visible_flavor(cloud, ctx, params["id"])
     return Reply.json(STATUS_GOOD, {"flavor": flavor_view(cloud, flavor, ctx, detail=True)})
-
-
-@ROUTES.route("GET", "/flavors/{id}/os-extra_specs")
-def _flavor_extra_specs(cloud: Cloud, _req: Request, _ctx: Ctx, params: dict[str, str]) -> Reply:
-    _flavor(cloud, params["id"])
-    return Reply.json(STATUS_GOOD, {"extra_specs": {}})
 
 
 # ================================================================================== server views
@@ -144,8 +121,25 @@ def _server_links(cloud: Cloud, server_id: str) -> list[Json]:
     ]
 
 
+def _addresses(server: Server) -> Json:
+    if server.vm_state == "building":  # Nova hides them while the server builds
+        return {}
+    return {network: [dict(a) for a in found] for network, found in server.addresses.items()}
+
+
+def _image_view(cloud: Cloud, server: Server, ctx: Ctx) -> Json | str:
+    if not server.image_id:
+        return ""  # booted from a volume without an imageRef (reference §2.2)
+    href = f"{cloud.base_url}/compute/images/{server.image_id}"
+    view: Json = {"id": server.image_id, "links": [{"rel": "bookmark", "href": href}]}
+    if ctx.at_least(2, 98):
+        view["properties"] = dict(server.image_properties)
+    return view
+
+
 def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False) -> Json:
     flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    host = actions.host_of(server)
     volumes: list[Json] = []
     for attachment in cloud.guest_attachments(server):
         item: Json = {"id": attachment.volume_id}
@@ -175,19 +169,18 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "tenant_id": server.project_id,
         "user_id": server.user_id,
         "metadata": dict(server.metadata),
-        "hostId": hashlib.sha224(f"{server.project_id}fake-compute-1".encode()).hexdigest(),
-        "image": "",  # a volume-backed server has no image object (reference §2.2)
+        "hostId": hashlib.sha224(f"{server.project_id}{host}".encode()).hexdigest() if host else "",
+        "image": _image_view(cloud, server, ctx),
         "flavor": flavor_view,
         "created": iso(cloud.wall(server.created), style="nova"),
         "updated": iso(cloud.wall(server.updated), style="nova"),
-        "addresses": {k: [dict(a) for a in v] for k, v in server.addresses.items()},
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "addresses": _addresses(server),
+        "accessIPv4": server.access_ipv4,
+        "accessIPv6": server.access_ipv6,
         "links": _server_links(cloud, server.id),
         "OS-DCF:diskConfig": "MANUAL",
-        "progress": 0,
         "OS-EXT-AZ:availability_zone": "nova",
-        "config_drive": "",
+        "config_drive": server.config_drive,
         "key_name": server.key_name,
         "OS-SRV-USG:launched_at": (
             iso(cloud.wall(server.launched), style="cinder") if server.launched is not None else None
@@ -198,17 +191,34 @@ def _server_view(cloud: Cloud, server: Server, ctx: Ctx, *, single: bool = False
         "OS-EXT-STS:power_state": server.power_state,
         "os-extended-volumes:volumes_attached": volumes,
     }
+    if server.status in _PROGRESS_STATUSES:
+        view["progress"] = 0
     if server.fault is not None:
         view["fault"] = dict(server.fault)
     if server.addresses:
         view["security_groups"] = [{"name": "default"}]
-    _server_view_versioned(view, server, ctx)
+    _server_view_versioned(view, server, ctx, host)
     if single and ctx.at_least(2, 71):  # only GET /servers/{id} lists them, not /servers/detail (lab)
         view["server_groups"] = []
     return view
 
 
-def _server_view_versioned(view: Json, server: Server, ctx: Ctx) -> None:
+def _server_view_versioned(view: Json, server: Server, ctx: Ctx, host: str | None) -> None:
+    """The fields later microversions add, in the order of Nova's ``views/servers.py``."""
+    if ctx.is_admin:  # the extended attributes (admin-only policy); assumption: one fake hypervisor host
+        view["OS-EXT-SRV-ATTR:host"] = host
+        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host
+        view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.seq:08x}"
+        if ctx.at_least(2, 3):
+            view["OS-EXT-SRV-ATTR:hostname"] = sanitize_hostname(server.name)
+            view["OS-EXT-SRV-ATTR:reservation_id"] = f"r-{hex5(server.id)[:8]}"
+            view["OS-EXT-SRV-ATTR:launch_index"] = 0
+            view["OS-EXT-SRV-ATTR:kernel_id"] = ""
+            view["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+            view["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+            view["OS-EXT-SRV-ATTR:user_data"] = server.user_data
+    if ctx.at_least(2, 16) and ctx.is_admin:  # os_compute_api:servers:show:host_status is admin-only
+        view["host_status"] = "UP" if host else ""  # Nova's HostStatus.NONE for no host
     for version, key, value in (
         ((2, 9), "locked", server.locked),
         ((2, 19), "description", server.description),
@@ -217,28 +227,26 @@ def _server_view_versioned(view: Json, server: Server, ctx: Ctx) -> None:
         ((2, 73), "locked_reason", server.locked_reason),
         # every user sees the guest hostname from 2.90 (as the lab's Nova 34 shows it)
         ((2, 90), "OS-EXT-SRV-ATTR:hostname", sanitize_hostname(server.name)),
-        ((2, 96), "pinned_availability_zone", None),
+        ((2, 96), "pinned_availability_zone", server.pinned_az),
+        ((2, 100), "scheduler_hints", {k: list(v) for k, v in server.scheduler_hints.items()}),
     ):
         if ctx.at_least(*version):
             view[key] = value
-    if ctx.is_admin:  # assumption: one fake hypervisor host
-        view["OS-EXT-SRV-ATTR:host"] = "fake-compute-1"
-        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = "fake-compute-1"
-        view["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{server.seq:08x}"
-        if ctx.at_least(2, 3):  # the admin-only extended attributes, as the lab's Nova 34 shows them
-            view["OS-EXT-SRV-ATTR:reservation_id"] = f"r-{hex5(server.id)[:8]}"
-            view["OS-EXT-SRV-ATTR:launch_index"] = 0
-            view["OS-EXT-SRV-ATTR:kernel_id"] = ""
-            view["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
-            view["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
-            view["OS-EXT-SRV-ATTR:user_data"] = None
 
 
 # ================================================================================== servers
 @ROUTES.route("GET", "/servers")
 @ROUTES.route("GET", "/servers/detail")
 def _list_servers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    servers = cloud.visible(req, ctx, cloud.state.servers.values())  # Nova's default: newest first
+    everyone = _all_tenants(req)
+    if everyone and not ctx.is_admin:  # Nova's default policy: an admin's filter only
+        rule = "detail" if req.path.endswith("/detail") else "index"
+        policy = f"os_compute_api:servers:{rule}:get_all_tenants"
+        raise ApiError(403, f"Policy doesn't allow {policy} to be performed.")
+    servers = sorted(  # Nova's default order: newest first
+        (s for s in cloud.state.servers.values() if everyone or s.project_id == ctx.project_id),
+        key=lambda s: -s.seq,
+    )
     name, status = req.arg("name"), req.arg("status")
     if name:
         servers = [s for s in servers if re.search(name, s.name)]
@@ -247,6 +255,25 @@ def _list_servers(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
     servers = [s for s in servers if tags.list_filter(req, ctx)(s)]
     view = functools.partial(_server_view, cloud, ctx=ctx)
     return cloud.paged(req, "servers", servers, view, functools.partial(_server_links, cloud))
+
+
+def _all_tenants(req: Request) -> bool:
+    """Nova's ``is_all_tenants``: present without a value means yes; a value must be a boolean (400)."""
+    value = req.arg("all_tenants")
+    if value is None:
+        return False
+    if not value:
+        return True
+    words = {"1": True, "t": True, "true": True, "on": True, "y": True, "yes": True}
+    words.update({"0": False, "f": False, "false": False, "off": False, "n": False, "no": False})
+    if value.strip().lower() not in words:
+        # assumption: oslo's strict bool_from_string text, as Nova's InvalidInput passes it on
+        raise ApiError(
+            400,
+            f"Invalid input received: Unrecognized value '{value}', acceptable values are: "
+            "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'",
+        )
+    return words[value.strip().lower()]
 
 
 @ROUTES.route("POST", "/servers")
@@ -263,7 +290,9 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     server_tags = tags.create_tags(spec, ctx)
     metadata = tags.checked_metadata(spec.get("metadata"))
     addresses = _server_networks(cloud, spec, ctx)
-    plan = _boot_plan(cloud, spec.get("block_device_mapping_v2"), ctx)
+    plan, volume_root = _boot_plan(cloud, spec, ctx)
+    image = _boot_image(cloud, spec, ctx, cloud.state.flavors[flavor_ref], volume_root=volume_root)
+    admin_pass = spec.get("adminPass")
     now = cloud.now()
     server = Server(
         id=str(uuid.uuid4()),
@@ -275,14 +304,22 @@ def _create_server(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
         seq=cloud.state.next_seq(),
         created=now,
         updated=now,
-        admin_pass=secrets.token_urlsafe(9),
+        admin_pass=admin_pass if isinstance(admin_pass, str) else secrets.token_urlsafe(9),
         description=spec.get("description"),
         metadata=metadata,
         addresses=addresses,
         key_name=spec.get("key_name"),
         tags=server_tags,
+        image_id=image.id if image is not None else "",
+        image_properties=_boot_properties(image),
+        user_data=_user_data(spec.get("user_data")),
+        config_drive=_config_drive(spec),
+        access_ipv4=str(spec.get("accessIPv4") or ""),
+        access_ipv6=str(spec.get("accessIPv6") or ""),
+        pinned_az=_availability_zone(spec.get("availability_zone")),
+        scheduler_hints=_scheduler_hints(body_of(req)),
     )
-    server.root_volume_id = _materialise(cloud, server, plan)
+    server.root_volume_id = _materialise(cloud, server, plan, volume_root=volume_root)
     cloud.state.servers[server.id] = server
     cloud.later(lambda: _finish_build(cloud, server))
     body = {
@@ -316,22 +353,126 @@ def _server_networks(cloud: Cloud, spec: Json, ctx: Ctx) -> dict[str, list[Json]
     return {"private": [{"addr": f"10.0.0.{host}", "version": 4, "OS-EXT-IPS:type": "fixed"}]}
 
 
-def _boot_plan(cloud: Cloud, mappings: object, ctx: Ctx) -> list[Json]:
-    """Validate ``block_device_mapping_v2``; return the mappings, root first."""
+def _boot_plan(cloud: Cloud, spec: Json, ctx: Ctx) -> tuple[list[Json], bool]:
+    """Validate ``block_device_mapping_v2``: its mappings (a volume root first), whether the root is one."""
+    mappings = spec.get("block_device_mapping_v2")
     if not isinstance(mappings, list) or not all(isinstance(m, dict) for m in mappings):
         mappings = []
     root = [m for m in mappings if str(m.get("boot_index")) == "0"]
-    if len(root) != 1 or root[0].get("destination_type") != "volume":
-        # assumption: this fake serves boot-from-volume servers only (the team's policy)
+    volume_root = len(root) == 1 and root[0].get("destination_type") == "volume"
+    if not volume_root and not cloud.image_boot_allowed:
+        # the constructor's switch: a cloud whose own policy boots from volume only
         raise ApiError(
             400,
             "Block Device Mapping is Invalid: this cloud boots from volume only; give "
             "block_device_mapping_v2 with boot_index 0 and destination_type volume.",
         )
-    ordered = root + [m for m in mappings if m is not root[0]]
+    if root and not volume_root:
+        # assumption: an image root given as a local mapping is not served; imageRef boots from an image
+        raise ApiError(400, "Block Device Mapping is Invalid: only volume destinations are served.")
+    if not volume_root and not spec.get("imageRef"):
+        if mappings:  # Nova: mappings without a root and no image to boot from
+            raise ApiError(
+                400,
+                "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device "
+                "mapping combination is not valid.",
+            )
+        raise ApiError(400, "Missing imageRef attribute")
+    ordered = root + [m for m in mappings if not root or m is not root[0]]
     for mapping in ordered:
         _check_mapping(cloud, mapping, ctx)
-    return ordered
+    return ordered, volume_root
+
+
+def _boot_image(cloud: Cloud, spec: Json, ctx: Ctx, flavor: Flavor, *, volume_root: bool) -> Image | None:
+    """The image of ``imageRef`` (None without one); a local disk must hold it (Nova's 400/403 texts)."""
+    ref = spec.get("imageRef")
+    if not ref:
+        return None
+    image_id = str(ref).rstrip("/").rsplit("/", 1)[-1]  # Nova takes the id from an href too
+    image = cloud.state.images.get(image_id)
+    if image is None or not cloud.image_visible(image, ctx):
+        raise ApiError(400, f"Image {image_id} could not be found.")
+    if image.status != "active":  # Nova's ImageNotActive (a queued or deactivated Glance image)
+        raise ApiError(400, f"Image {image_id} is not active.")
+    if volume_root:
+        return image
+    if flavor.disk == 0 and not ctx.is_admin:  # os_compute_api:servers:create:zero_disk_flavor
+        raise ApiError(403, "Only volume-backed servers are allowed for flavors with zero disk.")
+    if flavor.disk and flavor.disk < image.min_disk:
+        raise ApiError(
+            400,
+            "Flavor's disk is smaller than the minimum size specified in image metadata. Flavor disk is "
+            f"{flavor.disk * _GIB} bytes, minimum size is {image.min_disk * _GIB} bytes.",
+        )
+    if flavor.disk and flavor.disk * _GIB < (image.size or 0):
+        raise ApiError(
+            400,
+            f"Flavor's disk is too small for requested image. Flavor disk is {flavor.disk * _GIB} bytes, "
+            f"image is {image.size} bytes.",
+        )
+    return image
+
+
+def _boot_properties(image: Image | None) -> dict[str, str]:
+    """The image properties Nova keeps with a server and shows from 2.98: the standard ones only."""
+    if image is None:
+        return {}
+    # assumption: of the fake's properties, os_distro and the hw_/img_/os_ families are Nova's
+    # ImageMetaProps fields (os_version and custom keys are not, so Nova leaves them out)
+    standard = ("hw_", "img_", "os_")
+    found = {k: v for k, v in image.properties.items() if k.startswith(standard) and k != "os_version"}
+    if image.os_distro:
+        found["os_distro"] = image.os_distro
+    return found
+
+
+def _user_data(value: object) -> str | None:
+    if value is None:
+        return None
+    problem = ApiError(
+        400, f"Invalid input for field/attribute user_data. Value: {value}. {value!r} is not a 'base64'"
+    )
+    if not isinstance(value, str) or len(value) > _USER_DATA_MAX:
+        raise problem
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        raise problem from None
+    return value
+
+
+def _config_drive(spec: Json) -> str:
+    """Nova keeps ``config_drive`` as ``"True"`` or ``""``."""
+    if "config_drive" not in spec:
+        return ""
+    value = spec["config_drive"]
+    if isinstance(value, bool):
+        return "True" if value else ""
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return "True" if as_bool(value) else ""
+    raise ApiError(
+        400,
+        f"Invalid input for field/attribute config_drive. Value: {value}. {value!r} is not of type "
+        "'boolean', 'string'",
+    )
+
+
+def _availability_zone(value: object) -> str | None:
+    if value is None:
+        return None
+    zone = str(value).split(":", 1)[0]  # "zone:host" pins a host (admin); the zone is what is kept
+    if zone != "nova":  # assumption: the fake's one zone, as its server view says
+        raise ApiError(400, "The requested availability zone is not available")
+    return str(value) if ":" not in str(value) else zone
+
+
+def _scheduler_hints(body: Json) -> dict[str, list[Any]]:
+    """The hints of a create body, as Nova's RequestSpec keeps them: every value in a list."""
+    hints = body.get("OS-SCH-HNT:scheduler_hints", body.get("os:scheduler_hints")) or {}
+    if not isinstance(hints, dict):
+        raise ApiError(400, f"Invalid input for field/attribute os:scheduler_hints. Value: {hints}.")
+    return {str(k): v if isinstance(v, list) else [v] for k, v in hints.items()}
 
 
 def _check_mapping(cloud: Cloud, mapping: Json, ctx: Ctx) -> None:
@@ -358,8 +499,11 @@ def _check_mapping(cloud: Cloud, mapping: Json, ctx: Ctx) -> None:
             )
 
 
-def _materialise(cloud: Cloud, server: Server, plan: list[Json]) -> str:
-    """Make or take the volumes of a new server; they attach while it builds. Returns the root id."""
+def _materialise(cloud: Cloud, server: Server, plan: list[Json], *, volume_root: bool) -> str:
+    """Make or take the volumes of a new server; they attach while it builds. Returns the root's id.
+
+    A server booted from an image has its root on a local disk (``/dev/vda``, no volume): "" then.
+    """
     root_id = ""
     for index, mapping in enumerate(plan):
         if mapping.get("source_type") == "volume":
@@ -368,10 +512,11 @@ def _materialise(cloud: Cloud, server: Server, plan: list[Json]) -> str:
             image_id = str(mapping["uuid"]) if mapping.get("source_type") == "image" else None
             size = as_int(mapping["volume_size"], "volume_size")
             volume = cloud.new_volume(server.project_id, server.user_id, "", size, image_id=image_id)
-        device = "/dev/vda" if index == 0 else actions.next_device(cloud, server)
+        is_root = volume_root and index == 0
+        device = "/dev/vda" if is_root else actions.next_device(cloud, server)
         volume.status = "attaching"
         volume.attachments.append(actions.block_device(volume.id, server.id, device, mapping))
-        if index == 0:
+        if is_root:
             root_id = volume.id
             cloud.state.servers[server.id] = server  # so next_device sees the root device
     return root_id
@@ -417,6 +562,31 @@ def _get_server(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -
     return Reply.json(STATUS_GOOD, {"server": _server_view(cloud, server, ctx, single=True)})
 
 
+@ROUTES.route("PUT", "/servers/{id}")
+def _update_server(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``PUT /servers/{id}``: name, description (2.19), access addresses; answers the server."""
+    spec = body_of(req).get("server")
+    if not isinstance(spec, dict):
+        raise ApiError(400, "Invalid input for field/attribute server. 'server' is a required property")
+    allowed = {"name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"}
+    allowed |= {"description"} if ctx.at_least(2, 19) else set()
+    allowed |= {"hostname"} if ctx.at_least(2, 90) else set()
+    actions.refuse_extra("server", spec, allowed)
+    name = spec.get("name", ...)
+    if name is not ... and (not isinstance(name, str) or not name.strip()):
+        raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
+    server = cloud.server(ctx, params["id"])
+    if isinstance(name, str):
+        server.name = name
+    if "description" in spec:
+        server.description = spec["description"]
+    server.access_ipv4 = str(spec.get("accessIPv4", server.access_ipv4) or "")
+    server.access_ipv6 = str(spec.get("accessIPv6", server.access_ipv6) or "")
+    server.updated = cloud.now()
+    # assumption: Nova answers its show view from 2.75 (server_groups from 2.71); the fake does always
+    return Reply.json(STATUS_GOOD, {"server": _server_view(cloud, server, ctx, single=True)})
+
+
 @ROUTES.route("DELETE", "/servers/{id}")
 def _delete_server(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     server = cloud.server(ctx, params["id"])
@@ -443,14 +613,142 @@ def _finish_delete(cloud: Cloud, server: Server) -> None:
     # never knew them (realistic; see quirk a).
 
 
+@ROUTES.route("GET", "/os-simple-tenant-usage/{project}")
+def _project_usage(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    """One project's usage between ``start`` and ``end`` (both default to now), its servers' too with
+    ``detailed=1``; a member sees its own project's only (Nova's reader-or-admin policy).
+    """  # noqa: D205 (the summary needs the policy)
+    project_id = params["project"]
+    if not ctx.is_admin and project_id != ctx.project_id:
+        policy = "os_compute_api:os-simple-tenant-usage:show"
+        raise ApiError(403, f"Policy doesn't allow {policy} to be performed.")
+    now = dt.datetime.fromtimestamp(cloud.wall(cloud.now()), dt.UTC).replace(tzinfo=None)
+    start, end = _usage_time(req.arg("start"), now), _usage_time(req.arg("end"), now)
+    if start > end:
+        raise ApiError(400, "Invalid start time. The start time cannot occur after the end time.")
+    usages = [
+        usage
+        for server in sorted(cloud.state.servers.values(), key=lambda s: s.seq)
+        if server.project_id == project_id and (usage := _server_usage(cloud, server, start, end, now))
+    ]
+    if not usages:
+        return Reply.json(STATUS_GOOD, {"tenant_usage": {}})
+    hours = sum(u["hours"] for u in usages)
+    doc: Json = {
+        "tenant_id": project_id,
+        "total_hours": hours,
+        "total_vcpus_usage": sum(u["hours"] * u["vcpus"] for u in usages),
+        "total_memory_mb_usage": sum(u["hours"] * u["memory_mb"] for u in usages),
+        "total_local_gb_usage": sum(u["hours"] * u["local_gb"] for u in usages),
+        "start": start.strftime(_NOVA_DATETIME),
+        "stop": end.strftime(_NOVA_DATETIME),
+    }
+    if req.arg("detailed") == "1":
+        doc["server_usages"] = usages
+    return Reply.json(STATUS_GOOD, {"tenant_usage": doc})
+
+
+def _usage_time(text: str | None, now: dt.datetime) -> dt.datetime:
+    if text is None:
+        return now
+    for layout in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f"):
+        try:
+            return dt.datetime.strptime(text, layout)  # noqa: DTZ007 - Nova reads them as naive UTC
+        except ValueError:
+            continue
+    raise ApiError(400, f"Invalid input for field/attribute start. Value: {text}.")  # assumption: the text
+
+
+def _server_usage(
+    cloud: Cloud, server: Server, start: dt.datetime, end: dt.datetime, now: dt.datetime
+) -> Json:
+    """The server's usage in the period (empty when it was not running in it)."""
+    if server.launched is None:
+        return {}
+    launched = dt.datetime.fromtimestamp(cloud.wall(server.launched), dt.UTC).replace(tzinfo=None)
+    if launched > end:
+        return {}
+    flavor = cloud.state.flavors.get(server.flavor_id) or Flavor(server.flavor_id, "deleted", 0, 0, 0)
+    hours = (min(end, now) - max(start, launched)).total_seconds() / 3600
+    return {
+        "instance_id": server.id,
+        "name": server.name,
+        "hours": max(hours, 0.0),
+        "memory_mb": flavor.ram,
+        "local_gb": flavor.disk,
+        "vcpus": flavor.vcpus,
+        "tenant_id": server.project_id,
+        "flavor": flavor.name,
+        "started_at": launched.strftime(_NOVA_DATETIME),
+        "ended_at": None,
+        "state": server.vm_state,
+        "uptime": int((now - launched).total_seconds()),
+    }
+
+
 ROUTES.add("POST", "/servers/{id}/action", actions.server_action)
 ROUTES.add("GET", "/servers/{id}/os-volume_attachments", actions.list_attachments)
 ROUTES.add("POST", "/servers/{id}/os-volume_attachments", actions.attach)
 ROUTES.add("GET", "/servers/{id}/os-volume_attachments/{volume}", actions.get_attachment)
+ROUTES.add("PUT", "/servers/{id}/os-volume_attachments/{volume}", actions.update_attachment)
 ROUTES.add("DELETE", "/servers/{id}/os-volume_attachments/{volume}", actions.detach)
+ROUTES.add("GET", "/servers/{id}/metadata", metadata.server_metadata)
+ROUTES.add("POST", "/servers/{id}/metadata", metadata.server_metadata)
+ROUTES.add("PUT", "/servers/{id}/metadata", metadata.server_metadata)
+ROUTES.add("GET", "/servers/{id}/metadata/{key}", metadata.server_metadata_item)
+ROUTES.add("PUT", "/servers/{id}/metadata/{key}", metadata.server_metadata_item)
+ROUTES.add("DELETE", "/servers/{id}/metadata/{key}", metadata.server_metadata_item)
+ROUTES.add("GET", "/images", images.list_images)
+ROUTES.add("GET", "/images/detail", images.list_images)
+ROUTES.add("GET", "/images/{id}", images.get_image)
+ROUTES.add("DELETE", "/images/{id}", images.delete_image)
+ROUTES.add("GET", "/images/{id}/metadata", images.image_metadata)
+ROUTES.add("POST", "/images/{id}/metadata", images.image_metadata)
+ROUTES.add("PUT", "/images/{id}/metadata", images.image_metadata)
+ROUTES.add("GET", "/images/{id}/metadata/{key}", images.image_metadata_item)
+ROUTES.add("PUT", "/images/{id}/metadata/{key}", images.image_metadata_item)
+ROUTES.add("DELETE", "/images/{id}/metadata/{key}", images.image_metadata_item)
 ROUTES.add("GET", "/servers/{id}/tags", tags.list_server_tags)
 ROUTES.add("PUT", "/servers/{id}/tags", tags.replace_server_tags)
 ROUTES.add("DELETE", "/servers/{id}/tags", tags.delete_server_tags)
 ROUTES.add("GET", "/servers/{id}/tags/{tag}", tags.check_server_tag)
 ROUTES.add("PUT", "/servers/{id}/tags/{tag}", tags.add_server_tag)
 ROUTES.add("DELETE", "/servers/{id}/tags/{tag}", tags.delete_server_tag)
+ROUTES.add("POST", "/flavors", resources.create_flavor)
+ROUTES.add("PUT", "/flavors/{id}", resources.update_flavor)
+ROUTES.add("DELETE", "/flavors/{id}", resources.delete_flavor)
+ROUTES.add("POST", "/flavors/{id}/action", resources.flavor_action)
+ROUTES.add("GET", "/flavors/{id}/os-flavor-access", resources.list_flavor_access)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs", resources.list_extra_specs)
+ROUTES.add("POST", "/flavors/{id}/os-extra_specs", resources.create_extra_specs)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs/{key}", resources.get_extra_spec)
+ROUTES.add("PUT", "/flavors/{id}/os-extra_specs/{key}", resources.update_extra_spec)
+ROUTES.add("DELETE", "/flavors/{id}/os-extra_specs/{key}", resources.delete_extra_spec)
+ROUTES.add("GET", "/os-keypairs", resources.list_keypairs)
+ROUTES.add("POST", "/os-keypairs", resources.create_keypair)
+ROUTES.add("GET", "/os-keypairs/{name}", resources.get_keypair)
+ROUTES.add("DELETE", "/os-keypairs/{name}", resources.delete_keypair)
+ROUTES.add("GET", "/limits", resources.limits)
+ROUTES.add("GET", "/os-quota-sets/{project}", resources.show_quota_set)
+ROUTES.add("PUT", "/os-quota-sets/{project}", resources.update_quota_set)
+ROUTES.add("DELETE", "/os-quota-sets/{project}", resources.revert_quota_set)
+ROUTES.add("GET", "/os-quota-sets/{project}/detail", resources.quota_set_detail)
+ROUTES.add("GET", "/os-quota-sets/{project}/defaults", resources.quota_set_defaults)
+ROUTES.add("GET", "/os-availability-zone", resources.availability_zones)
+ROUTES.add("GET", "/os-availability-zone/detail", resources.availability_zones)
+ROUTES.add("GET", "/os-aggregates", resources.list_aggregates)
+ROUTES.add("POST", "/os-aggregates", resources.create_aggregate)
+ROUTES.add("GET", "/os-aggregates/{id}", resources.get_aggregate)
+ROUTES.add("PUT", "/os-aggregates/{id}", resources.update_aggregate)
+ROUTES.add("DELETE", "/os-aggregates/{id}", resources.delete_aggregate)
+ROUTES.add("POST", "/os-aggregates/{id}/action", resources.aggregate_action)
+ROUTES.add("GET", "/os-server-groups", resources.list_server_groups)
+ROUTES.add("POST", "/os-server-groups", resources.create_server_group)
+ROUTES.add("GET", "/os-server-groups/{id}", resources.get_server_group)
+ROUTES.add("DELETE", "/os-server-groups/{id}", resources.delete_server_group)
+ROUTES.add("GET", "/os-hypervisors", resources.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/detail", resources.list_hypervisors)
+ROUTES.add("GET", "/os-hypervisors/{id}", resources.get_hypervisor)
+ROUTES.add("GET", "/os-services", resources.list_services)
+ROUTES.add("GET", "/extensions", resources.list_extensions)
+ROUTES.add("GET", "/extensions/{alias}", resources.get_extension)

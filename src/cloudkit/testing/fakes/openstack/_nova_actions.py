@@ -1,11 +1,15 @@
-"""Nova server actions (stop, start, reboot, lock, shelve, ...) and volume attachments of the fake.
+"""Nova server actions (stop, start, reboot, lock, shelve, createImage, ...) and volume attachments.
 
 Routed by `_nova` (``POST /servers/{id}/action`` and ``/servers/{id}/os-volume_attachments``).
+
+Known difference: an image ``createImage`` makes is ``active`` in Glance at once (a real one is
+``queued``, then ``saving`` while the server shows task ``image_uploading``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,15 +20,47 @@ from cloudkit.testing.fakes.openstack._state import (
     POWER_RUNNING,
     POWER_SHUTDOWN,
     Attachment,
+    Image,
     Json,
     Server,
+    Snapshot,
 )
-from cloudkit.testing.fakes.openstack._wire import STATUS_GOOD, ApiError, as_bool, as_int, body_of, empty
+from cloudkit.testing.fakes.openstack._wire import (
+    STATUS_GOOD,
+    ApiError,
+    as_bool,
+    as_int,
+    body_of,
+    empty,
+    sanitize_hostname,
+)
 
 _ATTACHABLE = ("active", "stopped", "paused", "suspended", "resized")
 
 
+_HOST = "fake-compute-1"  # assumption: one fake hypervisor host
+
+
+def host_of(server: Server) -> str | None:
+    """The compute host the server is on: none before it is scheduled, after a failed build or offload."""
+    if server.vm_state in ("building", "shelved_offloaded") or server.fault is not None:
+        return None
+    return _HOST
+
+
 # ================================================================================== guards
+def refuse_extra(field: str, spec: Json, allowed: Iterable[str]) -> None:
+    """400 with Nova's jsonschema text when ``spec`` has keys besides ``allowed``."""
+    unexpected = sorted(set(spec) - set(allowed))
+    if unexpected:
+        names, verb = ", ".join(repr(k) for k in unexpected), "was" if len(unexpected) == 1 else "were"
+        raise ApiError(
+            400,
+            f"Invalid input for field/attribute {field}. Additional properties are not allowed "
+            f"({names} {verb} unexpected)",
+        )
+
+
 def ensure_unlocked(server: Server, ctx: Ctx) -> None:
     """A locked server refuses a non-admin with 409."""
     if server.locked and not ctx.is_admin:
@@ -74,11 +110,10 @@ def block_device(volume_id: str, server_id: str, device: str, spec: Json) -> Att
 
 # ================================================================================== actions
 def server_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``POST /servers/{id}/action``: one action, answered 202 without a body."""
+    """``POST /servers/{id}/action``: one action, answered 202 without a body unless it has an answer."""
     server = cloud.server(ctx, params["id"])
     handler, args = pick_action(req, _ACTIONS)
-    handler(cloud, server, ctx, args)
-    return empty(202)
+    return handler(cloud, server, ctx, args) or empty(202)
 
 
 def _transition(cloud: Cloud, server: Server, task: str, end: tuple[str, str, int]) -> None:
@@ -150,7 +185,102 @@ def _unlock(cloud: Cloud, server: Server, ctx: Ctx, _args: object) -> None:
     server.updated = cloud.now()
 
 
-_ACTIONS: dict[str, Callable[[Cloud, Server, Ctx, Any], None]] = {
+def _create_image(cloud: Cloud, server: Server, ctx: Ctx, args: object) -> Reply:
+    """``createImage``: a private Glance snapshot of the server; its id in the body (2.45+) or Location."""
+    if not isinstance(args, dict) or set(args) - {"name", "metadata"} or "name" not in args:
+        raise ApiError(400, f"Invalid input for field/attribute createImage. Value: {json.dumps(args)}.")
+    name, metadata = args["name"], args.get("metadata") or {}
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:  # noqa: PLR2004 - Nova's name limit
+        raise ApiError(400, f"Invalid input for field/attribute name. Value: {name}.")
+    if not isinstance(metadata, dict):
+        raise ApiError(400, f"Invalid input for field/attribute metadata. Value: {metadata}.")
+    ensure_state(server, "createImage", ("active", "stopped", "paused", "suspended"))
+    base = cloud.state.images.get(server.image_id)
+    flavor = cloud.state.flavors.get(server.flavor_id)
+    now = cloud.now()
+    properties = {
+        **(base.properties if base is not None else {}),
+        "image_type": "snapshot",
+        "instance_uuid": server.id,
+        "user_id": server.user_id,
+        "base_image_ref": server.image_id,
+        **{str(k): str(v) for k, v in metadata.items()},
+    }
+    image = Image(
+        id=str(uuid.uuid4()),
+        name=name,
+        os_distro=base.os_distro if base is not None else "",
+        os_version=base.os_version if base is not None else "",
+        min_disk=flavor.disk if flavor is not None else 0,
+        owner=server.project_id,
+        visibility="private",
+        seq=cloud.state.next_seq(),
+        created=now,
+        properties=properties,
+    )
+    if server.root_volume_id:
+        # Volume-backed: Nova snapshots the volumes in Cinder; the image holds no data (size 0)
+        image.size = 0
+        _snapshot_volumes(cloud, server, name)
+    cloud.state.images[image.id] = image
+    _transition(cloud, server, "image_snapshot", (server.status, server.vm_state, server.power_state))
+    if ctx.at_least(2, 45):
+        return Reply.json(202, {"image_id": image.id})
+    # assumption: Nova's generate_image_url joins Glance's unversioned catalog endpoint and images/{id}
+    return empty(202, [("Location", f"{cloud.base_url}/image/images/{image.id}")])
+
+
+def _snapshot_volumes(cloud: Cloud, server: Server, image_name: str) -> None:
+    now = cloud.now()
+    for attachment in cloud.guest_attachments(server):
+        volume = cloud.state.volumes[attachment.volume_id]
+        snapshot = Snapshot(
+            id=str(uuid.uuid4()),
+            project_id=volume.project_id,
+            user_id=server.user_id,
+            volume_id=volume.id,
+            name=f"snapshot for {image_name}",  # Nova's name for them
+            description=None,
+            size=volume.size,
+            status="creating",
+            seq=cloud.state.next_seq(),
+            created=now,
+            updated=now,
+        )
+        cloud.state.snapshots[snapshot.id] = snapshot
+
+        def finish(made: Snapshot = snapshot) -> None:
+            made.status, made.updated = "available", cloud.now()
+
+        cloud.later(finish)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")  # Nova strips these from the console output
+
+
+def _console_output(_cloud: Cloud, server: Server, _ctx: Ctx, args: object) -> Reply:
+    """``os-getConsoleOutput``: the last ``length`` lines of the guest's console (all: none or -1)."""
+    length = args.get("length") if isinstance(args, dict) else None
+    if not isinstance(args, dict) or set(args) - {"length"}:
+        raise ApiError(400, f"Invalid input for field/attribute os-getConsoleOutput. Value: {args}.")
+    if length is not None:
+        if isinstance(length, bool) or not re.fullmatch(r"-?[0-9]+", str(length)) or int(length) < -1:
+            raise ApiError(400, f"Invalid input for field/attribute length. Value: {length}.")
+        length = int(length)
+    if host_of(server) is None:
+        raise ApiError(409, f"Instance {server.id} is not ready")
+    hostname = sanitize_hostname(server.name)
+    # assumption: a short boot log in the manner of a cloud image's console
+    lines = [
+        "[    0.000000] Linux version 6.1.0 (fake-guest)",
+        f"[    1.000000] cloud-init: hostname {hostname}",
+        f"{hostname} login: ",
+    ]
+    chosen = lines if length is None or length == -1 else lines[len(lines) - length :] if length else []
+    return Reply.json(STATUS_GOOD, {"output": _CONTROL.sub("", "\n".join(chosen))})
+
+
+_ACTIONS: dict[str, Callable[[Cloud, Server, Ctx, Any], Reply | None]] = {
     "os-stop": _stop,
     "os-start": _start,
     "reboot": _reboot,
@@ -158,6 +288,8 @@ _ACTIONS: dict[str, Callable[[Cloud, Server, Ctx, Any], None]] = {
     "unlock": _unlock,
     "shelve": _shelve,
     "unshelve": _unshelve,
+    "createImage": _create_image,
+    "os-getConsoleOutput": _console_output,
 }
 
 
@@ -245,6 +377,56 @@ def attach(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Repl
     if ctx.at_least(2, 79):
         view["delete_on_termination"] = attachment.delete_on_termination
     return Reply.json(STATUS_GOOD, {"volumeAttachment": view})
+
+
+_UPDATE_KEYS = frozenset({"volumeId", "device", "id", "serverId", "tag", "delete_on_termination"})
+
+
+def update_attachment(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``PUT /servers/{id}/os-volume_attachments/{volume}``: from 2.85 ``delete_on_termination``; a swap
+    (another ``volumeId``, or any PUT below 2.85) is Cinder's call to make (``service`` role) during a
+    volume migration.
+    """  # noqa: D205 (the summary needs both cases)
+    server = cloud.server(ctx, params["id"])
+    spec = body_of(req).get("volumeAttachment")
+    if not isinstance(spec, dict) or "volumeId" not in spec:
+        raise ApiError(
+            400, "Invalid input for field/attribute volumeAttachment. 'volumeId' is a required property"
+        )
+    allowed = _UPDATE_KEYS if ctx.at_least(2, 85) else frozenset({"volumeId"})
+    refuse_extra("volumeAttachment", spec, allowed)
+    volume_id = params["volume"]
+    swap = not ctx.at_least(2, 85) or spec["volumeId"] != volume_id
+    if swap and "service" not in ctx.roles:
+        # assumption: Nova's swap policy defaults to the service role (Cinder calls it) since 2023.2
+        raise ApiError(
+            403, "Policy doesn't allow os_compute_api:os-volumes-attachments:swap to be performed."
+        )
+    if not swap:
+        _update_regular(cloud, server, volume_id, spec)
+        return empty(202)
+    cloud.volume(ctx, volume_id)
+    # the fake's Cinder never migrates a volume, so Nova refuses every swap
+    raise ApiError(409, f"volume {volume_id} is not migrating; this API should only be called by Cinder")
+
+
+def _update_regular(cloud: Cloud, server: Server, volume_id: str, spec: Json) -> None:
+    attachment = next((a for a in cloud.guest_attachments(server) if a.volume_id == volume_id), None)
+    if attachment is None:
+        raise ApiError(404, f"No volume Block Device Mapping with id {volume_id}.")
+    for key, current in (
+        ("id", volume_id),
+        ("serverId", server.id),
+        ("device", attachment.device),
+        ("tag", attachment.tag),
+    ):
+        if key in spec and spec[key] != current:
+            raise ApiError(400, f"The {key} property is not mutable")
+    if "delete_on_termination" in spec:
+        value = spec["delete_on_termination"]
+        if not isinstance(value, bool) and str(value).lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ApiError(400, f"Invalid input for field/attribute delete_on_termination. Value: {value}.")
+        attachment.delete_on_termination = as_bool(value)
 
 
 def detach(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:

@@ -75,6 +75,13 @@ class Flavor:
     vcpus: int
     ram: int
     disk: int
+    ephemeral: int = 0
+    swap: int = 0
+    rxtx_factor: float = 1.0
+    is_public: bool = True
+    description: str | None = None
+    extra_specs: dict[str, str] = field(default_factory=dict)
+    access: list[str] = field(default_factory=list)  # projects that may use it when it is private
 
 
 @dataclass(slots=True)
@@ -229,6 +236,14 @@ class Server:
     key_name: str | None = None
     tags: list[str] = field(default_factory=list)  # as Nova lists them (sorted)
     fault: Json | None = None  # Nova's "fault" of a server in ERROR
+    image_id: str = ""  # the imageRef it was booted with ("" for a volume-backed boot without one)
+    image_properties: dict[str, str] = field(default_factory=dict)  # of that image, at boot
+    user_data: str | None = None  # base64, as given
+    config_drive: str = ""  # Nova keeps "True" or ""
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+    pinned_az: str | None = None  # the availability zone the create asked for
+    scheduler_hints: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -259,6 +274,40 @@ class Pending:
 
 
 @dataclass(slots=True)
+class Keypair:
+    id: int
+    user_id: str
+    name: str
+    type: str  # "ssh" or "x509"
+    public_key: str
+    fingerprint: str
+    created: float
+
+
+@dataclass(slots=True)
+class Aggregate:
+    id: int
+    uuid: str
+    name: str
+    created: float
+    updated: float | None = None
+    hosts: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)  # holds its "availability_zone", as Nova's does
+
+
+@dataclass(slots=True)
+class ServerGroup:
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    policy: str
+    rules: dict[str, int]
+    seq: int
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class State:
     users: dict[str, User] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
@@ -276,6 +325,10 @@ class State:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     volume_types: dict[str, VolumeType] = field(default_factory=dict)
     volume_quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # project -> Cinder overrides
+    keypairs: dict[tuple[str, str], Keypair] = field(default_factory=dict)  # (user id, name) ->
+    compute_quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # project -> Nova overrides
+    aggregates: dict[int, Aggregate] = field(default_factory=dict)
+    server_groups: dict[str, ServerGroup] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
@@ -302,7 +355,7 @@ class State:
 
 # ================================================================================== seed
 def seeded_state(*, seed: bool, now: float) -> State:
-    """Roles, ``admin`` and ``portal``; with ``seed`` also three flavors and three public images."""
+    """Roles, ``admin`` and ``portal``; with ``seed`` also devstack's five flavors and three public images."""
     state = State()
     for role in ROLE_NAMES:
         state.roles[role] = hex5(f"role:{role}")
@@ -319,6 +372,8 @@ def seeded_state(*, seed: bool, now: float) -> State:
         ("1", "m1.tiny", 1, 512, 1),
         ("2", "m1.small", 1, 2048, 20),
         ("3", "m1.medium", 2, 4096, 40),
+        ("4", "m1.large", 4, 8192, 80),
+        ("5", "m1.xlarge", 8, 16384, 160),
     ):
         state.flavors[flavor_id] = Flavor(flavor_id, name, vcpus, ram, disk)
     admin_project = hex5("project:admin")
