@@ -1114,9 +1114,9 @@ class OpenStackClient(_Connected):
 
         The create carries a client-side marker (an image property) and is repeated only when a read-back
         shows the first attempt did not land; the upload is repeated only when Glance does not show the
-        data stored. If the upload fails for good, the image record is deleted, so no empty ``queued``
-        image is left behind. Then it waits until the image is ``active`` and checks that Glance stored
-        as many bytes as the file holds.
+        data stored. Then it waits until the image is ``active`` and checks that Glance stored as many
+        bytes as the file holds. All or nothing: when anything after the create fails (or the upload is
+        cancelled), the image record is deleted before the error is raised.
 
         Args:
             name: the image's name (1 to 255 characters).
@@ -1132,6 +1132,7 @@ class OpenStackClient(_Connected):
                 non-regular file; all before any request.
             ApiError: Glance refused (a quota, a format the cloud does not take) or the image went to
                 ``killed``.
+            SilentNoOpError: Glance answered the upload with success but the image is still ``queued``.
             OutcomeError: Glance stored a different number of bytes than the file holds.
             WaitTimeoutError: not ``active`` within ``wait``.
 
@@ -1180,16 +1181,27 @@ class OpenStackClient(_Connected):
         image_id = self._retry.call_write(create, landed=created, system=SYSTEM, operation=operation)
         try:
             self._upload_data(image_id, file, total, progress, operation)
+            return self._wait_image_stored(image_id, total, budget, operation)
         except BaseException:  # a cancelled upload too (Ctrl-C, a progress callback that raises)
+            # All or nothing: the caller never learns this image's id, so nothing may be left behind.
             with contextlib.suppress(CloudkitError):  # the upload's own error is the one to see
                 self._read(operation, lambda: self._conn.image.delete_image(image_id, ignore_missing=True))
             raise
+
+    def _wait_image_stored(self, image_id: str, total: int, budget: float, operation: str) -> Image:
+        """Poll until the image is ``active``; then Glance must hold as many bytes as were sent."""
 
         def check() -> tuple[bool, Any, str]:
             raw = self._read(operation, lambda: self._conn.image.get_image(image_id))
             status = str(getattr(raw, "status", "") or "unknown").lower()
             if status in _IMAGE_FAILURES:
                 raise ApiError(f"image {image_id} went to {status}", system=SYSTEM, operation=operation)
+            if status == "queued":  # back where it was before the data: Glance stored nothing
+                raise SilentNoOpError(
+                    f"Glance accepted the data of image {image_id} but holds none (still queued)",
+                    system=SYSTEM,
+                    operation=operation,
+                )
             return status == "active", raw, status
 
         raw = self._poll(operation, check, budget)

@@ -6,10 +6,11 @@ import os
 import sys
 
 import pytest
+import requests
 from openstack.compute.v2.keypair import Keypair as SdkKeypair
 
 from cloudkit import Secret
-from cloudkit.errors import ApiError, InvalidArgumentError, ResponseDecodeError
+from cloudkit.errors import ApiError, InvalidArgumentError, ResponseDecodeError, SilentNoOpError
 from cloudkit.openstack import Keypair, _quirks
 from cloudkit.openstack import _wire as wire
 from cloudkit.openstack._client import _UPLOAD_CHUNK, _ProgressReader, _readable_file
@@ -300,3 +301,24 @@ def test_a_failing_progress_callback_stops_the_upload_and_cleans_up(openstack, o
     assert openstack_calls.api_calls()[0] == ("POST", "/images")
     assert openstack_calls.api_calls()[-1] == ("DELETE", "/images/{id}")
     assert "cancelled" not in {i.name for i in openstack.list_images()}
+
+
+def test_an_upload_glance_swallowed_is_a_silent_no_op_and_leaves_nothing(
+    openstack, openstack_calls, monkeypatch, tmp_path
+):
+    def swallowed(*_args, **_kwargs):  # a 204 that stored nothing (the OpenStack fake cannot swallow)
+        response = requests.Response()
+        response.status_code = 204
+        return response
+
+    openstack.list_images()
+    monkeypatch.setattr(openstack._conn.image, "put", swallowed)
+    openstack_calls.clear()
+    with pytest.raises(SilentNoOpError, match="still queued"):
+        openstack.upload_image("swallowed", _disk(tmp_path), disk_format="raw")
+    assert openstack_calls.api_calls() == [
+        ("POST", "/images"),
+        ("GET", "/images/{id}"),
+        ("DELETE", "/images/{id}"),
+    ]
+    assert "swallowed" not in {i.name for i in openstack.list_images()}
