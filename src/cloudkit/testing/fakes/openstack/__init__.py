@@ -29,9 +29,10 @@ silent are marked ``# assumption:``.
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
 ``_wire`` and ``_envelopes`` (answers and error shapes, the latter shared with ``FaultProxy``), one
 module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_nova_tags``, ``_nova_metadata``,
-``_nova_images`` and ``_nova_resources``, ``_cinder`` with ``_cinder_types`` and ``_cinder_info``,
-``_glance`` with ``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, each
-with its routes built once at import), and the facade ``_fake``.
+``_nova_images``, ``_nova_flavors`` and ``_nova_resources``, ``_cinder`` with ``_cinder_types``,
+``_cinder_info``, ``_cinder_attachments``, ``_cinder_groups`` and ``_cinder_more``, ``_glance`` with
+``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``, each with its routes
+built once at import), and the facade ``_fake``.
 
 Example:
     >>> import httpx

@@ -1,7 +1,9 @@
 """Cinder (block-storage v3 with microversions) of the OpenStack fake: volumes, actions, snapshots.
 
 Volume types are in ``_cinder_types``, limits, quotas and what Cinder tells about itself in
-``_cinder_info``; every route is in the table at the end.
+``_cinder_info``, the attachments API in ``_cinder_attachments``, groups in ``_cinder_groups``, the
+volume summary, default types and transfers in ``_cinder_more``; every route is in the table at the
+end (but ``/volumes/summary``, which must come before ``/volumes/{id}``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import uuid
 from collections.abc import Callable
 
 from cloudkit.testing.fakes._kit import Reply, Request
+from cloudkit.testing.fakes.openstack import _cinder_attachments as attachments
+from cloudkit.testing.fakes.openstack import _cinder_groups as groups
 from cloudkit.testing.fakes.openstack import _cinder_info as info
+from cloudkit.testing.fakes.openstack import _cinder_more as more
 from cloudkit.testing.fakes.openstack import _cinder_types as types
 from cloudkit.testing.fakes.openstack._cloud import (
     VOLUME_MAX,
@@ -151,7 +156,7 @@ def _volume_view(cloud: Cloud, volume: Volume, ctx: Ctx) -> Json:
     # none of them, and an admin all three.
     for version, key, value, admin_only in (
         ((3, 0), "migration_status", None, True),
-        ((3, 13), "group_id", None, False),
+        ((3, 13), "group_id", volume.group_id, False),
         ((3, 21), "provider_id", None, True),
         ((3, 48), "shared_targets", False, False),
         ((3, 48), "service_uuid", uuid5("service:cinder-volume"), False),
@@ -189,6 +194,8 @@ def _create_volume(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     snapshot = _source_snapshot(cloud, spec, ctx)
     wanted_type = spec.get("volume_type")
     vtype = types.type_by_name_or_id(cloud, ctx, str(wanted_type)) if wanted_type else None
+    group_id = spec.get("group_id") if ctx.at_least(3, 13) else None
+    group = groups.group_for_new_volume(cloud, ctx, str(group_id), vtype) if group_id else None
     default = snapshot.size if snapshot else None
     size = as_int(spec.get("size", default), "size")
     if size < 1:
@@ -215,8 +222,9 @@ def _create_volume(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     )
     volume.metadata = {str(k): str(v) for k, v in (spec.get("metadata") or {}).items()}
     volume.snapshot_id = snapshot.id if snapshot else None
-    if vtype is not None:
-        volume.volume_type_id = vtype.id
+    # without a type Cinder takes the project's default type (3.62 overrides) or __DEFAULT__
+    volume.volume_type_id = vtype.id if vtype else types.default_type_id(cloud, ctx)
+    volume.group_id = group
 
     def finish() -> None:
         if volume.status == "creating":
@@ -246,6 +254,9 @@ def _source_snapshot(cloud: Cloud, spec: Json, ctx: Ctx) -> Snapshot | None:
     return snapshot
 
 
+ROUTES.add("GET", "/volumes/summary", more.volume_summary)
+
+
 @ROUTES.route("GET", "/volumes/{id}")
 def _get_volume(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     return Reply.json(STATUS_GOOD, {"volume": _volume_view(cloud, cloud.volume(ctx, params["id"]), ctx)})
@@ -271,7 +282,7 @@ def _update_volume(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 def _delete_volume(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     volume = cloud.volume(ctx, params["id"])
     has_snapshots = any(s.volume_id == volume.id for s in cloud.state.snapshots.values())
-    if volume.status not in _DELETABLE or volume.attachments or has_snapshots:
+    if volume.status not in _DELETABLE or volume.attachments or has_snapshots or volume.group_id:
         # Cinder's InvalidVolume for in-use, attached or snapshotted volumes; the reference is silent,
         # the text is the one real clients print (found in public pages).
         raise ApiError(400, _VOLUME_DELETE_REFUSED)
@@ -425,7 +436,7 @@ def _snapshot_view(cloud: Cloud, snapshot: Snapshot, ctx: Ctx) -> Json:
         "os-extended-snapshot-attributes:progress": "100%" if snapshot.status == "available" else "0%",
     }
     if ctx.at_least(3, 14):
-        view["group_snapshot_id"] = None
+        view["group_snapshot_id"] = snapshot.group_snapshot_id
     if ctx.at_least(3, 41):
         view["user_id"] = snapshot.user_id
     if ctx.at_least(3, 65):
@@ -525,3 +536,42 @@ ROUTES.add("GET", "/resource_filters", info.list_resource_filters)
 ROUTES.add("GET", "/extensions", info.list_extensions)
 ROUTES.add("GET", "/os-services", info.list_services)
 ROUTES.add("GET", "/capabilities/{host}", info.get_capabilities)
+ROUTES.add("POST", "/attachments", attachments.create_attachment)
+ROUTES.add("GET", "/attachments", attachments.list_attachments)
+ROUTES.add("GET", "/attachments/detail", attachments.list_attachments)
+ROUTES.add("GET", "/attachments/{id}", attachments.get_attachment)
+ROUTES.add("PUT", "/attachments/{id}", attachments.update_attachment)
+ROUTES.add("DELETE", "/attachments/{id}", attachments.delete_attachment)
+ROUTES.add("POST", "/attachments/{id}/action", attachments.attachment_action)
+ROUTES.add("GET", "/group_types", groups.list_group_types)
+ROUTES.add("POST", "/group_types", groups.create_group_type)
+ROUTES.add("GET", "/group_types/{id}", groups.get_group_type)
+ROUTES.add("PUT", "/group_types/{id}", groups.update_group_type)
+ROUTES.add("DELETE", "/group_types/{id}", groups.delete_group_type)
+ROUTES.add("GET", "/group_types/{id}/group_specs", groups.list_group_specs)
+ROUTES.add("POST", "/group_types/{id}/group_specs", groups.create_group_specs)
+ROUTES.add("GET", "/group_types/{id}/group_specs/{key}", groups.get_group_spec)
+ROUTES.add("PUT", "/group_types/{id}/group_specs/{key}", groups.update_group_spec)
+ROUTES.add("DELETE", "/group_types/{id}/group_specs/{key}", groups.delete_group_spec)
+ROUTES.add("GET", "/groups", groups.list_groups)
+ROUTES.add("GET", "/groups/detail", groups.list_groups)
+ROUTES.add("POST", "/groups", groups.create_group)
+ROUTES.add("GET", "/groups/{id}", groups.get_group)
+ROUTES.add("PUT", "/groups/{id}", groups.update_group)
+ROUTES.add("POST", "/groups/{id}/action", groups.group_action)
+ROUTES.add("GET", "/group_snapshots", groups.list_group_snapshots)
+ROUTES.add("GET", "/group_snapshots/detail", groups.list_group_snapshots)
+ROUTES.add("POST", "/group_snapshots", groups.create_group_snapshot)
+ROUTES.add("GET", "/group_snapshots/{id}", groups.get_group_snapshot)
+ROUTES.add("DELETE", "/group_snapshots/{id}", groups.delete_group_snapshot)
+ROUTES.add("GET", "/default-types", more.list_default_types)
+ROUTES.add("PUT", "/default-types/{project}", more.set_default_type)
+ROUTES.add("GET", "/default-types/{project}", more.get_default_type)
+ROUTES.add("DELETE", "/default-types/{project}", more.unset_default_type)
+for _transfers in ("/volume-transfers", "/os-volume-transfer"):
+    ROUTES.add("POST", _transfers, more.create_transfer)
+    ROUTES.add("GET", _transfers, more.list_transfers)
+    ROUTES.add("GET", f"{_transfers}/detail", more.list_transfers)
+    ROUTES.add("GET", f"{_transfers}/{{id}}", more.get_transfer)
+    ROUTES.add("DELETE", f"{_transfers}/{{id}}", more.delete_transfer)
+    ROUTES.add("POST", f"{_transfers}/{{id}}/accept", more.accept_transfer)

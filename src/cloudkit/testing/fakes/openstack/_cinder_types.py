@@ -51,6 +51,11 @@ def type_by_name_or_id(cloud: Cloud, ctx: Ctx, wanted: str) -> VolumeType:
     raise ApiError(404, f"Volume type with name {wanted} could not be found.")
 
 
+def default_type_id(cloud: Cloud, ctx: Ctx) -> str:
+    """The caller's project's default type (``volume_types.get_default_volume_type``)."""
+    return cloud.state.default_volume_types.get(ctx.project_id, DEFAULT_VOLUME_TYPE_ID)
+
+
 def _visible_specs(vtype: VolumeType, ctx: Ctx) -> dict[str, str]:
     if ctx.is_admin:
         return dict(vtype.extra_specs)
@@ -149,7 +154,7 @@ def create_type(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -
 def get_type(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     type_id = params["id"]
     if type_id == "default":
-        type_id = DEFAULT_VOLUME_TYPE_ID  # assumption: no per-project default types in the fake
+        type_id = default_type_id(cloud, ctx)
     return Reply.json(STATUS_GOOD, {"volume_type": _type_view(find_type(cloud, ctx, type_id), ctx)})
 
 
@@ -178,9 +183,11 @@ def update_type(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) ->
 def delete_type(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     refuse_unless_admin(ctx, "volume_extension:type_delete")
     vtype = find_type(cloud, ctx, params["id"])
-    if vtype.id == DEFAULT_VOLUME_TYPE_ID:
+    # __DEFAULT__ and any project's default type stay (volume_types.destroy)
+    if vtype.id == DEFAULT_VOLUME_TYPE_ID or vtype.id in cloud.state.default_volume_types.values():
         raise ApiError(400, f"The volume type {vtype.id} is a default volume type and cannot be deleted.")
-    if any(v.volume_type_id == vtype.id for v in cloud.state.volumes.values()):
+    in_groups = any(vtype.id in g.volume_type_ids for g in cloud.state.volume_groups.values())
+    if in_groups or any(v.volume_type_id == vtype.id for v in cloud.state.volumes.values()):
         raise ApiError(400, "Target volume type is still in use.")
     del cloud.state.volume_types[vtype.id]
     return empty(202)

@@ -44,8 +44,8 @@ Envelope = Literal["keystone", "nova", "glance", "plain"]
 SECRET_HEADERS = frozenset({"x-auth-token", "x-subject-token", "x-service-token", "authorization"})
 """Request headers a recorded call masks."""
 
-SECRET_KEYS = frozenset({"password", "original_password", "adminPass", "secret", "token"})
-"""JSON keys (at any depth) a recorded call masks in a request body."""
+SECRET_KEYS = frozenset({"password", "original_password", "adminPass", "secret", "token", "auth_key"})
+"""JSON keys (at any depth) a recorded call masks in a request body (``auth_key``: a volume transfer's)."""
 
 _ENVELOPES: dict[str, Envelope] = {
     "identity": "keystone",

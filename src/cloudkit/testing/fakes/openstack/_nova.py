@@ -20,12 +20,13 @@ from urllib.parse import urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack import _nova_actions as actions
+from cloudkit.testing.fakes.openstack import _nova_flavors as flavor_api
 from cloudkit.testing.fakes.openstack import _nova_images as images
 from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
 from cloudkit.testing.fakes.openstack import _nova_resources as resources
 from cloudkit.testing.fakes.openstack import _nova_tags as tags
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
-from cloudkit.testing.fakes.openstack._nova_resources import flavor_view
+from cloudkit.testing.fakes.openstack._nova_flavors import flavor_view
 from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image, Json, Server, hex5
 from cloudkit.testing.fakes.openstack._wire import (
     STATUS_GOOD,
@@ -99,7 +100,7 @@ def _versions(cloud: Cloud) -> list[Json]:
 @ROUTES.route("GET", "/flavors/detail")
 def _list_flavors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     detail = req.path.endswith("/detail")
-    flavors, marker = resources.listed_flavors(cloud, req, ctx)
+    flavors, marker = flavor_api.listed_flavors(cloud, req, ctx)
     doc: Json = {"flavors": [flavor_view(cloud, f, ctx, detail=detail) for f in flavors]}
     if marker is not None:
         params = {k: v[-1] for k, v in req.query.items() if k != "marker"} | {"marker": marker}
@@ -109,7 +110,7 @@ def _list_flavors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
 
 @ROUTES.route("GET", "/flavors/{id}")
 def _get_flavor(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    flavor = resources.visible_flavor(cloud, ctx, params["id"])
+    flavor = flavor_api.visible_flavor(cloud, ctx, params["id"])
     return Reply.json(STATUS_GOOD, {"flavor": flavor_view(cloud, flavor, ctx, detail=True)})
 
 
@@ -714,16 +715,16 @@ ROUTES.add("DELETE", "/servers/{id}/tags", tags.delete_server_tags)
 ROUTES.add("GET", "/servers/{id}/tags/{tag}", tags.check_server_tag)
 ROUTES.add("PUT", "/servers/{id}/tags/{tag}", tags.add_server_tag)
 ROUTES.add("DELETE", "/servers/{id}/tags/{tag}", tags.delete_server_tag)
-ROUTES.add("POST", "/flavors", resources.create_flavor)
-ROUTES.add("PUT", "/flavors/{id}", resources.update_flavor)
-ROUTES.add("DELETE", "/flavors/{id}", resources.delete_flavor)
-ROUTES.add("POST", "/flavors/{id}/action", resources.flavor_action)
-ROUTES.add("GET", "/flavors/{id}/os-flavor-access", resources.list_flavor_access)
-ROUTES.add("GET", "/flavors/{id}/os-extra_specs", resources.list_extra_specs)
-ROUTES.add("POST", "/flavors/{id}/os-extra_specs", resources.create_extra_specs)
-ROUTES.add("GET", "/flavors/{id}/os-extra_specs/{key}", resources.get_extra_spec)
-ROUTES.add("PUT", "/flavors/{id}/os-extra_specs/{key}", resources.update_extra_spec)
-ROUTES.add("DELETE", "/flavors/{id}/os-extra_specs/{key}", resources.delete_extra_spec)
+ROUTES.add("POST", "/flavors", flavor_api.create_flavor)
+ROUTES.add("PUT", "/flavors/{id}", flavor_api.update_flavor)
+ROUTES.add("DELETE", "/flavors/{id}", flavor_api.delete_flavor)
+ROUTES.add("POST", "/flavors/{id}/action", flavor_api.flavor_action)
+ROUTES.add("GET", "/flavors/{id}/os-flavor-access", flavor_api.list_flavor_access)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs", flavor_api.list_extra_specs)
+ROUTES.add("POST", "/flavors/{id}/os-extra_specs", flavor_api.create_extra_specs)
+ROUTES.add("GET", "/flavors/{id}/os-extra_specs/{key}", flavor_api.get_extra_spec)
+ROUTES.add("PUT", "/flavors/{id}/os-extra_specs/{key}", flavor_api.update_extra_spec)
+ROUTES.add("DELETE", "/flavors/{id}/os-extra_specs/{key}", flavor_api.delete_extra_spec)
 ROUTES.add("GET", "/os-keypairs", resources.list_keypairs)
 ROUTES.add("POST", "/os-keypairs", resources.create_keypair)
 ROUTES.add("GET", "/os-keypairs/{name}", resources.get_keypair)

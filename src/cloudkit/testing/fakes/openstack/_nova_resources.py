@@ -1,5 +1,6 @@
-"""Nova's resource APIs beside servers: flavors (manage, access, extra specs), keypairs, limits, quota sets,
-availability zones, aggregates, server groups; and the read-only hypervisors, services and extensions.
+"""Nova's resource APIs beside servers: keypairs, limits, quota sets, availability zones, aggregates,
+server groups; the read-only hypervisors, services and extensions; and the policy and validation helpers
+`_nova_flavors` (flavor management) shares.
 
 Wire facts follow Nova's API reference and its controllers (nova/api/openstack/compute/): the policy
 defaults (an admin manages flavors, aggregates and quotas; a member gets ``403 Policy doesn't allow
@@ -25,7 +26,6 @@ from cloudkit.testing.fakes._kit import Reply, Request
 from cloudkit.testing.fakes.openstack._cloud import Cloud, Ctx, pick_action
 from cloudkit.testing.fakes.openstack._state import (
     Aggregate,
-    Flavor,
     Json,
     Keypair,
     ServerGroup,
@@ -45,7 +45,7 @@ from cloudkit.testing.fakes.openstack._wire import (
 HOST = "fake-compute-1"  # the one compute host, as the server views name it
 DEFAULT_ZONE = "nova"  # Nova's default_availability_zone
 _MAX_INT = 0x7FFFFFFF
-_NAME_MAX = 255
+NAME_MAX = 255
 
 # A devstack nova.conf's [quota] defaults (Nova's own defaults), in the order Nova's api-ref shows them.
 QUOTA_DEFAULTS: dict[str, int] = {
@@ -68,328 +68,63 @@ _NETWORK_QUOTAS = ("fixed_ips", "floating_ips", "security_group_rules", "securit
 _PERSONALITY_QUOTAS = ("injected_file_content_bytes", "injected_file_path_bytes", "injected_files")  # 2.57
 
 
-def _forbidden(rule: str) -> ApiError:
+def forbidden(rule: str) -> ApiError:
     return ApiError(403, f"Policy doesn't allow os_compute_api:{rule} to be performed.")
 
 
-def _require_admin(ctx: Ctx, rule: str) -> None:
+def require_admin(ctx: Ctx, rule: str) -> None:
     if not ctx.is_admin:
-        raise _forbidden(rule)
+        raise forbidden(rule)
 
 
-def _invalid(field: str, value: object, problem: str = "") -> ApiError:
+def invalid(field: str, value: object, problem: str = "") -> ApiError:
     text = f"Invalid input for field/attribute {field}. Value: {value}."
     return ApiError(400, f"{text} {problem}" if problem else text)
 
 
-def _unexpected(section: str, doc: object, keys: Iterable[str]) -> ApiError:
+def unexpected(section: str, doc: object, keys: Iterable[str]) -> ApiError:
     names = ", ".join(repr(k) for k in sorted(keys))
     verb = "were" if "," in names else "was"
-    return _invalid(section, doc, f"Additional properties are not allowed ({names} {verb} unexpected)")
+    return invalid(section, doc, f"Additional properties are not allowed ({names} {verb} unexpected)")
 
 
-def _section(req: Request, key: str) -> Json:
+def section(req: Request, key: str) -> Json:
     doc = body_of(req).get(key)
     if not isinstance(doc, dict):
-        raise _invalid(key, doc, f"'{key}' is a required property")
+        raise invalid(key, doc, f"'{key}' is a required property")
     return doc
 
 
-def _name(value: object, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > _NAME_MAX or value != value.strip():
-        raise _invalid(field, value)
+def checked_name(value: object, field: str = "name") -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX or value != value.strip():
+        raise invalid(field, value)
     return value
 
 
-def _count(value: object, field: str, minimum: int) -> int:
+def checked_count(value: object, field: str, minimum: int) -> int:
     number = as_int(value, field)
     if not minimum <= number <= _MAX_INT:
-        raise _invalid(field, value, f"{value} is less than the minimum of {minimum}")
+        raise invalid(field, value, f"{value} is less than the minimum of {minimum}")
     return number
 
 
-def _db_time(cloud: Cloud, t: float | None) -> str | None:
+def db_time(cloud: Cloud, t: float | None) -> str | None:
     # Nova's API database keeps whole seconds; its views print them with ".000000" and no zone.
     return None if t is None else iso(cloud.wall(t), style="cinder")
 
 
-# ================================================================================== flavors
-def flavor_view(cloud: Cloud, flavor: Flavor, ctx: Ctx, *, detail: bool) -> Json:
-    """A flavor as Nova shows it at the caller's microversion."""
-    links = [
-        {"rel": "self", "href": f"{cloud.base_url}/compute/v2.1/flavors/{flavor.id}"},
-        {"rel": "bookmark", "href": f"{cloud.base_url}/compute/flavors/{flavor.id}"},
-    ]
-    view: Json = {"id": flavor.id, "name": flavor.name, "links": links}
-    if ctx.at_least(2, 55):
-        view["description"] = flavor.description
-    if not detail:
-        return view
-    view.update(
-        {
-            "ram": flavor.ram,
-            "vcpus": flavor.vcpus,
-            "disk": flavor.disk,
-            "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral,
-            "OS-FLV-DISABLED:disabled": False,
-            # Nova stores no swap as 0 and shows it as "" before 2.75
-            "swap": flavor.swap if ctx.at_least(2, 75) or flavor.swap else "",
-            "rxtx_factor": flavor.rxtx_factor,
-            "os-flavor-access:is_public": flavor.is_public,
-        }
-    )
-    if ctx.at_least(2, 61):
-        view["extra_specs"] = dict(flavor.extra_specs)
-    return view
+# ================================================================================== metadata keys (flavor
+# extra specs and aggregate metadata share Nova's rules)
+SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
 
 
-def _may_use(flavor: Flavor, ctx: Ctx) -> bool:
-    # Nova's flavor query for a non-admin: public flavors and the private ones its project was given.
-    return ctx.is_admin or flavor.is_public or ctx.project_id in flavor.access
-
-
-def listed_flavors(cloud: Cloud, req: Request, ctx: Ctx) -> tuple[list[Flavor], str | None]:
-    """The flavors a ``GET /flavors`` shows, in Nova's default order (by id), and the next page's marker.
-
-    ``is_public`` is Nova's ternary filter, for an admin only: absent or true lists the public flavors
-    (and the private ones the project was given), false the private ones, ``none`` every flavor; a
-    member always sees the public flavors and those its project was given.
-    """
-    flavors = sorted(cloud.state.flavors.values(), key=lambda f: f.id)
-    wanted = req.arg("is_public")
-    if ctx.is_admin and wanted is not None and wanted.strip().lower() == "none":
-        chosen = flavors
-    else:
-        public = True if not ctx.is_admin or wanted is None else _filter_bool(wanted, "is_public")
-        chosen = [f for f in flavors if f.is_public == public or (public and ctx.project_id in f.access)]
-    for arg, attribute in (("minDisk", "disk"), ("minRam", "ram")):
-        if req.arg(arg) is not None:
-            least = as_int(req.arg(arg), arg)
-            chosen = [f for f in chosen if getattr(f, attribute) >= least]
-    if req.arg("marker") is not None and not any(f.id == req.arg("marker") for f in chosen):
-        raise ApiError(400, f"Marker {req.arg('marker')} could not be found.")
-    return page(chosen, req, lambda f: f.id, cloud.max_page_size)
-
-
-def _filter_bool(text: str, name: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on", "t", "y"):
-        return True
-    if lowered in ("0", "false", "no", "off", "f", "n"):
-        return False
-    raise ApiError(400, f"Invalid {name} filter [{text}]")
-
-
-def visible_flavor(cloud: Cloud, ctx: Ctx, flavor_id: str) -> Flavor:
-    """The flavor ``flavor_id`` if the caller may see it; Nova's 404 otherwise."""
-    flavor = cloud.state.flavors.get(flavor_id)
-    if flavor is None or not _may_use(flavor, ctx):
-        raise ApiError(404, f"Flavor {flavor_id} could not be found.")
-    return flavor
-
-
-_FLAVOR_ID = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
-_FLAVOR_KEYS = {
-    "name",
-    "id",
-    "ram",
-    "vcpus",
-    "disk",
-    "OS-FLV-EXT-DATA:ephemeral",
-    "swap",
-    "rxtx_factor",
-    "os-flavor-access:is_public",
-}
-
-
-def create_flavor(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
-    """``POST /flavors`` (admin): 200 with the new flavor; 409 when its name or id is taken."""
-    _require_admin(ctx, "os-flavor-manage:create")
-    spec = _section(req, "flavor")
-    allowed = _FLAVOR_KEYS | ({"description"} if ctx.at_least(2, 55) else set())
-    if set(spec) - allowed:
-        raise _unexpected("flavor", spec, set(spec) - allowed)
-    name = _name(spec.get("name"))
-    flavor_id = spec.get("id")
-    if flavor_id is None:
-        flavor_id = str(uuid.uuid4())
-    elif not isinstance(flavor_id, str) or not _FLAVOR_ID.match(flavor_id) or len(flavor_id) > _NAME_MAX:
-        raise _invalid("id", flavor_id)
-    rxtx = spec.get("rxtx_factor", 1.0)
-    if isinstance(rxtx, bool) or not isinstance(rxtx, int | float) or not 0 < rxtx <= 3.40282e38:  # noqa: PLR2004
-        raise _invalid("rxtx_factor", rxtx)
-    description = spec.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 65535):  # noqa: PLR2004
-        raise _invalid("description", description)
-    flavor = Flavor(
-        id=flavor_id,
-        name=name,
-        vcpus=_count(spec.get("vcpus"), "vcpus", 1),
-        ram=_count(spec.get("ram"), "ram", 1),
-        disk=_count(spec.get("disk"), "disk", 0),
-        ephemeral=_count(spec.get("OS-FLV-EXT-DATA:ephemeral", 0), "OS-FLV-EXT-DATA:ephemeral", 0),
-        swap=_count(spec.get("swap") or 0, "swap", 0),
-        rxtx_factor=float(rxtx),
-        is_public=as_bool(spec.get("os-flavor-access:is_public", True)),
-        description=description,
-    )
-    if any(f.name == name for f in cloud.state.flavors.values()):
-        raise ApiError(409, f"Flavor with name {name} already exists.")
-    if flavor.id in cloud.state.flavors:
-        raise ApiError(409, f"Flavor with ID {flavor.id} already exists.")
-    # Nova gives the creating project no access to its private flavor (bug 1209101, kept for compat).
-    cloud.state.flavors[flavor.id] = flavor
-    return Reply.json(STATUS_GOOD, {"flavor": flavor_view(cloud, flavor, ctx, detail=True)})
-
-
-def update_flavor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``PUT /flavors/{id}`` (2.55+, admin): only the description changes."""
-    if not ctx.at_least(2, 55):
-        raise ApiError(404, "The resource could not be found.")  # the method does not exist below 2.55
-    _require_admin(ctx, "os-flavor-manage:update")
-    spec = _section(req, "flavor")
-    if set(spec) - {"description"} or "description" not in spec:
-        raise _invalid("flavor", spec, "'description' is a required property")
-    description = spec["description"]
-    if description is not None and (not isinstance(description, str) or len(description) > 65535):  # noqa: PLR2004
-        raise _invalid("description", description)
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    flavor.description = description
-    return Reply.json(STATUS_GOOD, {"flavor": flavor_view(cloud, flavor, ctx, detail=True)})
-
-
-def delete_flavor(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``DELETE /flavors/{id}`` (admin): 202; servers built from it keep their copy of it."""
-    _require_admin(ctx, "os-flavor-manage:delete")
-    del cloud.state.flavors[visible_flavor(cloud, ctx, params["id"]).id]
-    return empty(202)
-
-
-def _access_view(flavor: Flavor) -> Json:
-    return {"flavor_access": [{"flavor_id": flavor.id, "tenant_id": p} for p in flavor.access]}
-
-
-def list_flavor_access(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /flavors/{id}/os-flavor-access`` (admin): the projects given a private flavor."""
-    _require_admin(ctx, "os-flavor-access")
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    if flavor.is_public:
-        raise ApiError(404, "Access list not available for public flavors.")
-    return Reply.json(STATUS_GOOD, _access_view(flavor))
-
-
-def flavor_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``POST /flavors/{id}/action``: ``addTenantAccess`` and ``removeTenantAccess`` (admin)."""
-    handler, args = pick_action(req, {"addTenantAccess": _add_access, "removeTenantAccess": _remove_access})
-    return handler(cloud, ctx, params["id"], args)
-
-
-def _access_tenant(cloud: Cloud, action: str, args: object) -> str:
-    tenant = args.get("tenant") if isinstance(args, dict) else None
-    if not isinstance(tenant, str) or not tenant:
-        raise _invalid(action, args, "'tenant' is a required property")
-    if tenant not in cloud.state.projects:  # Nova asks Keystone whether the project exists
-        raise ApiError(400, f"Project ID {tenant} is not a valid project.")
-    return tenant
-
-
-def _add_access(cloud: Cloud, ctx: Ctx, flavor_id: str, args: object) -> Reply:
-    _require_admin(ctx, "os-flavor-access:add_tenant_access")
-    tenant = _access_tenant(cloud, "addTenantAccess", args)
-    flavor = visible_flavor(cloud, ctx, flavor_id)
-    if flavor.is_public:
-        raise ApiError(409, "Can not add access to a public flavor.")
-    if tenant in flavor.access:
-        raise ApiError(
-            409, f"Flavor access already exists for flavor {flavor.id} and project {tenant} combination."
-        )
-    flavor.access.append(tenant)
-    return Reply.json(STATUS_GOOD, _access_view(flavor))
-
-
-def _remove_access(cloud: Cloud, ctx: Ctx, flavor_id: str, args: object) -> Reply:
-    _require_admin(ctx, "os-flavor-access:remove_tenant_access")
-    tenant = _access_tenant(cloud, "removeTenantAccess", args)
-    flavor = visible_flavor(cloud, ctx, flavor_id)
-    if tenant not in flavor.access:
-        raise ApiError(404, f"Flavor access not found for {flavor.id} / {tenant} combination.")
-    flavor.access.remove(tenant)
-    return Reply.json(STATUS_GOOD, _access_view(flavor))
-
-
-# ================================================================================== flavor extra specs
-_SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:. ]{1,255}$")
-
-
-def _spec_value(key: str, value: object) -> str:
+def spec_value(key: str, value: object) -> str:
     # Nova takes strings, numbers and booleans and stores them as text (a DictOfStrings field).
     if isinstance(value, bool | int | float):
         value = str(value)
-    if not isinstance(value, str) or len(value) > _NAME_MAX:
-        raise _invalid(key, value)
+    if not isinstance(value, str) or len(value) > NAME_MAX:
+        raise invalid(key, value)
     return value
-
-
-def _checked_specs(specs: object) -> dict[str, str]:
-    if not isinstance(specs, dict):
-        raise _invalid("extra_specs", specs, f"{specs!r} is not of type 'object'")
-    for key in specs:
-        if not _SPEC_KEY.match(key):
-            raise _invalid("extra_specs", specs, f"{key!r} does not match any of the regexes")
-    # assumption: 2.86's validation of namespaced keys (hw:, hw_rng:, ...) is not modeled: any key passes
-    return {key: _spec_value(key, value) for key, value in specs.items()}
-
-
-def list_extra_specs(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /flavors/{id}/os-extra_specs``."""
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    return Reply.json(STATUS_GOOD, {"extra_specs": dict(flavor.extra_specs)})
-
-
-def create_extra_specs(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``POST /flavors/{id}/os-extra_specs`` (admin): adds or replaces the given keys, echoes them."""
-    _require_admin(ctx, "os-flavor-extra-specs:create")
-    body = body_of(req)
-    specs = _checked_specs(body.get("extra_specs"))
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    flavor.extra_specs.update(specs)
-    return Reply.json(STATUS_GOOD, body)
-
-
-def _spec_key(flavor: Flavor, params: dict[str, str]) -> str:
-    key = params["key"]
-    if key not in flavor.extra_specs:
-        raise ApiError(404, f"Flavor {flavor.id} has no extra specs with key {key}.")
-    return key
-
-
-def get_extra_spec(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``GET /flavors/{id}/os-extra_specs/{key}``: ``{key: value}``."""
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    key = _spec_key(flavor, params)
-    return Reply.json(STATUS_GOOD, {key: flavor.extra_specs[key]})
-
-
-def update_extra_spec(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``PUT /flavors/{id}/os-extra_specs/{key}`` (admin) with ``{key: value}``, echoed."""
-    _require_admin(ctx, "os-flavor-extra-specs:update")
-    body = body_of(req)
-    if params["key"] not in body:
-        raise ApiError(400, "Request body and URI mismatch")
-    if len(body) > 1:
-        raise ApiError(400, "Request body contains too many items")
-    specs = _checked_specs(body)
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    flavor.extra_specs.update(specs)
-    return Reply.json(STATUS_GOOD, body)
-
-
-def delete_extra_spec(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``DELETE /flavors/{id}/os-extra_specs/{key}`` (admin): 200 without a body."""
-    _require_admin(ctx, "os-flavor-extra-specs:delete")
-    flavor = visible_flavor(cloud, ctx, params["id"])
-    del flavor.extra_specs[_spec_key(flavor, params)]
-    return empty(STATUS_GOOD)
 
 
 # ================================================================================== keypairs
@@ -403,8 +138,8 @@ def _keypair_owner(req: Request, ctx: Ctx, rule: str, given: object = None) -> s
     if user_id is None or user_id == ctx.user.id:
         return ctx.user.id
     if not isinstance(user_id, str):
-        raise _invalid("user_id", user_id)
-    _require_admin(ctx, f"os-keypairs:{rule}")  # policy: admin or the owner
+        raise invalid("user_id", user_id)
+    require_admin(ctx, f"os-keypairs:{rule}")  # policy: admin or the owner
     return user_id  # Nova does not ask Keystone whether the user exists
 
 
@@ -467,7 +202,7 @@ def _keypair_view(cloud: Cloud, keypair: Keypair, ctx: Ctx, *, full: bool = Fals
         view.update(
             {
                 "user_id": keypair.user_id,
-                "created_at": _db_time(cloud, keypair.created),
+                "created_at": db_time(cloud, keypair.created),
                 "deleted": False,
                 "deleted_at": None,
                 "id": keypair.id,
@@ -481,15 +216,15 @@ def _keypair_view(cloud: Cloud, keypair: Keypair, ctx: Ctx, *, full: bool = Fals
 
 def _keypair_spec(req: Request, ctx: Ctx) -> tuple[Json, str, str]:
     """The ``keypair`` of a create, its name and its type, checked as Nova's schema and API do."""
-    spec = _section(req, "keypair")
+    spec = section(req, "keypair")
     allowed = {"name", "public_key"} | ({"type"} if ctx.at_least(2, 2) else set())
     allowed |= {"user_id"} if ctx.at_least(2, 10) else set()
     if set(spec) - allowed:
-        raise _unexpected("keypair", spec, set(spec) - allowed)
+        raise unexpected("keypair", spec, set(spec) - allowed)
     if ctx.at_least(2, 92) and "public_key" not in spec:
-        raise _invalid("keypair", spec, "'public_key' is a required property")
+        raise invalid("keypair", spec, "'public_key' is a required property")
     name = spec.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= _NAME_MAX:
+    if not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX:
         raise ApiError(
             400, "Keypair data is invalid: Keypair name must be string and between 1 and 255 characters long"
         )
@@ -497,7 +232,7 @@ def _keypair_spec(req: Request, ctx: Ctx) -> tuple[Json, str, str]:
         raise ApiError(400, "Keypair data is invalid: Keypair name contains unsafe characters")
     key_type = spec.get("type", "ssh")
     if key_type not in ("ssh", "x509"):
-        raise _invalid("type", key_type, f"{key_type!r} is not one of ['ssh', 'x509']")
+        raise invalid("type", key_type, f"{key_type!r} is not one of ['ssh', 'x509']")
     return spec, name, key_type
 
 
@@ -515,7 +250,7 @@ def create_keypair(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]
     if public_key is None:
         private_key, public_key = _generated(key_type, user_id)
     elif not isinstance(public_key, str):
-        raise _invalid("public_key", public_key)
+        raise invalid("public_key", public_key)
     keypair = Keypair(
         id=cloud.state.next_seq(),
         user_id=user_id,
@@ -606,7 +341,7 @@ def limits(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Rep
     if req.arg("tenant_id") is not None:
         project_id = req.arg("tenant_id") or ""
         if project_id != ctx.project_id:
-            _require_admin(ctx, "limits:other_project")
+            require_admin(ctx, "limits:other_project")
     shown = set(_shown_quotas(ctx))
     names = {
         "ram": ["maxTotalRAMSize"],
@@ -645,7 +380,7 @@ def limits(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Rep
 def _quota_project(ctx: Ctx, params: dict[str, str], rule: str) -> str:
     project_id = params["project"]
     if project_id != ctx.project_id:
-        _require_admin(ctx, f"os-quota-sets:{rule}")
+        require_admin(ctx, f"os-quota-sets:{rule}")
     # assumption: per-user quotas (``?user_id=``) are not modeled; the project's quotas answer
     return project_id
 
@@ -675,18 +410,18 @@ def quota_set_defaults(_cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str,
 
 def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``PUT /os-quota-sets/{project}`` (admin): 400 below what is in use unless ``force``."""
-    _require_admin(ctx, "os-quota-sets:update")
+    require_admin(ctx, "os-quota-sets:update")
     project_id = params["project"]
-    spec = _section(req, "quota_set")
+    spec = section(req, "quota_set")
     allowed = set(_shown_quotas(ctx)) | {"force"}
     if set(spec) - allowed:
-        raise _unexpected("quota_set", spec, set(spec) - allowed)
+        raise unexpected("quota_set", spec, set(spec) - allowed)
     force = as_bool(spec.pop("force", False))
     wanted = {name: as_int(value, name) for name, value in spec.items()}
     used = _usage(cloud, project_id)
     for name, value in wanted.items():
         if not -1 <= value <= _MAX_INT:
-            raise _invalid(name, value, f"{value} is less than the minimum of -1")
+            raise invalid(name, value, f"{value} is less than the minimum of -1")
         minimum = used.get(name, 0)
         if not force and value != -1 and value < minimum:
             raise ApiError(
@@ -701,7 +436,7 @@ def update_quota_set(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
 
 def revert_quota_set(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``DELETE /os-quota-sets/{project}`` (admin): back to the defaults, 202."""
-    _require_admin(ctx, "os-quota-sets:delete")
+    require_admin(ctx, "os-quota-sets:delete")
     cloud.state.compute_quotas.pop(params["project"], None)
     return empty(202)
 
@@ -722,8 +457,8 @@ def availability_zones(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, 
     """
     detail = req.path.endswith("/detail")
     if detail:
-        _require_admin(ctx, "os-availability-zone:detail")
-    updated = _db_time(cloud, cloud.now())
+        require_admin(ctx, "os-availability-zone:detail")
+    updated = db_time(cloud, cloud.now())
 
     def services(*names: str) -> Json:
         return {n: {"available": True, "active": True, "updated_at": updated} for n in names}
@@ -741,12 +476,12 @@ def availability_zones(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, 
 def _aggregate_view(cloud: Cloud, aggregate: Aggregate, ctx: Ctx, *, members: bool = True) -> Json:
     view: Json = {
         "availability_zone": aggregate.metadata.get("availability_zone"),
-        "created_at": _db_time(cloud, aggregate.created),
+        "created_at": db_time(cloud, aggregate.created),
         "deleted": False,
         "deleted_at": None,
         "id": aggregate.id,
         "name": aggregate.name,
-        "updated_at": _db_time(cloud, aggregate.updated),
+        "updated_at": db_time(cloud, aggregate.updated),
     }
     if members:  # a create answers without them, as Nova's controller drops them there
         view["hosts"] = list(aggregate.hosts)
@@ -757,7 +492,7 @@ def _aggregate_view(cloud: Cloud, aggregate: Aggregate, ctx: Ctx, *, members: bo
 
 
 def _aggregate(cloud: Cloud, ctx: Ctx, aggregate_id: str, rule: str) -> Aggregate:
-    _require_admin(ctx, f"os-aggregates:{rule}")
+    require_admin(ctx, f"os-aggregates:{rule}")
     if not re.fullmatch(r"-?\d+", aggregate_id):
         raise ApiError(400, "Invalid input received: id must be an integer")  # assumption: Nova's text
     aggregate = cloud.state.aggregates.get(int(aggregate_id))
@@ -769,7 +504,7 @@ def _aggregate(cloud: Cloud, ctx: Ctx, aggregate_id: str, rule: str) -> Aggregat
 def _zone_name(value: object) -> str | None:
     if value is None:
         return None
-    name = _name(value, "availability_zone")
+    name = checked_name(value, "availability_zone")
     if ":" in name:
         raise ApiError(400, "Invalid input received: availability_zone can not contain ':' character")
     return name
@@ -782,18 +517,18 @@ def _unique_name(cloud: Cloud, name: str, aggregate: Aggregate | None = None) ->
 
 def list_aggregates(cloud: Cloud, _req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /os-aggregates`` (admin)."""
-    _require_admin(ctx, "os-aggregates:index")
+    require_admin(ctx, "os-aggregates:index")
     aggregates = sorted(cloud.state.aggregates.values(), key=lambda a: a.id)
     return Reply.json(STATUS_GOOD, {"aggregates": [_aggregate_view(cloud, a, ctx) for a in aggregates]})
 
 
 def create_aggregate(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``POST /os-aggregates`` (admin) with a name and an optional availability zone."""
-    _require_admin(ctx, "os-aggregates:create")
-    spec = _section(req, "aggregate")
+    require_admin(ctx, "os-aggregates:create")
+    spec = section(req, "aggregate")
     if set(spec) - {"name", "availability_zone"}:
-        raise _unexpected("aggregate", spec, set(spec) - {"name", "availability_zone"})
-    name = _name(spec.get("name"))
+        raise unexpected("aggregate", spec, set(spec) - {"name", "availability_zone"})
+    name = checked_name(spec.get("name"))
     zone = _zone_name(spec.get("availability_zone"))
     _unique_name(cloud, name)
     number = max(cloud.state.aggregates, default=0) + 1
@@ -813,11 +548,11 @@ def get_aggregate(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str])
 def update_aggregate(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``PUT /os-aggregates/{id}`` (admin): a new name or availability zone."""
     aggregate = _aggregate(cloud, ctx, params["id"], "update")
-    spec = _section(req, "aggregate")
+    spec = section(req, "aggregate")
     if not spec or set(spec) - {"name", "availability_zone"}:
-        raise _invalid("aggregate", spec, "it needs 'name' or 'availability_zone' and nothing else")
+        raise invalid("aggregate", spec, "it needs 'name' or 'availability_zone' and nothing else")
     if "name" in spec:
-        _unique_name(cloud, _name(spec["name"]), aggregate)
+        _unique_name(cloud, checked_name(spec["name"]), aggregate)
         aggregate.name = spec["name"]
     if "availability_zone" in spec:
         zone = _zone_name(spec["availability_zone"])
@@ -850,7 +585,7 @@ def aggregate_action(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
 def _host_arg(action: str, args: object) -> str:
     host = args.get("host") if isinstance(args, dict) else None
     if not isinstance(host, str) or not host:
-        raise _invalid(action, args, "'host' is a required property")
+        raise invalid(action, args, "'host' is a required property")
     return host
 
 
@@ -888,14 +623,14 @@ def _set_metadata(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Re
     aggregate = _aggregate(cloud, ctx, aggregate_id, "set_metadata")
     metadata = args.get("metadata") if isinstance(args, dict) else None
     if not isinstance(metadata, dict):
-        raise _invalid("set_metadata", args, "'metadata' is a required property")
+        raise invalid("set_metadata", args, "'metadata' is a required property")
     for key, value in metadata.items():
-        if not _SPEC_KEY.match(key):
-            raise _invalid("metadata", metadata, f"{key!r} does not match any of the regexes")
+        if not SPEC_KEY.match(key):
+            raise invalid("metadata", metadata, f"{key!r} does not match any of the regexes")
         if value is None:  # a null value deletes the key
             aggregate.metadata.pop(key, None)
         else:
-            aggregate.metadata[key] = _spec_value(key, value)
+            aggregate.metadata[key] = spec_value(key, value)
     aggregate.updated = cloud.now()
     return Reply.json(STATUS_GOOD, {"aggregate": _aggregate_view(cloud, aggregate, ctx)})
 
@@ -922,30 +657,30 @@ def _group_rules(policy: str, rules: object) -> dict[str, int]:
     if rules is None or rules == {}:
         return {}
     if not isinstance(rules, dict) or set(rules) - {"max_server_per_host"}:
-        raise _invalid("rules", rules, "Additional properties are not allowed")
+        raise invalid("rules", rules, "Additional properties are not allowed")
     if policy != "anti-affinity":
         raise ApiError(400, "Only anti-affinity policy supports rules.")
-    return {"max_server_per_host": _count(rules["max_server_per_host"], "max_server_per_host", 1)}
+    return {"max_server_per_host": checked_count(rules["max_server_per_host"], "max_server_per_host", 1)}
 
 
 def create_server_group(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``POST /os-server-groups``: ``policies`` (one) below 2.64, ``policy`` and ``rules`` from it."""
-    spec = _section(req, "server_group")
+    spec = section(req, "server_group")
     allowed = {"name", "policy", "rules"} if ctx.at_least(2, 64) else {"name", "policies"}
     if set(spec) - allowed:
-        raise _unexpected("server_group", spec, set(spec) - allowed)
-    name = _name(spec.get("name"))
+        raise unexpected("server_group", spec, set(spec) - allowed)
+    name = checked_name(spec.get("name"))
     known = _group_policies(ctx)
     rules: dict[str, int] = {}
     if ctx.at_least(2, 64):
         policy: Any = spec.get("policy")
         if policy not in known:
-            raise _invalid("policy", policy, f"{policy!r} is not one of {list(known)}")
+            raise invalid("policy", policy, f"{policy!r} is not one of {list(known)}")
         rules = _group_rules(policy, spec.get("rules"))
     else:
         policies = spec.get("policies")
         if not isinstance(policies, list) or len(policies) != 1 or policies[0] not in known:
-            raise _invalid("policies", policies, f"it takes one of {list(known)}")
+            raise invalid("policies", policies, f"it takes one of {list(known)}")
         policy = policies[0]
     groups = [g for g in cloud.state.server_groups.values() if g.project_id == ctx.project_id]
     if len(groups) >= _quota(cloud, ctx.project_id, "server_groups") >= 0:
@@ -1046,7 +781,7 @@ def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> J
 
 def list_hypervisors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /os-hypervisors`` and ``/detail`` (admin): the one compute host."""
-    _require_admin(ctx, "os-hypervisors:list")
+    require_admin(ctx, "os-hypervisors:list")
     pattern = req.arg("hypervisor_hostname_pattern") if ctx.at_least(2, 53) else None
     if pattern is not None and pattern not in HOST:  # Nova matches the pattern as a substring
         raise ApiError(404, f"No hypervisor matching '{pattern}' could be found.")
@@ -1056,7 +791,7 @@ def list_hypervisors(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, st
 
 def get_hypervisor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET /os-hypervisors/{id}`` (admin): a uuid from 2.53, an integer before."""
-    _require_admin(ctx, "os-hypervisors:show")
+    require_admin(ctx, "os-hypervisors:show")
     wanted = params["id"]
     if ctx.at_least(2, 53) and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", wanted):
         raise ApiError(400, f"Invalid uuid {wanted}")
@@ -1067,7 +802,7 @@ def get_hypervisor(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 
 def list_services(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str]) -> Reply:
     """``GET /os-services`` (admin): the conductor, the scheduler and the compute service of the host."""
-    _require_admin(ctx, "os-services:list")
+    require_admin(ctx, "os-services:list")
     services: list[Json] = []
     for binary, zone in _SERVICES:
         if req.arg("binary") not in (None, binary) or req.arg("host") not in (None, HOST):
@@ -1079,7 +814,7 @@ def list_services(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, str])
             "host": HOST,
             "state": "up",
             "status": "enabled",
-            "updated_at": _db_time(cloud, cloud.now()),
+            "updated_at": db_time(cloud, cloud.now()),
             "zone": zone or _host_zone(cloud, HOST),
         }
         if ctx.at_least(2, 11):

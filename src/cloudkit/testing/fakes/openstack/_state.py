@@ -34,6 +34,7 @@ def hex5(name: str) -> str:
 
 
 DEFAULT_VOLUME_TYPE_ID = uuid5("volume-type:__DEFAULT__")  # Cinder's __DEFAULT__ (a fixed id here)
+DEFAULT_CGSNAPSHOT_TYPE_ID = uuid5("group-type:default_cgsnapshot_type")
 
 
 # ================================================================================== records
@@ -167,6 +168,12 @@ class Attachment:
     bdm_id: str = ""
     tag: str | None = None
     attached_at: float = 0.0
+    # the attachments API (3.27+): "reserved" until a connector arrives, then "attaching", "attached"
+    # on os-complete; the older paths (os-attach, Nova) never reserve
+    reserved: bool = False
+    connector: dict[str, Any] | None = None
+    connection_info: dict[str, Any] = field(default_factory=dict)
+    attach_mode: str = "null"
 
 
 @dataclass(slots=True)
@@ -188,6 +195,7 @@ class Volume:
     snapshot_id: str | None = None
     source_volid: str | None = None
     volume_type_id: str = DEFAULT_VOLUME_TYPE_ID  # Cinder resolves the type at creation
+    group_id: str | None = None
 
     def record(self) -> FakeVolume:
         """The public snapshot of this volume."""
@@ -260,6 +268,7 @@ class Snapshot:
     created: float
     updated: float
     metadata: dict[str, str] = field(default_factory=dict)
+    group_snapshot_id: str | None = None
 
     def record(self) -> FakeSnapshot:
         """The public snapshot of this volume snapshot."""
@@ -329,6 +338,11 @@ class State:
     compute_quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # project -> Nova overrides
     aggregates: dict[int, Aggregate] = field(default_factory=dict)
     server_groups: dict[str, ServerGroup] = field(default_factory=dict)
+    group_types: dict[str, GroupType] = field(default_factory=dict)
+    volume_groups: dict[str, VolumeGroup] = field(default_factory=dict)
+    group_snapshots: dict[str, GroupSnapshot] = field(default_factory=dict)
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    default_volume_types: dict[str, str] = field(default_factory=dict)  # project -> volume type id
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
@@ -366,6 +380,16 @@ def seeded_state(*, seed: bool, now: float) -> State:
         DEFAULT_VOLUME_TYPE_ID, "__DEFAULT__", "Default Volume Type", is_public=True, seq=0
     )
     state.volume_types[default_type.id] = default_type
+    # ... and the group type it keeps for consistency groups migrated to groups
+    cg_type = GroupType(
+        DEFAULT_CGSNAPSHOT_TYPE_ID,
+        "default_cgsnapshot_type",
+        "Default group type for migrating cgsnapshot",
+        is_public=True,
+        seq=0,
+        group_specs={"consistent_group_snapshot_enabled": "<is> True"},
+    )
+    state.group_types[cg_type.id] = cg_type
     if not seed:
         return state
     for flavor_id, name, vcpus, ram, disk in (
@@ -427,3 +451,58 @@ class VolumeType:
     seq: int
     extra_specs: dict[str, str] = field(default_factory=dict)
     projects: list[str] = field(default_factory=list)  # who may use a private type, in grant order
+
+
+# ================================================================================== Cinder groups, transfers
+
+
+@dataclass(slots=True)
+class GroupType:
+    id: str
+    name: str
+    description: str | None
+    is_public: bool
+    seq: int
+    group_specs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class VolumeGroup:
+    id: str
+    project_id: str
+    user_id: str
+    name: str | None
+    description: str | None
+    group_type_id: str
+    volume_type_ids: list[str]
+    seq: int
+    created: float
+    status: str = "creating"
+    group_snapshot_id: str | None = None
+    source_group_id: str | None = None
+
+
+@dataclass(slots=True)
+class GroupSnapshot:
+    id: str
+    project_id: str
+    user_id: str
+    group_id: str
+    group_type_id: str
+    name: str | None
+    description: str | None
+    seq: int
+    created: float
+    status: str = "creating"
+
+
+@dataclass(slots=True)
+class Transfer:
+    id: str
+    volume_id: str
+    name: str | None
+    auth_key: str = field(repr=False)  # Cinder keeps a salted hash; the fake compares the key itself
+    source_project_id: str
+    no_snapshots: bool
+    seq: int
+    created: float
