@@ -44,6 +44,7 @@ from cloudkit.errors import (
     OutcomeError,
     PolicyError,
     RequestTimeoutError,
+    ResponseDecodeError,
     SilentNoOpError,
     TransportError,
     VolumeAttachError,
@@ -909,7 +910,7 @@ class OpenStackClient(_Connected):
             []
         """
         operation = "list_keypairs"
-        raws = self._read(operation, lambda: list(self._conn.compute.keypairs()))
+        raws = self._read_parsed(operation, lambda: list(self._conn.compute.keypairs()))
         return [_wire.keypair(k, operation=operation) for k in raws]
 
     def create_keypair(self, name: str, *, public_key: str | None = None) -> Keypair:
@@ -1004,7 +1005,7 @@ class OpenStackClient(_Connected):
             (0, True)
         """
         operation = "compute_limits"
-        raw = self._read(operation, self._conn.compute.get_limits)
+        raw = self._read_parsed(operation, self._conn.compute.get_limits)
         return _wire.compute_limits(raw, operation=operation)
 
     def volume_limits(self) -> VolumeLimits:
@@ -1022,7 +1023,7 @@ class OpenStackClient(_Connected):
             (0, 0)
         """  # noqa: D205 (two-line summary)
         operation = "volume_limits"
-        raw = self._read(operation, self._conn.block_storage.get_limits)
+        raw = self._read_parsed(operation, self._conn.block_storage.get_limits)
         return _wire.volume_limits(raw, operation=operation)
 
     def list_availability_zones(self, service: Literal["compute", "volume"] = "compute") -> list[str]:
@@ -1046,10 +1047,10 @@ class OpenStackClient(_Connected):
         operation = "list_availability_zones"
         raws: list[Any]
         if service == "compute":
-            raws = self._read(operation, lambda: list(self._conn.compute.availability_zones()))
+            raws = self._read_parsed(operation, lambda: list(self._conn.compute.availability_zones()))
         elif service == "volume":
             volume: Any = self._conn.block_storage  # v3 (the only Cinder API openstacksdk is given here)
-            raws = self._read(operation, lambda: list(volume.availability_zones()))
+            raws = self._read_parsed(operation, lambda: list(volume.availability_zones()))
         else:
             raise InvalidArgumentError(
                 f"service must be 'compute' or 'volume', not {str(service)[:40]!r}",
@@ -1261,6 +1262,10 @@ class OpenStackClient(_Connected):
                 return fn()
 
         return self._retry.call(call, system=SYSTEM, operation=operation)
+
+    def _read_parsed(self, operation: str, fn: Callable[[], T]) -> T:
+        """:meth:`_read` of a call whose answer openstacksdk converts into typed fields (`_sdk_parsed`)."""
+        return self._read(operation, lambda: _sdk_parsed(operation, fn))
 
     def _budget(self, wait: float | None) -> float:
         if wait is None:
@@ -1515,6 +1520,23 @@ def _readable_file(path: object, operation: str) -> Path:
     if info.st_size == 0:
         raise InvalidArgumentError(f"{file} is empty: no image to upload", system=SYSTEM, operation=operation)
     return file
+
+
+def _sdk_parsed(operation: str, fn: Callable[[], T]) -> T:
+    """``fn()``, an openstacksdk call that builds resources from an answer; a value its typed fields
+    cannot convert (``int("x")``, ``int(inf)``, ``dict("x")``) is a :class:`ResponseDecodeError`.
+    """  # noqa: D205 (two-line summary)
+    try:
+        return fn()
+    except (CloudkitError, requests.RequestException, ks_exc.ClientException, os_exc.SDKException):
+        raise  # requests' InvalidURL is a ValueError too: errors of the call stay what they are
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ResponseDecodeError(
+            f"openstack {operation} reply has a value openstacksdk cannot convert",
+            problems=(f"$: {type(exc).__name__}: {str(exc)[:120]}",),
+            system=SYSTEM,
+            operation=operation,
+        ) from None
 
 
 def _is_count(value: object) -> bool:

@@ -347,7 +347,9 @@ def test_a_transfer_moves_a_volume_to_the_project_with_the_key(http, openstack_f
     assert (moved["status"], moved["os-vol-tenant-attr:tenant_id"]) == ("available", bob_creds.project_id)
     assert [s["volume_id"] for s in bob("GET", "/snapshots").json()["snapshots"]] == [volume["id"]]
     assert bob("GET", f"/volume-transfers/{transfer['id']}").status_code == 404
-    assert not any(transfer["auth_key"] in (c.body or "") for c in openstack_fake.calls)  # masked, as a password
+    assert not any(
+        transfer["auth_key"] in (c.body or "") for c in openstack_fake.calls
+    )  # masked, as a password
 
 
 def test_deleting_a_transfer_gives_the_volume_back(admin, member):
