@@ -108,8 +108,9 @@ GLANCE_UPLOAD_NEEDS_OCTET_STREAM = Quirk(
         "upload_image sends its own headers for the data: Content-Type application/octet-stream and the "
         "size (X-OpenStack-Image-Size), with Content-Length, streaming the file in chunks."
     ),
-    evidence="upstream-source",
+    evidence="real-service",
     sources=(
+        "cassettes/openstack/upload_image__other_content_type_is_415.yaml",
         "cassettes/openstack/upload_image__streamed.yaml",
         "openstack/glance glance/api/v2/image_data.py (RequestDeserializer.upload: 415 unless octet-stream)",
         "https://docs.openstack.org/api-ref/image/v2/index.html#upload-binary-image-data",

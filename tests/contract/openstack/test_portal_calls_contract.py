@@ -26,8 +26,18 @@ def _nova_fingerprint(public_key):
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
+def _fake_differs(backend, request, reason):
+    """Expect the [fake] variant to fail where the fake is known to answer unlike the real service.
+
+    Strict: when the fake is fixed the variant passes, fails as XPASS, and this call goes.
+    """
+    if backend.kind == "fake":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 def _server(client, name="web-1"):
-    image = next(i for i in client.list_images() if i.os_distro == "ubuntu")
+    # by name: an openstacksdk functional run on the lab once left ubuntu-24.04 without its os_distro
+    image = next(i for i in client.list_images() if i.name.startswith("ubuntu"))
     return client.create_server(name, image=image.id, flavor=FLAVOR, system_volume_size=10)
 
 
@@ -52,8 +62,14 @@ def test_create_keypair__imported(openstack_backend):
     ]
 
 
-def test_create_keypair__generated(openstack_backend):
+def test_create_keypair__generated(openstack_backend, request):
     """Without a public key Nova generates the pair and hands out the private key once."""
+    _fake_differs(
+        openstack_backend,
+        request,
+        "the fake does not URL-decode a keypair name in the path (DELETE /os-keypairs/generated%20key is "
+        "404 there); Nova decodes it (the lab's cassette)",
+    )
     client = openstack_backend.make_client()
     pair = client.create_keypair("generated key")
     assert isinstance(pair.private_key, Secret)
@@ -102,7 +118,13 @@ def test_list_availability_zones__portal(openstack_backend):
     assert client.list_availability_zones("volume") == ["nova"]
 
 
-def test_console_output__portal(openstack_backend):
+def test_console_output__portal(openstack_backend, request):
+    _fake_differs(
+        openstack_backend,
+        request,
+        "the fake's os-getConsoleOutput slices lines[len - length:], so a length between the line count "
+        "and twice it returns too few lines; Nova keeps log.split('\\n')[-length:], all of them",
+    )
     client = openstack_backend.make_client()
     server = _server(client)
     whole = client.console_output(server.id)
@@ -160,3 +182,18 @@ def test_upload_image__streamed(openstack_backend, tmp_path):
     assert [s for s, _ in progress] == sorted(s for s, _ in progress)
     assert client.get_image(image.id) == image
     client._conn.image.delete_image(image.id)
+
+
+@pytest.mark.quirk("openstack.glance-upload-octet-stream")
+def test_upload_image__other_content_type_is_415(openstack_backend):
+    """The quirk itself, sent around cloudkit: Glance refuses image data that is not octet-stream."""
+    client = openstack_backend.make_client()
+    glance = client._conn.image  # raw requests through the client's own session
+    body = {"name": "wrong-type", "disk_format": "raw", "container_format": "bare"}
+    image_id = glance.post("/images", json=body, raise_exc=False).json()["id"]
+    refused = glance.put(
+        f"/images/{image_id}/file", data=b"abc", headers={"Content-Type": "text/plain"}, raise_exc=False
+    )
+    assert refused.status_code == 415
+    assert glance.get(f"/images/{image_id}", raise_exc=False).json()["status"] == "queued"
+    assert glance.delete(f"/images/{image_id}", raise_exc=False).status_code == 204
