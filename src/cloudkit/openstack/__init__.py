@@ -11,12 +11,16 @@ from cloudkit.openstack._client import OpenStackClient
 from cloudkit.openstack._identity import IdentityAdmin
 from cloudkit.openstack._models import (
     AttachStrategy,
+    ComputeLimits,
     Flavor,
     Image,
+    Keypair,
+    QuotaUsage,
     Server,
     Snapshot,
     Volume,
     VolumeAttachment,
+    VolumeLimits,
 )
 from cloudkit.openstack._session_auth import SessionAuthCache
 from cloudkit.openstack._settings import AuthType, OpenStackSettings
@@ -24,17 +28,21 @@ from cloudkit.openstack._settings import AuthType, OpenStackSettings
 __all__ = [
     "AttachStrategy",
     "AuthType",
+    "ComputeLimits",
     "Flavor",
     "IdentityAdmin",
     "Image",
+    "Keypair",
     "KeystoneIdentity",
     "KeystoneProject",
     "KeystoneUser",
     "OpenStackClient",
     "OpenStackSettings",
+    "QuotaUsage",
     "Server",
     "SessionAuthCache",
     "Snapshot",
     "Volume",
     "VolumeAttachment",
+    "VolumeLimits",
 ]

@@ -8,14 +8,20 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from cloudkit._core._secret import Secret
+
 __all__ = [
     "AttachStrategy",
+    "ComputeLimits",
     "Flavor",
     "Image",
+    "Keypair",
+    "QuotaUsage",
     "Server",
     "Snapshot",
     "Volume",
     "VolumeAttachment",
+    "VolumeLimits",
 ]
 
 
@@ -160,3 +166,91 @@ class Flavor:
     vcpus: int
     ram: int
     disk: int
+
+
+@attrs.frozen(kw_only=True)
+class Keypair:
+    """An SSH keypair of the user (Nova keypairs belong to a user, not to a project).
+
+    ``private_key`` is set only on the answer to :meth:`OpenStackClient.create_keypair` without a public
+    key: Nova generated the pair and hands out the private key this once; it is a :class:`Secret`, so
+    no repr, log line or error message shows it. Everywhere else it is ``None``.
+
+    Example:
+        >>> from cloudkit import Secret
+        >>> from cloudkit.openstack import Keypair
+        >>> pair = Keypair(name="laptop", fingerprint="ab:cd", public_key="ssh-ed25519 AAAA...",
+        ...                private_key=Secret("-----BEGIN OPENSSH PRIVATE KEY-----..."))
+        >>> pair.private_key, "PRIVATE" in repr(pair)
+        (Secret('***'), False)
+    """
+
+    name: str
+    fingerprint: str
+    public_key: str
+    type: str = "ssh"
+    private_key: Secret | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QuotaUsage:
+    """How much of one quota is used: ``limit`` is ``None`` when unlimited (``-1`` on the wire).
+
+    Example:
+        >>> from cloudkit.openstack import QuotaUsage
+        >>> QuotaUsage(limit=10, used=3).left, QuotaUsage(limit=None, used=3).left
+        (7, None)
+        >>> QuotaUsage(limit=2, used=5).left  # over quota (the limit was lowered): nothing left
+        0
+    """
+
+    limit: int | None
+    used: int
+
+    @property
+    def left(self) -> int | None:
+        """What may still be used: ``None`` when unlimited, never below 0."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether the quota has no limit."""
+        return self.limit is None
+
+
+@attrs.frozen(kw_only=True)
+class ComputeLimits:
+    """The project's compute quotas and what it uses of them (Nova's ``GET /limits``).
+
+    Example:
+        >>> from cloudkit.openstack import ComputeLimits, QuotaUsage
+        >>> limits = ComputeLimits(instances=QuotaUsage(limit=10, used=2), cores=QuotaUsage(limit=20, used=4),
+        ...                        ram_mib=QuotaUsage(limit=51200, used=4096))
+        >>> limits.instances.left, limits.ram_mib.left
+        (8, 47104)
+    """
+
+    instances: QuotaUsage
+    cores: QuotaUsage
+    ram_mib: QuotaUsage
+
+
+@attrs.frozen(kw_only=True)
+class VolumeLimits:
+    """The project's block-storage quotas and what it uses of them (Cinder's ``GET /limits``).
+
+    ``gigabytes`` counts volumes and snapshots together, as Cinder's quota does (unless the cloud sets
+    ``no_snapshot_gb_quota``).
+
+    Example:
+        >>> from cloudkit.openstack import QuotaUsage, VolumeLimits
+        >>> limits = VolumeLimits(volumes=QuotaUsage(limit=10, used=1),
+        ...                       gigabytes=QuotaUsage(limit=1000, used=10),
+        ...                       snapshots=QuotaUsage(limit=None, used=0))
+        >>> limits.gigabytes.left, limits.snapshots.unlimited
+        (990, True)
+    """
+
+    volumes: QuotaUsage
+    gigabytes: QuotaUsage
+    snapshots: QuotaUsage

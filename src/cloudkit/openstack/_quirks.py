@@ -96,6 +96,28 @@ TAG_FILTER_IGNORES_CASE = Quirk(
     ),
 )
 
+GLANCE_UPLOAD_NEEDS_OCTET_STREAM = Quirk(
+    id="openstack.glance-upload-octet-stream",
+    system="openstack",
+    summary=(
+        "Glance refuses image data (PUT /v2/images/{id}/file) with 415 Unsupported Media Type unless the "
+        "request says Content-Type: application/octet-stream; an HTTP client's default for a file body "
+        "(none, or a guessed type) is refused."
+    ),
+    handling=(
+        "upload_image sends its own headers for the data: Content-Type application/octet-stream and the "
+        "size (X-OpenStack-Image-Size), with Content-Length, streaming the file in chunks."
+    ),
+    evidence="real-service",
+    sources=(
+        "cassettes/openstack/upload_image__other_content_type_is_415.yaml",
+        "cassettes/openstack/upload_image__streamed.yaml",
+        "openstack/glance glance/api/v2/image_data.py (RequestDeserializer.upload: 415 unless octet-stream)",
+        "https://docs.openstack.org/api-ref/image/v2/index.html#upload-binary-image-data",
+        "src/cloudkit/lab/_admin.py (the lab's own seeding met the 415)",
+    ),
+)
+
 _ROOT_DEVICE = re.compile(r"root[ _-]?device", re.IGNORECASE)
 _TRANSIENT_DB = re.compile(r"WSREP|DBConnectionError|Deadlock", re.IGNORECASE)
 _ROOT_REFUSAL_STATUSES = frozenset({400, 403})
@@ -144,3 +166,13 @@ def exact_tag_matches(raws: list[Any], filters: Mapping[str, tuple[str, ...]], o
     if len(kept) != len(raws):
         TAG_FILTER_IGNORES_CASE.fired(f"{len(raws) - len(kept)} server(s) Nova matched only ignoring case")
     return kept
+
+
+_OCTET_STREAM = "application/octet-stream"
+
+
+@quirk(GLANCE_UPLOAD_NEEDS_OCTET_STREAM)
+def upload_headers(size: int) -> dict[str, str]:
+    """The headers of an image data upload: the one content type Glance accepts, and the size."""
+    GLANCE_UPLOAD_NEEDS_OCTET_STREAM.fired(f"{size} bytes")
+    return {"Content-Type": _OCTET_STREAM, "X-OpenStack-Image-Size": str(size)}

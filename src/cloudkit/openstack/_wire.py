@@ -10,8 +10,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cloudkit._core._secret import Secret
 from cloudkit.errors import InvalidArgumentError, ResponseDecodeError
-from cloudkit.openstack._models import Flavor, Image, Server, Snapshot, Volume, VolumeAttachment
+from cloudkit.openstack._models import (
+    ComputeLimits,
+    Flavor,
+    Image,
+    Keypair,
+    QuotaUsage,
+    Server,
+    Snapshot,
+    Volume,
+    VolumeAttachment,
+    VolumeLimits,
+)
 
 SYSTEM = "openstack"
 ROOT_DEVICES = frozenset({"/dev/vda", "/dev/sda", "/dev/xvda", "/dev/hda"})
@@ -401,3 +413,244 @@ def fault_code(body: Any) -> str | None:
         kind = fault.get("type")
         return kind if isinstance(kind, str) and kind else None
     return name if isinstance(fault.get("message"), str) else None
+
+
+# ------------------------------------------------------------------------------ keypairs, limits, zones
+def _decode_error(operation: str, what: str, problem: str) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"openstack {operation} reply has a bad {what}",
+        problems=(problem[:200],),
+        system=SYSTEM,
+        operation=operation,
+    )
+
+
+def _read_attr(resource: Any, name: str, path: str, operation: str) -> Any:
+    """An SDK attribute, or a decode error naming ``path`` (a typed SDK field may fail to convert on read)."""
+    try:
+        return getattr(resource, name, None)
+    except Exception as exc:  # noqa: BLE001 (openstacksdk's type conversion raises what it likes)
+        raise _decode_error(operation, path, f"{path}: unreadable ({type(exc).__name__})") from None
+
+
+def keypair(resource: Any, *, operation: str) -> Keypair:
+    """A :class:`Keypair` from an SDK compute ``Keypair``; a private key only when Nova sent one.
+
+    A problem report never quotes a value here: the private key must not reach an error message.
+    """
+    fields: dict[str, str] = {}
+    for name in ("name", "fingerprint", "public_key"):
+        value = _read_attr(resource, name, f"$.keypair.{name}", operation)
+        if not isinstance(value, str) or not value:
+            raise _decode_error(
+                operation, name, f"$.keypair.{name}: expected a non-empty string, got {type(value).__name__}"
+            )
+        fields[name] = value
+    kind = _read_attr(resource, "type", "$.keypair.type", operation)
+    if kind is None:
+        kind = "ssh"  # before compute microversion 2.2 Nova knows only ssh keys and names no type
+    if not isinstance(kind, str) or not kind:
+        problem = f"$.keypair.type: expected a string, got {type(kind).__name__}"
+        raise _decode_error(operation, "type", problem)
+    private = _read_attr(resource, "private_key", "$.keypair.private_key", operation)
+    if private is not None and (not isinstance(private, str) or not private):
+        raise _decode_error(
+            operation,
+            "private_key",
+            f"$.keypair.private_key: expected a non-empty string, got {type(private).__name__}",
+        )
+    return Keypair(**fields, type=kind, private_key=Secret(private) if private else None)
+
+
+# (SDK attribute, wire name) of each quota's limit and use, in Nova's and Cinder's ``limits.absolute``
+_COMPUTE_QUOTAS = {
+    "instances": (("instances", "maxTotalInstances"), ("instances_used", "totalInstancesUsed")),
+    "cores": (("total_cores", "maxTotalCores"), ("total_cores_used", "totalCoresUsed")),
+    "ram_mib": (("total_ram", "maxTotalRAMSize"), ("total_ram_used", "totalRAMUsed")),
+}
+_VOLUME_QUOTAS = {
+    "volumes": (("max_total_volumes", "maxTotalVolumes"), ("total_volumes_used", "totalVolumesUsed")),
+    "gigabytes": (
+        ("max_total_volume_gigabytes", "maxTotalVolumeGigabytes"),
+        ("total_gigabytes_used", "totalGigabytesUsed"),
+    ),
+    "snapshots": (
+        ("max_total_snapshots", "maxTotalSnapshots"),
+        ("total_snapshots_used", "totalSnapshotsUsed"),
+    ),
+}
+UNLIMITED = -1  # a quota without limit, as Nova and Cinder show it
+
+
+def _count(absolute: Any, attribute: str, wire_name: str, operation: str, *, minimum: int) -> int:
+    path = f"$.limits.absolute.{wire_name}"
+    value = _read_attr(absolute, attribute, path, operation)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _decode_error(operation, wire_name, f"{path}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _quotas(resource: Any, table: Mapping[str, Any], operation: str) -> dict[str, QuotaUsage]:
+    absolute = _read_attr(resource, "absolute", "$.limits.absolute", operation)
+    if absolute is None:
+        raise _decode_error(operation, "limits", "$.limits.absolute: missing")
+    quotas = {}
+    for field, ((limit_attr, limit_name), (used_attr, used_name)) in table.items():
+        limit = _count(absolute, limit_attr, limit_name, operation, minimum=UNLIMITED)
+        used = _count(absolute, used_attr, used_name, operation, minimum=0)
+        quotas[field] = QuotaUsage(limit=None if limit == UNLIMITED else limit, used=used)
+    return quotas
+
+
+def compute_limits(resource: Any, *, operation: str) -> ComputeLimits:
+    """:class:`ComputeLimits` from an SDK compute ``Limits`` (Nova's ``GET /limits``)."""
+    return ComputeLimits(**_quotas(resource, _COMPUTE_QUOTAS, operation))
+
+
+def volume_limits(resource: Any, *, operation: str) -> VolumeLimits:
+    """:class:`VolumeLimits` from an SDK block-storage ``Limits`` (Cinder's ``GET /limits``)."""
+    return VolumeLimits(**_quotas(resource, _VOLUME_QUOTAS, operation))
+
+
+def available_zones(resources: Iterable[Any], *, operation: str) -> list[str]:
+    """The names of the zones whose state says available, in the service's order, each once.
+
+    Nova and Cinder list zones as ``{"zoneName": ..., "zoneState": {"available": bool}}``; a member sees
+    only the zones with a service in them (Nova's ``internal`` zone appears only in the admin's detail).
+    """
+    names: list[str] = []
+    for index, zone in enumerate(resources):
+        path = f"$.availabilityZoneInfo[{index}]"
+        name = _read_attr(zone, "name", f"{path}.zoneName", operation)
+        state = _read_attr(zone, "state", f"{path}.zoneState", operation)
+        if not isinstance(name, str) or not name:
+            problem = f"{path}.zoneName: expected a non-empty string, got {name!r}"
+            raise _decode_error(operation, "zone", problem)
+        if not isinstance(state, Mapping) or not isinstance(state.get("available"), bool):
+            problem = f"{path}.zoneState: expected {{'available': bool}}, got {state!r}"
+            raise _decode_error(operation, "zone", problem)
+        if state["available"] and name not in names:
+            names.append(name)
+    return names
+
+
+def console_output(body: Any, *, operation: str) -> str:
+    """The text of Nova's ``os-getConsoleOutput`` answer (``{"output": "..."}``)."""
+    output = body.get("output") if isinstance(body, Mapping) else None
+    if not isinstance(output, str):
+        raise _decode_error(operation, "output", f"$.output: expected a string, got {type(output).__name__}")
+    return output
+
+
+# ------------------------------------------------------------------------------ checks before a request
+_KEYPAIR_NAME = re.compile(r"[a-zA-Z0-9_\- ]{1,255}")  # Nova's safe characters (compute microversions < 2.92)
+_PUBLIC_KEY = re.compile(r"(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-zA-Z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?")
+MAX_IMAGE_NAME = 255  # Glance's schema: name is at most 255 characters
+# assumption: Glance's default ``disk_formats`` and ``container_formats`` (glance-api.conf [image_format]);
+# a cloud that narrows them answers 400 for the rest, one that widens them is rare.
+DISK_FORMATS = frozenset({"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"})
+CONTAINER_FORMATS = frozenset({"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"})
+
+
+def check_keypair_name(name: object, *, operation: str) -> str:
+    """``name`` as Nova accepts a keypair name, or an error: 1 to 255 of ``a-z A-Z 0-9 _ - space``.
+
+    Leading or trailing spaces are refused too (Nova's name schema refuses them). The characters are
+    those the compute microversion openstacksdk uses for keypairs (2.10) allows; 2.92 would add ``@``
+    and ``.``.
+
+    Example:
+        >>> from cloudkit.openstack._wire import check_keypair_name
+        >>> check_keypair_name("alice laptop", operation="create_keypair")
+        'alice laptop'
+        >>> check_keypair_name("alice@laptop", operation="create_keypair")
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.InvalidArgumentError: keypair name 'alice@laptop': 1-255 of a-z A-Z 0-9 _ - space, ...
+    """
+    if not isinstance(name, str) or not _KEYPAIR_NAME.fullmatch(name) or name != name.strip():
+        shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__
+        raise InvalidArgumentError(
+            f"keypair name {shown}: 1-255 of a-z A-Z 0-9 _ - space, not starting or ending with a space",
+            system=SYSTEM,
+            operation=operation,
+        )
+    return name
+
+
+def check_public_key(public_key: object, *, operation: str) -> str:
+    r"""An OpenSSH public key line (``ssh-ed25519 AAAA... comment``), surrounding whitespace dropped.
+
+    A private key is refused with a message that does not quote it, so it never reaches Nova, a log or
+    an error message.
+
+    Example:
+        >>> from cloudkit.openstack._wire import check_public_key
+        >>> check_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@laptop\n", operation="create_keypair")
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@laptop'
+        >>> check_public_key("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn...", operation="create_keypair")
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.InvalidArgumentError: public_key is a private key: give the public half (...) [...]
+    """
+    if not isinstance(public_key, str):
+        raise InvalidArgumentError("public_key must be a string", system=SYSTEM, operation=operation)
+    text = public_key.strip()
+    if "PRIVATE KEY" in text:
+        raise InvalidArgumentError(
+            "public_key is a private key: give the public half (the .pub file)",
+            system=SYSTEM,
+            operation=operation,
+        )
+    if "\n" in text or not _PUBLIC_KEY.fullmatch(text):
+        raise InvalidArgumentError(
+            "public_key must be one OpenSSH public key line: '<type> <base64> [comment]'",
+            system=SYSTEM,
+            operation=operation,
+        )
+    return text
+
+
+def check_image_spec(
+    name: object, disk_format: object, container_format: object, min_disk: object, *, operation: str
+) -> None:
+    """Refuse an image create Glance would refuse: the name, the two formats and ``min_disk`` (GiB >= 0).
+
+    Example:
+        >>> from cloudkit.openstack._wire import check_image_spec
+        >>> check_image_spec("debian-13", "qcow2", "bare", 0, operation="upload_image")
+        >>> check_image_spec("debian-13", "qcow3", "bare", 0, operation="upload_image")
+        Traceback (most recent call last):
+        ...
+        cloudkit.errors.InvalidArgumentError: disk_format 'qcow3' is not one of aki, ami, ari, iso, ... [...]
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_IMAGE_NAME:
+        raise InvalidArgumentError(
+            f"name must be a non-empty string of at most {MAX_IMAGE_NAME} characters",
+            system=SYSTEM,
+            operation=operation,
+        )
+    for field, value, allowed in (
+        ("disk_format", disk_format, DISK_FORMATS),
+        ("container_format", container_format, CONTAINER_FORMATS),
+    ):
+        if value not in allowed:
+            raise InvalidArgumentError(
+                f"{field} {str(value)[:40]!r} is not one of {', '.join(sorted(allowed))}",
+                system=SYSTEM,
+                operation=operation,
+            )
+    if isinstance(min_disk, bool) or not isinstance(min_disk, int) or min_disk < 0:
+        raise InvalidArgumentError("min_disk must be an int >= 0 (GiB)", system=SYSTEM, operation=operation)
+
+
+def image_has_marker(resource: Any, marker: str) -> bool:
+    """Whether an SDK image carries cloudkit's create marker (Glance keeps it as an extra property)."""
+    properties = _get(resource, "properties", {}) or {}
+    return isinstance(properties, Mapping) and properties.get(MARKER_KEY) == marker
+
+
+def image_size(resource: Any) -> int | None:
+    """The size Glance stored for an image's data, in bytes (``None`` before an upload)."""
+    size = _get(resource, "size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else None

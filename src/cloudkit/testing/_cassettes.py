@@ -357,11 +357,13 @@ _TOKEN_HEADERS = frozenset({"x-auth-token", "x-subject-token", "authorization", 
 
 
 def _scrub_json_secrets(node: Any) -> Any:
-    """Blank passwords, secrets and token ids anywhere in a JSON document; far-future token expiry."""
+    """Blank passwords, secrets, token ids and private keys (a keypair Nova generated) anywhere in a JSON
+    document; far-future token expiry.
+    """  # noqa: D205 (two-line summary)
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in {"password", "secret", "original_password"} and isinstance(value, str):
+            if key in {"password", "secret", "original_password", "private_key"} and isinstance(value, str):
                 out[key] = REDACTED
             elif key == "expires_at" and isinstance(value, str):
                 # Replayed tokens must not expire, or keystoneauth re-authenticates mid-cassette.
@@ -381,10 +383,25 @@ def _scrub_json_body(body: bytes, registry: SecretRegistry) -> bytes:
     return registry.scrub(text).encode()
 
 
+def _with_bytes_body(request: Any) -> Any:
+    """A request whose body was a file (an image upload streams one) with that body as bytes.
+
+    vcrpy keeps such a body as a file and hands out a new ``BytesIO`` on each read, which no matcher can
+    compare and no YAML loader can read back; as bytes it is matched, scrubbed and saved like any other.
+    """
+    body = request.body
+    if not hasattr(body, "read"):
+        return request
+    from vcr.request import Request  # noqa: PLC0415 (vcrpy is imported only where cassettes are used)
+
+    return Request(request.method, request.uri, body.read(), dict(request.headers))
+
+
 def _scrub_openstack_request(registry: SecretRegistry, *, keep_port: bool = False) -> Callable[[Any], Any]:
     def scrub(request: Any) -> Any:
         if any(name.lower() == _LAB_ADMIN_HEADER for name in request.headers):
             return None  # the lab's own set-up and clean-up: not part of what the test exercised
+        request = _with_bytes_body(request)
         parts = urlsplit(request.uri)
         host = f"{OPENSTACK_HOST}:{parts.port}" if keep_port and parts.port else OPENSTACK_HOST
         request.uri = urlunsplit(("http", host, parts.path, parts.query, ""))
