@@ -26,15 +26,6 @@ def _nova_fingerprint(public_key):
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _fake_differs(backend, request, reason):
-    """Expect the [fake] variant to fail where the fake is known to answer unlike the real service.
-
-    Strict: when the fake is fixed the variant passes, fails as XPASS, and this call goes.
-    """
-    if backend.kind == "fake":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def _server(client, name="web-1"):
     # by name: an openstacksdk functional run on the lab once left ubuntu-24.04 without its os_distro
     image = next(i for i in client.list_images() if i.name.startswith("ubuntu"))
@@ -62,14 +53,8 @@ def test_create_keypair__imported(openstack_backend):
     ]
 
 
-def test_create_keypair__generated(openstack_backend, request):
+def test_create_keypair__generated(openstack_backend):
     """Without a public key Nova generates the pair and hands out the private key once."""
-    _fake_differs(
-        openstack_backend,
-        request,
-        "the fake does not URL-decode a keypair name in the path (DELETE /os-keypairs/generated%20key is "
-        "404 there); Nova decodes it (the lab's cassette)",
-    )
     client = openstack_backend.make_client()
     pair = client.create_keypair("generated key")
     assert isinstance(pair.private_key, Secret)
@@ -118,13 +103,7 @@ def test_list_availability_zones__portal(openstack_backend):
     assert client.list_availability_zones("volume") == ["nova"]
 
 
-def test_console_output__portal(openstack_backend, request):
-    _fake_differs(
-        openstack_backend,
-        request,
-        "the fake's os-getConsoleOutput slices lines[len - length:], so a length between the line count "
-        "and twice it returns too few lines; Nova keeps log.split('\\n')[-length:], all of them",
-    )
+def test_console_output__portal(openstack_backend):
     client = openstack_backend.make_client()
     server = _server(client)
     whole = client.console_output(server.id)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss, Router
 from cloudkit.testing.fakes.openstack._state import (
@@ -316,4 +316,6 @@ def dispatch(routes: Routes, cloud: Cloud, req: Request, ctx: Ctx, rest: str) ->
         if miss.status == 405:  # noqa: PLR2004 - the path is known, the method is not
             raise ApiError(405, "The method specified is not allowed for this resource.") from None
         raise ApiError(404, "The resource could not be found.") from None
-    return handler(cloud, req, ctx, params)
+    # The services' routers (routes, webob) hand handlers decoded path segments: a keypair named
+    # "my key" arrives as "my%20key" and is found as "my key".
+    return handler(cloud, req, ctx, {name: unquote(value) for name, value in params.items()})

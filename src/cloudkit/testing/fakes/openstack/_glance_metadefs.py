@@ -276,14 +276,12 @@ def _create_namespace(cloud: Cloud, req: Request, ctx: Ctx, _params: dict[str, s
 
 @ROUTES.route("GET", _NS)
 def _get_namespace(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    return Reply.json(
-        STATUS_GOOD, _namespace_view(cloud, _namespace(cloud, ctx, unquote(params["ns"])), full=True)
-    )
+    return Reply.json(STATUS_GOOD, _namespace_view(cloud, _namespace(cloud, ctx, params["ns"]), full=True))
 
 
 @ROUTES.route("PUT", _NS)
 def _update_namespace(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     body = body_of(req)
     fields = _namespace_fields(ctx, body)
     _admin(ctx, "modify_metadef_namespace")
@@ -295,14 +293,14 @@ def _update_namespace(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, st
         setattr(namespace, key, value)
     namespace.updated = cloud.now()
     namespaces = cloud.state.metadef_namespaces
-    namespaces.pop(unquote(params["ns"]))
+    namespaces.pop(params["ns"])
     namespaces[new_name] = namespace
     return Reply.json(STATUS_GOOD, _namespace_view(cloud, namespace, full=False))
 
 
 @ROUTES.route("DELETE", _NS)
 def _delete_namespace(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "delete_metadef_namespace")
     if namespace.protected:
         raise ApiError(
@@ -331,14 +329,14 @@ def _object_fields(body: Json) -> Json:
 
 @ROUTES.route("GET", f"{_NS}/objects")
 def _list_objects(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     views = [_object_view(cloud, namespace, o) for o in namespace.objects.values()]
     return Reply.json(STATUS_GOOD, {"objects": views, "schema": "v2/schemas/metadefs/objects"})  # sic: no "/"
 
 
 @ROUTES.route("POST", f"{_NS}/objects")
 def _create_object(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "add_metadef_object")
     fields = _object_fields(body_of(req))
     name = fields["name"]
@@ -355,7 +353,7 @@ def _create_object(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 
 @ROUTES.route("GET", f"{_NS}/objects/{{name}}")
 def _get_object(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     return Reply.json(
         STATUS_GOOD, _object_view(cloud, namespace, _object(namespace, unquote(params["name"])))
     )
@@ -363,7 +361,7 @@ def _get_object(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -
 
 @ROUTES.route("PUT", f"{_NS}/objects/{{name}}")
 def _update_object(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     old = _object(namespace, unquote(params["name"]))
     _admin(ctx, "modify_metadef_object")
     fields = _object_fields(body_of(req))
@@ -380,7 +378,7 @@ def _update_object(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str])
 
 @ROUTES.route("DELETE", f"{_NS}/objects/{{name}}")
 def _delete_object(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     obj = _object(namespace, unquote(params["name"]))
     _admin(ctx, "delete_metadef_object")
     del namespace.objects[obj["name"]]
@@ -389,7 +387,7 @@ def _delete_object(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]
 
 @ROUTES.route("DELETE", f"{_NS}/objects")
 def _delete_objects(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "delete_metadef_object")
     namespace.objects.clear()
     return empty(204)
@@ -418,13 +416,13 @@ def _ordered(prop: Json) -> Json:
 
 @ROUTES.route("GET", f"{_NS}/properties")
 def _list_properties(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     return Reply.json(STATUS_GOOD, {"properties": dict(namespace.properties)})
 
 
 @ROUTES.route("POST", f"{_NS}/properties")
 def _create_property(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "add_metadef_property")
     prop = _property_fields(body_of(req))
     if prop["name"] in namespace.properties:
@@ -439,13 +437,13 @@ def _create_property(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
 
 @ROUTES.route("GET", f"{_NS}/properties/{{name}}")
 def _get_property(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     return Reply.json(STATUS_GOOD, _property(namespace, unquote(params["name"])))
 
 
 @ROUTES.route("PUT", f"{_NS}/properties/{{name}}")
 def _update_property(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     old = _property(namespace, unquote(params["name"]))
     _admin(ctx, "modify_metadef_property")
     prop = _property_fields(body_of(req))
@@ -462,7 +460,7 @@ def _update_property(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str
 
 @ROUTES.route("DELETE", f"{_NS}/properties/{{name}}")
 def _delete_property(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     prop = _property(namespace, unquote(params["name"]))
     _admin(ctx, "remove_metadef_property")
     del namespace.properties[prop["name"]]
@@ -471,7 +469,7 @@ def _delete_property(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, st
 
 @ROUTES.route("DELETE", f"{_NS}/properties")
 def _delete_properties(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "remove_metadef_property")
     namespace.properties.clear()
     return empty(204)
@@ -501,13 +499,13 @@ def _tag(namespace: MetadefNamespace, name: str) -> tuple[float, float]:
 
 @ROUTES.route("GET", f"{_NS}/tags")
 def _list_tags(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     return Reply.json(STATUS_GOOD, {"tags": [{"name": n} for n in reversed(namespace.tags)]})  # newest first
 
 
 @ROUTES.route("POST", f"{_NS}/tags")
 def _create_tags(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "add_metadef_tags")
     tags = body_of(req).get("tags")
     if not isinstance(tags, list) or not all(
@@ -526,7 +524,7 @@ def _create_tags(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -
 
 @ROUTES.route("DELETE", f"{_NS}/tags")
 def _delete_tags(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "delete_metadef_tags")
     namespace.tags.clear()
     return empty(204)
@@ -534,7 +532,7 @@ def _delete_tags(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) 
 
 @ROUTES.route("POST", f"{_NS}/tags/{{name}}")
 def _create_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "add_metadef_tag")
     name = unquote(params["name"])
     _tag_conflict(namespace, name)
@@ -545,14 +543,14 @@ def _create_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -
 
 @ROUTES.route("GET", f"{_NS}/tags/{{name}}")
 def _get_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     name = unquote(params["name"])
     return Reply.json(STATUS_GOOD, _tag_view(cloud, name, _tag(namespace, name)))
 
 
 @ROUTES.route("PUT", f"{_NS}/tags/{{name}}")
 def _update_tag(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     old = unquote(params["name"])
     created, _updated = _tag(namespace, old)
     _admin(ctx, "modify_metadef_tag")
@@ -568,7 +566,7 @@ def _update_tag(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) ->
 
 @ROUTES.route("DELETE", f"{_NS}/tags/{{name}}")
 def _delete_tag(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     name = unquote(params["name"])
     _tag(namespace, name)
     _admin(ctx, "delete_metadef_tag")
@@ -604,14 +602,14 @@ def _list_resource_types(cloud: Cloud, _req: Request, _ctx: Ctx, _params: dict[s
 
 @ROUTES.route("GET", f"{_NS}/resource_types")
 def _list_associations(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     views = [_association_view(cloud, a) for a in namespace.resource_types.values()]
     return Reply.json(STATUS_GOOD, {"resource_type_associations": views})
 
 
 @ROUTES.route("POST", f"{_NS}/resource_types")
 def _create_association(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     _admin(ctx, "add_metadef_resource_type_association")
     association = _associate(cloud, namespace, body_of(req))
     return Reply.json(201, _association_view(cloud, association))
@@ -619,7 +617,7 @@ def _create_association(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, 
 
 @ROUTES.route("DELETE", f"{_NS}/resource_types/{{name}}")
 def _delete_association(cloud: Cloud, _req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    namespace = _namespace(cloud, ctx, unquote(params["ns"]))
+    namespace = _namespace(cloud, ctx, params["ns"])
     name = unquote(params["name"])
     if name not in namespace.resource_types:
         raise ApiError(404, f"Failed to find resource type {name} to delete")

@@ -277,7 +277,8 @@ def _console_output(_cloud: Cloud, server: Server, _ctx: Ctx, args: object) -> R
         f"[    1.000000] cloud-init: hostname {hostname}",
         f"{hostname} login: ",
     ]
-    chosen = lines if length is None or length == -1 else lines[len(lines) - length :] if length else []
+    # Nova keeps log.split("\n")[-length:]: every line when length is more than there are
+    chosen = lines if length is None or length == -1 else lines[-length:] if length else []
     return Reply.json(STATUS_GOOD, {"output": _CONTROL.sub("", "\n".join(chosen))})
 
 
