@@ -387,7 +387,9 @@ def serve_fake() -> Iterator[dict[str, Any]]:
 
 @contextlib.contextmanager
 def lab_tenants() -> Iterator[dict[str, Any]]:
-    """Fresh ``demo`` and ``alt_demo`` tenants on the running lab (purged after); yields ``clouds.yaml``.
+    """Fresh ``demo`` and ``alt_demo`` tenants on the running lab; yields ``clouds.yaml``.
+
+    After the run the tenants are purged and the seeded images get their OS metadata back.
 
     Example (not run here: it needs `cloudkit lab up`)::
 
@@ -403,6 +405,7 @@ def lab_tenants() -> Iterator[dict[str, Any]]:
     finally:
         for _name, user, _password in _DEMO_USERS:
             admin.purge_project(user, user)
+        admin.restore_seed_images()  # the suite strips an image's metadata through Nova
         admin.close()
 
 

@@ -166,3 +166,40 @@ def test_seed_makes_devstacks_five_m1_flavors_with_its_ids():
         ("4", "m1.large", 4, 8192, 80),
         ("5", "m1.xlarge", 8, 16384, 160),
     ]
+
+
+def test_restore_seed_images_puts_back_os_metadata_and_drops_added_properties():
+    patches = {}
+
+    def answer(request):
+        if request.method == "GET":
+            name = request.url.params["name"]
+            image = {"id": f"id-{name}", "name": name, "status": "active", "min_disk": 1}
+            if name == "ubuntu-24.04":  # what openstacksdk's compute image test leaves behind
+                image |= {"k1": "v1.1", "k2": "v2"}
+            else:
+                image |= {"os_distro": "stale"}
+            return httpx.Response(200, json={"images": [image]})
+        patches[request.url.path.rsplit("/", 1)[-1]] = (
+            request.headers["Content-Type"],
+            json.loads(request.content),
+        )
+        return httpx.Response(200, json={})
+
+    admin = object.__new__(LabAdmin)
+    admin.ports = PORTS
+    admin.http = httpx.Client(transport=httpx.MockTransport(answer))
+    admin.restore_seed_images()
+    admin.close()
+    kind, ops = patches["id-ubuntu-24.04"]
+    assert kind == "application/openstack-images-v2.1-json-patch"
+    assert ops == [
+        {"op": "remove", "path": "/k1"},
+        {"op": "remove", "path": "/k2"},
+        {"op": "add", "path": "/os_distro", "value": "ubuntu"},
+        {"op": "add", "path": "/os_version", "value": "24.04"},
+    ]
+    assert patches["id-cirros-0.6.2"][1] == [
+        {"op": "add", "path": "/os_distro", "value": "cirros"},
+        {"op": "add", "path": "/os_version", "value": "0.6.2"},
+    ]
