@@ -147,6 +147,24 @@ class ImageFakeVolumeDriver(FakeLoggingVolumeDriver):
 '''
 
 
+# Nova's fake virt driver never uploads a snapshot: the image Nova made for createImage stays `queued` and
+# a client waiting for it to go `active` waits out its own timeout (openstacksdk's: an hour). This one
+# uploads a MiB of zeros, as a real driver uploads the disk, so the snapshot goes `active`.
+LAB_NOVA_DRIVER = '''"""FakeDriverWithoutFakeNodes (upstream) whose snapshots reach Glance."""
+import io
+
+from nova.image import glance
+from nova.virt.fake import FakeDriverWithoutFakeNodes
+
+
+class LabComputeDriver(FakeDriverWithoutFakeNodes):
+    def snapshot(self, context, instance, image_id, update_task_state):
+        super().snapshot(context, instance, image_id, update_task_state)
+        disk = io.BytesIO(b"\\0" * 1024 * 1024)
+        meta = {"disk_format": "raw", "container_format": "bare"}
+        glance.API().update(context, image_id, meta, disk, purge_props=False)
+'''
+
 # With no L2 agent, ML2's openvswitch driver cannot bind a port: it ends `binding_failed` and Nova fails the
 # build. This driver binds every port on any host at once (vif_type ovs, status ACTIVE), as an agentless
 # backend such as OVN would. ML2 loads drivers only by entry point name, hence the dist-info beside it.
@@ -196,7 +214,7 @@ def render_all(run: Path, venvs: Path, ports: LabPorts = PORTS) -> Rendered:
     Example:
         >>> from pathlib import Path
         >>> files = render_all(Path("/lab/run"), Path("/lab/venvs")).files
-        >>> "compute_driver = fake.FakeDriverWithoutFakeNodes" in files["nova/nova.conf"]
+        >>> "compute_driver = labnova.LabComputeDriver" in files["nova/nova.conf"]
         True
         >>> "password = novapass" in files["nova/nova.conf"]
         True
@@ -242,8 +260,9 @@ connection = sqlite:///{run}/placement/placement.db
     files["nova/nova.conf"] = (
         f"""[DEFAULT]
 transport_url = {rabbit}
-# FakeDriver cannot restart (random node uuid, no compute_id file); this upstream one can [pitfall 4]
-compute_driver = fake.FakeDriverWithoutFakeNodes
+# FakeDriver cannot restart (random node uuid, no compute_id file); FakeDriverWithoutFakeNodes can
+# [pitfall 4]: the lab's driver is that one, with snapshots that reach Glance (nova/virt/labnova.py)
+compute_driver = labnova.LabComputeDriver
 host = lab-compute
 state_path = {nova}
 instances_path = {nova}/instances

@@ -474,6 +474,7 @@ class Lab:
         # nova-compute makes its resource provider at startup: start it once Placement answers.
         # --debug: its only "ready" line (after the RPC server started) is a debug one.
         compute = [str(nova_venv / "bin/nova-compute"), "--config-file", nova_conf, *log_to("nova-compute")]
+        self._place_lab_compute_driver()
         self._spawn("nova-compute", [*compute, "--debug"])
         self._wait_http("nova-api", f"http://127.0.0.1:{self.ports.nova}/", {200})
         self._wait_http("cinder-api", f"http://127.0.0.1:{self.ports.cinder}/", {200, 300})
@@ -510,6 +511,19 @@ class Lab:
         finally:
             admin.close()
         self._progress("nova reports its compute host up; a volume was made and deleted")
+
+    def _place_lab_compute_driver(self) -> None:
+        """Write the lab's virt driver into ``nova.virt``, the package ``compute_driver`` is looked up in.
+
+        Nova 34 imports ``nova.virt.<compute_driver>`` only (no fallback to a top-level module), so the
+        driver cannot live in the run folder as Cinder's does; it is rewritten at every start, so it is
+        always the one this cloudkit carries.
+        """
+        packages = sorted((self.venvs / "nova").glob("lib/python3*/site-packages/nova/virt"))
+        if not packages:
+            msg = "the nova venv has no nova/virt package; run `cloudkit lab install`"
+            raise LabError(msg, operation="up")
+        (packages[0] / "labnova.py").write_text(_configs.LAB_NOVA_DRIVER, encoding="utf-8")
 
     def _start_mariadb(self, *, restore: bool) -> None:
         data, sock = self.run_dir / "mysql", self.run_dir / "mysql/mysqld.sock"

@@ -140,3 +140,24 @@ def test_seed_makes_devstacks_five_m1_flavors_with_its_ids():
         ("4", "m1.large", 4, 8192, 80),
         ("5", "m1.xlarge", 8, 16384, 160),
     ]
+
+
+def test_nova_compute_runs_the_lab_driver_whose_snapshots_reach_glance():
+    conf = render_all(Path("/lab/run"), Path("/lab/venvs")).files["nova/nova.conf"]
+    assert "compute_driver = labnova.LabComputeDriver" in conf
+    from cloudkit.lab._configs import LAB_NOVA_DRIVER
+
+    assert "class LabComputeDriver(FakeDriverWithoutFakeNodes)" in LAB_NOVA_DRIVER
+    assert "glance.API().update(context, image_id, meta, disk, purge_props=False)" in LAB_NOVA_DRIVER
+    compile(LAB_NOVA_DRIVER, "labnova.py", "exec")
+
+
+def test_the_lab_compute_driver_is_written_where_nova_looks_it_up(tmp_path):
+    """Nova 34 imports ``nova.virt.<compute_driver>`` and nothing else."""
+    lab = Lab(tmp_path, say=_quiet)
+    with pytest.raises(LabError, match="cloudkit lab install"):
+        lab._place_lab_compute_driver()
+    virt = lab.venvs / "nova/lib/python3.11/site-packages/nova/virt"
+    virt.mkdir(parents=True)
+    lab._place_lab_compute_driver()
+    assert "class LabComputeDriver" in (virt / "labnova.py").read_text()
