@@ -288,7 +288,9 @@ workers = 1
 [conductor]
 workers = 1
 [vnc]
-enabled = false
+# As devstack: remote-consoles answers a noVNC URL (the fake driver's console; no proxy listens on it)
+enabled = true
+novncproxy_base_url = http://127.0.0.1:6080/vnc_auto.html
 [glance]
 # Nova builds an image URL even for boot-from-volume servers [pitfall 3]
 endpoint_override = http://127.0.0.1:{ports.glance}
