@@ -177,6 +177,40 @@ class LabAdmin:
                 ]
                 self.http.patch(f"{glance}/images/{image['id']}", json=ops, headers=patch_type)
 
+    def seed_network(self) -> None:
+        """Neutron's bootstrap as devstack does it: the external network, its subnet, the default pool.
+
+        The external flat network ``public`` (the default one for auto-allocation), its subnet, and the
+        shared default IPv4 subnet pool: what ``networks="auto"`` and floating IPs need. devstack makes
+        ``public`` external, not shared: a project boots on its own networks (or on the topology
+        ``networks="auto"`` allocates from the pool) and reaches ``public`` through a router.
+        """
+        neutron = f"http://127.0.0.1:{self.ports.neutron}/v2.0"
+        network = {
+            "name": _configs.PUBLIC_NETWORK,
+            "router:external": True,
+            "is_default": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": _configs.PUBLIC_NETWORK,
+        }
+        network_id = self.http.post(f"{neutron}/networks", json={"network": network}).json()["network"]["id"]
+        subnet = {
+            "name": _configs.PUBLIC_SUBNET,
+            "network_id": network_id,
+            "ip_version": 4,
+            "cidr": _configs.PUBLIC_CIDR,
+            "enable_dhcp": False,
+        }
+        self.http.post(f"{neutron}/subnets", json={"subnet": subnet})
+        pool = {
+            "name": _configs.SUBNET_POOL,
+            "prefixes": [_configs.SUBNET_POOL_PREFIX],
+            "default_prefixlen": _configs.SUBNET_POOL_PREFIXLEN,
+            "shared": True,
+            "is_default": True,
+        }
+        self.http.post(f"{neutron}/subnetpools", json={"subnetpool": pool})
+
     def wait_compute_up(self, deadline: float) -> None:
         """Until Nova itself reports nova-compute ``up``: what its scheduler checks before placing a server.
 
@@ -228,11 +262,15 @@ class LabAdmin:
         return LabTenant(project, project_id, username, user_id)
 
     def purge_project(self, project: str, username: str | None = None, *, timeout: float = 120.0) -> None:
-        """Delete the project's servers, snapshots and volumes (waiting until gone), then user and project."""
+        """Delete the project's servers, snapshots, volumes and networks, then its user and the project.
+
+        Servers, snapshots and volumes are waited for until gone; Neutron deletes synchronously.
+        """
         found = self.ks("GET", "/projects", params={"name": project})["projects"]
         deadline = time.monotonic() + timeout
         for entry in found:
             self._purge_compute_and_storage(str(entry["id"]), deadline)
+            self._purge_network(str(entry["id"]))
         if username is not None:
             for user in self.ks("GET", "/users", params={"name": username})["users"]:
                 self.ks("DELETE", f"/users/{user['id']}")
@@ -267,6 +305,40 @@ class LabAdmin:
         self._wait_empty(
             lambda: self.http.get(volumes_url, params=scope).json()["volumes"], deadline, "volumes"
         )
+
+    def _purge_network(self, project_id: str) -> None:
+        """Delete the project's Neutron resources, after its servers (whose ports Nova releases).
+
+        In the order Neutron accepts: floating IPs, the ports of servers and users, the auto-allocated
+        topology, routers (interfaces first), networks with their subnets, security groups, subnet pools.
+        """
+        neutron = f"http://127.0.0.1:{self.ports.neutron}/v2.0"
+
+        def listing(collection: str) -> list[dict[str, Any]]:
+            found = self.http.get(f"{neutron}/{collection}", params={"project_id": project_id}).json()
+            return list(found[collection.replace("-", "_")])
+
+        for floating in listing("floatingips"):
+            self.http.delete(f"{neutron}/floatingips/{floating['id']}")
+        for port in listing("ports"):
+            if not str(port["device_owner"]).startswith("network:"):  # Neutron deletes its own with the net
+                self.http.delete(f"{neutron}/ports/{port['id']}")
+        # The auto-allocated topology's record would otherwise outlive the network and router it names
+        # (Neutron refuses while a floating IP or a port still needs them).
+        self.http.delete(f"{neutron}/auto-allocated-topology/{project_id}")
+        for router in listing("routers"):
+            self._delete_router(neutron, str(router["id"]))
+        for collection in ("networks", "security-groups", "subnetpools"):
+            for item in listing(collection):
+                self.http.delete(f"{neutron}/{collection}/{item['id']}")
+
+    def _delete_router(self, neutron: str, router_id: str) -> None:
+        """Detach its interfaces (Neutron refuses to delete a router that has any), then delete it."""
+        url = f"{neutron}/routers/{router_id}"
+        for port in self.http.get(f"{neutron}/ports", params={"device_id": router_id}).json()["ports"]:
+            if port["device_owner"] != "network:router_gateway":  # the gateway goes with the router
+                self.http.put(f"{url}/remove_router_interface", json={"port_id": port["id"]})
+        self.http.delete(url)
 
     @staticmethod
     def _wait_empty(listing: Any, deadline: float, what: str) -> None:

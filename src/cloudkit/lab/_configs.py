@@ -13,11 +13,20 @@ import attrs
 
 __all__ = ["ADMIN_PASSWORD", "PORTS", "SERVICE_USERS", "LabPorts", "Rendered", "render_all"]
 
+# The names and ranges devstack gives its bootstrap (lib/neutron: PUBLIC_NETWORK_NAME, FLOATING_RANGE,
+# SUBNETPOOL_PREFIX_V4); the lab seeds the same, so what openstacksdk's functional tests look up exists.
+PUBLIC_NETWORK = "public"
+PUBLIC_SUBNET = "public-subnet"
+PUBLIC_CIDR = "172.24.4.0/24"
+SUBNET_POOL = "shared-default-subnetpool-v4"
+SUBNET_POOL_PREFIX = "192.168.0.0/16"
+SUBNET_POOL_PREFIXLEN = 26
+
 ADMIN_PASSWORD = "adminpass"  # noqa: S105 (a throwaway loopback lab; printed by `cloudkit lab up`)
 SERVICE_USERS = ("nova", "placement", "cinder", "neutron", "glance")  # password: "<name>pass"
 REGION = "RegionOne"
 DB_USER, DB_PASSWORD = "os", "ospass"
-MYSQL_DATABASES = ("nova_api", "nova_cell0", "nova_cell1", "cinder")
+MYSQL_DATABASES = ("nova_api", "nova_cell0", "nova_cell1", "cinder", "neutron")
 
 
 @attrs.frozen
@@ -138,6 +147,50 @@ class ImageFakeVolumeDriver(FakeLoggingVolumeDriver):
 '''
 
 
+# Nova's fake virt driver never uploads a snapshot: the image Nova made for createImage stays `queued` and
+# a client waiting for it to go `active` waits out its own timeout (openstacksdk's: an hour). This one
+# uploads a MiB of zeros, as a real driver uploads the disk, so the snapshot goes `active`.
+LAB_NOVA_DRIVER = '''"""FakeDriverWithoutFakeNodes (upstream) whose snapshots reach Glance."""
+import io
+
+from nova.image import glance
+from nova.virt.fake import FakeDriverWithoutFakeNodes
+
+
+class LabComputeDriver(FakeDriverWithoutFakeNodes):
+    def snapshot(self, context, instance, image_id, update_task_state):
+        super().snapshot(context, instance, image_id, update_task_state)
+        disk = io.BytesIO(b"\\0" * 1024 * 1024)
+        meta = {"disk_format": "raw", "container_format": "bare"}
+        glance.API().update(context, image_id, meta, disk, purge_props=False)
+'''
+
+# With no L2 agent, ML2's openvswitch driver cannot bind a port: it ends `binding_failed` and Nova fails the
+# build. This driver binds every port on any host at once (vif_type ovs, status ACTIVE), as an agentless
+# backend such as OVN would. ML2 loads drivers only by entry point name, hence the dist-info beside it.
+LAB_NEUTRON_DRIVER = '''"""An ML2 mechanism driver that binds every port on any host, with no agent."""
+from neutron_lib import constants
+from neutron_lib.api.definitions import portbindings
+from neutron_lib.plugins.ml2 import api
+
+
+class LabMechanismDriver(api.MechanismDriver):
+    def initialize(self):
+        pass
+
+    def bind_port(self, context):
+        for segment in context.segments_to_bind:
+            context.set_binding(
+                segment[api.ID],
+                portbindings.VIF_TYPE_OVS,
+                {portbindings.CAP_PORT_FILTER: True},
+                status=constants.PORT_STATUS_ACTIVE,
+            )
+            return
+'''
+LAB_NEUTRON_ENTRY_POINTS = "[neutron.ml2.mechanism_drivers]\nlab = labneutron:LabMechanismDriver\n"
+
+
 @attrs.frozen
 class Rendered:
     """The lab's files: path relative to the run folder -> text, or -> a file shipped in a venv to copy."""
@@ -161,7 +214,7 @@ def render_all(run: Path, venvs: Path, ports: LabPorts = PORTS) -> Rendered:
     Example:
         >>> from pathlib import Path
         >>> files = render_all(Path("/lab/run"), Path("/lab/venvs")).files
-        >>> "compute_driver = fake.FakeDriverWithoutFakeNodes" in files["nova/nova.conf"]
+        >>> "compute_driver = labnova.LabComputeDriver" in files["nova/nova.conf"]
         True
         >>> "password = novapass" in files["nova/nova.conf"]
         True
@@ -207,8 +260,9 @@ connection = sqlite:///{run}/placement/placement.db
     files["nova/nova.conf"] = (
         f"""[DEFAULT]
 transport_url = {rabbit}
-# FakeDriver cannot restart (random node uuid, no compute_id file); this upstream one can [pitfall 4]
-compute_driver = fake.FakeDriverWithoutFakeNodes
+# FakeDriver cannot restart (random node uuid, no compute_id file); FakeDriverWithoutFakeNodes can
+# [pitfall 4]: the lab's driver is that one, with snapshots that reach Glance (nova/virt/labnova.py)
+compute_driver = labnova.LabComputeDriver
 host = lab-compute
 state_path = {nova}
 instances_path = {nova}/instances
@@ -234,7 +288,9 @@ workers = 1
 [conductor]
 workers = 1
 [vnc]
-enabled = false
+# As devstack: remote-consoles answers a noVNC URL (the fake driver's console; no proxy listens on it)
+enabled = true
+novncproxy_base_url = http://127.0.0.1:6080/vnc_auto.html
 [glance]
 # Nova builds an image URL even for boot-from-volume servers [pitfall 3]
 endpoint_override = http://127.0.0.1:{ports.glance}
@@ -246,7 +302,10 @@ catalog_info = volumev3::publicURL
         + _authtoken("nova", ports)
         + _auth("service_user", "nova", ports, "send_service_user_token = true")
         + _auth("placement", "nova", ports, "valid_interfaces = public")
-        + _auth("neutron", "nova", ports, "valid_interfaces = public")
+        # default_floating_pool: the network Nova's deprecated os-floating-ips proxy takes from (devstack's)
+        + _auth(
+            "neutron", "nova", ports, "valid_interfaces = public", f"default_floating_pool = {PUBLIC_NETWORK}"
+        )
     )
     files["nova/nova_api_wsgi.py"] = _shim(
         "nova.wsgi.osapi_compute",
@@ -306,8 +365,59 @@ filesystem_store_datadir = {glance}/tasks
 flavor = keystone
 config_file = {glance}/glance-api-paste.ini
 """ + _authtoken("glance", ports)
+    neutron = run / "neutron"
+    files["neutron/neutron.conf"] = (
+        f"""[DEFAULT]
+core_plugin = ml2
+# auto_allocate: `networks="auto"` and GET /v2.0/auto-allocated-topology, as devstack enables it
+service_plugins = router,auto_allocate
+auth_strategy = keystone
+api_paste_config = {neutron}/api-paste.ini
+# The API runs under gunicorn; with no agents there is nothing for RPC workers to serve.
+rpc_workers = 0
+rpc_state_report_workers = 0
+# Casts to agents (none listen) go to the lab's RabbitMQ rather than a default broker on 5672.
+transport_url = {rabbit}
+# Nova hears network-changed and network-vif-plugged: a floating IP shows in a server's addresses at once
+# rather than after Nova's 60 s cache heal (devstack's defaults, spelled out because the lab relies on them).
+notify_nova_on_port_status_changes = true
+notify_nova_on_port_data_changes = true
+host = lab-neutron
+state_path = {neutron}
+log_file = {run}/logs/neutron-server.log
+debug = false
+[database]
+connection = {_db_url("neutron", ports)}
+[oslo_concurrency]
+lock_path = {neutron}/locks
+[oslo_messaging_notifications]
+driver = noop
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = lab
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = {PUBLIC_NETWORK}
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+"""
+        + _authtoken("neutron", ports)
+        + _auth("nova", "neutron", ports, "endpoint_type = public")
+    )
+    files["neutron/neutron_wsgi.py"] = _shim(
+        "neutron.wsgi.api",
+        {"OS_NEUTRON_CONFIG_DIR": str(neutron), "OS_NEUTRON_CONFIG_FILES": "neutron.conf"},
+    )
+    # On PYTHONPATH for neutron-server: the module and the entry point ML2 finds it by.
+    files["neutron/labneutron.py"] = LAB_NEUTRON_DRIVER
+    dist_info = "neutron/labneutron-1.0.dist-info"
+    files[f"{dist_info}/METADATA"] = "Metadata-Version: 2.1\nName: labneutron\nVersion: 1.0\n"
+    files[f"{dist_info}/entry_points.txt"] = LAB_NEUTRON_ENTRY_POINTS
+
     copies = {
         "nova/api-paste.ini": venvs / "nova/etc/nova/api-paste.ini",
+        "neutron/api-paste.ini": venvs / "neutron/etc/neutron/api-paste.ini",
         "glance/glance-api-paste.ini": venvs / "glance/etc/glance/glance-api-paste.ini",
     }
     return Rendered(files, copies)

@@ -1,10 +1,10 @@
-"""Start, watch and stop the lab's processes: MariaDB, RabbitMQ, Keystone, Placement, Nova, Cinder, Glance.
+"""Start, watch and stop the lab's processes: MariaDB, RabbitMQ and the OpenStack services.
 
 The startup order is the reference's (``real-openstack-lab.md`` §3): MariaDB, RabbitMQ and Keystone start
 together while the DB syncs run; Keystone gets the service users and the catalog; then every API and worker
 starts; nova-compute starts once Placement answers; ``cell_v2 discover_hosts`` maps the compute host; the
 lab is ready when nova-compute has joined, cinder-volume has initialized its driver and a volume can be
-made and deleted.
+made and deleted. Neutron's public network and subnet pool are seeded with the flavors and images.
 
 Every service runs in its own session (``setsid``), so stopping its process group stops its forked
 children too; RabbitMQ's Debian start script switches user, so its Erlang VM and epmd are stopped by the
@@ -47,7 +47,7 @@ __all__ = ["Lab", "LabInfo", "ServiceState"]
 _READY_COMPUTE = "Join ServiceGroup membership for this service compute"  # nova/service.py, after RPC start
 _READY_VOLUME = "Driver post RPC initialization completed"  # cinder/volume/manager.py
 _RABBIT_SERVER = Path("/usr/sbin/rabbitmq-server")
-_SNAPSHOT_FORMAT = "2"  # 2: m1.large and m1.xlarge seeded; an older snapshot lacks them
+_SNAPSHOT_FORMAT = "3"  # 2: m1.large and m1.xlarge seeded; 3: the neutron database and its public network
 
 
 @attrs.frozen
@@ -104,8 +104,8 @@ class LabInfo:
             f"lab ready in {self.seconds_to_ready:.1f} s ({how}), {self.rss_mib} MiB resident\n"
             f"  Keystone  {self.auth_url}  admin / {self.admin_password.get_secret_value()} (project admin)\n"
             f"  Nova {self.ports.nova}, Cinder {self.ports.cinder}, Glance {self.ports.glance}, "
-            f"Placement {self.ports.placement}; "
-            f"Neutron is a stub on {PORTS.neutron} (use networks='none')\n"
+            f"Placement {self.ports.placement}, Neutron {self.ports.neutron} "
+            f"(external network {_configs.PUBLIC_NETWORK!r}; no agents: no packet flows)\n"
             "  from cloudkit.openstack import OpenStackSettings\n"
             f"  settings = OpenStackSettings(auth_url={self.auth_url!r}, username='admin',\n"
             f"                               password={self.admin_password.get_secret_value()!r}, "
@@ -304,7 +304,7 @@ class Lab:
             "placement": self.ports.placement,
             "nova-api": self.ports.nova,
             "cinder-api": self.ports.cinder,
-            "neutron-stub": self.ports.neutron,
+            "neutron-server": self.ports.neutron,
             "glance": self.ports.glance,
         }
         names = [
@@ -312,7 +312,7 @@ class Lab:
             "rabbitmq",
             "keystone",
             "glance",
-            "neutron-stub",
+            "neutron-server",
             "placement",
             "nova-api",
             "nova-conductor",
@@ -374,6 +374,7 @@ class Lab:
             "nova/instances",
             "nova/locks",
             "cinder/locks",
+            "neutron/locks",
             "glance/images",
             "glance/staging",
             "glance/tasks",
@@ -400,6 +401,9 @@ class Lab:
                     pool.submit(self._sync_nova),
                     pool.submit(self._sync, "cinder", "cinder-manage", "cinder/cinder.conf", "db", "sync"),
                     pool.submit(self._sync, "glance", "glance-manage", "glance/glance-api.conf", "db_sync"),
+                    pool.submit(
+                        self._sync, "neutron", "neutron-db-manage", "neutron/neutron.conf", "upgrade", "heads"
+                    ),
                 ]
             )
             keystone.result()
@@ -413,7 +417,7 @@ class Lab:
             for sync in syncs:
                 sync.result()
             if syncs:
-                self._progress("db syncs done (placement, nova api/cell0/cell1, cinder, glance)")
+                self._progress("db syncs done (placement, nova api/cell0/cell1, cinder, glance, neutron)")
             rabbit.result()
         self._start_services()
 
@@ -426,15 +430,17 @@ class Lab:
         def log_to(name: str) -> list[str]:
             return ["--log-file", str(logs / f"{name}.log")]
 
+        # neutron-server imports the lab's ML2 driver (and its entry point) from the run folder.
         self._spawn(
-            "neutron-stub",
-            [
-                sys.executable,
-                "-m",
-                "cloudkit.lab._neutron_stub",
-                str(self.ports.neutron),
-                str(logs / "neutron-stub.log"),
-            ],
+            "neutron-server",
+            self._gunicorn(
+                self.venvs / "neutron",
+                run / "neutron",
+                self.ports.neutron,
+                "neutron_wsgi:application",
+                threads=4,
+            ),
+            env={"PYTHONPATH": str(run / "neutron")},
         )
         self._spawn(
             "placement",
@@ -468,10 +474,12 @@ class Lab:
         # nova-compute makes its resource provider at startup: start it once Placement answers.
         # --debug: its only "ready" line (after the RPC server started) is a debug one.
         compute = [str(nova_venv / "bin/nova-compute"), "--config-file", nova_conf, *log_to("nova-compute")]
+        self._place_lab_compute_driver()
         self._spawn("nova-compute", [*compute, "--debug"])
         self._wait_http("nova-api", f"http://127.0.0.1:{self.ports.nova}/", {200})
         self._wait_http("cinder-api", f"http://127.0.0.1:{self.ports.cinder}/", {200, 300})
         self._wait_http("glance", f"http://127.0.0.1:{self.ports.glance}/", {200, 300})
+        self._wait_http("neutron-server", f"http://127.0.0.1:{self.ports.neutron}/", {200})
         self._wait_log("nova-compute", _READY_COMPUTE, timeout=120)
         restored = (run / "snapshot-restored").exists()
         if not restored:
@@ -493,11 +501,29 @@ class Lab:
             if not restored:
                 admin.seed()
                 self._progress("seeded flavors m1.tiny to m1.xlarge and images cirros, debian, ubuntu")
+                admin.seed_network()
+                self._progress(
+                    f"seeded external network {_configs.PUBLIC_NETWORK} ({_configs.PUBLIC_CIDR}) "
+                    f"and the default subnet pool {_configs.SUBNET_POOL}"
+                )
             admin.wait_compute_up(time.monotonic() + 60)
             admin.volume_round_trip(time.monotonic() + 60)
         finally:
             admin.close()
         self._progress("nova reports its compute host up; a volume was made and deleted")
+
+    def _place_lab_compute_driver(self) -> None:
+        """Write the lab's virt driver into ``nova.virt``, the package ``compute_driver`` is looked up in.
+
+        Nova 34 imports ``nova.virt.<compute_driver>`` only (no fallback to a top-level module), so the
+        driver cannot live in the run folder as Cinder's does; it is rewritten at every start, so it is
+        always the one this cloudkit carries.
+        """
+        packages = sorted((self.venvs / "nova").glob("lib/python3*/site-packages/nova/virt"))
+        if not packages:
+            msg = "the nova venv has no nova/virt package; run `cloudkit lab install`"
+            raise LabError(msg, operation="up")
+        (packages[0] / "labnova.py").write_text(_configs.LAB_NOVA_DRIVER, encoding="utf-8")
 
     def _start_mariadb(self, *, restore: bool) -> None:
         data, sock = self.run_dir / "mysql", self.run_dir / "mysql/mysqld.sock"

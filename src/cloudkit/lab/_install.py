@@ -30,6 +30,7 @@ VENV_PACKAGES: dict[str, tuple[str, ...]] = {
     # cinder.tests.fake_driver imports cinder/tests/unit/__init__.py, which imports `fixtures`.
     "cinder": ("cinder", "fixtures", "PyMySQL"),
     "glance": ("glance", "gunicorn"),
+    "neutron": ("neutron", "gunicorn", "PyMySQL"),
 }
 # One import per venv that proves it is usable (not just that pip finished).
 _PROBES = {
@@ -37,6 +38,7 @@ _PROBES = {
     "nova": "import nova.virt.fake, placement.deploy, pymysql, gunicorn",
     "cinder": "import cinder.tests.fake_driver, pymysql",
     "glance": "import glance.cmd.manage, gunicorn",
+    "neutron": "import neutron.plugins.ml2.plugin, neutron.db.migration.cli, pymysql, gunicorn",
 }
 
 

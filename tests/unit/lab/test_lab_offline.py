@@ -1,10 +1,7 @@
-"""The lab's parts that need no running service: configs, the Neutron stub, errors, status, the CLI."""
+"""The lab's parts that need no running service: configs, seeding and purging, errors, status, the CLI."""
 
-import io
 import json
-import threading
 from pathlib import Path
-from wsgiref.simple_server import make_server
 
 import httpx
 import pytest
@@ -15,7 +12,6 @@ from cloudkit.errors import LabError
 from cloudkit.lab import PORTS, Lab, LabInfo, _control
 from cloudkit.lab._admin import LabAdmin
 from cloudkit.lab._configs import render_all
-from cloudkit.lab._neutron_stub import _QuietHandler, _Server, make_app
 
 
 def _quiet(_line):
@@ -38,28 +34,6 @@ def test_wsgi_shims_hide_argv_and_set_the_config_dir():
     assert "os.environ['OS_NOVA_CONFIG_FILES'] = 'api-paste.ini;nova.conf'" in shim
     assert "_argv, sys.argv = sys.argv, sys.argv[:1]" in shim
     compile(shim, "nova_api_wsgi.py", "exec")
-
-
-@pytest.fixture
-def neutron_stub():
-    log = io.StringIO()
-    server = make_server("127.0.0.1", 0, make_app(0, log), _Server, _QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", log
-    server.shutdown()
-    server.server_close()
-
-
-def test_neutron_stub_answers_empty_lists_and_404_for_everything_else(neutron_stub):
-    url, log = neutron_stub
-    assert httpx.get(f"{url}/v2.0/ports", params={"device_id": "x"}).json() == {"ports": []}
-    assert httpx.get(f"{url}/v2.0/security-groups.json").json() == {"security_groups": []}
-    assert httpx.get(f"{url}/").json()["versions"][0]["id"] == "v2.0"
-    refused = httpx.post(f"{url}/v2.0/ports", json={"port": {}})
-    assert refused.status_code == 404
-    assert "not a Neutron" in refused.json()["NeutronError"]["message"]
-    assert "GET /v2.0/ports?device_id=x" in log.getvalue()
 
 
 def test_lab_info_never_shows_the_password_in_its_repr():
@@ -203,3 +177,24 @@ def test_restore_seed_images_puts_back_os_metadata_and_drops_added_properties():
         {"op": "add", "path": "/os_distro", "value": "cirros"},
         {"op": "add", "path": "/os_version", "value": "0.6.2"},
     ]
+
+
+def test_nova_compute_runs_the_lab_driver_whose_snapshots_reach_glance():
+    conf = render_all(Path("/lab/run"), Path("/lab/venvs")).files["nova/nova.conf"]
+    assert "compute_driver = labnova.LabComputeDriver" in conf
+    from cloudkit.lab._configs import LAB_NOVA_DRIVER
+
+    assert "class LabComputeDriver(FakeDriverWithoutFakeNodes)" in LAB_NOVA_DRIVER
+    assert "glance.API().update(context, image_id, meta, disk, purge_props=False)" in LAB_NOVA_DRIVER
+    compile(LAB_NOVA_DRIVER, "labnova.py", "exec")
+
+
+def test_the_lab_compute_driver_is_written_where_nova_looks_it_up(tmp_path):
+    """Nova 34 imports ``nova.virt.<compute_driver>`` and nothing else."""
+    lab = Lab(tmp_path, say=_quiet)
+    with pytest.raises(LabError, match="cloudkit lab install"):
+        lab._place_lab_compute_driver()
+    virt = lab.venvs / "nova/lib/python3.11/site-packages/nova/virt"
+    virt.mkdir(parents=True)
+    lab._place_lab_compute_driver()
+    assert "class LabComputeDriver" in (virt / "labnova.py").read_text()
