@@ -116,7 +116,10 @@ def run_sim(
         balance = DEFAULT_CUSTOMERS.get
         made = [backend.add_customer(name, balance=balance(name, Decimal("100.00"))) for name in names]
         print(f"billing    {backend.billing_url}   (admin / secret)", file=info)
-        print(f"openstack  {backend.auth_url}   (Keystone; Nova, Cinder, Glance in its catalog)", file=info)
+        print(
+            f"openstack  {backend.auth_url}   (Keystone; Nova, Cinder, Glance, Neutron in its catalog)",
+            file=info,
+        )
         print(f"tungsten   {backend.tungsten_url}   (TF service account svc-tf / svc-tf-pass)", file=info)
         for customer in made:
             print(

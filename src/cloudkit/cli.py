@@ -6,7 +6,7 @@
 - ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests;
   ``cloudkit record billing|tungsten --against URL`` records them against a live deployment instead.
 - ``cloudkit drift A B`` compares two recordings (cassettes or folders) field by field; exit 1 on drift.
-- ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance on loopback.
+- ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance, Neutron on loopback.
 - ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
 """
 
@@ -206,7 +206,9 @@ def run_openstack_demo(story: _Story) -> None:
     from cloudkit.testing.fakes import OpenStackFake  # noqa: PLC0415
 
     with OpenStackFake() as fake:
-        story.heading(f"OpenStack fake on {fake.url} (Keystone, Nova, Cinder, Glance; portal/portal-pass)")
+        story.heading(
+            f"OpenStack fake on {fake.url} (Keystone, Nova, Cinder, Glance, Neutron; portal/portal-pass)"
+        )
         settings = OpenStackSettings(
             auth_url=fake.auth_url,
             username="portal",

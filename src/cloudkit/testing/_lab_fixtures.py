@@ -1,4 +1,4 @@
-"""Fixtures for tests against the lab (``cloudkit lab``): a real Keystone, Nova, Cinder and Glance.
+"""Fixtures for tests against the lab (``cloudkit lab``): a real Keystone, Nova, Cinder, Glance and Neutron.
 
 The lab is used only when asked: ``--cloudkit-lab`` or ``CLOUDKIT_LAB=1`` (:func:`lab_requested`); never
 because ``CI`` is set. Not asked, every test that needs it skips. Asked, ``openstack_lab`` (session scope)

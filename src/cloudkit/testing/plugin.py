@@ -433,8 +433,8 @@ def openstack(make_openstack: OpenStackClientFactory) -> OpenStackClient:
 class OpenStackBackend:
     """What an OpenStack contract test runs against: a replayed cassette, the live fake, or the lab.
 
-    ``lab`` is a real Keystone, Nova, Cinder and Glance (``cloudkit lab``) with a fresh project per test
-    and a :class:`FaultProxy` in front of Nova and Cinder.
+    ``lab`` is a real Keystone, Nova, Cinder, Glance and Neutron (``cloudkit lab``) with a fresh project per
+    test and a :class:`FaultProxy` in front of Nova and Cinder.
     """
 
     kind: str

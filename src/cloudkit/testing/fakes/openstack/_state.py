@@ -1,4 +1,4 @@
-"""The OpenStack fake's state: Keystone, Nova, Cinder and Glance records, and the seed."""
+"""The OpenStack fake's state: Keystone, Nova, Cinder, Glance records (Neutron's: `_neutron_state`), seed."""
 
 from __future__ import annotations
 
