@@ -10,12 +10,15 @@ from cloudkit._keystone import KeystoneIdentity, KeystoneProject, KeystoneUser
 from cloudkit.openstack._client import OpenStackClient
 from cloudkit.openstack._identity import IdentityAdmin
 from cloudkit.openstack._models import (
+    AggregateCapacity,
     AttachStrategy,
+    BuildFailure,
     ComputeLimits,
     Flavor,
     Image,
     Keypair,
     QuotaUsage,
+    ResourceCapacity,
     Server,
     Snapshot,
     Volume,
@@ -26,8 +29,10 @@ from cloudkit.openstack._session_auth import SessionAuthCache
 from cloudkit.openstack._settings import AuthType, OpenStackSettings
 
 __all__ = [
+    "AggregateCapacity",
     "AttachStrategy",
     "AuthType",
+    "BuildFailure",
     "ComputeLimits",
     "Flavor",
     "IdentityAdmin",
@@ -39,6 +44,7 @@ __all__ = [
     "OpenStackClient",
     "OpenStackSettings",
     "QuotaUsage",
+    "ResourceCapacity",
     "Server",
     "SessionAuthCache",
     "Snapshot",

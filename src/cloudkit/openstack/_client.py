@@ -9,6 +9,7 @@ budget, backs off between polls and names the last status it saw.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import stat
@@ -50,9 +51,11 @@ from cloudkit.errors import (
     VolumeAttachError,
     WaitTimeoutError,
 )
-from cloudkit.openstack import _quirks, _wire
+from cloudkit.openstack import _placement, _quirks, _wire
 from cloudkit.openstack._models import (
+    AggregateCapacity,
     AttachStrategy,
+    BuildFailure,
     ComputeLimits,
     Flavor,
     Image,
@@ -1025,6 +1028,119 @@ class OpenStackClient(_Connected):
         operation = "volume_limits"
         raw = self._read_parsed(operation, self._conn.block_storage.get_limits)
         return _wire.volume_limits(raw, operation=operation)
+
+    def placement_capacity(self) -> list[AggregateCapacity]:
+        """Free and used vCPU, RAM and disk per host aggregate, from Placement (admin only).
+
+        Reads every resource provider's inventories, usages and aggregates (microversion 1.19) and sums
+        them per aggregate; capacity is Placement's ``(total - reserved) * allocation_ratio``. Aggregates
+        are named as Nova names them (``os-aggregates``, when readable).
+
+        Raises:
+            PermissionDeniedError: the identity is not an admin (Placement's default policy).
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackClient, OpenStackSettings
+            >>> from cloudkit.testing.fakes import OpenStackFake
+            >>> with OpenStackFake() as fake, OpenStackClient(OpenStackSettings(
+            ...         auth_url=fake.auth_url, username="admin", password="secret",
+            ...         project_name="admin")) as client:
+            ...     (everything,) = client.placement_capacity()
+            >>> everything.label, everything.providers, everything.resource("VCPU").capacity
+            ('(no aggregate)', ('fake-compute-1',), 256)
+        """
+        operation = "placement_capacity"
+        providers = []
+        listed = self._placement_get("/resource_providers", operation)
+        for uuid_, name in _placement.providers_of(listed, operation=operation):
+            base = f"/resource_providers/{uuid_}"
+            providers.append(
+                _placement.Provider(
+                    uuid=uuid_,
+                    name=name,
+                    inventories=_placement.inventories_of(
+                        self._placement_get(f"{base}/inventories", operation), operation=operation
+                    ),
+                    usages=_placement.usages_of(
+                        self._placement_get(f"{base}/usages", operation), operation=operation
+                    ),
+                    aggregates=_placement.aggregates_of(
+                        self._placement_get(f"{base}/aggregates", operation), operation=operation
+                    ),
+                )
+            )
+        return _placement.by_aggregate(providers, self._aggregate_names(operation))
+
+    def build_failures(self, *, since: dt.datetime) -> list[BuildFailure]:
+        """Servers of every project whose build failed with a fault at or after ``since`` (admin only).
+
+        Lists ``servers/detail?all_tenants=1&status=ERROR&changes-since=<since>`` and keeps those whose
+        fault was created since then; :attr:`BuildFailure.no_valid_host` tells the scheduler's refusals.
+
+        Raises:
+            InvalidArgumentError: ``since`` has no time zone.
+            PermissionDeniedError: the identity is not an admin (Nova's ``all_tenants`` policy).
+
+        Example:
+            >>> import datetime as dt
+            >>> from cloudkit.openstack import OpenStackClient, OpenStackSettings
+            >>> from cloudkit.testing.fakes import OpenStackFake
+            >>> with OpenStackFake() as fake, OpenStackClient(OpenStackSettings(
+            ...         auth_url=fake.auth_url, username="admin", password="secret",
+            ...         project_name="admin")) as client:
+            ...     client.build_failures(since=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            []
+        """
+        operation = "build_failures"
+        if since.tzinfo is None:
+            raise InvalidArgumentError("since must carry a time zone", system=SYSTEM, operation=operation)
+        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raws = self._read(
+            operation,
+            lambda: list(
+                self._conn.compute.servers(
+                    details=True, all_projects=True, status="ERROR", changes_since=stamp
+                )
+            ),
+        )
+        return _placement.build_failures((_wire.failure_view(r) for r in raws), since=since)
+
+    def _placement_get(self, path: str, operation: str) -> Any:
+        """One Placement read at :data:`_placement.PLACEMENT_MICROVERSION`, through the retry policy."""
+
+        def once() -> Any:
+            with _translate(operation):
+                response = self._conn.placement.get(
+                    path, microversion=_placement.PLACEMENT_MICROVERSION, raise_exc=False
+                )
+            if response.status_code >= 400:  # noqa: PLR2004
+                raise _http_error(
+                    response.status_code,
+                    response.text,
+                    response.headers.get("x-openstack-request-id"),
+                    response,
+                    operation,
+                )
+            body = _json_body(response)
+            if body is None:
+                raise ResponseDecodeError(
+                    "Placement answered without JSON",
+                    problems=("$: not JSON",),
+                    system=SYSTEM,
+                    operation=operation,
+                )
+            return body
+
+        return self._retry.call(once, system=SYSTEM, operation=operation)
+
+    def _aggregate_names(self, operation: str) -> dict[str, str]:
+        """Nova's aggregate names by uuid (microversion 2.41+); empty when Nova will not say."""
+        try:
+            raws = self._read(operation, lambda: list(self._conn.compute.aggregates()))
+        except CloudkitError as exc:
+            log.info("openstack %s: aggregate names not readable (%s)", operation, exc.message)
+            return {}
+        return _wire.aggregate_names(raws)
 
     def list_availability_zones(self, service: Literal["compute", "volume"] = "compute") -> list[str]:
         """The names of the available zones of Nova (``"compute"``) or Cinder (``"volume"``).

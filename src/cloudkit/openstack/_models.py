@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import types
 from collections.abc import Iterable, Mapping
@@ -11,12 +12,15 @@ import attrs
 from cloudkit._core._secret import Secret
 
 __all__ = [
+    "AggregateCapacity",
     "AttachStrategy",
+    "BuildFailure",
     "ComputeLimits",
     "Flavor",
     "Image",
     "Keypair",
     "QuotaUsage",
+    "ResourceCapacity",
     "Server",
     "Snapshot",
     "Volume",
@@ -254,3 +258,87 @@ class VolumeLimits:
     volumes: QuotaUsage
     gigabytes: QuotaUsage
     snapshots: QuotaUsage
+
+
+@attrs.frozen(kw_only=True)
+class ResourceCapacity:
+    """One resource class of Placement's inventory, summed over providers: what can be allocated and what is.
+
+    ``capacity`` is Placement's own ``(total - reserved) * allocation_ratio`` per provider, floored
+    (allocations are whole units, so the fraction can never be used), then summed; ``free`` is what
+    is left of it and never below 0 (an operator who lowers a ratio can leave ``used`` above it).
+
+    Example:
+        >>> from cloudkit.openstack import ResourceCapacity
+        >>> vcpu = ResourceCapacity(resource_class="VCPU", capacity=256, used=240)
+        >>> vcpu.free, round(vcpu.free_percent, 2)
+        (16, 6.25)
+    """
+
+    resource_class: str
+    capacity: int
+    used: int
+
+    @property
+    def free(self) -> int:
+        """What is left to allocate (never below 0)."""
+        return max(self.capacity - self.used, 0)
+
+    @property
+    def free_percent(self) -> float:
+        """``free`` as a percentage of ``capacity`` (0 when there is no capacity at all)."""
+        return 100.0 * self.free / self.capacity if self.capacity > 0 else 0.0
+
+
+@attrs.frozen(kw_only=True)
+class AggregateCapacity:
+    """Free and used capacity of one host aggregate, from Placement's resource providers in it.
+
+    ``aggregate`` is the aggregate's uuid (Placement knows aggregates only by uuid; ``None`` gathers the
+    providers in no aggregate); ``name`` is Nova's name for it when Nova lists it.
+
+    Example:
+        >>> from cloudkit.openstack import AggregateCapacity, ResourceCapacity
+        >>> agg = AggregateCapacity(aggregate="a1", name="fast", providers=("cmp-1",),
+        ...     resources=(ResourceCapacity(resource_class="VCPU", capacity=32, used=30),))
+        >>> agg.label, agg.resource("VCPU").free, agg.resource("DISK_GB") is None
+        ('fast', 2, True)
+    """
+
+    aggregate: str | None
+    name: str | None
+    providers: tuple[str, ...]
+    resources: tuple[ResourceCapacity, ...]
+
+    @property
+    def label(self) -> str:
+        """How a person names it: Nova's name, else the uuid, else ``(no aggregate)``."""
+        return self.name or self.aggregate or "(no aggregate)"
+
+    def resource(self, resource_class: str) -> ResourceCapacity | None:
+        """The capacity of one resource class (``VCPU``, ``MEMORY_MB``, ``DISK_GB``) if a provider has it."""
+        return next((r for r in self.resources if r.resource_class == resource_class), None)
+
+
+@attrs.frozen(kw_only=True)
+class BuildFailure:
+    """A server whose build failed with a Nova fault, as an admin's server list shows it.
+
+    Example:
+        >>> import datetime as dt
+        >>> from cloudkit.openstack import BuildFailure
+        >>> BuildFailure(server_id="s1", name="web", project_id="p1", message="No valid host was found. ",
+        ...              at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)).no_valid_host
+        True
+    """
+
+    server_id: str
+    name: str
+    project_id: str | None
+    message: str
+    at: dt.datetime
+
+    @property
+    def no_valid_host(self) -> bool:
+        """Whether the scheduler found no host for it (Nova's ``NoValidHost`` fault message)."""
+        return self.message.startswith("No valid host was found")

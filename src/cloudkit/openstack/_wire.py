@@ -654,3 +654,40 @@ def image_size(resource: Any) -> int | None:
     """The size Glance stored for an image's data, in bytes (``None`` before an upload)."""
     size = _get(resource, "size")
     return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+# ------------------------------------------------------------------------------ capacity reads
+def failure_view(resource: Any) -> dict[str, Any]:
+    """The parts of an SDK server that :func:`cloudkit.openstack._placement.build_failures` reads.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from cloudkit.openstack._wire import failure_view
+        >>> server = SimpleNamespace(id="s1", name="web", project_id="p", fault=None, updated_at=None)
+        >>> failure_view(server)["id"]
+        's1'
+    """
+    return {
+        "id": _get(resource, "id"),
+        "name": _get(resource, "name"),
+        "tenant_id": _get(resource, "project_id"),
+        "fault": _get(resource, "fault"),
+        "updated": _get(resource, "updated_at"),
+    }
+
+
+def aggregate_names(resources: Iterable[Any]) -> dict[str, str]:
+    """Nova's aggregate names by uuid (aggregates carry a uuid from microversion 2.41).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from cloudkit.openstack._wire import aggregate_names
+        >>> aggregate_names([SimpleNamespace(uuid="a1", name="fast"), SimpleNamespace(uuid=None, name="x")])
+        {'a1': 'fast'}
+    """
+    found: dict[str, str] = {}
+    for resource in resources:
+        uuid, name = _get(resource, "uuid"), _get(resource, "name")
+        if isinstance(uuid, str) and uuid and isinstance(name, str):
+            found[uuid] = name
+    return found

@@ -36,7 +36,7 @@ __all__ = [
     "with_request_id",
 ]
 
-ServiceName = Literal["identity", "compute", "volume", "image", "network", "other"]
+ServiceName = Literal["identity", "compute", "volume", "image", "network", "placement", "other"]
 """The service a request belongs to, from its first path segment (``other``: none of them)."""
 
 Envelope = Literal["keystone", "nova", "glance", "neutron", "plain"]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from cloudkit.testing.fakes._kit import Fault, LoopbackFake, Reply, Request
-from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _neutron, _nova
+from cloudkit.testing.fakes.openstack import _cinder, _glance, _keystone, _neutron, _nova, _placement
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Options
 from cloudkit.testing.fakes.openstack._envelopes import (
     SECRET_HEADERS,
@@ -20,6 +20,7 @@ from cloudkit.testing.fakes.openstack._envelopes import (
 )
 from cloudkit.testing.fakes.openstack._records import FakeCredentials, FakeServer, FakeSnapshot, FakeVolume
 from cloudkit.testing.fakes.openstack._state import (
+    ComputeHost,
     Flavor,
     Server,
     add_identity,
@@ -35,6 +36,7 @@ _SERVICES: dict[str, Callable[[Cloud, Request], Reply]] = {
     "volume": _cinder.serve,
     "image": _glance.serve,
     "network": _neutron.serve,
+    "placement": _placement.serve,
 }
 
 
@@ -52,7 +54,7 @@ def service_of(path: str) -> ServiceName:
     first = path.strip("/").split("/", 1)[0]
     if first == "networking":  # Neutron's endpoint, as devstack names it
         return "network"
-    return first if first in ("identity", "compute", "volume", "image") else "other"  # type: ignore[return-value]
+    return first if first in ("identity", "compute", "volume", "image", "placement") else "other"  # type: ignore[return-value]
 
 
 class OpenStackFake(LoopbackFake):
@@ -273,6 +275,47 @@ class OpenStackFake(LoopbackFake):
             self._cloud.state.build_failures += count
             if leave_volumes:
                 self._cloud.state.leaky_build_failures += count
+
+    def set_compute_host(
+        self,
+        *,
+        vcpus: int = 16,
+        ram_mb: int = 32768,
+        disk_gb: int = 400,
+        reserved_ram_mb: int = 512,
+        cpu_allocation_ratio: float = 16.0,
+        ram_allocation_ratio: float = 1.5,
+        disk_allocation_ratio: float = 1.0,
+    ) -> None:
+        """Size the one compute host (``fake-compute-1``): Nova's hypervisor view and Placement's inventory.
+
+        The defaults are the fake's own host with Nova's default reserved memory and allocation ratios.
+        Nova's scheduler places a build only where Placement has room (used + asked <= (total -
+        reserved) * ratio for VCPU, MEMORY_MB and DISK_GB); a build that does not fit ends in ``ERROR``
+        with "No valid host was found.", as in Nova. Servers already placed keep their allocations.
+
+        Example:
+            >>> fake = OpenStackFake()
+            >>> fake.set_compute_host(vcpus=2, cpu_allocation_ratio=1.0)
+            >>> fake.set_compute_host(vcpus=0)
+            Traceback (most recent call last):
+            ...
+            ValueError: vcpus, ram_mb and disk_gb must be at least 1 and reserved_ram_mb at least 0
+        """
+        if min(vcpus, ram_mb, disk_gb) < 1 or reserved_ram_mb < 0:
+            raise ValueError("vcpus, ram_mb and disk_gb must be at least 1 and reserved_ram_mb at least 0")
+        if min(cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio) <= 0:
+            raise ValueError("allocation ratios must be > 0")
+        with self._lock:
+            self._cloud.state.compute_host = ComputeHost(
+                vcpus,
+                ram_mb,
+                disk_gb,
+                reserved_ram_mb,
+                cpu_allocation_ratio,
+                ram_allocation_ratio,
+                disk_allocation_ratio,
+            )
 
     # ------------------------------------------------------------------------------ seeding
     def add_user(

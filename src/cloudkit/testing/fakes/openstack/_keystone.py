@@ -161,6 +161,7 @@ def _catalog(base: str, project_id: str) -> list[Json]:
         ("block-storage", "cinder", f"{base}/volume/v3/{project_id}"),
         ("image", "glance", f"{base}/image"),
         ("network", "neutron", f"{base}/networking"),
+        ("placement", "placement", f"{base}/placement"),
     )
     return [
         {

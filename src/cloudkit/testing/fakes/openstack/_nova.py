@@ -27,6 +27,7 @@ from cloudkit.testing.fakes.openstack import _nova_metadata as metadata
 from cloudkit.testing.fakes.openstack import _nova_network as network
 from cloudkit.testing.fakes.openstack import _nova_resources as resources
 from cloudkit.testing.fakes.openstack import _nova_tags as tags
+from cloudkit.testing.fakes.openstack import _placement as placement
 from cloudkit.testing.fakes.openstack._cloud import COMPUTE_MIN, Cloud, Ctx, Routes, dispatch
 from cloudkit.testing.fakes.openstack._nova_flavors import flavor_view
 from cloudkit.testing.fakes.openstack._state import POWER_RUNNING, Flavor, Image, Json, Server, hex5
@@ -519,8 +520,9 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
     if server.id not in cloud.state.servers or server.task_state != "scheduling":
         return
     now = cloud.now()
-    if cloud.state.build_failures > 0:  # a build that fails as Nova's scheduler reports it
-        cloud.state.build_failures -= 1
+    injected = cloud.state.build_failures > 0
+    if injected or not placement.fits(cloud, server):  # a build Nova's scheduler could not place
+        cloud.state.build_failures -= 1 if injected else 0
         server.status, server.vm_state, server.task_state, server.updated = "ERROR", "error", None, now
         server.fault = {
             "code": 500,
@@ -528,7 +530,7 @@ def _finish_build(cloud: Cloud, server: Server) -> None:
             "created": iso(cloud.wall(now), style="nova"),
         }
         network.unplug(cloud, server)  # Nova deallocates the network of a build that failed
-        if cloud.state.leaky_build_failures > 0:
+        if injected and cloud.state.leaky_build_failures > 0:
             cloud.state.leaky_build_failures -= 1
             _leave_volumes(cloud, server, now)
         return

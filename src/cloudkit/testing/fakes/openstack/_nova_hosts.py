@@ -228,8 +228,7 @@ def _set_metadata(cloud: Cloud, ctx: Ctx, aggregate_id: str, args: object) -> Re
 
 
 # ================================================================================== hypervisors, services
-# assumption: the one host's size (a small devstack VM); boot-from-volume servers use none of its disk
-_HOST_VCPUS, _HOST_RAM_MB, _HOST_DISK_GB = 16, 32768, 400
+# The one host's size is `ComputeHost` in the state (the fake's `set_compute_host` changes it).
 _SERVICES = (("nova-conductor", "internal"), ("nova-scheduler", "internal"), ("nova-compute", None))
 
 
@@ -257,21 +256,22 @@ def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> J
         if ctx.at_least(2, 88):
             view["uptime"] = None  # assumption: the libvirt driver's uptime text is not modeled
         else:  # the resource figures Nova dropped at 2.88
+            size = cloud.state.compute_host
             vcpus_used = sum(s.flavor.vcpus for s in servers)
-            ram_used = 512 + sum(s.flavor.ram for s in servers)  # Nova reserves 512 MB
+            ram_used = size.reserved_ram_mb + sum(s.flavor.ram for s in servers)  # Nova reserves 512 MB
             view.update(
                 {
                     "cpu_info": {} if ctx.at_least(2, 28) else "{}",
                     "current_workload": 0,
-                    "disk_available_least": _HOST_DISK_GB,
-                    "free_disk_gb": _HOST_DISK_GB,
-                    "free_ram_mb": _HOST_RAM_MB - ram_used,
-                    "local_gb": _HOST_DISK_GB,
+                    "disk_available_least": size.disk_gb,
+                    "free_disk_gb": size.disk_gb,
+                    "free_ram_mb": size.ram_mb - ram_used,
+                    "local_gb": size.disk_gb,
                     "local_gb_used": 0,
-                    "memory_mb": _HOST_RAM_MB,
+                    "memory_mb": size.ram_mb,
                     "memory_mb_used": ram_used,
                     "running_vms": len(servers),
-                    "vcpus": _HOST_VCPUS,
+                    "vcpus": size.vcpus,
                     "vcpus_used": vcpus_used,
                 }
             )

@@ -313,6 +313,23 @@ class Aggregate:
 
 
 @dataclass(slots=True)
+class ComputeHost:
+    """The one compute host's size and Nova's capacity settings (its Placement inventory).
+
+    Defaults are Nova's: ``reserved_host_memory_mb`` 512, ``initial_cpu_allocation_ratio`` 16.0,
+    ``initial_ram_allocation_ratio`` 1.5, ``initial_disk_allocation_ratio`` 1.0 (nova/conf/compute.py).
+    """
+
+    vcpus: int = 16
+    ram_mb: int = 32768
+    disk_gb: int = 400
+    reserved_ram_mb: int = 512
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+
+
+@dataclass(slots=True)
 class ServerGroup:
     id: str
     project_id: str
@@ -355,6 +372,7 @@ class State:
     neutron: NeutronState = field(default_factory=NeutronState)
     pending: list[Pending] = field(default_factory=list)
     seq: int = 0
+    compute_host: ComputeHost = field(default_factory=ComputeHost)
     build_failures: int = 0  # the next builds that end in ERROR (`OpenStackFake.fail_next_builds`)
     leaky_build_failures: int = 0  # of those, how many leave their volumes behind (``leave_volumes``)
 
