@@ -30,6 +30,7 @@ from cloudkit.tungsten._models import (
     SecurityGroupRule,
     Subnet,
     VirtualNetwork,
+    VrouterAgent,
 )
 from cloudkit.tungsten._settings import TungstenSettings
 from cloudkit.tungsten._wire import blocking_objects
@@ -51,5 +52,6 @@ __all__ = [
     "TungstenClient",
     "TungstenSettings",
     "VirtualNetwork",
+    "VrouterAgent",
     "blocking_objects",
 ]

@@ -44,6 +44,7 @@ from cloudkit.tungsten._models import (
     SecurityGroupRule,
     Subnet,
     VirtualNetwork,
+    VrouterAgent,
 )
 from cloudkit.tungsten._settings import TungstenSettings
 
@@ -153,6 +154,53 @@ class TungstenClient:
         operation = "aaa_mode"
         payload = self._read(_wire.aaa_mode_request(self._base), operation)
         return _wire.aaa_mode_of(payload, operation=operation)
+
+    # ------------------------------------------------------------------------------ analytics
+    def vrouter_agents(
+        self, *, analytics_url: str | None = None, kernel_field: str = _wire.KERNEL_FIELD
+    ) -> list[VrouterAgent]:
+        """Every vRouter agent TF's analytics API knows, with its kernel, build and platform.
+
+        Reads ``GET /analytics/uves/vrouters`` then each ``/analytics/uves/vrouter/<name>?flat`` with the
+        service account's token.
+
+        Args:
+            analytics_url: contrail-analytics-api (default: the config API's host, port 8081).
+            kernel_field: the dotted UVE field that holds the node's kernel (``uname -r``). TF's own UVEs
+                carry none, so the deployment names where it publishes it (default
+                ``VrouterAgent.kernel_version``; quirk ``tungsten.vrouter-kernel``).
+
+        Example:
+            >>> from cloudkit.testing.fakes import OpenStackFake, TungstenFake
+            >>> from cloudkit.tungsten import TungstenClient, TungstenSettings
+            >>> with OpenStackFake() as keystone, TungstenFake(keystone_url=keystone.auth_url) as fake:
+            ...     fake.set_vrouter("cmp-1", kernel="5.4.0-92-generic")
+            ...     with TungstenClient(TungstenSettings(url=fake.url, auth_url=keystone.auth_url,
+            ...             username="admin", password="secret", project_name="admin")) as tf:
+            ...         agents = tf.vrouter_agents(analytics_url=fake.url)
+            >>> [(a.name, a.kernel) for a in agents]
+            [('cmp-1', '5.4.0-92-generic')]
+        """
+        operation = "vrouter_agents"
+        if not kernel_field or not all(kernel_field.split(".")):
+            raise InvalidArgumentError(
+                f"kernel_field must be a dotted UVE field name, got {kernel_field!r}",
+                system=SYSTEM,
+                operation=operation,
+            )
+        base = analytics_url or _wire.analytics_base(self._base)
+        names = _wire.vrouter_names_of(
+            self._read(_wire.vrouters_request(base), operation), operation=operation
+        )
+        return [
+            _wire.vrouter_agent_of(
+                self._read(_wire.vrouter_request(base, name), operation),
+                name,
+                operation=operation,
+                kernel_field=kernel_field,
+            )
+            for name in names
+        ]
 
     # ------------------------------------------------------------------------------ virtual networks
     def create_virtual_network(

@@ -24,6 +24,7 @@ __all__ = [
     "SecurityGroupRule",
     "Subnet",
     "VirtualNetwork",
+    "VrouterAgent",
 ]
 
 _INTERFACE_MTU = ("26", "interface-mtu")  # DHCP option 26 by number or by name
@@ -335,3 +336,22 @@ class LogicalRouter:
     port_ids: tuple[str, ...] = ()
     gateway_network_ids: tuple[str, ...] = ()
     owner: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VrouterAgent:
+    """One vRouter agent as TF's analytics API reports it: its node, kernel, build and platform.
+
+    ``kernel`` is ``None`` when the UVE carries no kernel at the field read (see
+    :meth:`TungstenClient.vrouter_agents`): TF's own ``VrouterAgent`` UVE has no kernel field.
+
+    Example:
+        >>> from cloudkit.tungsten import VrouterAgent
+        >>> VrouterAgent(name="cmp-7", kernel="5.15.0-91-generic", platform="HOST").kernel
+        '5.15.0-91-generic'
+    """
+
+    name: str
+    kernel: str | None
+    build_version: str | None = None
+    platform: str | None = None

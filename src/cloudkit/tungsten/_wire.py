@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -40,6 +41,7 @@ from cloudkit.tungsten._models import (
     SecurityGroupRule,
     Subnet,
     VirtualNetwork,
+    VrouterAgent,
 )
 from cloudkit.tungsten._settings import TungstenSettings
 
@@ -1032,6 +1034,98 @@ def object_ref(obj: Any, obj_type: str, *, operation: str) -> ObjectRef:
     """An :class:`ObjectRef` from any object (or plain list item) with ``uuid`` and ``fq_name``."""
     node = _Node(obj, f"$.{obj_type}", operation)
     return ObjectRef(type=obj_type, uuid=node.key("uuid").text(), fq_name=node.key("fq_name").fq_name())
+
+
+# ================================================================================= analytics (UVEs)
+ANALYTICS_PORT = 8081
+"""contrail-analytics-api's default REST port (Juniper, "Contrail Analytics APIs and UVEs")."""
+KERNEL_FIELD = "VrouterAgent.kernel_version"
+"""Where :func:`vrouter_agent_of` looks for a node's kernel by default.
+
+# assumption: TF's own sandesh definitions carry no kernel anywhere in the vrouter UVE (tf-controller
+src/vnsw/agent/uve/vrouter.sandesh ``VrouterAgent``; nodemgr's NodeStatus, linux_sys_data.py, sends
+CPU, memory and disk only), so a deployment that wants the check publishes ``uname -r`` itself (a
+nodemgr patch, an exporter) under a field it names; this name is cloudkit's default, not TF's.
+"""
+
+
+def analytics_base(config_url: str) -> str:
+    """The analytics API next to a config API: same scheme and host, port 8081.
+
+    Example:
+        >>> from cloudkit.tungsten._wire import analytics_base
+        >>> analytics_base("https://tf-config.example:8082/")
+        'https://tf-config.example:8081'
+    """
+    scheme, _, rest = config_url.partition("://")
+    host = (
+        rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else rest.split("]", 1)[0] + "]"
+    )
+    return f"{scheme}://{host}:{ANALYTICS_PORT}"
+
+
+def vrouters_request(base: str) -> WireRequest:
+    """``GET /analytics/uves/vrouters``: every vRouter UVE as ``[{"name", "href"}]``."""
+    return WireRequest(method="GET", url=_url(base, "/analytics/uves/vrouters"))
+
+
+def vrouter_request(base: str, name: str) -> WireRequest:
+    """``GET /analytics/uves/vrouter/<name>?flat``: one vRouter's UVE, keyed by struct name."""
+    return WireRequest(
+        method="GET",
+        url=_url(base, f"/analytics/uves/vrouter/{quote(name, safe='')}"),
+        params=(("flat", ""),),
+    )
+
+
+def vrouter_names_of(payload: Any, *, operation: str) -> list[str]:
+    """The node names of a ``GET /analytics/uves/vrouters`` answer ``[{"name": ..., "href": ...}]``.
+
+    Example:
+        >>> from cloudkit.tungsten._wire import vrouter_names_of
+        >>> vrouter_names_of([{"name": "cmp-1", "href": "http://a:8081/analytics/uves/vrouter/cmp-1?flat"}],
+        ...                  operation="vrouter_agents")
+        ['cmp-1']
+    """
+    return [item.key("name").text() for item in _Node(payload, "$", operation).items()]
+
+
+def vrouter_agent_of(
+    payload: Any, name: str, *, operation: str, kernel_field: str = KERNEL_FIELD
+) -> VrouterAgent:
+    """A :class:`VrouterAgent` from one vRouter UVE (``?flat``), its kernel read at ``kernel_field``.
+
+    ``VrouterAgent.build_info`` is a JSON text; its ``build-info[0].build-version`` is the agent's
+    release (assumption: the shape of contrail's MiscUtils build info; unreadable text gives ``None``).
+
+    Example:
+        >>> from cloudkit.tungsten._wire import vrouter_agent_of
+        >>> uve = {"VrouterAgent": {"platform": "HOST", "kernel_version": "5.4.0-92-generic",
+        ...        "build_info": '{"build-info": [{"build-version": "21.12"}]}'}}
+        >>> vrouter_agent_of(uve, "cmp-1", operation="vrouter_agents")
+        VrouterAgent(name='cmp-1', kernel='5.4.0-92-generic', build_version='21.12', platform='HOST')
+    """
+    root = _Node(payload, "$", operation)
+    root.mapping()
+    agent = root.key("VrouterAgent")
+    node = root
+    for part in kernel_field.split("."):
+        node = node.key(part)
+    return VrouterAgent(
+        name=name,
+        kernel=(node.opt_text() or "").strip() or None,
+        build_version=_build_version(agent.key("build_info").opt_text()),
+        platform=agent.key("platform").opt_text(),
+    )
+
+
+def _build_version(text: str | None) -> str | None:
+    try:
+        info: Any = json.loads(text) if text else {}
+        version = info["build-info"][0]["build-version"]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return version if isinstance(version, str) and version else None
 
 
 # ================================================================================= decoding helpers

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from cloudkit.testing.fakes._kit import Call, Fault, FaultKind, LoopbackFake, Reply, Request
 from cloudkit.testing.fakes.tungsten import _actions as actions
+from cloudkit.testing.fakes.tungsten import _analytics as analytics
 from cloudkit.testing.fakes.tungsten import _hooks as hooks
 from cloudkit.testing.fakes.tungsten import _rbac as rbac
 from cloudkit.testing.fakes.tungsten import _routes as routes
@@ -218,6 +219,47 @@ class TungstenFake(LoopbackFake):
         with self._lock:
             obj = self._tf.objs.get(uuid)
             return None if obj is None or obj.kind != type_name else self._tf.view(obj)
+
+    def set_vrouter(
+        self,
+        name: str,
+        *,
+        kernel: str | None,
+        build_version: str = "21.12",
+        platform: str = "HOST",
+    ) -> None:
+        """Publish (or replace) the analytics UVE of a vRouter node, with the kernel it runs.
+
+        ``kernel=None`` publishes a UVE without a kernel, as TF's own agent sends it (no such field);
+        the kernel otherwise sits at ``VrouterAgent.kernel_version`` (an assumption: see
+        quirk ``tungsten.vrouter-kernel``). Served at ``/analytics/uves/vrouters`` and
+        ``/analytics/uves/vrouter/<name>``; `reset` forgets every node.
+
+        Example:
+            >>> fake = TungstenFake(keystone_url="http://127.0.0.1:1/v3")
+            >>> fake.set_vrouter("cmp-1", kernel="5.4.0-92-generic")
+            >>> fake.vrouters()
+            ['cmp-1']
+            >>> fake.set_vrouter("", kernel=None)
+            Traceback (most recent call last):
+            ...
+            ValueError: a vRouter node needs a name
+        """
+        if not name:
+            raise ValueError("a vRouter node needs a name")
+        uve = analytics.vrouter_uve(kernel=kernel, build_version=build_version, platform=platform)
+        with self._lock:
+            self._tf.vrouters[name] = uve
+
+    def vrouters(self) -> list[str]:
+        """The vRouter nodes the analytics API lists, sorted.
+
+        Example:
+            >>> TungstenFake(keystone_url="http://127.0.0.1:1/v3").vrouters()
+            []
+        """
+        with self._lock:
+            return sorted(self._tf.vrouters)
 
     def routing_managed(self) -> bool:
         """False once the integration identity's scope has been captured by a customer project.

@@ -12,6 +12,7 @@ Routes (``<type>`` is hyphenated; the collection is always the naive ``<type>s``
     POST /fqname-to-id  /id-to-fqname  /ref-update  /ref-relax-for-delete  /chown  /chmod
     GET|PUT /aaa-mode
     POST /neutron/network  /neutron/router      vnc_openstack's proxy: READ and READALL only
+    GET  /analytics/uves/vrouters  /analytics/uves/vrouter/<node>   analytics-api's vRouter UVEs
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 from cloudkit.testing.fakes._kit import Reply, Request, RouteMiss, Router
 from cloudkit.testing.fakes.tungsten import _actions as actions
+from cloudkit.testing.fakes.tungsten import _analytics as analytics
 from cloudkit.testing.fakes.tungsten import _crud as crud
 from cloudkit.testing.fakes.tungsten import _hooks as hooks
 from cloudkit.testing.fakes.tungsten import _lists as lists
@@ -65,6 +67,8 @@ def _route(st: Store, req: Request, caller: Caller) -> Reply:
     if not parts and req.method in ("GET", "HEAD"):
         return Reply.json(200, actions.home(st))
     first = parts[0] if parts else ""
+    if first == "analytics":  # contrail-analytics-api's own paths: no api-access-list there
+        return analytics.answer(st, req, caller)
     body = _body(req) if req.method in ("POST", "PUT") else None
     rbac.api_rules(st, req, caller, PLURALS.get(first, first) or "/", body)
     try:

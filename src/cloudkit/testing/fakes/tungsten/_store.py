@@ -105,6 +105,7 @@ class Store:
         self.seq = 0
         self.token_cache: dict[str, tuple[Identity, float]] = {}
         self.captures: list[TungstenScopeCapture] = []
+        self.vrouters: dict[str, Json] = {}  # analytics: the flat UVE of each vRouter node, by name
         self.seed()
 
     def next_seq(self) -> int:
