@@ -5,11 +5,15 @@ Every configured system is checked:
 - **billing**: the configured account logs in, and as an administrator it can read the account list
   (the ``su`` scoping of ``billing.su-scope`` needs an administrator to act for a customer);
 - **OpenStack**: the identity logs in with a project-scoped token and Nova answers it;
+- **capacity** (quirk ``openstack.capacity``, in `cloudkit._doctor_checks`): free vCPU, RAM and disk
+  per host aggregate from Placement against a threshold, and the "No valid host" builds of the last
+  hour (both admin-only reads: a refusal is a warning);
 - **Tungsten Fabric** (quirk ``tungsten.admin-scope-capture``): the TF and OpenStack settings do not name
   the same Keystone user (before any I/O); the TF service account authenticates and holds ``admin``
   (TF's cloud-admin mode refuses everything else); it is a different Keystone user than the OpenStack
   identity, live (catches application credentials and aliases settings cannot tell apart); TF answers
-  its token.
+  its token; every vRouter agent's kernel against the kernels the TF release supports (quirk
+  ``tungsten.vrouter-kernel``, from TF's analytics API).
 
 Each finding is printed with the quirk id and the fix. Exit status: 0 when nothing is wrong (warnings
 allowed), 1 when something is, 2 when nothing is configured or the settings cannot be read.
@@ -17,13 +21,20 @@ allowed), 1 when something is, 2 when nothing is configured or the settings cann
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
-import attrs
-
 from cloudkit._core._retry import RetryPolicy
+from cloudkit._doctor_checks import (
+    DoctorSettings,
+    Finding,
+    JsonReport,
+    check_capacity,
+    check_vrouter_kernels,
+    report_json,
+)
 from cloudkit._keystone import KeystoneIdentity
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import AuthenticationError, CloudkitError, PermissionDeniedError, TransportError
@@ -32,7 +43,7 @@ from cloudkit.platform import openstack_identity, settings_from_env
 from cloudkit.tungsten import TungstenClient, TungstenSettings
 from cloudkit.tungsten import _quirks as tungsten_quirks
 
-__all__ = ["Finding", "run_doctor", "run_doctor_from_env"]
+__all__ = ["DoctorSettings", "Finding", "JsonReport", "run_doctor", "run_doctor_from_env"]
 
 _SCOPE = tungsten_quirks.ADMIN_SCOPE_CAPTURE.id
 _NOTHING = (
@@ -41,22 +52,6 @@ _NOTHING = (
 )
 NOT_CONFIGURED = 2
 """The exit status when there is nothing to check, or the settings cannot be read."""
-
-
-@attrs.frozen(kw_only=True)
-class Finding:
-    """One thing ``cloudkit doctor`` found: what is wrong, the quirk it concerns and the fix.
-
-    Example:
-        >>> from cloudkit._doctor import Finding
-        >>> Finding(problem="p", fix="f", quirk="tungsten.admin-scope-capture").severity
-        'problem'
-    """
-
-    problem: str
-    fix: str
-    quirk: str | None = None
-    severity: str = "problem"  # or "warning": printed, but does not fail the run
 
 
 def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | None = None) -> int:
@@ -96,6 +91,8 @@ def run_doctor(
     tungsten_client: Callable[[TungstenSettings], TungstenClient] | None = None,
     openstack_client: Callable[[OpenStackSettings], OpenStackClient] | None = None,
     billing_client: Callable[[BillingSettings], BillingClient] | None = None,
+    checks: DoctorSettings | None = None,
+    now: Callable[[], dt.datetime] | None = None,
 ) -> int:
     """Check a live deployment; print every finding with its quirk id and fix; 0 when clean.
 
@@ -108,6 +105,8 @@ def run_doctor(
         tungsten_client: builds the TF client (tests inject one with a fake clock).
         openstack_client: builds the OpenStack client.
         billing_client: builds the billing client.
+        checks: thresholds and facts of the capacity and vRouter-kernel checks (default: their defaults).
+        now: the current time, aware (tests inject one); the "No valid host" window ends there.
 
     Returns:
         ``0`` when no problem was found (warnings allowed), ``1`` otherwise, ``2`` when no system is
@@ -144,19 +143,64 @@ def run_doctor(
             notes.append(f"{name}: not configured ({variable} unset); nothing to check")
     if billing is not None:
         _check_billing(make_billing, billing, findings, notes)
+    limits = checks or DoctorSettings()
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
     portal: KeystoneIdentity | None = None
     if openstack is not None:
         portal = _check_openstack(make_os, openstack, findings, notes)
+        _capacity_check(
+            make_os,
+            settings=openstack,
+            portal=portal,
+            limits=limits,
+            clock=clock,
+            findings=findings,
+            notes=notes,
+        )
     if tungsten is not None:
         shared = _static_check(openstack, tungsten)
         findings.extend(shared)
         if openstack is not None and not shared:
             notes.append("settings: the TF service account is not the OpenStack identity")
         identity = _check_tungsten(make_tf, tungsten, findings, notes)
+        _kernel_check(
+            make_tf, settings=tungsten, identity=identity, limits=limits, findings=findings, notes=notes
+        )
         if identity is not None and portal is not None:
             _compare_identities(portal, identity, findings, notes)
     _print(out, findings, notes)
     return 1 if any(f.severity == "problem" for f in findings) else 0
+
+
+def _capacity_check(
+    make: Callable[[OpenStackSettings], OpenStackClient],
+    *,
+    settings: OpenStackSettings,
+    portal: KeystoneIdentity | None,
+    limits: DoctorSettings,
+    clock: Callable[[], dt.datetime],
+    findings: list[Finding],
+    notes: list[str],
+) -> None:
+    if portal is None:  # the identity did not log in: that finding is enough
+        return
+    with make(settings) as client:
+        check_capacity(client, limits, findings, notes, now=clock, who=portal.user_name)
+
+
+def _kernel_check(
+    make: Callable[[TungstenSettings], TungstenClient],
+    *,
+    settings: TungstenSettings,
+    identity: KeystoneIdentity | None,
+    limits: DoctorSettings,
+    findings: list[Finding],
+    notes: list[str],
+) -> None:
+    if identity is None:
+        return
+    with make(settings) as client:
+        check_vrouter_kernels(client, limits, findings, notes)
 
 
 def _check_billing(
@@ -387,6 +431,9 @@ def _compare_identities(
 
 
 def _print(out: TextIO, findings: Sequence[Finding], notes: Sequence[str] = ()) -> None:
+    if isinstance(out, JsonReport):  # cloudkit doctor --json: one JSON document, same findings
+        report_json(out, findings, notes)
+        return
     lines = ["cloudkit doctor"]
     lines += [f"  ok    {note}" for note in notes]
     for finding in findings:

@@ -7,6 +7,7 @@
   ``cloudkit record billing|tungsten --against URL`` records them against a live deployment instead.
 - ``cloudkit drift A B`` compares two recordings (cassettes or folders) field by field; exit 1 on drift.
 - ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance, Neutron on loopback.
+- ``cloudkit doctor [--json]`` checks the configured systems for known traps (exit 0, 1 findings, 2 nothing).
 - ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
 """
 
@@ -28,7 +29,7 @@ from cloudkit._cli_reconcile import add_reconcile
 from cloudkit._cli_sim import add_sim
 from cloudkit._demos import lifecycle as lifecycle_demo
 from cloudkit._demos import tungsten as tungsten_demo
-from cloudkit._doctor import run_doctor_from_env
+from cloudkit._doctor import JsonReport, run_doctor_from_env
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import (
     AuthenticationError,
@@ -444,10 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     drift = commands.add_parser("drift", help="compare two recordings (cassettes or folders) field by field")
     drift.add_argument("a", type=Path)
     drift.add_argument("b", type=Path)
-    commands.add_parser(
+    doctor = commands.add_parser(
         "doctor",
         help="check every configured system (CLOUDKIT_* settings) for known traps; exit 2 when none is",
     )
+    doctor.add_argument("--json", action="store_true", help="one JSON document instead of the text report")
     lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
     lab.add_argument("action", choices=["install", "up", "down", "status"])
     lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")
@@ -483,7 +485,7 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     elif args.command == "drift":
         return run_drift(args.a, args.b)
     elif args.command == "doctor":
-        return run_doctor_from_env(sys.stdout)
+        return run_doctor_from_env(JsonReport(sys.stdout) if args.json else sys.stdout)
     elif args.command == "lifecycle":
         return run_lifecycle(args)
     elif args.command == "lab":

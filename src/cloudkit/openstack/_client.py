@@ -1075,7 +1075,8 @@ class OpenStackClient(_Connected):
         """Servers of every project whose build failed with a fault at or after ``since`` (admin only).
 
         Lists ``servers/detail?all_tenants=1&status=ERROR&changes-since=<since>`` and keeps those whose
-        fault was created since then; :attr:`BuildFailure.no_valid_host` tells the scheduler's refusals.
+        fault was created since then (the scheduler's refusals say "No valid host was found": quirk
+        ``openstack.capacity``).
 
         Raises:
             InvalidArgumentError: ``since`` has no time zone.

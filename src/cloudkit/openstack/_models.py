@@ -328,8 +328,8 @@ class BuildFailure:
         >>> import datetime as dt
         >>> from cloudkit.openstack import BuildFailure
         >>> BuildFailure(server_id="s1", name="web", project_id="p1", message="No valid host was found. ",
-        ...              at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)).no_valid_host
-        True
+        ...              at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).server_id
+        's1'
     """
 
     server_id: str
@@ -337,8 +337,3 @@ class BuildFailure:
     project_id: str | None
     message: str
     at: dt.datetime
-
-    @property
-    def no_valid_host(self) -> bool:
-        """Whether the scheduler found no host for it (Nova's ``NoValidHost`` fault message)."""
-        return self.message.startswith("No valid host was found")

@@ -123,6 +123,61 @@ _TRANSIENT_DB = re.compile(r"WSREP|DBConnectionError|Deadlock", re.IGNORECASE)
 _ROOT_REFUSAL_STATUSES = frozenset({400, 403})
 
 
+CAPACITY = Quirk(
+    id="openstack.capacity",
+    system="openstack",
+    summary=(
+        "Nova's scheduler places a build only on a host whose Placement inventory has room "
+        "(used + asked <= (total - reserved) * allocation_ratio per resource class); when no host has, "
+        "the server goes to ERROR with the fault 'No valid host was found.' and nothing warns before "
+        "customers hit it."
+    ),
+    handling=(
+        "OpenStackClient.placement_capacity sums free vCPU, RAM and disk per host aggregate from "
+        "Placement (Placement's own capacity formula); build_failures lists the failed builds of every "
+        "project since a time. cloudkit doctor reports each aggregate whose free share of a resource "
+        "class is under a threshold (default 10 %), with the numbers, and the 'No valid host' builds of "
+        "the last hour, so compute nodes are added before the queue of failed orders grows."
+    ),
+    evidence="upstream-source",
+    sources=(
+        "cassettes/openstack/placement_capacity__one_host.yaml",
+        "https://docs.openstack.org/api-ref/placement/ (resource providers, inventories, usages, aggregates)",
+        "openstack/placement placement/objects/allocation.py (_check_capacity_exceeded)",
+        (
+            "https://docs.openstack.org/api-ref/compute/ (List Servers Detailed: all_tenants, status, "
+            "changes-since; the fault of a server in ERROR)"
+        ),
+        "openstack/nova nova/exception.py (NoValidHost: 'No valid host was found.')",
+        "FIELD-NOTES.md The beta (compute nodes added during the test)",
+    ),
+)
+
+
+@quirk(CAPACITY)
+def short_of(free_percent: float, min_free_percent: float) -> bool:
+    """Whether a resource class's free share is under the threshold (the doctor's finding).
+
+    Example:
+        >>> from cloudkit.openstack._quirks import short_of
+        >>> short_of(6.25, 10.0), short_of(10.0, 10.0)
+        (True, False)
+    """
+    return free_percent < min_free_percent
+
+
+@quirk(CAPACITY)
+def no_valid_host(message: str) -> bool:
+    """Whether a fault message is the scheduler's ``NoValidHost`` (Nova appends the reason after it).
+
+    Example:
+        >>> from cloudkit.openstack._quirks import no_valid_host
+        >>> no_valid_host("No valid host was found. There are not enough hosts available.")
+        True
+    """
+    return message.startswith("No valid host was found")
+
+
 @quirk(SYSTEM_VOLUME)
 def refuse_system_volume(operation: str, volume_id: str, server_id: str | None) -> SystemVolumeError:
     """The error for detaching or deleting a server's system volume on its own."""

@@ -147,6 +147,66 @@ NAIVE_PLURALS = Quirk(
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
+VROUTER_KERNEL = Quirk(
+    id="tungsten.vrouter-kernel",
+    system="tungsten",
+    summary=(
+        "The vRouter forwarding plane is an out-of-tree kernel module (vrouter.ko) built for the kernels "
+        "a TF release was tested with; a compute node joined with a newer kernel runs a vRouter that "
+        "gets no routes, and no TF API says so: the agent's analytics UVE (VrouterAgent) and nodemgr's "
+        "NodeStatus carry no kernel at all."
+    ),
+    handling=(
+        "cloudkit doctor reads every vRouter agent from TF's analytics API (TungstenClient.vrouter_agents) "
+        "and compares each node's kernel, read at a UVE field the deployment names (the default "
+        "VrouterAgent.kernel_version is cloudkit's, not TF's), with the release's supported kernels: an "
+        "operator setting whose default is the list in the release notes (R21.12 by default). An "
+        "unsupported kernel is a finding naming the node; a node that reports no kernel is a warning."
+    ),
+    evidence="upstream-source",
+    sources=(
+        "cassettes/tungsten/vrouter_agents__kernels.yaml",
+        "tungstenfabric/docs release/releases/R21.12/index.rst (supported platforms: kernel per OS)",
+        "tungstenfabric/tf-controller src/vnsw/agent/uve/vrouter.sandesh (VrouterAgent: no kernel field)",
+        "tungstenfabric/tf-controller src/nodemgr/common/linux_sys_data.py (NodeStatus: cpu, memory, disk)",
+        "https://www.juniper.net/documentation/en_US/contrail21/topics/task/configuration/analytics-apis-vnc.html",
+        f"{_REF} §5 (vRouter vs kernel: build for the exact running kernel)",
+        "FIELD-NOTES.md Tungsten Fabric 3",
+    ),
+)
+
+DOCUMENTED_KERNELS: dict[str, tuple[str, ...]] = {
+    # tungstenfabric/docs release/releases/R21.12/index.rst, "Supported Platforms and Versions"
+    "R21.12": (
+        "3.10.0-1160.25.1.el7.x86_64",
+        "4.15.0-166-generic",
+        "4.18.0-193.29.1",
+        "4.18.0-305.19.1.el8_4.x86_64",
+        "5.4.0-92-generic",
+    ),
+}
+"""Each TF release's supported kernels, as its release notes list them (the doctor's default)."""
+
+
+@quirk(VROUTER_KERNEL)
+def kernel_supported(kernel: str, supported: Sequence[str]) -> bool:
+    """Whether ``kernel`` (``uname -r``) is one of ``supported``.
+
+    A listed version also covers its own builds with a longer suffix after a dot: release notes write
+    ``4.18.0-193.29.1`` for the ``uname -r`` ``4.18.0-193.29.1.el8_2.x86_64`` (assumption: inferred from
+    how the R21.12 table mixes full and shortened versions).
+
+    Example:
+        >>> from cloudkit.tungsten._quirks import kernel_supported
+        >>> kernel_supported("4.18.0-193.29.1.el8_2.x86_64", ["4.18.0-193.29.1"])
+        True
+        >>> kernel_supported("5.15.0-91-generic", ["5.4.0-92-generic"])
+        False
+    """
+    kernel = kernel.strip()
+    return any(kernel == k or kernel.startswith(f"{k}.") for k in supported if k)
+
+
 def dashed(project_id: str) -> str:
     """A project id in TF's dashed uuid form (Keystone ids come without dashes).
 
