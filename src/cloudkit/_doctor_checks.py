@@ -91,8 +91,8 @@ class DoctorSettings:
         >>> DoctorSettings(min_free_percent=120)
         Traceback (most recent call last):
         ...
-    tf_supported_kernels: tuple[str, ...] = attrs.field(default=(), converter=_as_kernels, validator=_check_kernels)
-    """
+        cloudkit.errors.ConfigError: DoctorSettings.min_free_percent must be within 0 and 100, got 120 [doctor]
+    """  # noqa: E501 (a doctest line)
 
     min_free_percent: float = 10.0
     no_valid_host_window: float = 3600.0
