@@ -283,8 +283,8 @@ class OpenStackFake(LoopbackFake):
         ram_mb: int = 32768,
         disk_gb: int = 400,
         reserved_ram_mb: int = 512,
-        cpu_allocation_ratio: float = 16.0,
-        ram_allocation_ratio: float = 1.5,
+        cpu_allocation_ratio: float = 4.0,
+        ram_allocation_ratio: float = 1.0,
         disk_allocation_ratio: float = 1.0,
     ) -> None:
         """Size the one compute host (``fake-compute-1``): Nova's hypervisor view and Placement's inventory.

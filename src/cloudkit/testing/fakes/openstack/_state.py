@@ -316,16 +316,17 @@ class Aggregate:
 class ComputeHost:
     """The one compute host's size and Nova's capacity settings (its Placement inventory).
 
-    Defaults are Nova's: ``reserved_host_memory_mb`` 512, ``initial_cpu_allocation_ratio`` 16.0,
-    ``initial_ram_allocation_ratio`` 1.5, ``initial_disk_allocation_ratio`` 1.0 (nova/conf/compute.py).
+    Defaults are Nova's since 2023.1: ``reserved_host_memory_mb`` 512, ``initial_cpu_allocation_ratio``
+    4.0, ``initial_ram_allocation_ratio`` 1.0, ``initial_disk_allocation_ratio`` 1.0 (nova/conf/compute.py;
+    the lab's real Placement shows the same ratios and reserved memory).
     """
 
     vcpus: int = 16
     ram_mb: int = 32768
     disk_gb: int = 400
     reserved_ram_mb: int = 512
-    cpu_allocation_ratio: float = 16.0
-    ram_allocation_ratio: float = 1.5
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
     disk_allocation_ratio: float = 1.0
 
 
