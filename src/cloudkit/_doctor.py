@@ -93,6 +93,7 @@ def run_doctor(
     billing_client: Callable[[BillingSettings], BillingClient] | None = None,
     checks: DoctorSettings | None = None,
     now: Callable[[], dt.datetime] | None = None,
+    capacity_identity: OpenStackSettings | None = None,
 ) -> int:
     """Check a live deployment; print every finding with its quirk id and fix; 0 when clean.
 
@@ -107,6 +108,9 @@ def run_doctor(
         billing_client: builds the billing client.
         checks: thresholds and facts of the capacity and vRouter-kernel checks (default: their defaults).
         now: the current time, aware (tests inject one); the "No valid host" window ends there.
+        capacity_identity: an OpenStack admin for the capacity check (Placement and the all-projects
+            server list are admin-only); without it the check runs as ``openstack`` when that identity
+            holds admin, and is skipped (a note says so) when it does not.
 
     Returns:
         ``0`` when no problem was found (warnings allowed), ``1`` otherwise, ``2`` when no system is
@@ -150,8 +154,9 @@ def run_doctor(
         portal = _check_openstack(make_os, openstack, findings, notes)
         _capacity_check(
             make_os,
-            settings=openstack,
+            settings=capacity_identity or openstack,
             portal=portal,
+            dedicated=capacity_identity is not None,
             limits=limits,
             clock=clock,
             findings=findings,
@@ -177,15 +182,26 @@ def _capacity_check(
     *,
     settings: OpenStackSettings,
     portal: KeystoneIdentity | None,
+    dedicated: bool,
     limits: DoctorSettings,
     clock: Callable[[], dt.datetime],
     findings: list[Finding],
     notes: list[str],
 ) -> None:
-    if portal is None:  # the identity did not log in: that finding is enough
+    """The capacity check as ``settings``: a ``dedicated`` admin identity, else the portal's own identity
+    if it logged in and holds admin (a member's token cannot read Placement: skipped, with a note).
+    """  # noqa: D205 (two-line summary)
+    if not dedicated and portal is None:  # the portal did not log in: that finding is enough
+        return
+    if not dedicated and portal is not None and not any(role.lower() == "admin" for role in portal.roles):
+        notes.append(
+            f"openstack: capacity not checked: {portal.user_name!r} is no admin and Placement is admin-only "
+            "(give cloudkit doctor an admin identity for it)"
+        )
         return
     with make(settings) as client:
-        check_capacity(client, limits, findings, notes, now=clock, who=portal.user_name)
+        who = settings.principal if dedicated or portal is None else portal.user_name
+        check_capacity(client, limits, findings, notes, now=clock, who=who)
 
 
 def _kernel_check(
