@@ -1073,8 +1073,7 @@ def vrouter_request(base: str, name: str) -> WireRequest:
     """``GET /analytics/uves/vrouter/<name>?flat``: one vRouter's UVE, keyed by struct name."""
     return WireRequest(
         method="GET",
-        url=_url(base, f"/analytics/uves/vrouter/{quote(name, safe='')}"),
-        params=(("flat", ""),),
+        url=_url(base, f"/analytics/uves/vrouter/{quote(name, safe='')}?flat"),  # bare, as TF's docs write it
     )
 
 
