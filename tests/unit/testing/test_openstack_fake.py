@@ -152,7 +152,15 @@ def test_token_has_subject_header_project_roles_and_catalog(fake, http):
     assert [r["name"] for r in token["roles"]] == ["member", "reader"]
     assert token["expires_at"].endswith(".000000Z")
     catalog = {entry["type"]: entry for entry in token["catalog"]}
-    assert set(catalog) == {"identity", "compute", "volumev3", "block-storage", "image", "network"}
+    assert set(catalog) == {
+        "identity",
+        "compute",
+        "volumev3",
+        "block-storage",
+        "image",
+        "network",
+        "placement",
+    }
     urls = {kind: entry["endpoints"][0]["url"] for kind, entry in catalog.items()}
     assert urls == {
         "identity": f"{fake.url}/identity",
@@ -161,6 +169,7 @@ def test_token_has_subject_header_project_roles_and_catalog(fake, http):
         "block-storage": f"{fake.url}/volume/v3/{fake.portal.project_id}",
         "image": f"{fake.url}/image",
         "network": f"{fake.url}/networking",
+        "placement": f"{fake.url}/placement",
     }
     for entry in catalog.values():
         assert sorted(e["interface"] for e in entry["endpoints"]) == ["admin", "internal", "public"]
