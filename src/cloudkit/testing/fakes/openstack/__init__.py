@@ -1,4 +1,4 @@
-"""A stateful OpenStack (Keystone, Nova, Cinder, Glance, Neutron) on loopback that openstacksdk talks to.
+"""A stateful OpenStack (Keystone, Nova, Cinder, Glance, Neutron, Placement) on loopback for openstacksdk.
 
 `OpenStackFake` serves subsets of Keystone v3, Nova (compute v2.1 with microversions), Cinder
 (block-storage v3), Glance (image v2) and Neutron (network v2.0) from one HTTP server, following the
@@ -11,6 +11,7 @@ envelopes (``{"badRequest": {...}}``, Keystone's ``{"error": {...}}``, ``{"Neutr
     /volume              Cinder version list (300)       /volume/v3/{project}  Cinder v3
     /image               Glance version list (300)       /image/v2             Glance v2
     /networking          Neutron version list            /networking/v2.0      Neutron v2.0
+    /placement           Placement root (versions)       /placement/...        Placement (reads)
 
 A server boots from an image (a local disk) or from a volume, as Nova lets it;
 ``image_boot_allowed=False`` models a cloud that boots from volume only. It reproduces the upstream
@@ -24,7 +25,10 @@ MariaDB, and the ``/servers/{id}/tags`` subresource. Faults (5xx answers, the Ga
 dropped connections, effects without an answer, held answers) are injected per request with the kit's
 ``Fault``. Status transitions (``BUILD`` → ``ACTIVE``, ``attaching`` → ``in-use``, ...) complete
 ``transition_seconds`` after they start on the fake's clock, at the first request or state peek that
-comes later. Guesses where the reference is
+comes later. Nova schedules by Placement's room: the one compute host's inventory (``set_compute_host``
+sizes it; Nova's default ratios) minus what placed servers' flavors hold, and a build that does not fit
+ends in ``ERROR`` with "No valid host was found." (``fail_next_builds`` forces one). Guesses where the
+reference is
 silent are marked ``# assumption:``.
 
 Layout: ``_state`` (records and seed), ``_cloud`` (time, tokens, callers, shared lookups),
@@ -35,6 +39,7 @@ module per service (``_keystone``, ``_nova`` with ``_nova_actions``, ``_nova_tag
 of Neutron), ``_cinder`` with ``_cinder_types``, ``_cinder_info``, ``_cinder_attachments``,
 ``_cinder_groups`` and ``_cinder_more``, ``_glance`` with ``_glance_sharing`` (members, import, an
 image's tasks), ``_glance_metadefs`` and the real Glance schema documents ``_glance_schemas.json``,
+``_placement`` (resource providers, inventories, usages, aggregates),
 ``_neutron`` with ``_neutron_core``, ``_neutron_ports``, ``_neutron_l3``, ``_neutron_state`` and the
 extension list ``_neutron_extensions.json``, each with its routes built once at import), and the facade
 ``_fake``.

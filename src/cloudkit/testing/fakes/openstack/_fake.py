@@ -58,7 +58,7 @@ def service_of(path: str) -> ServiceName:
 
 
 class OpenStackFake(LoopbackFake):
-    """Keystone, Nova, Cinder, Glance and Neutron subsets on ``127.0.0.1`` (an OS-chosen port), in memory.
+    """Keystone, Nova, Cinder, Glance, Neutron and Placement subsets on ``127.0.0.1`` (an OS-chosen port).
 
     Seed: domain ``Default``; roles ``admin`` ⊃ ``member`` ⊃ ``reader`` and ``service``; user
     ``admin``/``secret`` (role admin on project ``admin``) and user ``portal``/``portal-pass`` (member of
