@@ -52,6 +52,11 @@ class TungstenFake(LoopbackFake):
     exactly as TF does (by that token's scope and roles) either way; ``capture_scope=False`` only
     turns the detector off.
 
+    Analytics: `set_vrouter` publishes a vRouter node's UVE, served at ``/analytics/uves/vrouters`` and
+    ``/analytics/uves/vrouter/<node>`` on this same port (real TF serves them from contrail-analytics-api,
+    port 8081), with the node's kernel at ``VrouterAgent.kernel_version`` (an assumption: TF's own UVE
+    has no kernel; quirk ``tungsten.vrouter-kernel``).
+
     ``max_page_size`` caps the objects of one page of a paginated list below the ``page_limit`` a
     client asks for (None: as asked, contrail-api's own behaviour); the answer still carries the
     marker of the next page, so a client that follows markers reads everything.
