@@ -188,6 +188,8 @@ class TungstenClient:
                 system=SYSTEM,
                 operation=operation,
             )
+        # assumption: contrail-analytics-api accepts the service account's Keystone token (its own
+        # keystone auth, like the config API's) and answers UVEs to the admin role
         base = analytics_url or _wire.analytics_base(self._base)
         names = _wire.vrouter_names_of(
             self._read(_wire.vrouters_request(base), operation), operation=operation

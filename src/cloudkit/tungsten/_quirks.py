@@ -204,6 +204,7 @@ def kernel_supported(kernel: str, supported: Sequence[str]) -> bool:
         False
     """
     kernel = kernel.strip()
+    # assumption: a shortened version in the release notes stands for its distro builds (see above)
     return any(kernel == k or kernel.startswith(f"{k}.") for k in supported if k)
 
 

@@ -1119,6 +1119,8 @@ def vrouter_agent_of(
 
 
 def _build_version(text: str | None) -> str | None:
+    # assumption: contrail's MiscUtils build info, {"build-info": [{"build-version": ...}]}; informational,
+    # so text of another shape gives None rather than a decode error
     try:
         info: Any = json.loads(text) if text else {}
         version = info["build-info"][0]["build-version"]
