@@ -49,7 +49,6 @@ import attrs
 from cloudkit._core import Secret
 from cloudkit.testing._clock import FakeClock
 from cloudkit.testing.fakes._kit import Fault
-from cloudkit.testing.fakes.openstack._state import hex5
 
 if TYPE_CHECKING:  # the stacks are imported when a backend starts, not when the harness loads
     from cloudkit.billing import BillingSettings
@@ -329,6 +328,8 @@ class PortalBackend:
             raise ValueError(msg)
         secret = password or f"{name}-pass"
         self.on_secret(secret)
+        from cloudkit.testing.fakes.openstack._state import hex5  # noqa: PLC0415 (the OpenStack fake, when used)
+
         project_id = hex5(f"project:{name}")  # the OpenStack fake's (fixed) id for that project
         account_id: int | None = None
         if self._lab_admin is not None:
