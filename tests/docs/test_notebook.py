@@ -8,15 +8,16 @@ its outputs are the same on every run.
 The kernel is ipykernel's own ``python3`` spec, whose argv is this interpreter (``sys.executable``,
 the venv's python), with an empty kernelspec search path: a ``python3`` kernelspec in the user's or
 the system's Jupyter folders (which jupyter_client would otherwise prefer) cannot swap in another
-Python. ``IPYTHONDIR`` points into the test's tmp folder, so no IPython profile of the user runs.
+Python. ``IPYTHONDIR`` points into a temporary folder, so no IPython profile of the user runs. (This
+is why the notebook is not run by nbmake: it looks the kernel up by name, user folders first.)
 
-Re-execute after changing it:
-``.venv/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False
-docs/notebooks/explore.ipynb``
+Re-execute the notebook after changing it, in the same kernel and writing it in place:
+``.venv/bin/python tests/docs/test_notebook.py``
 """
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -25,10 +26,26 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebooks" / "explore.ipynb"
-RERUN = (
-    "re-execute it: .venv/bin/jupyter nbconvert --to notebook --execute --inplace "
-    "--ExecutePreprocessor.record_timing=False docs/notebooks/explore.ipynb"
-)
+RERUN = "re-execute it: .venv/bin/python tests/docs/test_notebook.py"
+
+
+def execute(nb, ipython_dir):
+    """Run every cell of ``nb`` in a fresh kernel of this interpreter; the outputs land in ``nb``."""
+    specs = KernelSpecManager(kernel_dirs=[])  # only ipykernel's built-in python3 spec (module docs)
+    kernel = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)  # as nbclient makes
+    assert kernel.kernel_spec is not None
+    assert kernel.kernel_spec.argv[0] == sys.executable
+    client = NotebookClient(
+        nb,
+        km=kernel,
+        timeout=120,
+        startup_timeout=60,
+        allow_errors=True,  # every failing cell is reported by _problems, not only the first
+        record_timing=False,  # no timestamps in the committed cells' metadata
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    # cleanup_kc: shut the kernel down and close its sockets, which nbclient leaves open for a given km
+    client.execute(cleanup_kc=True, env={**os.environ, "IPYTHONDIR": str(ipython_dir)})
 
 
 def _code_cells(nb):
@@ -73,28 +90,19 @@ def test_committed_notebook_is_executed():
     assert not _problems(nb), RERUN
 
 
-def _kernel_manager():
-    specs = KernelSpecManager(kernel_dirs=[])  # only ipykernel's built-in python3 spec (module docs)
-    manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs)  # as nbclient makes
-    assert manager.kernel_spec is not None
-    assert manager.kernel_spec.argv[0] == sys.executable
-    return manager
-
-
 def test_notebook_runs_and_prints_what_is_committed(tmp_path):
     committed = nbformat.read(NOTEBOOK, as_version=4)
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        nb,
-        km=_kernel_manager(),
-        timeout=120,
-        startup_timeout=60,
-        allow_errors=True,  # collect every failing cell below instead of stopping at the first
-        record_timing=False,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    # cleanup_kc: shut the kernel down and close its sockets, which nbclient leaves open for a given km
-    client.execute(cleanup_kc=True, env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")})
+    execute(nb, tmp_path / "ipython")
     assert not _problems(nb)
     for ran, stored in zip(_code_cells(nb), _code_cells(committed), strict=True):
         assert _printed(ran) == _printed(stored), f"cell {stored.execution_count} prints otherwise; {RERUN}"
+
+
+if __name__ == "__main__":  # re-execute the notebook in place (see the module docs)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    with tempfile.TemporaryDirectory() as ipython:
+        execute(notebook, Path(ipython))
+    nbformat.write(notebook, NOTEBOOK)
+    problems = _problems(notebook)
+    sys.exit(f"cells with errors or stderr: {problems}" if problems else 0)
