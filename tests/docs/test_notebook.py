@@ -95,8 +95,9 @@ def test_notebook_runs_and_prints_what_is_committed(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     execute(nb, tmp_path / "ipython")
     assert not _problems(nb)
-    for ran, stored in zip(_code_cells(nb), _code_cells(committed), strict=True):
-        assert _printed(ran) == _printed(stored), f"cell {stored.execution_count} prints otherwise; {RERUN}"
+    pairs = zip(_code_cells(nb), _code_cells(committed), strict=True)
+    for number, (ran, stored) in enumerate(pairs, start=1):
+        assert _printed(ran) == _printed(stored), f"code cell {number} prints otherwise; {RERUN}"
 
 
 if __name__ == "__main__":  # re-execute the notebook in place (see the module docs)
