@@ -76,7 +76,7 @@ PORTAL_MODES: tuple[PortalMode, ...] = ("fake", "replay", "lab")
 REPLAY_HOST = "http://127.0.0.1:9"
 """Where every URL points in replay: the discard port, so nothing but a cassette ever answers."""
 TF_SERVICE_ACCOUNT = ("svc-tf", "svc-tf-pass", "service")
-"""``(user, password, project)`` of the dedicated TF account (quirk ``tungsten.admin-scope-conflict``)."""
+"""``(user, password, project)`` of the dedicated TF account (quirk ``tungsten.admin-scope-capture``)."""
 BILLING_ADMIN = ("admin", "secret")
 OPENSTACK_ADMIN = ("admin", "secret", "admin")
 SESSION_KEY = bytes(range(32))
