@@ -1,3 +1,4 @@
+# ruff: noqa: INP001 (loaded by path from mkdocs.yml, never imported as part of a package)
 """A griffe extension for the docs site: read cloudkit's ``Example:`` docstring sections as examples.
 
 cloudkit's docstrings head their runnable example ``Example:`` (singular, which ruff's Google convention
