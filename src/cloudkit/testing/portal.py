@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 PortalMode = Literal["fake", "replay", "lab"]
+"""Where a ``PortalBackend`` runs: against the live fakes, from its cassette, or with the lab's OpenStack."""
 PORTAL_MODES: tuple[PortalMode, ...] = ("fake", "replay", "lab")
 REPLAY_HOST = "http://127.0.0.1:9"
 """Where every URL points in replay: the discard port, so nothing but a cassette ever answers."""
