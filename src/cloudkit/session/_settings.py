@@ -87,8 +87,9 @@ class SessionSettings:
             'k2'
         """  # noqa: D205 (the list of variables is the summary)
         env = EnvReader.of("CLOUDKIT_SESSION_", environ, system=SYSTEM)
-        keys = _parse_keys(env.required_secret("KEYS").get_secret_value(), env.name("KEYS"))
-        return cls(
+        keys = _parse_keys(env.required_secret("KEYS").get_secret_value(), env.source("KEYS"))
+        return env.build(
+            cls,
             billing_url=env.required("BILLING_URL"),
             auth_url=env.required("AUTH_URL"),
             keys=keys,
