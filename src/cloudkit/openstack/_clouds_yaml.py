@@ -151,7 +151,7 @@ class CloudsYamlCloud:
             return "environment"
         if not self.files:
             return f"no clouds.yaml found, no OS_* variables; cloud {self.name!r}"
-        named = "; ".join(f"{Path(path).name}: {Path(path).absolute()}" for path in self.files)
+        named = "; ".join(_named(path) for path in self.files)
         return f"{named}, cloud {self.name!r}"
 
     def field(self, dotted: str) -> str:
@@ -241,6 +241,11 @@ class CloudsYamlCloud:
         return fields
 
 
+def _named(path: str) -> str:
+    """``clouds.yaml: /abs/path`` (or ``secure.yaml: ...``): a file as errors name it."""
+    return f"{Path(path).name}: {Path(path).absolute()}"
+
+
 def read_cloud(cloud: str | None = None, environ: Mapping[str, str] | None = None) -> CloudsYamlCloud:
     """The cloud ``cloud`` (else ``OS_CLOUD``, else the ``OS_*`` variables, else the only cloud) as the CLI reads it.
 
@@ -250,16 +255,17 @@ def read_cloud(cloud: str | None = None, environ: Mapping[str, str] | None = Non
         ConfigError: the cloud is not found, a file is not YAML, or the cloud's auth plugin cannot be
             built (a missing field named with its source).
     """  # noqa: E501 (the summary says the whole order)
-    where = "clouds.yaml, OS_CLOUD, OS_* (environment)"
-    with _sdk_boundary(where):
+    with _sdk_boundary("clouds.yaml, secure.yaml, OS_* (environment)"):
         config = loader.OpenStackConfig() if environ is None else _MappingConfig(environ)
-        files = tuple(p for p in (config.config_filename, config.secure_config_filename) if p)
+    files = tuple(p for p in (config.config_filename, config.secure_config_filename) if p)
+    where = "; ".join(_named(path) for path in files) or "no clouds.yaml found"
+    with _sdk_boundary(where):
         # First without the auth plugin, to refuse an auth type cloudkit does not speak before
         # keystoneauth tries to load it.
         region = config.get_one(cloud=cloud, validate=False)
-        found = CloudsYamlCloud(
-            region.name, region.config, from_environment=region.name == config.envvar_key, files=files
-        )
+    found = CloudsYamlCloud(
+        region.name, region.config, from_environment=region.name == config.envvar_key, files=files
+    )
     wanted = str(found.config.get("auth_type") or "password")
     if wanted.replace("-", "") not in CLOUDS_AUTH_TYPES:
         found.settings_fields()  # raises the unsupported auth type, named with its source

@@ -1,6 +1,7 @@
 """cloudkit.toml: at CLOUDKIT_CONFIG or ./cloudkit.toml, under the environment; errors name their source."""
 
 import base64
+import os
 import string
 
 import pytest
@@ -168,3 +169,32 @@ def test_any_table_and_key_is_either_known_or_named(tmp_path_factory, table, key
         load_config_file(path)
     assert (table if table not in TABLE_KEYS else key) in str(info.value)
     assert value not in str(info.value)
+
+
+def test_the_example_file_is_valid_and_configures_every_system(tmp_path, monkeypatch):
+    """examples/cloudkit.toml parses, knows only known keys, and (with a clouds.yaml) configures all."""
+    from pathlib import Path
+
+    from cloudkit.lifecycle import LifecycleSettings
+    from cloudkit.lifecycle._sweep import policy_from_env
+
+    example = Path(__file__).parents[3] / "examples" / "cloudkit.toml"
+    for name in list(os.environ):
+        if name.startswith(("OS_", "CLOUDKIT_")):
+            monkeypatch.delenv(name)
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  production:\n    auth:\n      auth_url: https://keystone.example.com:5000/v3\n"
+        "      username: portal\n      password: change-me\n      project_name: admin\n"
+    )
+    (tmp_path / "secure.yaml").write_text("clouds: {}\n")
+    env = {
+        "CLOUDKIT_CONFIG": str(example),
+        "OS_CLIENT_CONFIG_FILE": str(clouds),
+        "OS_CLIENT_SECURE_FILE": str(tmp_path / "secure.yaml"),
+    }
+    platform = Platform.from_env(env)
+    assert platform.openstack.region_name == "RegionOne"
+    assert platform.session is not None
+    assert LifecycleSettings.from_env(env).max_attempts == 5
+    assert policy_from_env(env).grace_hours == 24

@@ -201,7 +201,7 @@ def test_an_explicit_mapping_reads_as_the_process_environment_does(clouds, tmp_p
                 r"nor auth.project_id"
             ),
         ),
-        ("nosuch", r"Cloud nosuch was not found"),
+        ("nosuch", r"Cloud nosuch was not found. \(clouds.yaml: {path}; secure.yaml: "),
     ],
 )
 def test_a_cloud_cloudkit_cannot_use_is_named_with_its_file(clouds, cloud, message):
