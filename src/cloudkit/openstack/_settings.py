@@ -270,6 +270,18 @@ class OpenStackSettings:
             return f"token of project {self.project_id or self.project_name}"
         return f"application credential {self.application_credential_id}"
 
+    @property
+    def tls_verify(self) -> bool | str:
+        """What requests' and keystoneauth's ``verify=`` take: ``False``, ``True`` or the CA bundle path.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackSettings
+            >>> OpenStackSettings(auth_url="https://ks:5000/v3", username="p", password="pw",
+            ...                   project_name="alice", cacert="/etc/ssl/ca.pem").tls_verify
+            '/etc/ssl/ca.pem'
+        """
+        return self.cacert if self.verify_tls and self.cacert else self.verify_tls
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OpenStackSettings:
         """Settings from ``CLOUDKIT_OPENSTACK_*``, ``cloudkit.toml``'s ``[openstack]``, or the

@@ -354,3 +354,10 @@ def test_a_platform_from_clouds_yaml_logs_in_to_the_fake(openstack_fake, tmp_pat
     with platform.openstack_client() as client:
         identity = client.token_info()
     assert (identity.user_name, identity.project_name) == ("portal", "alice")
+
+
+def test_a_ca_bundle_is_what_requests_verify_with_unless_verification_is_off():
+    base = {"auth_url": "https://ks.test:5000/v3", "username": "u", "password": "pw", "project_name": "p"}
+    assert OpenStackSettings(**base, cacert="/etc/ssl/ca.pem").tls_verify == "/etc/ssl/ca.pem"
+    assert OpenStackSettings(**base, cacert="/etc/ssl/ca.pem", verify_tls=False).tls_verify is False
+    assert OpenStackSettings(**base).tls_verify is True
