@@ -154,7 +154,7 @@ class Platform:
             ConfigError: OpenStack is not configured.
         """
         if self.openstack is None:
-            raise _not_configured("openstack", "CLOUDKIT_OPENSTACK_AUTH_URL")
+            raise _not_configured("openstack", "CLOUDKIT_OPENSTACK_AUTH_URL or OS_CLOUD")
         return OpenStackClient(self.openstack, **kwargs)
 
     def tungsten_client(self, **kwargs: Any) -> TungstenClient:
