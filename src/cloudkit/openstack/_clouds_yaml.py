@@ -22,7 +22,6 @@ from typing import Any
 import keystoneauth1.exceptions as ks_exc
 import openstack.exceptions as os_exc
 import openstack.warnings as os_warnings
-import yaml  # type: ignore[import-untyped]  # PyYAML (openstacksdk reads clouds.yaml with it) ships no stubs
 from openstack.config import loader
 
 from cloudkit.errors import ConfigError
@@ -110,10 +109,6 @@ def _sdk_boundary(where: str) -> Iterator[None]:
         except os_exc.ConfigException as exc:
             # openstacksdk's texts name clouds and files, never a value.
             raise ConfigError(f"{exc} ({where})", system=SYSTEM) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"clouds.yaml is not YAML{at} ({where})", system=SYSTEM) from None
 
 
 class CloudsYamlCloud:

@@ -361,3 +361,11 @@ def test_a_ca_bundle_is_what_requests_verify_with_unless_verification_is_off():
     assert OpenStackSettings(**base, cacert="/etc/ssl/ca.pem").tls_verify == "/etc/ssl/ca.pem"
     assert OpenStackSettings(**base, cacert="/etc/ssl/ca.pem", verify_tls=False).tls_verify is False
     assert OpenStackSettings(**base).tls_verify is True
+
+
+def test_a_file_that_is_not_yaml_is_skipped_as_the_cli_skips_it(clouds):
+    """openstacksdk's loader logs a warning and goes on to the next file; so does cloudkit."""
+    clouds.write_text("clouds:\n  devstack:\n    auth: {password: yaml-secret\n")
+    with pytest.raises(ConfigError, match=r"Cloud devstack was not found. \(secure.yaml: ") as info:
+        OpenStackSettings.from_clouds_yaml("devstack")
+    assert "yaml-secret" not in str(info.value)
