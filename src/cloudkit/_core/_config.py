@@ -130,9 +130,11 @@ class SourcedEnviron(dict[str, str]):
 
     Example:
         >>> from cloudkit._core._config import SourcedEnviron
-        >>> env = SourcedEnviron({"CLOUDKIT_BILLING_URL": "http://b/billmgr"})
+        >>> env = SourcedEnviron({"CLOUDKIT_BILLING_URL": "http://b/bill", "CLOUDKIT_BILLING_PASSWORD": "p"})
         >>> env.source_of("CLOUDKIT_BILLING_URL")
         'CLOUDKIT_BILLING_URL (environment)'
+        >>> env
+        SourcedEnviron(<2 variables>)
     """
 
     def __init__(
@@ -152,6 +154,11 @@ class SourcedEnviron(dict[str, str]):
         self.sources = dict(sources or {})
         self.config = config
         self.from_process = from_process
+
+    def __repr__(self) -> str:
+        """How many variables and which file; never a value (the environment holds secrets)."""
+        shown = f", config={self.config.source!r}" if self.config is not None else ""
+        return f"SourcedEnviron(<{len(self)} variables>{shown})"
 
     def source_of(self, variable: str) -> str:
         """``NAME (environment)`` or ``[table] key (cloudkit.toml: /abs/path)``, never the value."""

@@ -369,3 +369,25 @@ def test_a_file_that_is_not_yaml_is_skipped_as_the_cli_skips_it(clouds):
     with pytest.raises(ConfigError, match=r"Cloud devstack was not found. \(secure.yaml: ") as info:
         OpenStackSettings.from_clouds_yaml("devstack")
     assert "yaml-secret" not in str(info.value)
+
+
+def test_cloudkit_openstack_cloud_names_the_cloud(clouds, monkeypatch):
+    monkeypatch.setenv("OS_CLOUD", "appcred")
+    monkeypatch.setenv("CLOUDKIT_OPENSTACK_CLOUD", "tokened")
+    assert OpenStackSettings.from_env().auth_type == "token"
+
+
+def test_os_variables_alone_configure_the_platform(clouds, tmp_path, monkeypatch):
+    use_env_only(
+        monkeypatch,
+        tmp_path,
+        OS_AUTH_URL="http://ks.test:5000/v3",
+        OS_USERNAME="envuser",
+        OS_PASSWORD="env-secret",
+        OS_PROJECT_NAME="envproject",
+    )
+    platform = Platform.from_env()
+    assert platform.openstack.username == "envuser"
+    assert "env-secret" not in repr(platform)
+    # An explicit mapping is read the same way, OS_* included.
+    assert Platform.from_env(dict(os.environ)).openstack == platform.openstack
