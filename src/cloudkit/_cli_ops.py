@@ -1,9 +1,10 @@
 """``cloudkit stoprules run [--dry-run] [--json] [--progress]``: one stop-rule sweep from the command line.
 
-The lifecycle comes from ``CLOUDKIT_*`` and the ``CLOUDKIT_CONFIG`` file (as every ``cloudkit lifecycle``
-command), the policy from that file's ``[stoprules]`` table. The progress line goes to stderr, only on a
-terminal or with ``--progress``; the summary table (or ``--json``) to stdout. Exit status 0 when the
-sweep is done, 1 when it failed or was refused (another sweep is running).
+The lifecycle comes from ``CLOUDKIT_*`` and ``cloudkit.toml`` (``CLOUDKIT_CONFIG``, else
+``./cloudkit.toml``; as every ``cloudkit lifecycle`` command), the policy from that file's
+``[stoprules]`` table. The progress line goes to stderr, only on a terminal or with ``--progress``;
+the summary table (or ``--json``) to stdout. Exit status 0 when the sweep is done, 1 when it failed
+or was refused (another sweep is running).
 """
 
 from __future__ import annotations
