@@ -109,4 +109,4 @@ def test_sim_refuses_bad_input():
         run_sim(0, io.StringIO(), stop=threading.Event(), accounts=-1)
     with pytest.raises(ConfigError, match="lowercase logins"):
         run_sim(0, io.StringIO(), stop=threading.Event(), customers=["Bad Name"])
-    assert main(["sim", "--accounts", "-5"]) == 1
+    assert main(["sim", "--accounts", "-5"]) == 2  # a usage error
