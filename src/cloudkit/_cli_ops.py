@@ -39,7 +39,9 @@ def add_stoprules(subparsers: Any) -> argparse.ArgumentParser:
         ('run', True, False)
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "stoprules", help="stop rules: suspend who ran out of money, resume who paid ([stoprules] policy)"
+        "stoprules",
+        help="stop rules: suspend who ran out of money, resume who paid ([stoprules] policy)",
+        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
     )
     parser.add_argument("action", choices=["run"])
     parser.add_argument("--dry-run", action="store_true", help="decide and record only; change nothing")

@@ -70,7 +70,8 @@ def add_sim(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "sim",
         help="serve the billing, OpenStack and TF fakes on loopback, with customers in all three",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Serve the billing, OpenStack and Tungsten Fabric fakes on loopback until Ctrl-C, with "
+        "the same customers in all three: alice and bob, or the customers of a --seed scenario file.",
     )
     parser.add_argument("--port", type=int, default=0, help="billing fake port (default: any free)")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""The ``cloudkit`` command line: a typed SDK's demo, simulator, recorder and operator tools.
+"""The cloudkit command line: the SDK's demo, simulator, recorder, lab and operator tools.
 
 - ``cloudkit demo`` walks the billing, OpenStack, Tungsten Fabric, portal session and lifecycle stories
   against the embedded fakes and prints every step.
@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
 from cloudkit._cli_console import add_console
@@ -589,14 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="cloudkit",
-        description=__doc__.splitlines()[0].strip('"') if __doc__ else None,
+        description=__doc__.splitlines()[0].strip('"') if __doc__ else None,  # the summary, plain text
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
+    _command(
+        commands,
         "demo",
-        help="walk the billing, OpenStack, Tungsten Fabric, portal session and lifecycle stories "
+        "walk the billing, OpenStack, Tungsten Fabric, portal session and lifecycle stories "
         "against the embedded fakes, printing every step",
     )
     add_sim(commands)
@@ -616,9 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--into", type=Path, default=None, help="with --against: cassette folder (default cassettes-live)"
     )
     add_progress_flag(record)
-    drift = commands.add_parser(
-        "drift",
-        help="compare two recordings (cassettes or folders) field by field; exit 1 on drift",
+    drift = _command(
+        commands, "drift", "compare two recordings (cassettes or folders) field by field; exit 1 on drift"
     )
     drift.add_argument("a", type=Path)
     drift.add_argument("b", type=Path)
@@ -627,14 +627,24 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor",
         help="check every configured system (CLOUDKIT_* settings) for known traps; exit 2 when none is",
     )
-    lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
+    lab = _command(
+        commands,
+        "lab",
+        "install, start, stop or check a real OpenStack control plane on loopback "
+        "(Keystone, Nova, Cinder, Glance, Neutron; docs/lab.md)",
+    )
     lab.add_argument("action", choices=["install", "up", "down", "status"])
     lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")
     lab.add_argument("--rebuild", action="store_true", help="install: rebuild every venv")
     lab.add_argument("--home", type=Path, default=None, help="lab folder (default ~/.cache/cloudkit-lab)")
     lab.add_argument("--json", action="store_true", help="status|up: JSON instead of text")
     add_progress_flag(lab)
-    lifecycle = commands.add_parser("lifecycle", help="sagas in the lifecycle store (CLOUDKIT_LIFECYCLE_DB)")
+    lifecycle = _command(
+        commands,
+        "lifecycle",
+        "list, show or retry the sagas of the lifecycle store (CLOUDKIT_LIFECYCLE_DB), "
+        "or hand the due ones to the runner (sweep)",
+    )
     lifecycle.add_argument("action", choices=["list", "show", "retry", "sweep"])
     lifecycle.add_argument("saga", nargs="?", help="show|retry: a saga id or its first characters")
     lifecycle.add_argument("--state", choices=[s.value for s in SagaState], help="list: only this state")
@@ -644,10 +654,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_stoprules(commands)
     add_reconcile(commands)
     add_console(commands)
-    quirks = commands.add_parser("quirks", help="list the registered quirks (id, evidence, summary)")
+    quirks = _command(commands, "quirks", "list the registered quirks (id, evidence, summary)")
     shape = quirks.add_mutually_exclusive_group()
     shape.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
     shape.add_argument("--json", action="store_true", help="every quirk with all its fields, as JSON")
+    return parser
+
+
+def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command whose ``--help`` starts with the same summary ``cloudkit --help`` lists for it."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
     return parser
 
 
