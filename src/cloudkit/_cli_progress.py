@@ -15,6 +15,7 @@ from typing import TextIO
 __all__ = ["Progress", "add_progress_flag", "progress_for"]
 
 _BAR = 30
+_QUIET_SECONDS = 1.0  # off a terminal, a counter line at most this often (a log is not a screen)
 
 
 def add_progress_flag(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,7 @@ class Progress:
         >>> progress = Progress(out, "lab install", clock=lambda: 0.0)
         >>> progress.phase("nova venv built")
         >>> progress.count("venvs", 1, 2)
+        >>> progress.count("venvs", 1, 2)  # off a terminal, not again within a second
         >>> progress.close()
         >>> print(out.getvalue())
         lab install: [   0.0s] nova venv built
@@ -60,6 +62,7 @@ class Progress:
         self._clock = clock
         self._started = clock()
         self._width = 0  # of the counter line now on screen, 0 when none is
+        self._last_line: float | None = None  # when a counter line was last written off a terminal
 
     @property
     def enabled(self) -> bool:
@@ -78,7 +81,9 @@ class Progress:
         self.stream.flush()
 
     def count(self, what: str, done: int, total: int | None = None) -> None:
-        """``done`` of ``total`` (``None`` when unknown): rewritten in place on a terminal, else a line."""
+        """``done`` of ``total`` (``None`` when unknown): rewritten in place on a terminal; elsewhere a
+        line, at most one a second (and always the last, ``done == total``).
+        """  # noqa: D205 (the summary runs over two lines)
         if self.stream is None:
             return
         if total:
@@ -87,6 +92,11 @@ class Progress:
         else:
             text = f"{self._prefix()} {what} {done:,}"
         if not self.stream.isatty():
+            moment = self._clock()
+            finished = total is not None and done >= total
+            if not finished and self._last_line is not None and moment - self._last_line < _QUIET_SECONDS:
+                return
+            self._last_line = moment
             self.stream.write(text + "\n")
         else:
             self._width = max(self._width, len(text))

@@ -195,3 +195,31 @@ def test_lab_phases_go_through_one_progress_display(monkeypatch, tmp_path):
     code = cli.run_lab("install", home=tmp_path, fresh=False, rebuild=False, progress=progress)
     assert (code, phases) == (EXIT_OK, ["install rebuild=False"])
     assert err.getvalue() == "lab install: [   0.0s] nova venv built in 30 s (1/2)\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_counter_is_rewritten_in_place_and_cleared():
+    screen = _Terminal()
+    progress = Progress(screen, "sweep", clock=lambda: 2.0)
+    progress.count("accounts", 500)
+    progress.count("accounts", 1000)
+    progress.phase("accounts read")
+    progress.close()
+    text = screen.getvalue()
+    assert text.startswith("\rsweep: [   0.0s] accounts 500")
+    assert "\rsweep: [   0.0s] accounts 1,000" in text
+    assert text.endswith("\rsweep: [   0.0s] accounts read\n")  # the counter was wiped first
+    assert "\n" not in text[: text.index("accounts read")]
+
+
+def test_off_a_terminal_a_counter_line_at_most_once_a_second():
+    log, now = io.StringIO(), [0.0]
+    progress = Progress(log, "sweep", clock=lambda: now[0])
+    for count in range(1, 6):
+        now[0] += 0.4
+        progress.count("accounts", count * 100)
+    assert [line.split()[-1] for line in log.getvalue().splitlines()] == ["100", "400"]  # at 0.4 s and 1.6 s
