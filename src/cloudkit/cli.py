@@ -17,6 +17,7 @@ Exit status (docs/cli.md): 0 ok, 1 findings or an error a system reported, 2 usa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -689,6 +690,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    except BrokenPipeError:
+        # The reader left (`cloudkit lab status --json | head`): nothing more to say. stdout goes to
+        # devnull so that the interpreter's last flush does not raise again (Python's own advice).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FINDINGS
 
 

@@ -223,3 +223,12 @@ def test_off_a_terminal_a_counter_line_at_most_once_a_second():
         now[0] += 0.4
         progress.count("accounts", count * 100)
     assert [line.split()[-1] for line in log.getvalue().splitlines()] == ["100", "400"]  # at 0.4 s and 1.6 s
+
+
+def test_a_reader_that_leaves_early_is_no_traceback(monkeypatch, capsys):
+    def reader_gone(*_args: object, **_kwargs: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "run_drift", reader_gone)
+    assert main(["drift", "a", "b"]) == EXIT_FINDINGS
+    assert capsys.readouterr().err == ""
