@@ -213,8 +213,8 @@ def seed_scenario(backend: PortalBackend, scenario: Scenario) -> list[PortalCust
     limit and services in billing and its servers in its own Keystone project.
 
     Raises:
-        ConfigError: the backend is not running fakes, or a customer already exists in it (checked
-            before anything is made).
+        ConfigError: the backend is not running fakes, a customer already exists in it, or a server
+            names an image the cloud does not have (all checked before anything is made).
 
     Example:
         >>> from cloudkit.testing import PortalBackend
@@ -231,6 +231,7 @@ def seed_scenario(backend: PortalBackend, scenario: Scenario) -> list[PortalCust
     taken = [n for n in scenario.names() if n in backend.customers or billing.account_of(n) is not None]
     if taken:
         raise _error(scenario.source, f"customers already there: {', '.join(taken)}")
+    images = _images(backend, scenario)
     made = []
     for customer in scenario.customers:
         password = None if customer.password is None else customer.password.get_secret_value()
@@ -245,22 +246,46 @@ def seed_scenario(backend: PortalBackend, scenario: Scenario) -> list[PortalCust
                 params={"product": service.product, "price": f"{service.price:f}"},
             )
         if customer.servers:
-            _make_servers(backend, portal, customer.servers, scenario.source)
+            _make_servers(backend, portal, customer.servers, images)
         made.append(portal)
     return made
 
 
+def _images(backend: PortalBackend, scenario: Scenario) -> dict[str, str]:
+    """The cloud's image ids by name, once every server's image is known to be there (else nothing is
+    made); empty when the scenario has no server.
+    """  # noqa: D205 (the condition is part of the summary)
+    servers = [(c.name, s) for c in scenario.customers for s in c.servers]
+    if not servers:
+        return {}
+    from cloudkit.openstack import OpenStackClient  # noqa: PLC0415 (only scenarios with servers need it)
+
+    with OpenStackClient(backend.openstack_settings()) as admin:
+        images = {image.name: image.id for image in admin.list_images()}
+    for customer, server in servers:
+        where = f"customer {customer}, server {server.name}"
+        if server.image is None and not images:
+            raise _error(scenario.source, f"{where}: the cloud has no image")
+        if server.image is not None and server.image not in images:
+            known = ", ".join(sorted(images))
+            raise _error(
+                scenario.source,
+                f"{where}: no image {server.image!r} (there are {known})",
+            )
+    return images
+
+
 def _make_servers(
-    backend: PortalBackend, customer: PortalCustomer, servers: tuple[ScenarioServer, ...], source: str
+    backend: PortalBackend,
+    customer: PortalCustomer,
+    servers: tuple[ScenarioServer, ...],
+    images: Mapping[str, str],
 ) -> None:
     from cloudkit.openstack import OpenStackClient  # noqa: PLC0415 (only scenarios with servers need it)
 
     with OpenStackClient(backend.openstack_settings(customer)) as cloud:
-        images = {image.name: image.id for image in cloud.list_images()}
         for server in servers:
-            image = images.get(server.image) if server.image else next(iter(images.values()), None)
-            if image is None:
-                raise _error(source, f"server {server.name}: no image {server.image!r} in the cloud")
+            image = images[server.image] if server.image else next(iter(images.values()))
             cloud.create_server(
                 server.name, image=image, flavor=server.flavor, system_volume_size=server.system_volume_size
             )

@@ -129,3 +129,15 @@ def test_seeding_makes_services_credit_and_servers_and_refuses_a_taken_name():
         assert [s.name for s in cloud.servers()] == ["alice-web-1"]
         with pytest.raises(ConfigError, match="customers already there: alice, bob, carol"):
             seed_scenario(backend, scenario)
+
+
+def test_a_server_on_a_missing_image_is_refused_before_anything_is_made():
+    scenario = parse_scenario(
+        {"customers": [{"name": "ann"}, {"name": "ben", "servers": [{"name": "w", "image": "plan9"}]}]},
+        source="s.toml",
+    )
+    with PortalBackend(billing_options={"seed": False}) as backend:
+        with pytest.raises(ConfigError, match=r"customer ben, server w: no image 'plan9' \(there are "):
+            seed_scenario(backend, scenario)
+        assert backend.customers == {}
+        assert backend.billing_fake.account_of("ann") is None
