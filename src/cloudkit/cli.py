@@ -615,14 +615,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     record.add_argument("--against", metavar="URL", help="billing|tungsten: record a live deployment")
     record.add_argument(
-        "--into", type=Path, default=None, help="with --against: cassette folder (default cassettes-live)"
+        "--into",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="with --against: cassette folder (default cassettes-live)",
     )
     add_progress_flag(record)
     drift = _command(
         commands, "drift", "compare two recordings (cassettes or folders) field by field; exit 1 on drift"
     )
-    drift.add_argument("a", type=Path)
-    drift.add_argument("b", type=Path)
+    drift.add_argument("a", type=Path, help="the first recording: a cassette, or a folder of them")
+    drift.add_argument("b", type=Path, help="the second recording, of the same kind as A")
     drift.add_argument("--json", action="store_true", help="the differences as JSON instead of lines")
     commands.add_parser(
         "doctor",
