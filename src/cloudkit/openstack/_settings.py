@@ -15,6 +15,7 @@ from cloudkit.errors import ConfigError
 __all__ = ["AuthType", "OpenStackSettings"]
 
 AuthType = Literal["password", "token", "application_credential"]
+"""How ``OpenStackSettings`` authenticates: a password, an existing token, or an application credential."""
 _AUTH_TYPES: tuple[AuthType, ...] = ("password", "token", "application_credential")
 
 # openstacksdk reads ``<service type, "-" as "_">_endpoint_override`` (openstack/config/cloud_region.py).
