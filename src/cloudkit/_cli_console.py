@@ -43,6 +43,7 @@ def add_console(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "console",
         help="the operator console on 127.0.0.1: stuck sagas, stop decisions, findings (docs/stoprules.md)",
+        description=__doc__.replace("``", "") if __doc__ else None,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")

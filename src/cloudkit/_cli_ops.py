@@ -1,9 +1,10 @@
 """``cloudkit stoprules run [--dry-run] [--json] [--progress]``: one stop-rule sweep from the command line.
 
-The lifecycle comes from ``CLOUDKIT_*`` and the ``CLOUDKIT_CONFIG`` file (as every ``cloudkit lifecycle``
-command), the policy from that file's ``[stoprules]`` table. The progress line goes to stderr, only on a
-terminal or with ``--progress``; the summary table (or ``--json``) to stdout. Exit status 0 when the
-sweep is done, 1 when it failed or was refused (another sweep is running).
+The lifecycle comes from ``CLOUDKIT_*`` and ``cloudkit.toml`` (``CLOUDKIT_CONFIG``, else
+``./cloudkit.toml``; as every ``cloudkit lifecycle`` command), the policy from that file's
+``[stoprules]`` table. The progress line goes to stderr, only on a terminal or with ``--progress``
+(never with ``--json``); the summary table (or ``--json``) to stdout. Exit status 0 when the sweep is
+done, 1 when it failed or was refused (another sweep is running), 2 on a bad policy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
+
+from cloudkit._cli_progress import add_progress_flag, progress_for
 
 if TYPE_CHECKING:
     from cloudkit.lifecycle import Lifecycle, SweepReport
@@ -36,12 +39,14 @@ def add_stoprules(subparsers: Any) -> argparse.ArgumentParser:
         ('run', True, False)
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "stoprules", help="stop rules: suspend who ran out of money, resume who paid ([stoprules] policy)"
+        "stoprules",
+        help="stop rules: suspend who ran out of money, resume who paid ([stoprules] policy)",
+        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
     )
     parser.add_argument("action", choices=["run"])
     parser.add_argument("--dry-run", action="store_true", help="decide and record only; change nothing")
     parser.add_argument("--json", action="store_true", help="JSON instead of the summary table")
-    parser.add_argument("--progress", action="store_true", help="show progress on stderr even off a terminal")
+    add_progress_flag(parser)
     parser.set_defaults(handler=run_stoprules)
     return parser
 
@@ -61,40 +66,20 @@ def run_stoprules(
     out = out or sys.stdout
     err = err or sys.stderr
     policy = policy_from_env()
-    show = bool(args.progress) or err.isatty()
-    progress = _ProgressLine(err) if show else None
+    shown = progress_for(args, err, "sweep")
+    # The sweep reports (phase, rows so far); billing gives no total, so the count runs open-ended.
+    progress = shown.count if shown.enabled else None
     with (lifecycle_factory or Lifecycle.from_env)() as lifecycle:
         try:
             report = lifecycle.sweep(policy, dry_run=args.dry_run, progress=progress)
         finally:
-            if progress is not None:
-                progress.close()
+            shown.close()
         decisions = OpStore(lifecycle.store).recent_decisions(_DECISIONS_SHOWN, sweep_id=report.sweep_id)
     if args.json:
         print(json.dumps(_report_json(report, decisions), indent=2), file=out)
     else:
         print(sweep_table(report, decisions), file=out)
     return 0 if report.state == "done" else 1
-
-
-class _ProgressLine:
-    """A line rewritten in place: what is being read and how many rows so far (billing gives no total)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.width = 0
-
-    def __call__(self, phase: str, count: int) -> None:
-        bar = "#" * min(count // 500 % 31, 30)
-        text = f"sweep: {phase:<8} {count:>8,} [{bar:<30}]"
-        self.width = max(self.width, len(text))
-        self.stream.write("\r" + text.ljust(self.width))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
 
 
 def sweep_table(report: SweepReport, decisions: list[DecisionRecord]) -> str:

@@ -2,8 +2,8 @@
 
 ``cli.py`` wires it with :func:`add_reconcile` (the parser sets ``handler``) and calls
 :func:`run_reconcile`. Exit status: 0 when nothing is left to do (clean, or every finding repaired),
-3 when findings remain (a dry run that found something, a repair that did not take, a part that could
-not be read), 1 on an error (as every ``cloudkit`` command).
+1 when findings remain (a dry run that found something, a repair that did not take, a part that could
+not be read) or on an error, 2 on bad settings (as every ``cloudkit`` command).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_reconcile", "reconcile_table", "run_reconcile"]
 
-FINDINGS_LEFT = 3
+FINDINGS_LEFT = 1  # the exit status of every cloudkit command that found something
 
 
 def add_reconcile(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:

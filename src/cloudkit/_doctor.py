@@ -55,9 +55,11 @@ NOT_CONFIGURED = 2
 
 
 def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | None = None) -> int:
-    """Read the settings from the environment (``CLOUDKIT_*``) and run :func:`run_doctor`.
+    """Read the settings (``CLOUDKIT_*``, ``cloudkit.toml``, clouds.yaml, ``OS_*``); run :func:`run_doctor`.
 
-    Settings that cannot be read are a finding (exit status 2), not a crash.
+    The settings are :func:`~cloudkit.platform.settings_from_env`'s (see ``docs/configuration.md``).
+    Settings that cannot be read are a finding (exit status 2), not a crash; it names the setting and
+    its source.
 
     Example:
         >>> import io
@@ -71,7 +73,7 @@ def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | N
     try:
         settings = settings_from_env(environ)
     except CloudkitError as exc:
-        _print(out, [Finding(problem=f"settings: {exc}", fix="set the CLOUDKIT_* variables it names")])
+        _print(out, [Finding(problem=f"settings: {exc}", fix="fix the setting it names, where it names it")])
         return NOT_CONFIGURED
     return run_doctor(
         billing=settings.get("billing"),

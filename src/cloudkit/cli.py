@@ -1,30 +1,38 @@
-"""The ``cloudkit`` command: ``demo``, ``sim``, ``record``, ``doctor``, ``lab`` and ``quirks``.
+"""The cloudkit command line: the SDK's demo, simulator, recorder, lab and operator tools.
 
-- ``cloudkit demo`` walks the billing story against the embedded fake and prints every step.
+- ``cloudkit demo`` walks the billing, OpenStack, Tungsten Fabric, portal session and lifecycle stories
+  against the embedded fakes and prints every step.
 - ``cloudkit sim`` serves the billing, OpenStack and TF fakes with the same customers in all three;
-  ``--env`` prints the variables ``Platform.from_env()`` reads.
+  ``--seed FILE`` loads a scenario, ``--env`` prints the variables ``Platform.from_env()`` reads.
 - ``cloudkit record [SYSTEM]`` re-records the cassettes of a system's contract tests;
   ``cloudkit record billing|tungsten --against URL`` records them against a live deployment instead.
 - ``cloudkit drift A B`` compares two recordings (cassettes or folders) field by field; exit 1 on drift.
 - ``cloudkit lab install|up|down|status`` runs a real Keystone, Nova, Cinder, Glance, Neutron on loopback.
 - ``cloudkit doctor [--json]`` checks the configured systems for known traps (exit 0, 1 findings, 2 nothing).
-- ``cloudkit quirks [--markdown]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
+- ``cloudkit lifecycle``, ``stoprules``, ``reconcile`` and ``console`` operate the lifecycle store.
+- ``cloudkit quirks [--markdown|--json]`` lists the registered quirks (``--markdown`` renders docs/quirks.md).
+
+Exit status (docs/cli.md): 0 ok, 1 findings or an error a system reported, 2 usage or configuration.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from cloudkit import QUIRKS, errors
 from cloudkit._cli_console import add_console
 from cloudkit._cli_ops import add_stoprules
+from cloudkit._cli_progress import Progress, add_progress_flag, progress_for
 from cloudkit._cli_reconcile import add_reconcile
 from cloudkit._cli_sim import add_sim
 from cloudkit._demos import lifecycle as lifecycle_demo
@@ -41,7 +49,7 @@ from cloudkit.errors import (
 )
 from cloudkit.lifecycle._models import SagaState
 
-__all__ = ["main"]
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "quirks_json"]
 
 T = TypeVar("T")
 
@@ -276,7 +284,12 @@ def _describe_attach_call(service: str, path: str, body: str) -> str:
 
 
 def run_record(
-    system: str, extra: Sequence[str], *, against: str | None = None, into: Path | None = None
+    system: str,
+    extra: Sequence[str],
+    *,
+    against: str | None = None,
+    into: Path | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Re-record the cassettes of ``tests/contract/<system>`` (OpenStack: from the lab; others: the fakes).
 
@@ -284,6 +297,7 @@ def run_record(
     against that live deployment instead of the fake, with credentials from the usual ``CLOUDKIT_*``
     settings, the same scrubbing, and cassettes stamped ``source: live`` written under ``into``
     (default ``cassettes-live/``) so that the checked-in fake recordings stay as they are.
+    With an enabled ``progress``, each recorded test is counted on it instead of pytest's dots.
     """
     root = Path.cwd()
     env = os.environ.copy()
@@ -292,7 +306,7 @@ def run_record(
     if against is not None:
         if system not in {"billing", "tungsten"}:
             print("--against records billing or tungsten only", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         env |= {
             "CLOUDKIT_RECORD_AGAINST": against,
             "CLOUDKIT_CASSETTE_SOURCE": "live",
@@ -301,7 +315,7 @@ def run_record(
     tests = root / "tests" / "contract" / system
     if not tests.is_dir():
         print(f"no contract tests at {tests}; run from the repository root", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # pytest keeps only the last -k: fold the caller's expression into the [cassette] selection.
     selection, rest = "cassette", []
     args = iter(extra)
@@ -324,11 +338,62 @@ def run_record(
         *rest,
     ]
     print("$", " ".join(command), flush=True)
-    return subprocess.call(command, env=env)  # noqa: S603 (our own interpreter and args)
+    if progress is None or not progress.enabled:
+        return subprocess.call(command, env=env)  # noqa: S603 (our own interpreter and args)
+    command[command.index("-q")] = "-v"  # one line per test: what the progress counts
+    with subprocess.Popen(  # noqa: S603 (our own interpreter and args)
+        command, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
+    ) as pytest:
+        assert pytest.stdout is not None  # noqa: S101 (stdout=PIPE)
+        follow_pytest(pytest.stdout, progress, sys.stdout)
+    return pytest.returncode
 
 
-def run_drift(a: Path, b: Path, out: TextIO | None = None) -> int:
-    """``cloudkit drift A B``: print every difference; 0 when there is none, 1 when there is drift."""
+_COLLECTED = re.compile(r"collected (\d+) items?(?: / (\d+) deselected)?")
+_OUTCOME = re.compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+
+
+def follow_pytest(lines: Iterable[str], progress: Progress, out: TextIO) -> None:
+    r"""Count ``pytest -v``'s per-test lines on ``progress``; every other line goes to ``out``.
+
+    Example:
+        >>> import io
+        >>> from cloudkit._cli_progress import Progress
+        >>> err, out = io.StringIO(), io.StringIO()
+        >>> follow_pytest(["collected 5 items / 3 deselected / 2 selected\n",
+        ...     "t.py::test_a[cassette] PASSED [ 50%]\n", "t.py::test_b[cassette] FAILED [100%]\n",
+        ...     "1 failed, 1 passed\n"], Progress(err, "record", clock=lambda: 0.0), out)
+        >>> print(err.getvalue(), end="")
+        record: [   0.0s] PASSED t.py::test_a[cassette]
+        record: [   0.0s] tests 1/2 [###############               ]
+        record: [   0.0s] FAILED t.py::test_b[cassette]
+        record: [   0.0s] tests 2/2 [##############################]
+        >>> out.getvalue()
+        'collected 5 items / 3 deselected / 2 selected\n1 failed, 1 passed\n'
+    """
+    total: int | None = None
+    done = 0
+    for line in lines:
+        outcome = _OUTCOME.match(line)
+        if outcome is None:
+            collected = _COLLECTED.search(line)
+            if collected is not None:
+                total = int(collected[1]) - int(collected[2] or 0)
+            out.write(line)
+            out.flush()
+            continue
+        done += 1
+        progress.phase(f"{outcome[2]} {outcome[1]}")
+        progress.count("tests", done, total)
+    progress.close()
+
+
+def run_drift(a: Path, b: Path, out: TextIO | None = None, *, as_json: bool = False) -> int:
+    """``cloudkit drift A B``: print every difference; 0 when there is none, 1 when there is drift.
+
+    ``as_json`` prints ``{"drift": bool, "count": n, "differences": [{cassette, request, kind, field,
+    before, after}, ...]}`` instead of lines.
+    """
     from cloudkit.testing._drift import compare_recordings, render  # noqa: PLC0415 (test extra)
 
     out = out or sys.stdout
@@ -336,44 +401,111 @@ def run_drift(a: Path, b: Path, out: TextIO | None = None) -> int:
         drifts = compare_recordings(a, b)
     except ValueError as exc:
         print(f"cloudkit drift: {exc}", file=sys.stderr)
-        return 2
-    out.write(render(drifts))
-    return 1 if drifts else 0
+        return EXIT_USAGE
+    if as_json:
+        document = {
+            "drift": bool(drifts),
+            "count": len(drifts),
+            "differences": [
+                {
+                    "cassette": d.cassette,
+                    "request": d.request,
+                    "kind": d.kind,
+                    "field": d.field,
+                    "before": d.before,
+                    "after": d.after,
+                }
+                for d in drifts
+            ],
+        }
+        print(json.dumps(document, indent=2), file=out)
+    else:
+        out.write(render(drifts))
+    return EXIT_FINDINGS if drifts else EXIT_OK
 
 
-def run_lab(action: str, *, home: Path | None, fresh: bool, rebuild: bool, out: TextIO | None = None) -> int:
-    """``cloudkit lab install|up|down|status``; progress goes to stderr, results to ``out`` (stdout)."""
+def run_lab(
+    action: str,
+    *,
+    home: Path | None,
+    fresh: bool,
+    rebuild: bool,
+    out: TextIO | None = None,
+    as_json: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """``cloudkit lab install|up|down|status``; phases go to ``progress``, results to ``out`` (stdout).
+
+    Exit status 1 when ``status`` finds a lab process down or ``down`` leaves a port answering.
+    ``as_json`` (status and up) prints one document: ``{"services": [{name, alive, pid, port,
+    listening}], "all_up": bool, "lab": {auth_url, seconds_to_ready, rss_mib, restored} | null}``.
+    """
     from cloudkit.lab import Lab  # noqa: PLC0415 (only this command needs it)
 
     out = out or sys.stdout
+    progress = progress or Progress(None, f"lab {action}")
+    lab = Lab(home, say=progress.phase)
+    try:
+        if action == "install":
+            lab.install(rebuild=rebuild)
+        elif action == "up":
+            info = lab.up(fresh=fresh)
+            progress.close()
+            if as_json:
+                print(json.dumps({"lab": _lab_json(info)}, indent=2), file=out)
+            else:
+                print(info.describe(), file=out)
+        elif action == "down":
+            left = lab.down()
+            if left:
+                print(f"still answering: {', '.join(left)}", file=out)
+                return EXIT_FINDINGS
+        else:
+            return _lab_status(lab, out, as_json=as_json)
+    finally:
+        progress.close()
+    return EXIT_OK
 
-    lab = Lab(home)
-    if action == "install":
-        lab.install(rebuild=rebuild)
-    elif action == "up":
-        info = lab.up(fresh=fresh)
-        print(info.describe(), file=out)
-    elif action == "down":
-        left = lab.down()
-        if left:
-            print(f"still answering: {', '.join(left)}", file=out)
-            return 1
+
+def _lab_status(lab: Lab, out: TextIO, *, as_json: bool) -> int:
+    states = lab.status()
+    running = lab.info()
+    all_up = all(state.alive for state in states)
+    if as_json:
+        services = [
+            {"name": s.name, "alive": s.alive, "pid": s.pid, "port": s.port, "listening": s.listening}
+            for s in states
+        ]
+        document = {"services": services, "all_up": all_up, "lab": _lab_json(running)}
+        print(json.dumps(document, indent=2), file=out)
     else:
-        states = lab.status()
         for state in states:
             pid = "-" if state.pid is None else str(state.pid)
             port = (
                 "" if state.port is None else f"port {state.port} {'open' if state.listening else 'closed'}"
             )
             print(f"{state.name:17s} {'up' if state.alive else 'down':5s} pid {pid:>8s}  {port}", file=out)
-        running = lab.info()
         if running is not None:
             print(running.describe(), file=out)
-        return 0 if all(state.alive for state in states) else 3
-    return 0
+    return EXIT_OK if all_up else EXIT_FINDINGS
+
+
+def _lab_json(info: LabInfo | None) -> dict[str, object] | None:
+    """A running lab, without its (fixed, test-only) admin password: ``describe()`` shows that."""
+    if info is None:
+        return None
+    return {
+        "auth_url": info.auth_url,
+        "admin_username": info.admin_username,
+        "admin_project": info.admin_project,
+        "seconds_to_ready": info.seconds_to_ready,
+        "rss_mib": info.rss_mib,
+        "restored": info.restored,
+    }
 
 
 if TYPE_CHECKING:
+    from cloudkit.lab import Lab, LabInfo
     from cloudkit.lifecycle import Lifecycle
 
 
@@ -405,7 +537,7 @@ def run_lifecycle(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print(
                 f"cloudkit lifecycle {args.action}: give a saga id (or its first characters)", file=sys.stderr
             )
-            return 2
+            return EXIT_USAGE
         saga_id = _saga_id(lifecycle, args.saga)
         saga = lifecycle.retry(saga_id) if args.action == "retry" else lifecycle.saga(saga_id)
         print(json.dumps(saga_to_json(saga), indent=2) if args.json else saga_detail(saga), file=out)
@@ -426,36 +558,100 @@ def _saga_id(lifecycle: Lifecycle, given: str) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cloudkit`` command."""
+EXIT_OK = 0
+"""The command did what it was asked and found nothing wrong."""
+EXIT_FINDINGS = 1
+"""Findings (drift, reconcile findings left, a lab process down, a failed sweep) or an error a system
+reported (``CloudkitError`` other than the two below); the message is on stderr."""
+EXIT_USAGE = 2
+"""Usage or configuration: a bad option or argument (argparse), ``ConfigError`` (bad settings, a bad
+scenario file) or ``InvalidArgumentError``."""
+
+_EPILOG = """\
+exit status:
+  0  ok
+  1  findings (drift found, reconcile findings left, a lab process down, a failed sweep),
+     or an error a system reported; the message is on stderr
+  2  usage or configuration: a bad option, bad settings, a bad scenario file
+
+Commands that print a table take --json (one JSON document on stdout). Long work (lab install/up,
+record, stoprules run) shows progress on stderr when it is a terminal, or with --progress.
+Every command: cloudkit COMMAND --help; all of them: docs/cli.md.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``cloudkit`` argument parser with every command.
+
+    Example:
+        >>> from cloudkit.cli import build_parser
+        >>> args = build_parser().parse_args(["quirks", "--json"])
+        >>> args.command, args.json, args.markdown
+        ('quirks', True, False)
+    """
     parser = argparse.ArgumentParser(
-        prog="cloudkit", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="cloudkit",
+        description=__doc__.splitlines()[0].strip('"') if __doc__ else None,  # the summary, plain text
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="walk the billing story against the embedded fakes")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _command(
+        commands,
+        "demo",
+        "walk the billing, OpenStack, Tungsten Fabric, portal session and lifecycle stories "
+        "against the embedded fakes, printing every step",
+    )
     add_sim(commands)
-    record = commands.add_parser("record", help="re-record cassettes against the fakes")
+    record = commands.add_parser(
+        "record",
+        help="re-record a system's contract-test cassettes (billing, tungsten, session: from the fakes; "
+        "openstack: from the lab; --against: from a live deployment)",
+        description="Runs the [cassette] half of tests/contract/SYSTEM with --record-mode=rewrite; "
+        "arguments it does not know go to pytest (-k is folded into the cassette selection). "
+        "Run it from the repository root.",
+    )
     record.add_argument(
         "system", nargs="?", default="billing", choices=["billing", "openstack", "tungsten", "session"]
     )
     record.add_argument("--against", metavar="URL", help="billing|tungsten: record a live deployment")
     record.add_argument(
-        "--into", type=Path, default=None, help="with --against: cassette folder (default cassettes-live)"
+        "--into",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="with --against: cassette folder (default cassettes-live)",
     )
-    drift = commands.add_parser("drift", help="compare two recordings (cassettes or folders) field by field")
-    drift.add_argument("a", type=Path)
-    drift.add_argument("b", type=Path)
+    add_progress_flag(record)
+    drift = _command(
+        commands, "drift", "compare two recordings (cassettes or folders) field by field; exit 1 on drift"
+    )
+    drift.add_argument("a", type=Path, help="the first recording: a cassette, or a folder of them")
+    drift.add_argument("b", type=Path, help="the second recording, of the same kind as A")
+    drift.add_argument("--json", action="store_true", help="the differences as JSON instead of lines")
     doctor = commands.add_parser(
         "doctor",
         help="check every configured system (CLOUDKIT_* settings) for known traps; exit 2 when none is",
     )
     doctor.add_argument("--json", action="store_true", help="one JSON document instead of the text report")
-    lab = commands.add_parser("lab", help="a real OpenStack control plane on loopback (docs/lab.md)")
+    lab = _command(
+        commands,
+        "lab",
+        "install, start, stop or check a real OpenStack control plane on loopback "
+        "(Keystone, Nova, Cinder, Glance, Neutron; docs/lab.md)",
+    )
     lab.add_argument("action", choices=["install", "up", "down", "status"])
     lab.add_argument("--fresh", action="store_true", help="up: bootstrap even if a snapshot was saved")
     lab.add_argument("--rebuild", action="store_true", help="install: rebuild every venv")
     lab.add_argument("--home", type=Path, default=None, help="lab folder (default ~/.cache/cloudkit-lab)")
-    lifecycle = commands.add_parser("lifecycle", help="sagas in the lifecycle store (CLOUDKIT_LIFECYCLE_DB)")
+    lab.add_argument("--json", action="store_true", help="status|up: JSON instead of text")
+    add_progress_flag(lab)
+    lifecycle = _command(
+        commands,
+        "lifecycle",
+        "list, show or retry the sagas of the lifecycle store (CLOUDKIT_LIFECYCLE_DB), "
+        "or hand the due ones to the runner (sweep)",
+    )
     lifecycle.add_argument("action", choices=["list", "show", "retry", "sweep"])
     lifecycle.add_argument("saga", nargs="?", help="show|retry: a saga id or its first characters")
     lifecycle.add_argument("--state", choices=[s.value for s in SagaState], help="list: only this state")
@@ -465,15 +661,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_stoprules(commands)
     add_reconcile(commands)
     add_console(commands)
-    quirks = commands.add_parser("quirks", help="list the registered quirks")
-    quirks.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
+    quirks = _command(commands, "quirks", "list the registered quirks (id, evidence, summary)")
+    shape = quirks.add_mutually_exclusive_group()
+    shape.add_argument("--markdown", action="store_true", help="render docs/quirks.md")
+    shape.add_argument("--json", action="store_true", help="every quirk with all its fields, as JSON")
+    return parser
+
+
+def _command(commands: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command whose ``--help`` starts with the same summary ``cloudkit --help`` lists for it."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cloudkit`` command; the exit status (0 ok, 1 findings, 2 usage or config).
+
+    Example:
+        >>> from cloudkit.cli import main
+        >>> main(["drift", "no-such-a", "no-such-b"])
+        2
+    """
+    parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "record":  # only record passes what it does not know on (to pytest)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler = getattr(args, "handler", None)  # commands added by their own module (add_stoprules, ...)
     try:
         return int(handler(args)) if handler is not None else _dispatch(args, extra)
+    except (errors.ConfigError, errors.InvalidArgumentError) as exc:
+        print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CloudkitError as exc:
         print(f"cloudkit: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FINDINGS
+    except BrokenPipeError:
+        # The reader left (`cloudkit lab status --json | head`): nothing more to say. stdout goes to
+        # devnull so that the interpreter's last flush does not raise again (Python's own advice).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
 
 
 def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
@@ -481,21 +710,54 @@ def _dispatch(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "demo":
         run_demo()
     elif args.command == "record":
-        return run_record(args.system, extra, against=args.against, into=args.into)
+        progress = progress_for(args, sys.stderr, f"record {args.system}")
+        return run_record(args.system, extra, against=args.against, into=args.into, progress=progress)
     elif args.command == "drift":
-        return run_drift(args.a, args.b)
+        return run_drift(args.a, args.b, as_json=args.json)
     elif args.command == "doctor":
         return run_doctor_from_env(JsonReport(sys.stdout) if args.json else sys.stdout)
     elif args.command == "lifecycle":
         return run_lifecycle(args)
     elif args.command == "lab":
-        return run_lab(args.action, home=args.home, fresh=args.fresh, rebuild=args.rebuild)
+        progress = progress_for(args, sys.stderr, f"lab {args.action}")
+        return run_lab(
+            args.action,
+            home=args.home,
+            fresh=args.fresh,
+            rebuild=args.rebuild,
+            as_json=args.json,
+            progress=progress,
+        )
     elif args.markdown:
         sys.stdout.write(QUIRKS.markdown())
+    elif args.json:
+        print(json.dumps(quirks_json(), indent=2))
     else:
         for quirk_id, quirk in QUIRKS.items():
             print(f"{quirk_id:32s} {quirk.evidence:15s} {quirk.summary}")
-    return 0
+    return EXIT_OK
+
+
+def quirks_json() -> list[dict[str, object]]:
+    """``cloudkit quirks --json``: every registered quirk, in id order, with all its fields.
+
+    Example:
+        >>> from cloudkit.cli import quirks_json
+        >>> first = quirks_json()[0]
+        >>> sorted(first)
+        ['evidence', 'handling', 'id', 'sources', 'summary', 'system']
+    """
+    return [
+        {
+            "id": quirk_id,
+            "system": str(quirk.system),
+            "summary": quirk.summary,
+            "handling": quirk.handling,
+            "evidence": str(quirk.evidence),
+            "sources": list(quirk.sources),
+        }
+        for quirk_id, quirk in sorted(QUIRKS.items())
+    ]
 
 
 if __name__ == "__main__":

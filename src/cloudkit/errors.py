@@ -4,6 +4,7 @@ The system that failed is an attribute, not a branch of the tree::
 
     CloudkitError                .system .operation .quirk
     ├── ConfigError              bad settings, raised before any I/O
+    ├── LabError                 the local lab (cloudkit lab) could not be installed, started or stopped
     ├── PolicyError              refused by cloudkit before any request is sent
     │   ├── ScopeError           wrong billing scope (admin without as_user, su from a user session)
     │   ├── SystemVolumeError    a server's system volume cannot be detached or deleted on its own

@@ -17,6 +17,7 @@ from cloudkit._keystone import KeystoneIdentity
 from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.errors import ConfigError
 from cloudkit.openstack import OpenStackClient, OpenStackSettings
+from cloudkit.openstack._clouds_yaml import os_cloud_selected
 from cloudkit.session import SessionManager, SessionSettings
 from cloudkit.tungsten import TungstenClient, TungstenSettings
 from cloudkit.tungsten import _quirks as tungsten_quirks
@@ -113,9 +114,11 @@ class Platform:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Platform:
-        """Settings of every system whose main variable is set (``CLOUDKIT_BILLING_URL``,
-        ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``CLOUDKIT_TUNGSTEN_URL``, ``CLOUDKIT_SESSION_KEYS``), each read by
-        its own ``from_env``.
+        """Settings of every system whose main setting is given (``CLOUDKIT_BILLING_URL``,
+        ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``CLOUDKIT_TUNGSTEN_URL``, ``CLOUDKIT_SESSION_KEYS``, or their
+        keys in ``cloudkit.toml``; for OpenStack also ``CLOUDKIT_OPENSTACK_CLOUD``, ``OS_CLOUD`` or
+        ``OS_AUTH_URL`` with ``clouds.yaml``), each read by its own ``from_env``; see
+        :func:`settings_from_env` and ``docs/configuration.md``.
 
         Example:
             >>> from cloudkit.platform import Platform
@@ -151,7 +154,7 @@ class Platform:
             ConfigError: OpenStack is not configured.
         """
         if self.openstack is None:
-            raise _not_configured("openstack", "CLOUDKIT_OPENSTACK_AUTH_URL")
+            raise _not_configured("openstack", "CLOUDKIT_OPENSTACK_AUTH_URL or OS_CLOUD")
         return OpenStackClient(self.openstack, **kwargs)
 
     def tungsten_client(self, **kwargs: Any) -> TungstenClient:
@@ -201,8 +204,16 @@ class Platform:
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``billing``, ``openstack``, ``tungsten`` and ``session`` settings read from the environment, without
-    the cross-system check (``cloudkit doctor`` reports that check instead of stopping at it).
+    """``billing``, ``openstack``, ``tungsten`` and ``session`` settings from the environment and
+    ``cloudkit.toml``, without the cross-system check (``cloudkit doctor`` reports that check instead of
+    stopping at it).
+
+    A system is configured when its main setting is given, as a ``CLOUDKIT_*`` variable or its key in
+    ``cloudkit.toml`` (``CLOUDKIT_CONFIG``, else ``./cloudkit.toml`` for the process environment):
+    ``CLOUDKIT_BILLING_URL``, ``CLOUDKIT_TUNGSTEN_URL``, ``CLOUDKIT_SESSION_KEYS``; OpenStack also when
+    ``CLOUDKIT_OPENSTACK_CLOUD`` names a cloud of ``clouds.yaml`` or the ``openstack`` CLI's
+    ``OS_CLOUD`` or ``OS_AUTH_URL`` is set (see :meth:`OpenStackSettings.from_env
+    <cloudkit.openstack.OpenStackSettings.from_env>` for the precedence). The file is read once.
 
     Example:
         >>> from cloudkit.platform import settings_from_env
@@ -210,11 +221,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         {'billing': None, 'openstack': None, 'tungsten': None, 'session': None}
     """  # noqa: D205 (the summary needs the reason)
     env = EnvReader.of("CLOUDKIT_", environ, system="cloudkit")
+    openstack = any(env.is_set(key) for key in ("OPENSTACK_AUTH_URL", "OPENSTACK_CLOUD"))
     return {
-        "billing": BillingSettings.from_env(env.environ) if env.optional("BILLING_URL") else None,
-        "openstack": OpenStackSettings.from_env(env.environ) if env.optional("OPENSTACK_AUTH_URL") else None,
-        "tungsten": TungstenSettings.from_env(env.environ) if env.optional("TUNGSTEN_URL") else None,
-        "session": SessionSettings.from_env(env.environ) if env.optional("SESSION_KEYS") else None,
+        "billing": BillingSettings.from_env(env.environ) if env.is_set("BILLING_URL") else None,
+        "openstack": OpenStackSettings.from_env(env.environ)
+        if openstack or os_cloud_selected(env.environ)
+        else None,
+        "tungsten": TungstenSettings.from_env(env.environ) if env.is_set("TUNGSTEN_URL") else None,
+        "session": SessionSettings.from_env(env.environ) if env.is_set("SESSION_KEYS") else None,
     }
 
 

@@ -125,6 +125,7 @@ _EVIDENCE_MEANS: dict[str, str] = {
 }
 
 QUIRKS = QuirkRegistry()
+"""Every registered quirk; importing a system registers its own (``cloudkit.QUIRKS`` imports them all)."""
 
 
 def quirk(q: Quirk) -> Callable[[F], F]:

@@ -35,9 +35,13 @@ __all__ = [
 ]
 
 AccountId = NewType("AccountId", int)
+"""The id of a client account in billing (its ``elid``), e.g. ``AccountId(1)``."""
 PaymentId = NewType("PaymentId", int)
+"""The id of a payment in billing (its ``elid``)."""
 ServiceId = NewType("ServiceId", int)
+"""The id of a service (an ordered item) in billing (its ``elid``), e.g. ``ServiceId(301)``."""
 TicketId = NewType("TicketId", int)
+"""The id of a support ticket in billing (its ``elid``)."""
 
 
 class PaymentStatus(enum.IntEnum):

@@ -149,8 +149,9 @@ class BillingSettings:
         env = EnvReader.of("CLOUDKIT_BILLING_", environ, system="billing")
         mode = env.optional("AUTH_MODE", "session")
         if mode not in {"session", "authinfo"}:
-            raise ConfigError(f"{env.name('AUTH_MODE')} must be session or authinfo", system="billing")
-        return cls(
+            raise ConfigError(f"{env.source('AUTH_MODE')} must be session or authinfo", system="billing")
+        return env.build(
+            cls,
             url=env.required("URL"),
             username=env.required("USERNAME"),
             password=env.required_secret("PASSWORD"),

@@ -206,7 +206,9 @@ class Lab:
         self.run_dir = self.home / "run"
         self.snapshot_dir = self.home / "snapshot"
         self.ports = PORTS
-        self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))  # noqa: T201 (progress)
+        # ``say`` gets each finished phase as plain text (the CLI's progress display stamps it itself);
+        # without one, phases go to stderr stamped with the seconds since the operation started.
+        self._say = say or self._print_phase
         self._children: list[
             subprocess.Popen[bytes]
         ] = []  # kept, so `down` can reap what this object started
@@ -760,7 +762,10 @@ class Lab:
 
     # ------------------------------------------------------------------------------ plumbing
     def _progress(self, text: str) -> None:
-        self._say(f"[{time.monotonic() - self._t0:6.1f}s] {text}")
+        self._say(text)
+
+    def _print_phase(self, text: str) -> None:
+        print(f"[{time.monotonic() - self._t0:6.1f}s] {text}", file=sys.stderr, flush=True)  # noqa: T201
 
     def _check_system_packages(self) -> None:
         missing = [

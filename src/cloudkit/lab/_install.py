@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib import resources
 from pathlib import Path
 
@@ -122,6 +122,7 @@ def install_venvs(venvs: Path, *, rebuild: bool = False, say: Callable[[str], No
         return
     say(f"building venvs in parallel: {', '.join(todo)} (about a minute the first time)")
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        futures = {name: pool.submit(_build, venvs, name, constraints) for name in todo}
-        for name, future in futures.items():
-            say(f"{name} venv built in {future.result():.0f} s")
+        futures = {pool.submit(_build, venvs, name, constraints): name for name in todo}
+        # Reported as each one finishes (not in submission order), so progress moves when work does.
+        for done, future in enumerate(as_completed(futures), start=1):
+            say(f"{futures[future]} venv built in {future.result():.0f} s ({done}/{len(todo)})")

@@ -88,11 +88,12 @@ class Lifecycle:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, runner: Runner | None = None) -> Lifecycle:
-        """A lifecycle from ``CLOUDKIT_*`` variables and the TOML file named by ``CLOUDKIT_CONFIG``.
+        """A lifecycle from ``CLOUDKIT_*`` variables and ``cloudkit.toml`` (``CLOUDKIT_CONFIG``, else ``./``).
 
         The platform comes from :meth:`Platform.from_env <cloudkit.Platform.from_env>` over the
-        environment with the file's ``[billing]``, ``[openstack]`` and ``[tungsten]`` sections folded
-        in; the lifecycle settings from :meth:`LifecycleSettings.from_env`. The environment wins.
+        environment with the file's ``[billing]``, ``[openstack]``, ``[tungsten]`` and ``[session]``
+        tables folded in (OpenStack also from ``clouds.yaml`` / ``OS_*``, see ``docs/configuration.md``);
+        the lifecycle settings from :meth:`LifecycleSettings.from_env`. The environment wins.
         With ``CLOUDKIT_CELERY_BROKER`` set and no ``runner`` given, sagas go to the Celery workers
         (:class:`~cloudkit.lifecycle.celery.CeleryRunner`, closed by :meth:`shutdown`).
 

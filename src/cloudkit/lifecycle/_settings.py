@@ -1,22 +1,22 @@
 """`LifecycleSettings`: how the sagas run, read from ``CLOUDKIT_LIFECYCLE_*`` and a TOML file.
 
-The TOML file named by ``CLOUDKIT_CONFIG`` may also carry the settings of the systems (sections
-``[billing]``, ``[openstack]``, ``[tungsten]``, keys named as the ``CLOUDKIT_<SYSTEM>_*`` variables
-without the prefix, in lower case), so a processing module started by billing with no environment
-but that one variable has everything. The environment wins over the file, key by key.
+The ``cloudkit.toml`` file (named by ``CLOUDKIT_CONFIG``, else ``./cloudkit.toml``) may also carry the
+settings of the systems (tables ``[billing]``, ``[openstack]``, ``[tungsten]``, ``[session]``, keys named
+as the ``CLOUDKIT_<SYSTEM>_*`` variables without the prefix, in lower case), so a processing module
+started by billing with no environment but that one variable has everything. The environment wins over
+the file, key by key. The loader is :mod:`cloudkit._core._config`, shared by every ``from_env``.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 
-from cloudkit._core._secret import Secret
+from cloudkit._core._config import OWN_TABLES, TABLE_KEYS, config_table, layered_environ
 from cloudkit._core._settings import EnvReader
 from cloudkit.errors import ConfigError
 
@@ -26,25 +26,11 @@ SYSTEM = "lifecycle"
 DataVolumePolicy = Literal["keep", "delete"]
 ServerNetworkMode = Literal["port", "none"]
 
-# The keys each TOML section may hold: the variables each system's ``from_env`` reads (without the
-# ``CLOUDKIT_<SYSTEM>_`` prefix). A test compares them with what ``from_env`` reads.
+# The keys each TOML table may hold (kept in _core, where the one loader lives); a test compares
+# them with what each system's ``from_env`` reads.
 SYSTEM_KEYS: Mapping[str, frozenset[str]] = {
-    "billing": frozenset(
-        {"url", "username", "password", "auth_mode", "timeout", "page_size", "max_pages", "operation_wait",
-         "services"}
-    ),
-    "openstack": frozenset(
-        {"auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name",
-         "region_name", "interface", "timeout", "wait_timeout", "endpoint_overrides", "auth_type", "token",
-         "project_id", "application_credential_id", "application_credential_secret"}
-    ),
-    "tungsten": frozenset(
-        {"url", "auth_url", "username", "password", "project_name", "user_domain_name",
-         "project_domain_name", "timeout", "page_size", "verify_tls", "application_credential_id",
-         "application_credential_secret"}
-    ),
-}  # fmt: skip
-_SECRET_KEYS = frozenset({"password", "application_credential_secret", "token"})
+    name: keys for name, keys in TABLE_KEYS.items() if name != SYSTEM
+}
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
@@ -217,15 +203,17 @@ class LifecycleSettings:
 
 
 def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    r"""The environment with the TOML file named by ``CLOUDKIT_CONFIG`` folded in as variables.
+    r"""The environment with ``cloudkit.toml`` folded in as variables (see ``docs/configuration.md``).
 
-    ``[lifecycle] max_attempts = 3`` becomes ``CLOUDKIT_LIFECYCLE_MAX_ATTEMPTS``, ``[lifecycle] db``
-    ``CLOUDKIT_LIFECYCLE_DB``, ``[billing] url`` ``CLOUDKIT_BILLING_URL``, and so on; a variable already
-    set wins. Secrets (``password``, ``application_credential_secret``) are held as
-    :class:`~cloudkit.Secret` while the file is read, so no error shows them.
+    The file is the one ``CLOUDKIT_CONFIG`` names, else ``./cloudkit.toml`` when ``environ`` is
+    ``None``. ``[lifecycle] max_attempts = 3`` becomes ``CLOUDKIT_LIFECYCLE_MAX_ATTEMPTS``,
+    ``[lifecycle] db`` ``CLOUDKIT_LIFECYCLE_DB``, ``[billing] url`` ``CLOUDKIT_BILLING_URL``, and so on;
+    a variable already set wins. Secrets (``password``, ``token``, ``application_credential_secret``,
+    ``keys``) are held as :class:`~cloudkit.Secret` while the file is read, so no error shows them.
+    What it returns remembers where each value came from, so errors name the file.
 
     Raises:
-        ConfigError: the file cannot be read or parsed, or holds an unknown section or key (named,
+        ConfigError: the file cannot be read or parsed, or holds an unknown table or key (named,
             never with its value).
 
     Example:
@@ -240,28 +228,20 @@ def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         >>> config_environ({"CLOUDKIT_CONFIG": str(path)})
         Traceback (most recent call last):
         ...
-        cloudkit.errors.ConfigError: unknown key in ... [lifecycle]: max_attempt [lifecycle]
+        cloudkit.errors.ConfigError: unknown key in [lifecycle] of cloudkit.toml: ...: max_attempt (known: ...
     """
-    env = dict(os.environ) if environ is None else dict(environ)
-    path = env.get("CLOUDKIT_CONFIG")
-    if not path:
-        return env
-    for name, value in _read_toml(Path(path)).items():
-        env.setdefault(name, value.get_secret_value() if isinstance(value, Secret) else value)
-    return env
+    return layered_environ(environ)
 
 
-OWN_SECTIONS = frozenset({"stoprules"})
-"""``CLOUDKIT_CONFIG`` tables with their own parser (``[stoprules]``: ``StopPolicy.from_mapping``)."""
+OWN_SECTIONS = OWN_TABLES
+"""``cloudkit.toml`` tables with their own parser (``[stoprules]``: ``StopPolicy.from_mapping``)."""
 
 
 def config_section(section: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
-    r"""The table ``[section]`` of the TOML file named by ``CLOUDKIT_CONFIG`` (``{}`` without one).
-
-    For the tables :func:`config_environ` leaves to their own parser (``[stoprules]``).
+    r"""The table ``[section]`` of ``cloudkit.toml`` (``{}`` without one), for a table with its own parser.
 
     Raises:
-        ConfigError: the file cannot be read or parsed, or ``section`` is not a table.
+        ConfigError: the file cannot be read or parsed, or holds an unknown table or key.
 
     Example:
         >>> import pathlib, tempfile
@@ -273,62 +253,4 @@ def config_section(section: str, environ: Mapping[str, str] | None = None) -> di
         >>> config_section("stoprules", {})
         {}
     """
-    env = dict(os.environ) if environ is None else dict(environ)
-    path = env.get("CLOUDKIT_CONFIG")
-    if not path:
-        return {}
-    try:
-        with Path(path).open("rb") as handle:
-            doc = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read CLOUDKIT_CONFIG file {path}: {exc.strerror}", system=SYSTEM) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"CLOUDKIT_CONFIG file {path} is not TOML: {exc}", system=SYSTEM) from None
-    table = doc.get(section, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{section} in {path} must be a [section]", system=SYSTEM)
-    return dict(table)
-
-
-def _read_toml(path: Path) -> dict[str, str | Secret]:
-    try:
-        with path.open("rb") as handle:
-            doc = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read CLOUDKIT_CONFIG file {path}: {exc.strerror}", system=SYSTEM) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"CLOUDKIT_CONFIG file {path} is not TOML: {exc}", system=SYSTEM) from None
-    lifecycle_keys = {"db"} | {f.name for f in attrs.fields(LifecycleSettings) if f.name != "db_url"}
-    known = {"lifecycle": frozenset(lifecycle_keys), **SYSTEM_KEYS}
-    # tables read whole by their own parser (config_section), not folded into variables
-    doc = {k: v for k, v in doc.items() if k not in OWN_SECTIONS}
-    unknown_sections = sorted(set(doc) - set(known) - OWN_SECTIONS)
-    if unknown_sections:
-        raise ConfigError(
-            f"unknown section in {path}: {', '.join(unknown_sections)} (known: {', '.join(sorted(known))})",
-            system=SYSTEM,
-        )
-    found: dict[str, str | Secret] = {}
-    for section, table in doc.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{section} in {path} must be a [section]", system=SYSTEM)
-        unknown = sorted(set(table) - known[section])
-        if unknown:
-            raise ConfigError(f"unknown key in {path} [{section}]: {', '.join(unknown)}", system=SYSTEM)
-        for key, value in table.items():
-            found[f"CLOUDKIT_{section.upper()}_{key.upper()}"] = _as_text(value, section, key, path)
-    return found
-
-
-def _as_text(value: object, section: str, key: str, path: Path) -> str | Secret:
-    if key in _SECRET_KEYS:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path} [{section}] {key} must be a string", system=SYSTEM)
-        return Secret(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    if isinstance(value, dict) and key == "endpoint_overrides":
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    raise ConfigError(f"{path} [{section}] {key} must be a string, number or boolean", system=SYSTEM)
+    return config_table(section, environ)

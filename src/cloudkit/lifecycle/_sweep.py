@@ -137,7 +137,9 @@ class SweepReport:
 
 
 def policy_from_env(environ: Mapping[str, str] | None = None) -> StopPolicy:
-    """The policy in the ``[stoprules]`` table of the ``CLOUDKIT_CONFIG`` file (defaults without one).
+    """The policy in the ``[stoprules]`` table of ``cloudkit.toml`` (defaults without the file or table).
+
+    The file is the one ``CLOUDKIT_CONFIG`` names, else ``./cloudkit.toml``.
 
     Raises:
         ConfigError: a bad or unknown policy field (named).

@@ -368,7 +368,7 @@ class OpenStackClient(_Connected):
         auth, project_id = keystoneauth_session(
             session,
             auth_url=auth_url,
-            verify=settings.verify_tls if settings is not None else True,
+            verify=settings.tls_verify if settings is not None else True,
             timeout=settings.timeout if settings is not None else 30.0,
             cache=cache if cache is not None else DEFAULT_CACHE,
             retry=retry,

@@ -182,7 +182,7 @@ def keystoneauth_session(
     session: SessionCredentials,
     *,
     auth_url: str,
-    verify: bool,
+    verify: bool | str,
     timeout: float,
     cache: SessionAuthCache,
     retry: RetryPolicy,

@@ -1,4 +1,4 @@
-"""OpenStack settings: frozen, validated before any I/O, read from the environment only by ``from_env``."""
+"""OpenStack settings: frozen, checked before any I/O; read from CLOUDKIT_*, cloudkit.toml or clouds.yaml."""
 
 from __future__ import annotations
 
@@ -8,20 +8,23 @@ from typing import Any, Literal
 
 import attrs
 
+from cloudkit._core._config import SourcedEnviron
 from cloudkit._core._secret import Secret
 from cloudkit._core._settings import EnvReader, check_http_url, to_secret
 from cloudkit.errors import ConfigError
+from cloudkit.openstack._clouds_yaml import os_cloud_selected, read_cloud
 
 __all__ = ["AuthType", "OpenStackSettings"]
 
 AuthType = Literal["password", "token", "application_credential"]
+"""How ``OpenStackSettings`` authenticates: a password, an existing token, or an application credential."""
 _AUTH_TYPES: tuple[AuthType, ...] = ("password", "token", "application_credential")
 
 # openstacksdk reads ``<service type, "-" as "_">_endpoint_override`` (openstack/config/cloud_region.py).
 _OVERRIDABLE = ("block_storage", "compute", "image")
 # What each kind of authentication needs (a token also needs a project: its id or its name).
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "password": ("username", "password", "project_name"),
+    "password": ("username", "password"),
     "token": ("token",),
     "application_credential": ("application_credential_id", "application_credential_secret"),
 }
@@ -126,6 +129,7 @@ class OpenStackSettings:
         application_credential_id, application_credential_secret: for
             ``auth_type="application_credential"`` (the secret is a :class:`~cloudkit.Secret`).
         user_domain_name, project_domain_name: Keystone domains (``Default``).
+        user_domain_id, project_domain_id: the same domains by id (Keystone then ignores the names).
         region_name: the catalog region, if the cloud has several.
         interface: catalog interface (``public``, ``internal``).
         timeout: seconds for one HTTP request.
@@ -144,6 +148,7 @@ class OpenStackSettings:
         cinder_attach_verify_seconds: how long ``AttachStrategy.CINDER_THEN_NOVA`` waits for Nova to see a
             Cinder-side attach before undoing it and attaching through Nova.
         verify_tls: verify TLS certificates.
+        cacert: a CA bundle file to verify them with (``None``: the system's).
         endpoint_overrides: service URLs to use instead of the catalog's, keyed ``compute``,
             ``block_storage`` or ``image`` (openstacksdk's ``<key>_endpoint_override``): for a portal that
             reaches services at other addresses than the catalog names, or a test that puts a
@@ -179,6 +184,8 @@ class OpenStackSettings:
     application_credential_secret: Secret | None = attrs.field(default=None, converter=_optional_secret)
     user_domain_name: str = "Default"
     project_domain_name: str = "Default"
+    user_domain_id: str | None = None
+    project_domain_id: str | None = None
     region_name: str | None = None
     interface: str = "public"
     timeout: float = attrs.field(default=30.0, validator=_positive)
@@ -190,6 +197,7 @@ class OpenStackSettings:
     poll_memory: int = attrs.field(default=8, validator=_count)
     cinder_attach_verify_seconds: float = attrs.field(default=10.0, validator=_positive)
     verify_tls: bool = True
+    cacert: str | None = None
     # Left out of the hash (a read-only mapping is not hashable); equality still compares it.
     endpoint_overrides: Mapping[str, str] = attrs.field(
         factory=dict, converter=_frozen_overrides, validator=_check_overrides, hash=False
@@ -211,6 +219,11 @@ class OpenStackSettings:
                 raise ConfigError(
                     f"openstack {name} is empty (auth_type {self.auth_type!r} needs it)", system="openstack"
                 )
+        if self.auth_type == "password" and not (self.project_id or self.project_name):
+            raise ConfigError(
+                "openstack project_name is empty (auth_type 'password' needs it, or project_id)",
+                system="openstack",
+            )
         if self.auth_type == "token" and not (self.project_id or self.project_name):
             raise ConfigError(
                 "openstack project_id is empty (auth_type 'token' needs project_id or project_name)",
@@ -258,12 +271,45 @@ class OpenStackSettings:
             return f"token of project {self.project_id or self.project_name}"
         return f"application credential {self.application_credential_id}"
 
+    @property
+    def tls_verify(self) -> bool | str:
+        """What requests' and keystoneauth's ``verify=`` take: ``False``, ``True`` or the CA bundle path.
+
+        Example:
+            >>> from cloudkit.openstack import OpenStackSettings
+            >>> OpenStackSettings(auth_url="https://ks:5000/v3", username="p", password="pw",
+            ...                   project_name="alice", cacert="/etc/ssl/ca.pem").tls_verify
+            '/etc/ssl/ca.pem'
+        """
+        return self.cacert if self.verify_tls and self.cacert else self.verify_tls
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OpenStackSettings:
-        """Read ``CLOUDKIT_OPENSTACK_AUTH_URL``, ``_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME`` and
-        optional ``_USER_DOMAIN_NAME``, ``_PROJECT_DOMAIN_NAME``, ``_REGION_NAME``, ``_INTERFACE``,
-        ``_TIMEOUT``, ``_WAIT_TIMEOUT`` and ``_ENDPOINT_OVERRIDES`` (``compute=URL,image=URL``, comma
+        """Settings from ``CLOUDKIT_OPENSTACK_*``, ``cloudkit.toml``'s ``[openstack]``, or the
+        ``openstack`` CLI's own ``clouds.yaml`` / ``OS_CLOUD`` / ``OS_*`` (see ``docs/configuration.md``).
+
+        The rule, field by field, first found wins:
+
+        1. a ``CLOUDKIT_OPENSTACK_<FIELD>`` variable;
+        2. ``<field>`` in the ``[openstack]`` table of ``cloudkit.toml``;
+        3. the cloud openstacksdk's loader picks (:meth:`from_clouds_yaml`): the one named by
+           ``CLOUDKIT_OPENSTACK_CLOUD`` / ``[openstack] cloud``, else ``OS_CLOUD``, else the ``OS_*``
+           variables. Step 3 is skipped when cloudkit's own settings (1 or 2) give ``auth_url`` and
+           name no ``cloud``: explicit cloudkit configuration is never mixed with a shell's ``OS_*``.
+
+        Without step 3, ``CLOUDKIT_OPENSTACK_AUTH_URL`` is required, and ``_AUTH_TYPE``
+        (``password``, the default; ``token``; ``application_credential``) says which credentials are
+        read: ``_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME`` (or ``_PROJECT_ID``); or ``_TOKEN`` with
+        ``_PROJECT_ID`` or ``_PROJECT_NAME``; or ``_APPLICATION_CREDENTIAL_ID`` and ``_SECRET``.
+        Optional: ``_USER_DOMAIN_NAME``, ``_PROJECT_DOMAIN_NAME``, ``_USER_DOMAIN_ID``,
+        ``_PROJECT_DOMAIN_ID``, ``_REGION_NAME``, ``_INTERFACE``, ``_TIMEOUT``, ``_WAIT_TIMEOUT``,
+        ``_VERIFY_TLS``, ``_CACERT`` and ``_ENDPOINT_OVERRIDES`` (``compute=URL,image=URL``, comma
         separated ``key=URL`` pairs; see ``endpoint_overrides``).
+
+        Raises:
+            ConfigError: a missing or bad setting, named with its source: ``CLOUDKIT_OPENSTACK_TIMEOUT
+                (environment)``, ``[openstack] timeout (cloudkit.toml: /abs/path)``, ``OS_AUTH_URL
+                (environment)`` or ``auth.auth_url of cloud 'devstack' (clouds.yaml: /abs/path, ...)``.
 
         Example:
             >>> from cloudkit.openstack import OpenStackSettings
@@ -279,55 +325,95 @@ class OpenStackSettings:
             ...     "CLOUDKIT_OPENSTACK_APPLICATION_CREDENTIAL_ID": "ac1",
             ...     "CLOUDKIT_OPENSTACK_APPLICATION_CREDENTIAL_SECRET": "s"})
             OpenStackSettings(auth_url='http://ks:5000/v3', auth_type='application_credential', application_credential_id='ac1', ...)
-
-        ``_AUTH_TYPE`` (``password``, the default; ``token``; ``application_credential``) says which
-        credentials are read: ``_USERNAME``, ``_PASSWORD``, ``_PROJECT_NAME``; or ``_TOKEN`` with
-        ``_PROJECT_ID`` or ``_PROJECT_NAME``; or ``_APPLICATION_CREDENTIAL_ID`` and ``_SECRET``.
-        """  # noqa: D205, E501 (the list of variables is the summary; a doctest output line)
+            >>> OpenStackSettings.from_env({"CLOUDKIT_OPENSTACK_USERNAME": "p"})
+            Traceback (most recent call last):
+            ...
+            cloudkit.errors.ConfigError: CLOUDKIT_OPENSTACK_AUTH_URL (environment) is not set ...
+        """  # noqa: D205, E501 (the sources are the summary; a doctest output line)
         env = EnvReader.of("CLOUDKIT_OPENSTACK_", environ, system="openstack")
-        overrides = _parse_overrides(env.optional("ENDPOINT_OVERRIDES"), env.name("ENDPOINT_OVERRIDES"))
-        wanted = (env.optional("AUTH_TYPE", "password") or "password").strip().lower()
-        auth_type = next((kind for kind in _AUTH_TYPES if kind == wanted), None)
-        if auth_type is None:
+        cloud = env.optional("CLOUD") or None
+        if cloud is None and (env.is_set("AUTH_URL") or not os_cloud_selected(env.environ)):
+            return cls._from_cloudkit_settings(env)
+        process = isinstance(env.environ, SourcedEnviron) and env.environ.from_process
+        found = read_cloud(cloud, None if process else env.environ)
+        fields = {**found.settings_fields(), **_cloudkit_fields(env)}
+        try:
+            return cls(**fields)
+        except ConfigError as exc:
             raise ConfigError(
-                f"{env.name('AUTH_TYPE')} must be one of {', '.join(_AUTH_TYPES)}", system="openstack"
-            )
-        credentials: dict[str, Any]
+                f"{exc.message} (settings from {found.source}; {env.sources()})", system="openstack"
+            ) from None
+
+    @classmethod
+    def from_clouds_yaml(
+        cls, cloud: str | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> OpenStackSettings:
+        """Settings for ``cloud`` exactly as the ``openstack`` CLI finds it, through openstacksdk's loader.
+
+        ``clouds.yaml`` (``OS_CLIENT_CONFIG_FILE``, then ``./``, ``~/.config/openstack/``,
+        ``/etc/openstack/``), ``secure.yaml`` merged in, and ``cloud`` chosen as the CLI does: the name
+        given, else ``OS_CLOUD``, else a cloud made of the ``OS_*`` variables, else the file's only cloud.
+        Auth types ``password``/``v3password``, ``token``/``v3token`` and ``v3applicationcredential``
+        map to cloudkit's; region, interface, ``verify``/``insecure``/``cacert``, ``api_timeout``,
+        project and domain names and ids are carried over. Nothing is sent over the network.
+
+        Args:
+            cloud: the cloud's name in ``clouds.yaml`` (``None``: the CLI's choice).
+            environ: variables to read instead of the process environment (``OS_*``,
+                ``OS_CLIENT_CONFIG_FILE``); ``None`` runs openstacksdk's loader unchanged.
+
+        Raises:
+            ConfigError: the cloud is not found, its auth type is not supported or a field it needs is
+                missing, named with its source: ``auth.auth_url of cloud 'devstack' (clouds.yaml:
+                /abs/path, cloud 'devstack')`` or ``OS_AUTH_URL (environment)``.
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> from cloudkit.openstack import OpenStackSettings
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "clouds.yaml"
+            >>> _ = path.write_text('''
+            ... clouds:
+            ...   devstack:
+            ...     auth: {auth_url: "http://ks:5000/v3", username: demo, password: pw, project_name: demo}
+            ...     region_name: RegionOne
+            ... ''')
+            >>> env = {"OS_CLIENT_CONFIG_FILE": str(path), "OS_CLIENT_SECURE_FILE": str(path) + ".none"}
+            >>> settings = OpenStackSettings.from_clouds_yaml("devstack", environ=env)
+            >>> settings, settings.region_name
+            (OpenStackSettings(auth_url='http://ks:5000/v3', username='demo', password=Secret('***'), project_name='demo', ...), 'RegionOne')
+            >>> OpenStackSettings.from_clouds_yaml(environ={"OS_AUTH_URL": "http://ks:5000/v3",
+            ...     "OS_CLIENT_CONFIG_FILE": str(path) + ".none", "OS_USERNAME": "demo", "OS_PASSWORD": "pw"})
+            Traceback (most recent call last):
+            ...
+            cloudkit.errors.ConfigError: OS_PROJECT_NAME (environment) is not set, nor OS_PROJECT_ID ...
+        """  # noqa: E501 (doctest lines)
+        found = read_cloud(cloud, environ)
+        fields = found.settings_fields()
+        try:
+            return cls(**fields)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (settings from {found.source})", system="openstack") from None
+
+    @classmethod
+    def _from_cloudkit_settings(cls, env: EnvReader) -> OpenStackSettings:
+        """Only cloudkit's own settings (variables over ``cloudkit.toml``); ``AUTH_URL`` required."""
+        env.required("AUTH_URL")
+        fields = _cloudkit_fields(env)
+        auth_type = fields.get("auth_type", "password")
+        # Each kind of authentication requires its own variables; the error names the one missing.
         if auth_type == "password":
-            credentials = {
-                "username": env.required("USERNAME"),
-                "password": env.required_secret("PASSWORD"),
-                "project_name": env.required("PROJECT_NAME"),
-            }
+            env.required("USERNAME")
+            env.required_secret("PASSWORD")
+            if not env.is_set("PROJECT_ID"):
+                env.required("PROJECT_NAME")
         elif auth_type == "token":
-            token = env.required_secret("TOKEN")
-            project_id = env.optional("PROJECT_ID")
-            # Without a project id the name is required, and the error names the variable.
-            project_name = (
-                (env.optional("PROJECT_NAME") or "") if project_id else env.required("PROJECT_NAME")
-            )
-            credentials = {
-                "token": token,
-                "project_id": project_id,
-                "project_name": project_name,
-            }
+            env.required_secret("TOKEN")
+            if not env.is_set("PROJECT_ID"):
+                env.required("PROJECT_NAME")
         else:
-            credentials = {
-                "application_credential_id": env.required("APPLICATION_CREDENTIAL_ID"),
-                "application_credential_secret": env.required_secret("APPLICATION_CREDENTIAL_SECRET"),
-            }
-        return cls(
-            auth_url=env.required("AUTH_URL"),
-            auth_type=auth_type,
-            **credentials,
-            user_domain_name=env.optional("USER_DOMAIN_NAME", "Default") or "Default",
-            project_domain_name=env.optional("PROJECT_DOMAIN_NAME", "Default") or "Default",
-            region_name=env.optional("REGION_NAME"),
-            interface=env.optional("INTERFACE", "public") or "public",
-            timeout=env.optional_float("TIMEOUT", 30.0),
-            wait_timeout=env.optional_float("WAIT_TIMEOUT", 300.0),
-            endpoint_overrides=overrides,
-        )
+            env.required("APPLICATION_CREDENTIAL_ID")
+            env.required_secret("APPLICATION_CREDENTIAL_SECRET")
+        return env.build(cls, **fields)
 
     def connection_config(self) -> dict[str, Any]:
         """Keyword arguments for ``openstack.connection.Connection``: retries off, finite timeouts.
@@ -356,6 +442,8 @@ class OpenStackSettings:
         }
         if self.region_name:
             config["region_name"] = self.region_name
+        if self.cacert:
+            config["cacert"] = self.cacert
         for key, url in self.endpoint_overrides.items():
             config[f"{key}_endpoint_override"] = url
         return config
@@ -374,6 +462,8 @@ class OpenStackSettings:
         else:
             auth["project_name"] = self.project_name
             auth["project_domain_name"] = self.project_domain_name
+            if self.project_domain_id:
+                auth["project_domain_id"] = self.project_domain_id
         if self.auth_type == "token":
             assert self.token is not None  # noqa: S101 (validated)
             auth["token"] = self.token.get_secret_value()
@@ -382,4 +472,54 @@ class OpenStackSettings:
         auth["username"] = self.username
         auth["password"] = self.password.get_secret_value()
         auth["user_domain_name"] = self.user_domain_name
+        if self.user_domain_id:
+            auth["user_domain_id"] = self.user_domain_id
         return {"auth_type": "password", "auth": auth}
+
+
+def _cloudkit_fields(env: EnvReader) -> dict[str, Any]:
+    """The fields cloudkit's own settings give (``CLOUDKIT_OPENSTACK_*`` over ``[openstack]``), typed.
+
+    Only what is set: the rest comes from defaults or from the clouds.yaml cloud.
+    """
+    fields: dict[str, Any] = {}
+    wanted = env.optional("AUTH_TYPE")
+    if wanted:
+        auth_type = next((kind for kind in _AUTH_TYPES if kind == wanted.strip().lower()), None)
+        if auth_type is None:
+            raise ConfigError(
+                f"{env.source('AUTH_TYPE')} must be one of {', '.join(_AUTH_TYPES)}", system="openstack"
+            )
+        fields["auth_type"] = auth_type
+    texts = {
+        "auth_url": env.optional("AUTH_URL"),
+        "username": env.optional("USERNAME"),
+        "project_name": env.optional("PROJECT_NAME"),
+        "project_id": env.optional("PROJECT_ID"),
+        "application_credential_id": env.optional("APPLICATION_CREDENTIAL_ID"),
+        "user_domain_name": env.optional("USER_DOMAIN_NAME"),
+        "project_domain_name": env.optional("PROJECT_DOMAIN_NAME"),
+        "user_domain_id": env.optional("USER_DOMAIN_ID"),
+        "project_domain_id": env.optional("PROJECT_DOMAIN_ID"),
+        "region_name": env.optional("REGION_NAME"),
+        "interface": env.optional("INTERFACE"),
+        "cacert": env.optional("CACERT"),
+    }
+    fields.update({name: value for name, value in texts.items() if value})
+    secrets = {
+        "password": env.optional("PASSWORD"),
+        "token": env.optional("TOKEN"),
+        "application_credential_secret": env.optional("APPLICATION_CREDENTIAL_SECRET"),
+    }
+    fields.update({name: Secret(value) for name, value in secrets.items() if value})
+    if env.is_set("TIMEOUT"):
+        fields["timeout"] = env.optional_float("TIMEOUT", 30.0)
+    if env.is_set("WAIT_TIMEOUT"):
+        fields["wait_timeout"] = env.optional_float("WAIT_TIMEOUT", 300.0)
+    if env.is_set("VERIFY_TLS"):
+        fields["verify_tls"] = env.optional_bool("VERIFY_TLS", default=True)
+    if env.is_set("ENDPOINT_OVERRIDES"):
+        fields["endpoint_overrides"] = _parse_overrides(
+            env.optional("ENDPOINT_OVERRIDES"), env.source("ENDPOINT_OVERRIDES")
+        )
+    return fields

@@ -87,8 +87,9 @@ class SessionSettings:
             'k2'
         """  # noqa: D205 (the list of variables is the summary)
         env = EnvReader.of("CLOUDKIT_SESSION_", environ, system=SYSTEM)
-        keys = _parse_keys(env.required_secret("KEYS").get_secret_value(), env.name("KEYS"))
-        return cls(
+        keys = _parse_keys(env.required_secret("KEYS").get_secret_value(), env.source("KEYS"))
+        return env.build(
+            cls,
             billing_url=env.required("BILLING_URL"),
             auth_url=env.required("AUTH_URL"),
             keys=keys,
@@ -103,8 +104,9 @@ def _parse_keys(text: str, variable: str) -> dict[str, bytes]:
     malformed = ConfigError(f"{variable} must be kid=base64url pairs separated by commas", system=SYSTEM)
     for part in filter(None, (p.strip() for p in text.split(","))):
         kid, sep, encoded = (x.strip() for x in part.partition("="))
-        if not sep or not kid:
-            raise malformed  # never echo the value: it is a key
+        if not sep or not kid or not encoded:
+            # never echo the value: it is a key (a bare padded key would otherwise read as a kid)
+            raise malformed
         try:
             keys[kid] = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except (ValueError, binascii.Error):

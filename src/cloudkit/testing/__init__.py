@@ -4,6 +4,8 @@ The pytest plugin (``cloudkit.testing.plugin``) is registered through the ``pyte
 installing ``cloudkit[test]`` gives a project the fixtures ``billing_fake``, ``billing``,
 ``billing_backend``, ``portal_backend``, ``fake_clock`` and friends. :class:`PortalBackend` is the one
 backend across billing, OpenStack and Tungsten Fabric for a portal's own tests.
+:func:`load_scenario` reads a scenario file (customers, services, balances) that :func:`seed_scenario`
+makes in a running :class:`PortalBackend`.
 
 Example:
     >>> from cloudkit.testing import FakeClock
@@ -39,6 +41,7 @@ from cloudkit.testing.portal import (
     deterministic_markers,
     deterministic_uuids,
 )
+from cloudkit.testing.scenario import Scenario, load_scenario, seed_scenario
 
 if TYPE_CHECKING:
     from cloudkit.testing._proxy import FaultProxy, ProxiedService
@@ -59,6 +62,7 @@ __all__ = [
     "PortalCustomer",
     "PortalMode",
     "ProxiedService",
+    "Scenario",
     "SecretRegistry",
     "billing_vcr_config",
     "billmgr_matcher",
@@ -66,10 +70,12 @@ __all__ = [
     "compare_recordings",
     "deterministic_markers",
     "deterministic_uuids",
+    "load_scenario",
     "openstack_matcher",
     "openstack_vcr_config",
     "safe_request_scrubber",
     "safe_response_scrubber",
+    "seed_scenario",
     "session_matcher",
     "session_vcr_config",
 ]

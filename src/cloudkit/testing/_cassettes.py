@@ -202,6 +202,7 @@ CassetteSource = Literal["fake", "lab", "live"]
 """What a cassette was recorded against: one of cloudkit's fakes, ``cloudkit lab``, or a live deployment."""
 
 CASSETTE_SOURCES: tuple[CassetteSource, ...] = ("fake", "lab", "live")
+"""Every ``CassetteSource``: a recording from a fake, from the lab or from a live deployment."""
 _SOURCE_LINE = re.compile(r"^source: (\S+)\s*$", re.MULTILINE)
 
 

@@ -33,7 +33,7 @@ from cloudkit.tungsten import TungstenSettings
 __all__ = ["LifecycleWorld"]
 
 TF_SERVICE_ACCOUNT = ("svc-tf", "svc-tf-pass", "service")
-"""The dedicated TF service account the world adds (quirk ``tungsten.admin-scope-conflict``)."""
+"""The dedicated TF service account the world adds (quirk ``tungsten.admin-scope-capture``)."""
 OPENSTACK_ADMIN = ("admin", "secret", "admin")
 """The OpenStack fake's seeded cloud admin: the lifecycle's service account in the world."""
 BILLING_ADMIN = ("admin", "secret")

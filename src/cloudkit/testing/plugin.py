@@ -47,7 +47,6 @@ import pytest
 
 from cloudkit._core._http import make_http_client
 from cloudkit._core._retry import RetryPolicy
-from cloudkit.billing import BillingClient, BillingSettings
 from cloudkit.testing import _recording
 from cloudkit.testing._cassettes import (
     SecretRegistry,
@@ -59,16 +58,16 @@ from cloudkit.testing._cassettes import (
 )
 from cloudkit.testing._clock import FakeClock, PacedClock
 from cloudkit.testing._lab_fixtures import LAB_OPTION, lab_requested
-from cloudkit.testing.fakes import BillingFake, LoopbackFake
-from cloudkit.testing.fakes._kit import Fault
+from cloudkit.testing.fakes._kit import Fault, LoopbackFake
 from cloudkit.testing.portal import TF_SERVICE_ACCOUNT, PortalBackend, deterministic_markers
 
-if TYPE_CHECKING:  # the OpenStack, session and lab stacks are imported by the fixtures that use them
+if TYPE_CHECKING:  # every system's stack and fake, and the lab, are imported by the fixtures that use them
+    from cloudkit.billing import BillingClient
     from cloudkit.lab import LabInfo
     from cloudkit.openstack import IdentityAdmin, OpenStackClient
     from cloudkit.session import SessionManager
     from cloudkit.testing._lab_fixtures import LabProxies, LabUsers
-    from cloudkit.testing.fakes import OpenStackFake
+    from cloudkit.testing.fakes import BillingFake, OpenStackFake
 
 _REPLAY_URL = "http://127.0.0.1:9/billmgr"  # discard port: a request vcrpy fails to replay is refused
 ADMIN = ("admin", "secret")
@@ -144,6 +143,8 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def _billing_fake_server() -> Iterator[BillingFake]:
+    from cloudkit.testing.fakes import BillingFake  # noqa: PLC0415 (the billing fake, when asked for)
+
     with BillingFake() as fake:
         yield fake
 
@@ -196,6 +197,8 @@ def make_billing_client(
     **settings: Any,
 ) -> BillingClient:
     """A client for tests: fake clock for retries and waits, every request logged in ``calls``."""
+    from cloudkit.billing import BillingClient, BillingSettings  # noqa: PLC0415 (billing, when asked for)
+
     billing_settings = BillingSettings(url=url, username=username, password=password, **settings)
     http = make_http_client(timeout=httpx.Timeout(billing_settings.timeout, connect=5.0))
     http.event_hooks["request"].append(calls)
@@ -294,6 +297,8 @@ def billing_backend(
     if live is not None:
         env = _recording.live_credentials("CLOUDKIT_BILLING_")
         factory = ClientFactory(live, fake_clock, billing_calls, **env)
+        from cloudkit.testing.fakes import BillingFake  # noqa: PLC0415 (the billing fake, when asked for)
+
         yield BillingBackend(request.param, _recording.needs_fake(BillingFake), factory)
         factory.close()
         return

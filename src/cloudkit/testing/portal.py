@@ -49,7 +49,6 @@ import attrs
 from cloudkit._core import Secret
 from cloudkit.testing._clock import FakeClock
 from cloudkit.testing.fakes._kit import Fault
-from cloudkit.testing.fakes.openstack._state import hex5
 
 if TYPE_CHECKING:  # the stacks are imported when a backend starts, not when the harness loads
     from cloudkit.billing import BillingSettings
@@ -73,11 +72,12 @@ __all__ = [
 ]
 
 PortalMode = Literal["fake", "replay", "lab"]
+"""Where a ``PortalBackend`` runs: against the live fakes, from its cassette, or with the lab's OpenStack."""
 PORTAL_MODES: tuple[PortalMode, ...] = ("fake", "replay", "lab")
 REPLAY_HOST = "http://127.0.0.1:9"
 """Where every URL points in replay: the discard port, so nothing but a cassette ever answers."""
 TF_SERVICE_ACCOUNT = ("svc-tf", "svc-tf-pass", "service")
-"""``(user, password, project)`` of the dedicated TF account (quirk ``tungsten.admin-scope-conflict``)."""
+"""``(user, password, project)`` of the dedicated TF account (quirk ``tungsten.admin-scope-capture``)."""
 BILLING_ADMIN = ("admin", "secret")
 OPENSTACK_ADMIN = ("admin", "secret", "admin")
 SESSION_KEY = bytes(range(32))
@@ -329,6 +329,8 @@ class PortalBackend:
             raise ValueError(msg)
         secret = password or f"{name}-pass"
         self.on_secret(secret)
+        from cloudkit.testing.fakes.openstack._state import hex5  # noqa: PLC0415 (the OpenStack fake, when used)
+
         project_id = hex5(f"project:{name}")  # the OpenStack fake's (fixed) id for that project
         account_id: int | None = None
         if self._lab_admin is not None:

@@ -163,7 +163,8 @@ class TungstenSettings:
         verify_tls = env.optional_bool("VERIFY_TLS", default=True)
         app_id = env.optional("APPLICATION_CREDENTIAL_ID")
         if app_id:
-            return cls(
+            return env.build(
+                cls,
                 url=url,
                 auth_url=auth_url,
                 application_credential_id=app_id,
@@ -176,7 +177,8 @@ class TungstenSettings:
                 page_size=page_size,
                 verify_tls=verify_tls,
             )
-        return cls(
+        return env.build(
+            cls,
             url=url,
             auth_url=auth_url,
             username=env.required("USERNAME"),

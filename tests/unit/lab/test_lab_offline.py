@@ -65,8 +65,8 @@ def test_missing_debian_packages_are_named_with_the_command_to_install_them(tmp_
     assert info.value.system == "lab"
 
 
-def test_cli_lab_status_without_a_lab_exits_3(tmp_path, capsys):
-    assert main(["lab", "status", "--home", str(tmp_path)]) == 3
+def test_cli_lab_status_without_a_lab_exits_1(tmp_path, capsys):
+    assert main(["lab", "status", "--home", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "nova-compute" in out
     assert "down" in out

@@ -87,9 +87,10 @@ def test_the_file_knows_every_variable_the_systems_read(system):
 
     from cloudkit.billing import _settings as billing
     from cloudkit.openstack import _settings as openstack
+    from cloudkit.session import _settings as session
     from cloudkit.tungsten import _settings as tungsten
 
-    module = {"billing": billing, "openstack": openstack, "tungsten": tungsten}[system]
+    module = {"billing": billing, "openstack": openstack, "tungsten": tungsten, "session": session}[system]
     source = inspect.getsource(module)
     read = {m.lower() for m in re.findall(r'env\.(?:required|optional)\w*\("([A-Z_]+)"', source)}
     assert read == SYSTEM_KEYS[system]

@@ -60,7 +60,7 @@ def test_a_bad_policy_names_the_field(env, tmp_path, monkeypatch, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[stoprules]\ngrace_hours = -1\n")
     monkeypatch.setenv("CLOUDKIT_CONFIG", str(bad))
-    assert main(["stoprules", "run"]) == 1
+    assert main(["stoprules", "run"]) == 2  # a configuration error
     assert "StopPolicy.grace_hours" in capsys.readouterr().err
 
 

@@ -96,8 +96,13 @@ def test_a_downstream_recording_without_any_conftest_holds_no_secret(tmp_path):
 
 
 def test_the_plugin_does_not_import_openstack_the_lab_or_other_stacks():
+    # issue 15: the plugin imports a system (and its fake) only when a test asks for its fixtures
     heavy = [
         "openstack",
+        "cloudkit.billing",
+        "cloudkit.testing.fakes.billing",
+        "cloudkit.testing.fakes.openstack",
+        "cloudkit.testing.fakes.tungsten",
         "keystoneauth1",
         "cloudkit.lab",
         "cloudkit.openstack",
@@ -176,3 +181,24 @@ def test_the_lab_admin_header_is_spelled_as_the_lab_spells_it():
     from cloudkit.testing._cassettes import _LAB_ADMIN_HEADER
 
     assert LAB_ADMIN_HEADER.lower() == _LAB_ADMIN_HEADER
+
+
+@pytest.mark.parametrize(
+    ("system", "absent"),
+    [
+        ("cloudkit.billing", ["openstack", "cloudkit.openstack", "cloudkit.tungsten", "cloudkit.session"]),
+        ("cloudkit.tungsten", ["openstack", "cloudkit.openstack", "cloudkit.billing", "cloudkit.session"]),
+        ("cloudkit.testing.fakes.billing", ["openstack", "cloudkit.testing.fakes.openstack"]),
+    ],
+)
+def test_importing_one_system_imports_only_what_it_needs(system, absent):
+    code = (
+        f"import sys, {system}\n"
+        f"loaded = [m for m in {absent!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import queue
 import shlex
 import threading
@@ -41,7 +42,7 @@ def sim():
         )
         thread.start()
         threads.append(thread)
-        _until(err if options.get("env") else out, "Press Ctrl-C")
+        _until(err if options.get("env") or options.get("as_json") else out, "Press Ctrl-C")
         return out, err
 
     yield start
@@ -91,7 +92,7 @@ def test_env_feeds_platform_from_env_and_a_seeded_customer_lists_their_servers(s
 
 
 def test_sim_seeds_accounts_a_customer_can_log_into(sim):
-    out, _ = sim(accounts=40, seed=3)
+    out, _ = sim(accounts=40, population_seed=3)
     lines = out.getvalue().splitlines()
     url = lines[0].split()[1]
     assert any("+ 40 seeded billing clients cust-1 .. cust-40" in line for line in lines), lines
@@ -109,4 +110,51 @@ def test_sim_refuses_bad_input():
         run_sim(0, io.StringIO(), stop=threading.Event(), accounts=-1)
     with pytest.raises(ConfigError, match="lowercase logins"):
         run_sim(0, io.StringIO(), stop=threading.Event(), customers=["Bad Name"])
-    assert main(["sim", "--accounts", "-5"]) == 1
+    assert main(["sim", "--accounts", "-5"]) == 2  # a usage error
+
+
+def test_a_scenario_replaces_alice_and_bob_in_every_system(sim):
+    from cloudkit.testing.scenario import load_scenario
+
+    out, _ = sim(scenario=load_scenario("examples/scenario.toml"), customers=["dora"])
+    text = out.getvalue()
+    assert "scenario   examples/scenario.toml: 3 customers" in text
+    assert "customer   carol (password from the scenario)" in text
+    assert "carol-demo-pass" not in text  # a password the scenario chose is not printed
+    assert "customer   dora / dora-pass" in text
+    url = text.splitlines()[0].split()[1]
+    with BillingClient(BillingSettings(url=url, username="admin", password="secret")) as admin:
+        accounts = {a.name: a for a in admin.list_accounts()}
+    assert set(accounts) == {"alice account", "bob account", "carol account", "dora account"}
+    assert (accounts["bob account"].balance, accounts["bob account"].credit_limit) == (-12.5, 50)
+    with BillingClient(BillingSettings(url=url, username="carol", password="carol-demo-pass")) as carol:
+        (service,) = carol.list_services()
+    assert (service.name, service.status.name) == ("carol-vps-small-1", "SUSPENDED")
+
+
+def test_json_is_one_document_on_stdout_without_passwords(sim):
+    out, err = sim(as_json=True, accounts=2)
+    document = json.loads(out.getvalue())
+    assert [c["name"] for c in document["customers"]] == ["alice", "bob"]
+    assert document["customers"][0]["balance"] == "150.00"
+    assert document["population"] == {"logins": ["cust-1", "cust-2"], "seed": 0}
+    assert document["billing_url"].startswith("http://127.0.0.1:")
+    assert "-pass" not in out.getvalue()
+    assert "Press Ctrl-C" in err.getvalue()
+
+
+def test_seed_takes_a_file_and_an_integer_names_the_new_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sim", "--seed", "42"])
+    assert exit_info.value.code == 2
+    assert "--seed now takes a scenario file; the random seed is --population-seed" in capsys.readouterr().err
+
+
+def test_a_bad_scenario_is_a_config_error_naming_file_and_field(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[customers]]\nname = "ann"\n[[customers.services]]\nproduct = "vps"\nprice = "cheap"\n')
+    assert main(["sim", "--seed", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"scenario {bad}: customers[0].services[0].price" in err
+    assert "Traceback" not in err
+    assert main(["sim", "--env", "--json"]) == 2
