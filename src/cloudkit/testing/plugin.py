@@ -314,7 +314,7 @@ def billing_backend(
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.IGNORECASE)
 # A service path prefix, version and (Cinder's) project id: what differs between the fake's and the lab's
 # URLs for the same call.
-_SERVICE_PREFIX = re.compile(r"^(/(compute|volume|image|identity))?(/v\d+(\.\d+)?)?(/\{id\}(?=/))?")
+_SERVICE_PREFIX = re.compile(r"^(/(compute|volume|image|identity|placement))?(/v\d+(\.\d+)?)?(/\{id\}(?=/))?")
 _REPLAY_AUTH_URL = "http://127.0.0.1:9/identity/v3"  # discard port: nothing answers but the cassette
 _IDENTITY_RESOURCES = ("/auth/", "/users", "/projects", "/roles", "/domains", "/role_assignments")
 
@@ -331,11 +331,12 @@ class OpenStackCallLog:
         self.calls.append((response.request.method, _UUID.sub("{id}", path)))
 
     def api_calls(self) -> list[tuple[str, str]]:
-        """Calls to Nova, Cinder and Glance resources, as paths within their service: no Keystone, no
-        version discovery.
+        """Calls to Nova, Cinder, Glance and Placement resources, as paths within their service: no
+        Keystone, no version discovery.
 
         The same call reads the same on every backend: the fake's ``/compute/v2.1/servers`` and the lab's
-        ``/v2.1/servers`` are both ``/servers``; Cinder's project segment is dropped too.
+        ``/v2.1/servers`` are both ``/servers`` (the fake's ``/placement/resource_providers`` and the lab's
+        ``/resource_providers`` alike); Cinder's project segment is dropped too.
         """  # noqa: D205 (two-line summary)
         calls = []
         for method, path in self.calls:

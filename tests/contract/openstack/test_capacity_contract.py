@@ -20,7 +20,16 @@ def _admin(backend):
 @pytest.mark.quirk("openstack.capacity")
 def test_placement_capacity__one_host(keystone_backend):
     admin = _admin(keystone_backend)
+    calls = keystone_backend.make_client.calls
+    calls.clear()
     aggregates = admin.placement_capacity()
+    reads = [c for c in calls.api_calls() if c[1].startswith("/resource_providers")]
+    assert reads == [  # the list, then each provider's three reads: the same sequence on every backend
+        ("GET", "/resource_providers"),
+        ("GET", "/resource_providers/{id}/inventories"),
+        ("GET", "/resource_providers/{id}/usages"),
+        ("GET", "/resource_providers/{id}/aggregates"),
+    ]
     compute = admin._conn.compute
     hypervisors = compute.get("/os-hypervisors/detail", microversion="2.87").json()["hypervisors"]
     assert sorted(p for a in aggregates for p in a.providers) == sorted(
