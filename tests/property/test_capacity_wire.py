@@ -10,7 +10,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cloudkit import make_converter
 from cloudkit.errors import ResponseDecodeError
+from cloudkit.openstack import AggregateCapacity, BuildFailure, ResourceCapacity
 from cloudkit.openstack._placement import (
     Inventory,
     Provider,
@@ -192,3 +194,35 @@ def test_build_failures_keep_exactly_those_since_the_start_of_the_window(offsets
 def test_a_listed_kernel_covers_its_own_longer_builds(listed, suffix):
     for kernel in listed:
         assert kernel_supported(kernel + suffix, listed)
+
+
+RESOURCES = st.builds(
+    ResourceCapacity, resource_class=CLASSES, capacity=st.integers(0, 10**6), used=st.integers(0, 10**6)
+)
+CAPACITY_MODELS = {
+    ResourceCapacity: RESOURCES,
+    AggregateCapacity: st.builds(
+        AggregateCapacity,
+        aggregate=st.none() | st.uuids().map(str),
+        name=st.none() | st.text(max_size=8),
+        providers=st.lists(st.text(min_size=1, max_size=8), max_size=3).map(tuple),
+        resources=st.lists(RESOURCES, max_size=3).map(tuple),
+    ),
+    BuildFailure: st.builds(
+        BuildFailure,
+        server_id=st.uuids().map(str),
+        name=st.text(max_size=8),
+        project_id=st.none() | st.text(min_size=1, max_size=8),
+        message=st.text(max_size=20),
+        at=st.datetimes(timezones=st.just(dt.UTC)),
+    ),
+}
+
+
+@given(st.data())
+def test_capacity_models_round_trip_through_the_converter_and_json_text(data):
+    converter = make_converter(forbid_extra_keys=True)
+    for model, strategy in CAPACITY_MODELS.items():
+        instance = data.draw(strategy)
+        text = json.dumps(converter.unstructure(instance))
+        assert converter.structure(json.loads(text), model) == instance

@@ -33,6 +33,7 @@ from cloudkit.tungsten import (
     SecurityGroupRule,
     Subnet,
     VirtualNetwork,
+    VrouterAgent,
 )
 from cloudkit.tungsten import _wire as wire
 
@@ -163,6 +164,13 @@ MODELS = {
         port_ids=st.lists(uuids, max_size=2).map(tuple),
         gateway_network_ids=st.lists(uuids, max_size=2).map(tuple),
         owner=owners,
+    ),
+    VrouterAgent: st.builds(
+        VrouterAgent,
+        name=names,
+        kernel=st.none() | names,
+        build_version=st.none() | names,
+        platform=st.none() | names,
     ),
     KeystoneIdentity: st.builds(
         KeystoneIdentity,
