@@ -90,6 +90,9 @@ def test_a_full_host_fails_builds_with_no_valid_host(make_openstack, openstack_f
     (everything,) = admin.placement_capacity()
     vcpu = everything.resource("VCPU")
     assert (vcpu.capacity, vcpu.used, vcpu.free, vcpu.free_percent) == (2, 2, 0, 0.0)  # web-3 holds nothing
+    compute = admin._conn.compute  # Nova's view of the host agrees: web-3 never reached it
+    (host,) = compute.get("/os-hypervisors/detail", microversion="2.87").json()["hypervisors"]
+    assert (host["vcpus_used"], host["running_vms"]) == (2, 2)
 
 
 def test_build_failures_needs_an_aware_time(make_openstack):

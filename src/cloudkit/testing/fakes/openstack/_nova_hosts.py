@@ -243,7 +243,8 @@ def _service_id(ctx: Ctx, binary: str) -> str | int:
 
 def _hypervisor_view(cloud: Cloud, req: Request, ctx: Ctx, *, detail: bool) -> Json:
     view: Json = {"id": _hypervisor_id(ctx), "hypervisor_hostname": HOST, "state": "up", "status": "enabled"}
-    servers = sorted(cloud.state.servers.values(), key=lambda s: s.seq)
+    # a build the scheduler refused (a fault) never reached the host: Nova counts only instances on it
+    servers = sorted((s for s in cloud.state.servers.values() if s.fault is None), key=lambda s: s.seq)
     if detail:
         view.update(
             {
