@@ -72,6 +72,7 @@ def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | N
     """
     try:
         settings = settings_from_env(environ)
+        checks = DoctorSettings.from_env(environ)  # thresholds: CLOUDKIT_DOCTOR_* or [doctor]
     except CloudkitError as exc:
         _print(out, [Finding(problem=f"settings: {exc}", fix="fix the setting it names, where it names it")])
         return NOT_CONFIGURED
@@ -80,6 +81,7 @@ def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | N
         openstack=settings["openstack"],
         tungsten=settings["tungsten"],
         out=out,
+        checks=checks,
     )
 
 

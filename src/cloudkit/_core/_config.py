@@ -68,6 +68,11 @@ TABLE_KEYS: Mapping[str, frozenset[str]] = {
          "network_name", "project_prefix", "project_tag", "customer_role", "service_role",
          "server_network"}
     ),
+    "doctor": frozenset(
+        {"min_free_percent", "no_valid_host_window", "no_valid_host_max", "tf_release",
+         "tf_supported_kernels",
+         "tf_kernel_field", "tf_analytics_url"}
+    ),
 }  # fmt: skip
 OWN_TABLES = frozenset({"stoprules"})
 """Tables read whole by their own parser (``[stoprules]``: ``StopPolicy.from_mapping``)."""

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from cloudkit._core._config import OWN_TABLES, TABLE_KEYS, config_table, layered_environ
+from cloudkit._core._config import config_table, layered_environ
 from cloudkit._core._settings import EnvReader
 from cloudkit.errors import ConfigError
 
@@ -25,12 +25,6 @@ __all__ = ["LifecycleSettings", "config_environ", "default_db_url"]
 SYSTEM = "lifecycle"
 DataVolumePolicy = Literal["keep", "delete"]
 ServerNetworkMode = Literal["port", "none"]
-
-# The keys each TOML table may hold (kept in _core, where the one loader lives); a test compares
-# them with what each system's ``from_env`` reads.
-SYSTEM_KEYS: Mapping[str, frozenset[str]] = {
-    name: keys for name, keys in TABLE_KEYS.items() if name != SYSTEM
-}
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
@@ -231,10 +225,6 @@ def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         cloudkit.errors.ConfigError: unknown key in [lifecycle] of cloudkit.toml: ...: max_attempt (known: ...
     """
     return layered_environ(environ)
-
-
-OWN_SECTIONS = OWN_TABLES
-"""``cloudkit.toml`` tables with their own parser (``[stoprules]``: ``StopPolicy.from_mapping``)."""
 
 
 def config_section(section: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:

@@ -198,3 +198,14 @@ def test_the_example_file_is_valid_and_configures_every_system(tmp_path, monkeyp
     assert platform.session is not None
     assert LifecycleSettings.from_env(env).max_attempts == 5
     assert policy_from_env(env).grace_hours == 24
+
+
+def test_doctor_thresholds_come_from_the_file_and_the_environment_wins(tmp_path):
+    from cloudkit._doctor import DoctorSettings
+
+    path = tmp_path / "cloudkit.toml"
+    path.write_text('[doctor]\nmin_free_percent = 25\ntf_release = "R21.12"\n')
+    env = {"CLOUDKIT_CONFIG": str(path), "HOME": str(tmp_path)}
+    assert DoctorSettings.from_env(env).min_free_percent == 25
+    env["CLOUDKIT_DOCTOR_MIN_FREE_PERCENT"] = "40"
+    assert DoctorSettings.from_env(env).min_free_percent == 40

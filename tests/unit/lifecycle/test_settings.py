@@ -2,9 +2,9 @@
 
 import pytest
 
+from cloudkit._core._config import TABLE_KEYS
 from cloudkit.errors import ConfigError
 from cloudkit.lifecycle import Lifecycle, LifecycleSettings, config_environ
-from cloudkit.lifecycle._settings import SYSTEM_KEYS
 
 
 def write(tmp_path, text):
@@ -79,18 +79,33 @@ project_name = "service"
         assert secret not in text
 
 
-@pytest.mark.parametrize("system", sorted(SYSTEM_KEYS))
+@pytest.mark.parametrize("system", sorted(TABLE_KEYS))
 def test_the_file_knows_every_variable_the_systems_read(system):
-    """Each key of a section is a CLOUDKIT_<SYSTEM>_* variable its from_env reads, and the reverse."""
+    """Each key of a table is a CLOUDKIT_<SYSTEM>_* variable its from_env reads, and the reverse."""
     import inspect
     import re
 
+    import attrs
+
+    from cloudkit import _doctor_checks as doctor
     from cloudkit.billing import _settings as billing
+    from cloudkit.lifecycle import _settings as lifecycle
     from cloudkit.openstack import _settings as openstack
     from cloudkit.session import _settings as session
     from cloudkit.tungsten import _settings as tungsten
 
-    module = {"billing": billing, "openstack": openstack, "tungsten": tungsten, "session": session}[system]
+    if system == "lifecycle":  # read field by field from the attrs class, plus the database URL
+        read = {field.name for field in attrs.fields(lifecycle.LifecycleSettings)} | {"db"}
+        read -= {"db_url"}
+        assert read == TABLE_KEYS[system]
+        return
+    module = {
+        "billing": billing,
+        "openstack": openstack,
+        "tungsten": tungsten,
+        "session": session,
+        "doctor": doctor,
+    }[system]
     source = inspect.getsource(module)
     read = {m.lower() for m in re.findall(r'env\.(?:required|optional)\w*\("([A-Z_]+)"', source)}
-    assert read == SYSTEM_KEYS[system]
+    assert read == TABLE_KEYS[system]
