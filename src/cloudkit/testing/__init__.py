@@ -41,10 +41,10 @@ from cloudkit.testing.portal import (
     deterministic_markers,
     deterministic_uuids,
 )
-from cloudkit.testing.scenario import Scenario, load_scenario, seed_scenario
 
 if TYPE_CHECKING:
     from cloudkit.testing._proxy import FaultProxy, ProxiedService
+    from cloudkit.testing.scenario import Scenario, load_scenario, seed_scenario
 
 __all__ = [
     "CASSETTE_SOURCES",
@@ -80,15 +80,23 @@ __all__ = [
     "session_vcr_config",
 ]
 
-_LAZY = {"FaultProxy", "ProxiedService"}
+# Imported on first use: the fault proxy stack, and the scenario loader (which imports billing), are not
+# needed to load the pytest plugin.
+_LAZY = {
+    "FaultProxy": "cloudkit.testing._proxy",
+    "ProxiedService": "cloudkit.testing._proxy",
+    "Scenario": "cloudkit.testing.scenario",
+    "load_scenario": "cloudkit.testing.scenario",
+    "seed_scenario": "cloudkit.testing.scenario",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """The fault proxy's names, imported on first use (the proxy stack is not needed to load the plugin)."""
+    """The fault proxy's and the scenario loader's names, imported on first use."""
     if name in _LAZY:
-        from cloudkit.testing import _proxy  # noqa: PLC0415 (lazy on purpose)
+        import importlib  # noqa: PLC0415 (lazy on purpose)
 
-        value = getattr(_proxy, name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     msg = f"module 'cloudkit.testing' has no attribute {name!r}"
