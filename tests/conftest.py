@@ -24,3 +24,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 if os.environ.get("CI"):
     os.environ.setdefault("CLOUDKIT_LAB", "1")
+
+# A developer's shell may carry OpenStack's OS_* variables (OS_CLOUD, OS_AUTH_URL, ...) or a
+# CLOUDKIT_CONFIG file: settings read from the process environment would pick them up, so the suite
+# runs without them (tests that want them set them with monkeypatch).
+for _name in [name for name in os.environ if name.startswith("OS_") or name == "CLOUDKIT_CONFIG"]:
+    del os.environ[_name]

@@ -237,6 +237,8 @@ def load_config_file(path: Path) -> ConfigFile:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message gives line and column, never the offending text.
         raise ConfigError(f"{source} is not TOML: {exc}", system="cloudkit") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source} is not UTF-8 text (TOML must be)", system="cloudkit") from None
     known = sorted({*TABLE_KEYS, *OWN_TABLES})
     variables: dict[str, str | Secret] = {}
     own: dict[str, Mapping[str, object]] = {}

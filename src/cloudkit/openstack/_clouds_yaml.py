@@ -109,6 +109,14 @@ def _sdk_boundary(where: str) -> Iterator[None]:
         except os_exc.ConfigException as exc:
             # openstacksdk's texts name clouds and files, never a value.
             raise ConfigError(f"{exc} ({where})", system=SYSTEM) from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            # A clouds.yaml of the wrong shape (a cloud given as a string, auth as a list, a number where
+            # a URL belongs) fails deep inside openstacksdk's loader with Python's own errors; their texts
+            # may quote a value, so only the kind is said.
+            raise ConfigError(
+                f"malformed OpenStack configuration ({type(exc).__name__} in openstacksdk's loader) ({where})",
+                system=SYSTEM,
+            ) from None
 
 
 class CloudsYamlCloud:

@@ -209,3 +209,10 @@ def test_doctor_thresholds_come_from_the_file_and_the_environment_wins(tmp_path)
     assert DoctorSettings.from_env(env).min_free_percent == 25
     env["CLOUDKIT_DOCTOR_MIN_FREE_PERCENT"] = "40"
     assert DoctorSettings.from_env(env).min_free_percent == 40
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error_naming_it(tmp_path):
+    path = tmp_path / "cloudkit.toml"
+    path.write_bytes(b'[billing]\nurl = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match=r"cloudkit.toml: .* is not UTF-8"):
+        load_config_file(path)

@@ -75,7 +75,13 @@ def clouds(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith(("OS_", "CLOUDKIT_")):
             monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # openstacksdk also looks in ./ (and cloudkit for ./cloudkit.toml)
+    monkeypatch.chdir(tmp_path)  # cloudkit looks for ./cloudkit.toml
+    # openstacksdk falls back to its default files (./, ~/.config/openstack, /etc/openstack: computed at its
+    # import) when the file named is missing or unusable: none of them may leak into a test.
+    import openstack.config.loader
+
+    monkeypatch.setattr(openstack.config.loader, "CONFIG_FILES", [])
+    monkeypatch.setattr(openstack.config.loader, "SECURE_FILES", [])
     path = tmp_path / "clouds.yaml"
     path.write_text(CLOUDS)
     secure = tmp_path / "secure.yaml"
@@ -391,3 +397,19 @@ def test_os_variables_alone_configure_the_platform(clouds, tmp_path, monkeypatch
     assert "env-secret" not in repr(platform)
     # An explicit mapping is read the same way, OS_* included.
     assert Platform.from_env(dict(os.environ)).openstack == platform.openstack
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "clouds:\n  broken: just-a-string\n",
+        "clouds: [1, 2]\n",
+        "clouds:\n  broken:\n    auth: x-secret-looking\n",
+        "clouds:\n  broken:\n    auth:\n      auth_url: 5\n      username: u\n      password: p\n",
+    ],
+)
+def test_a_clouds_yaml_of_the_wrong_shape_is_a_config_error_that_quotes_nothing(clouds, text):
+    clouds.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        OpenStackSettings.from_clouds_yaml("broken")
+    assert "x-secret-looking" not in str(info.value)
