@@ -114,7 +114,8 @@ def _sdk_boundary(where: str) -> Iterator[None]:
             # a URL belongs) fails deep inside openstacksdk's loader with Python's own errors; their texts
             # may quote a value, so only the kind is said.
             raise ConfigError(
-                f"malformed OpenStack configuration ({type(exc).__name__} in openstacksdk's loader) ({where})",
+                f"malformed OpenStack configuration ({type(exc).__name__} in openstacksdk's loader) "
+                f"({where})",
                 system=SYSTEM,
             ) from None
 

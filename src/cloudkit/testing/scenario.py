@@ -228,7 +228,10 @@ def seed_scenario(backend: PortalBackend, scenario: Scenario) -> list[PortalCust
     billing = backend.billing_fake
     if billing is None or backend.openstack_fake is None:
         raise _error(scenario.source, "a scenario seeds fakes only (PortalBackend in fake mode)")
-    taken = [n for n in scenario.names() if n in backend.customers or billing.account_of(n) is not None]
+    keystone = backend.openstack_fake
+    taken = [
+        n for n in scenario.names() if n in backend.customers or billing.has_user(n) or keystone.has_user(n)
+    ]
     if taken:
         raise _error(scenario.source, f"customers already there: {', '.join(taken)}")
     images = _images(backend, scenario)
@@ -252,9 +255,10 @@ def seed_scenario(backend: PortalBackend, scenario: Scenario) -> list[PortalCust
 
 
 def _images(backend: PortalBackend, scenario: Scenario) -> dict[str, str]:
-    """The cloud's image ids by name, once every server's image is known to be there (else nothing is
-    made); empty when the scenario has no server.
-    """  # noqa: D205 (the condition is part of the summary)
+    """The cloud's image ids by name, once every server's image and flavor are known to be there.
+
+    Else nothing is made. Empty when the scenario has no server.
+    """
     servers = [(c.name, s) for c in scenario.customers for s in c.servers]
     if not servers:
         return {}
@@ -262,8 +266,16 @@ def _images(backend: PortalBackend, scenario: Scenario) -> dict[str, str]:
 
     with OpenStackClient(backend.openstack_settings()) as admin:
         images = {image.name: image.id for image in admin.list_images()}
+        flavors = {name for flavor in admin.list_flavors() for name in (flavor.name, flavor.id)}
+    names_seen: set[tuple[str, str]] = set()
     for customer, server in servers:
         where = f"customer {customer}, server {server.name}"
+        if (customer, server.name) in names_seen:
+            raise _error(scenario.source, f"{where}: that server name is used twice")
+        names_seen.add((customer, server.name))
+        if server.flavor not in flavors:
+            known = ", ".join(sorted(f for f in flavors if not f.isdigit()))
+            raise _error(scenario.source, f"{where}: no flavor {server.flavor!r} (there are {known})")
         if server.image is None and not images:
             raise _error(scenario.source, f"{where}: the cloud has no image")
         if server.image is not None and server.image not in images:

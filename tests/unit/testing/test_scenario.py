@@ -141,3 +141,31 @@ def test_a_server_on_a_missing_image_is_refused_before_anything_is_made():
             seed_scenario(backend, scenario)
         assert backend.customers == {}
         assert backend.billing_fake.account_of("ann") is None
+
+
+@pytest.mark.parametrize(
+    ("servers", "message"),
+    [
+        ([{"name": "w", "flavor": "m9.huge"}], r"customer ben, server w: no flavor 'm9.huge' \(there are "),
+        ([{"name": "w"}, {"name": "w"}], r"customer ben, server w: that server name is used twice"),
+    ],
+)
+def test_a_server_on_a_missing_flavor_or_a_repeated_name_is_refused_before_anything_is_made(servers, message):
+    scenario = parse_scenario(
+        {"customers": [{"name": "ann"}, {"name": "ben", "servers": servers}]}, source="s.toml"
+    )
+    with PortalBackend(billing_options={"seed": False}) as backend:
+        with pytest.raises(ConfigError, match=message):
+            seed_scenario(backend, scenario)
+        assert backend.customers == {}
+        assert not backend.billing_fake.has_user("ann")
+
+
+@pytest.mark.parametrize("taken", ["admin", "portal", "svc-tf"])
+def test_a_name_the_fakes_already_use_is_refused_before_anything_is_made(taken):
+    scenario = parse_scenario({"customers": [{"name": "zed"}, {"name": taken}]}, source="s.toml")
+    with PortalBackend(billing_options={"seed": False}) as backend:
+        with pytest.raises(ConfigError, match=f"customers already there: {taken}"):
+            seed_scenario(backend, scenario)
+        assert backend.customers == {}
+        assert not backend.billing_fake.has_user("zed")

@@ -420,6 +420,17 @@ class BillingFake(CreditModel, LoopbackFake):
         account_id = self._state.account_of(login).id
         return [row for row in table.values() if row.account_id == account_id]
 
+    def has_user(self, login: str) -> bool:
+        """Whether billing has a user ``login`` (a client or staff, with an account or without).
+
+        Example:
+            >>> fake = BillingFake()
+            >>> fake.has_user("alice"), fake.has_user("admin"), fake.has_user("nobody")
+            (True, True, False)
+        """
+        with self._lock:
+            return self._state.user_by_login(login) is not None
+
     def account_of(self, login: str) -> int | None:
         """The account id of the user ``login``, or ``None`` when billing has no such user.
 

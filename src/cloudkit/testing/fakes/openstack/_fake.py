@@ -318,6 +318,17 @@ class OpenStackFake(LoopbackFake):
             )
 
     # ------------------------------------------------------------------------------ seeding
+    def has_user(self, name: str) -> bool:
+        """Whether Keystone has a user ``name``.
+
+        Example:
+            >>> fake = OpenStackFake()
+            >>> fake.has_user("admin"), fake.has_user("nobody")
+            (True, False)
+        """
+        with self._lock:
+            return self._cloud.state.user_by_name(name) is not None
+
     def add_user(
         self, name: str, password: str, *, project: str, roles: Iterable[str] = ("member",)
     ) -> FakeCredentials:
