@@ -104,6 +104,13 @@ def _parse_overrides(text: str | None, variable: str) -> dict[str, str]:
     return overrides
 
 
+_NAME_ID_PAIRS = (
+    ("project_name", "project_id"),
+    ("user_domain_name", "user_domain_id"),
+    ("project_domain_name", "project_domain_id"),
+)
+"""Settings that name one thing two ways: Keystone takes the id when both are given."""
+
 @attrs.frozen(kw_only=True)
 class OpenStackSettings:
     """How to reach Keystone and act in one project.
@@ -336,7 +343,15 @@ class OpenStackSettings:
             return cls._from_cloudkit_settings(env)
         process = isinstance(env.environ, SourcedEnviron) and env.environ.from_process
         found = read_cloud(cloud, None if process else env.environ)
-        fields = {**found.settings_fields(), **_cloudkit_fields(env)}
+        own = _cloudkit_fields(env)
+        fields = {**found.settings_fields(), **own}
+        for name, id_ in _NAME_ID_PAIRS:
+            # cloudkit's own setting of one half (a project name, say) replaces the cloud's whole pair: the
+            # cloud's id beside it would win at Keystone and silently ignore the name given.
+            if name in own and id_ not in own:
+                fields.pop(id_, None)
+            elif id_ in own and name not in own:
+                fields.pop(name, None)
         try:
             return cls(**fields)
         except ConfigError as exc:

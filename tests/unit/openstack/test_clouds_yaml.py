@@ -413,3 +413,17 @@ def test_a_clouds_yaml_of_the_wrong_shape_is_a_config_error_that_quotes_nothing(
     with pytest.raises(ConfigError) as info:
         OpenStackSettings.from_clouds_yaml("broken")
     assert "x-secret-looking" not in str(info.value)
+
+
+def test_cloudkits_project_name_replaces_the_clouds_project_id(clouds, monkeypatch):
+    # tokened names its project by id; a CLOUDKIT_OPENSTACK_PROJECT_NAME must not lose to that id
+    monkeypatch.setenv("OS_CLOUD", "devstack")
+    clouds.write_text(
+        CLOUDS.replace("project_name: demo\n      user_domain_name", "project_id: p1\n      user_domain_name")
+    )
+    monkeypatch.setenv("CLOUDKIT_OPENSTACK_PROJECT_NAME", "alice")
+    monkeypatch.setenv("CLOUDKIT_OPENSTACK_PROJECT_DOMAIN_NAME", "Default")
+    settings = OpenStackSettings.from_env()
+    assert (settings.project_name, settings.project_id) == ("alice", None)
+    assert (settings.project_domain_name, settings.project_domain_id) == ("Default", None)
+    assert settings.user_domain_name == "Users"  # what cloudkit did not set still comes from the cloud
