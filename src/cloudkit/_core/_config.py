@@ -305,7 +305,7 @@ def layered_environ(environ: Mapping[str, str] | None = None) -> SourcedEnviron:
     config = load_config_file(path)
     sources: dict[str, str] = {}
     for name, value in config.variables.items():
-        if name not in values:
+        if not values.get(name):  # an empty variable counts as unset (as EnvReader.is_set says), not as ""
             values[name] = value.get_secret_value() if isinstance(value, Secret) else value
             sources[name] = config.source
     return SourcedEnviron(values, sources=sources, config=config, from_process=environ is None)

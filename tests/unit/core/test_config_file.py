@@ -216,3 +216,10 @@ def test_a_file_that_is_not_utf8_is_a_config_error_naming_it(tmp_path):
     path.write_bytes(b'[billing]\nurl = "\xff\xfe"\n')
     with pytest.raises(ConfigError, match=r"cloudkit.toml: .* is not UTF-8"):
         load_config_file(path)
+
+
+def test_an_empty_variable_does_not_hide_the_files_value(tmp_path):
+    path = tmp_path / "cloudkit.toml"
+    path.write_text('[billing]\nurl = "http://b/billmgr"\n')
+    env = layered_environ({"CLOUDKIT_CONFIG": str(path), "CLOUDKIT_BILLING_URL": ""})
+    assert env["CLOUDKIT_BILLING_URL"] == "http://b/billmgr"
