@@ -104,8 +104,9 @@ def _parse_keys(text: str, variable: str) -> dict[str, bytes]:
     malformed = ConfigError(f"{variable} must be kid=base64url pairs separated by commas", system=SYSTEM)
     for part in filter(None, (p.strip() for p in text.split(","))):
         kid, sep, encoded = (x.strip() for x in part.partition("="))
-        if not sep or not kid or not encoded:
-            # never echo the value: it is a key (a bare padded key would otherwise read as a kid)
+        if not sep or not kid or not encoded.strip("="):
+            # never echo the value: it is a key (a bare padded key, "AbC...Zg==", would otherwise read as
+            # kid "AbC...Zg" with the value "=", and the length error would name that kid)
             raise malformed
         try:
             keys[kid] = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
