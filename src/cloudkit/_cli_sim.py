@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import threading
@@ -33,7 +32,6 @@ __all__ = ["DEFAULT_CUSTOMERS", "add_sim", "run_sim", "scenario_path", "sim_json
 
 DEFAULT_CUSTOMERS: dict[str, Decimal] = {"alice": Decimal("150.00"), "bob": Decimal("20.00")}
 """The customers every sim starts with, and their balances (password ``<name>-pass``)."""
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SEED_MOVED = "--seed now takes a scenario file; the random seed is --population-seed"
 
 
@@ -100,12 +98,13 @@ def add_sim(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="with --accounts: the random seed (0); was --seed before --seed took a scenario",
     )
-    parser.add_argument(
+    printed = parser.add_mutually_exclusive_group()  # both would print on stdout
+    printed.add_argument(
         "--env",
         action="store_true",
         help="print export lines for Platform.from_env() on stdout (the rest goes to stderr)",
     )
-    parser.add_argument(
+    printed.add_argument(
         "--json",
         action="store_true",
         help="print the URLs and customers as one JSON document on stdout (the rest goes to stderr)",
@@ -115,8 +114,6 @@ def add_sim(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.env and args.json:
-        raise ConfigError("--env and --json both print on stdout: choose one", operation="sim")
     from cloudkit.testing.scenario import load_scenario  # noqa: PLC0415 (the harness loads only here)
 
     run_sim(
@@ -207,8 +204,10 @@ def _check(accounts: int, customers: Sequence[str]) -> None:
     """Refuse bad options before any fake starts."""
     if accounts < 0:
         raise ConfigError(f"--accounts must be >= 0, not {accounts}", system="billing", operation="sim")
+    from cloudkit.testing.scenario import NAME  # noqa: PLC0415 (the one login rule; imports billing)
+
     for name in customers:
-        if not _NAME.match(name):
+        if not NAME.match(name):
             raise ConfigError(
                 f"customer names are lowercase logins (a-z, 0-9, _ and -, up to 32), not {name!r}",
                 system="billing",

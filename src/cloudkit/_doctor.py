@@ -47,8 +47,8 @@ __all__ = ["DoctorSettings", "Finding", "JsonReport", "run_doctor", "run_doctor_
 
 _SCOPE = tungsten_quirks.ADMIN_SCOPE_CAPTURE.id
 _NOTHING = (
-    "nothing is configured: set CLOUDKIT_BILLING_URL, CLOUDKIT_OPENSTACK_AUTH_URL and/or "
-    "CLOUDKIT_TUNGSTEN_URL (and the rest of each system's settings) for cloudkit doctor to check a deployment"
+    "nothing is configured: set CLOUDKIT_BILLING_URL, CLOUDKIT_OPENSTACK_AUTH_URL (or OS_CLOUD) and/or "
+    "CLOUDKIT_TUNGSTEN_URL, or their keys in cloudkit.toml, for cloudkit doctor to check a deployment"
 )
 NOT_CONFIGURED = 2
 """The exit status when there is nothing to check, or the settings cannot be read."""
@@ -138,7 +138,15 @@ def run_doctor(
     make_os = openstack_client or (lambda s: OpenStackClient(s, retry=policy))
     make_billing = billing_client or (lambda s: BillingClient(s, retry=policy))
     if billing is None and openstack is None and tungsten is None:
-        _print(out, [Finding(problem=_NOTHING, fix="see docs/quickstart.md for each system's variables")])
+        _print(
+            out,
+            [
+                Finding(
+                    problem=_NOTHING,
+                    fix="see docs/configuration.md: every setting and where it may come from",
+                )
+            ],
+        )
         return NOT_CONFIGURED
     findings: list[Finding] = []
     notes: list[str] = []

@@ -629,9 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("a", type=Path, help="the first recording: a cassette, or a folder of them")
     drift.add_argument("b", type=Path, help="the second recording, of the same kind as A")
     drift.add_argument("--json", action="store_true", help="the differences as JSON instead of lines")
-    doctor = commands.add_parser(
+    doctor = _command(
+        commands,
         "doctor",
-        help="check every configured system (CLOUDKIT_* settings) for known traps; exit 2 when none is",
+        "check every configured system (CLOUDKIT_*, cloudkit.toml, clouds.yaml and OS_*) for known traps, "
+        "capacity and vRouter kernels included; exit 1 on findings, 2 when nothing is configured",
     )
     doctor.add_argument("--json", action="store_true", help="one JSON document instead of the text report")
     lab = _command(
@@ -700,8 +702,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader left (`cloudkit lab status --json | head`): nothing more to say. stdout goes to
         # devnull so that the interpreter's last flush does not raise again (Python's own advice).
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # Only for the process's own stdout: main() called in-process (tests, a notebook) with stdout
+        # replaced must not silence the caller's real stdout.
+        real_stdout = sys.__stdout__
+        if real_stdout is not None and sys.stdout is real_stdout:
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, real_stdout.fileno())
+                os.close(devnull)
         return EXIT_FINDINGS
 
 

@@ -111,6 +111,7 @@ _NAME_ID_PAIRS = (
 )
 """Settings that name one thing two ways: Keystone takes the id when both are given."""
 
+
 @attrs.frozen(kw_only=True)
 class OpenStackSettings:
     """How to reach Keystone and act in one project.

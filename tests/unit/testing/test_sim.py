@@ -157,4 +157,7 @@ def test_a_bad_scenario_is_a_config_error_naming_file_and_field(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"scenario {bad}: customers[0].services[0].price" in err
     assert "Traceback" not in err
-    assert main(["sim", "--env", "--json"]) == 2
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error: both would print on stdout
+        main(["sim", "--env", "--json"])
+    assert usage.value.code == 2
+    assert "not allowed with argument --env" in capsys.readouterr().err
