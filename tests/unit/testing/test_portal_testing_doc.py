@@ -1,5 +1,5 @@
-"""docs/portal-testing.md, run as a stranger would: its files in an empty project, recorded against the
-fakes, replayed with every fake off under ``-W error`` and ``CI`` set, recorded again without a diff.
+"""docs/portal-testing.md, run as a stranger would: its files (``# file:`` blocks) in an empty project,
+recorded against the fakes, replayed with every fake off under ``-W error`` and ``CI`` set, recorded again without a diff.
 """
 
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGE = ROOT / "docs" / "portal-testing.md"
-_FILE = re.compile(r"```python\n# file: (?P<name>\S+)\n(?P<body>.*?)```", re.DOTALL)
+_FILE = re.compile(r"```(?:python|toml)\n# file: (?P<name>\S+)\n(?P<body>.*?)```", re.DOTALL)
 
 
 def _files() -> dict[str, str]:
@@ -21,10 +21,13 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDKIT_", "PYTEST_"))}
     env["CI"] = "1"  # a downstream CI: must not drag in a lab
     env["CLOUDKIT_LAB_HOME"] = str(folder / "no-lab")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(folder)])
+    # cloudkit itself only: the project's own folder reaches sys.path through the page's pyproject.toml
+    # (pythonpath), as it does for a stranger running plain `pytest`, so a page without it fails here
+    env["PYTHONPATH"] = str(ROOT / "src")
     return subprocess.run(
         [
             sys.executable,
+            "-P",  # as the `pytest` script runs: the working directory is not put on sys.path
             "-m",
             "pytest",
             "-W",
@@ -47,7 +50,7 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_page_walks_from_an_empty_project_to_replayed_tests(tmp_path):
     files = _files()
-    assert set(files) == {"portal.py", "tests/test_dashboard.py"}
+    assert set(files) == {"portal.py", "tests/test_dashboard.py", "pyproject.toml"}
     for name, body in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(body)
