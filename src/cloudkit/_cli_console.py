@@ -1,4 +1,4 @@
-"""``cloudkit console``: the operator console on a loopback port (docs/stoprules.md).
+"""``cloudkit console``: the operator console on a loopback port (docs/console.md).
 
 The operator token comes from ``CLOUDKIT_CONSOLE_TOKEN``; without it a new random token is written to a
 file only its owner can read (mode 0600) and the file's path is printed, never the token itself.
@@ -42,7 +42,7 @@ def add_console(subparsers: Any) -> argparse.ArgumentParser:
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "console",
-        help="the operator console on 127.0.0.1: stuck sagas, stop decisions, findings (docs/stoprules.md)",
+        help="the operator console on 127.0.0.1: stuck sagas, stop decisions, findings (docs/console.md)",
         description=__doc__.replace("``", "") if __doc__ else None,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (127.0.0.1)")
