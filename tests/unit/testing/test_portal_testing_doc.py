@@ -1,5 +1,6 @@
 """docs/portal-testing.md, run as a stranger would: its files (``# file:`` blocks) in an empty project,
-recorded against the fakes, replayed with every fake off under ``-W error`` and ``CI`` set, recorded again without a diff.
+recorded against the fakes, replayed with every fake off under ``-W error`` and ``CI`` set, recorded again
+without a diff.
 """
 
 import os
