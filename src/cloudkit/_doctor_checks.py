@@ -193,7 +193,7 @@ def check_capacity(
         ...     check_capacity(client, DoctorSettings(), findings, notes,
         ...                    now=lambda: dt.datetime.now(dt.UTC), who="admin")
         >>> findings, notes[0]
-        ([], "openstack: aggregate '(no aggregate)' has room (64 vCPU, 32256 MiB RAM, 400 GiB disk free)")
+        ([], "openstack: aggregate '(no aggregate)' has room (256 vCPU, 261632 MiB RAM, 4000 GiB disk free)")
     """
     try:
         aggregates = client.placement_capacity()

@@ -40,11 +40,11 @@ def test_capacity_reads_every_provider_then_names_the_aggregates(make_openstack,
     ]
     assert openstack_calls.api_calls()[-1] == ("GET", "/os-aggregates")  # Nova's names, last
     assert (everything.aggregate, everything.label, everything.providers) == (None, "(no aggregate)", (HOST,))
-    # Nova's defaults since 2023.1: 16 vCPU x 4.0, (32768 - 512) MiB x 1.0, 400 GiB x 1.0
+    # the fake's host at Nova's defaults since 2023.1: 64 vCPU x 4.0, (262144 - 512) MiB x 1.0, 4000 GiB x 1.0
     assert [(r.resource_class, r.capacity, r.used) for r in everything.resources] == [
-        ("VCPU", 64, 0),
-        ("MEMORY_MB", 32256, 0),
-        ("DISK_GB", 400, 0),
+        ("VCPU", 256, 0),
+        ("MEMORY_MB", 261632, 0),
+        ("DISK_GB", 4000, 0),
     ]
 
 

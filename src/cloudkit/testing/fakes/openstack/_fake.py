@@ -279,9 +279,9 @@ class OpenStackFake(LoopbackFake):
     def set_compute_host(
         self,
         *,
-        vcpus: int = 16,
-        ram_mb: int = 32768,
-        disk_gb: int = 400,
+        vcpus: int = 64,
+        ram_mb: int = 262144,
+        disk_gb: int = 4000,
         reserved_ram_mb: int = 512,
         cpu_allocation_ratio: float = 4.0,
         ram_allocation_ratio: float = 1.0,

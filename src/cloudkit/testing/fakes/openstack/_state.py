@@ -318,12 +318,14 @@ class ComputeHost:
 
     Defaults are Nova's since 2023.1: ``reserved_host_memory_mb`` 512, ``initial_cpu_allocation_ratio``
     4.0, ``initial_ram_allocation_ratio`` 1.0, ``initial_disk_allocation_ratio`` 1.0 (nova/conf/compute.py;
-    the lab's real Placement shows the same ratios and reserved memory).
+    the lab's real Placement shows the same ratios and reserved memory). The size is the fake's own
+    (# assumption: none of Nova's), large enough that the tests of a portal (dozens of servers) never
+    meet "No valid host" unless they shrink it with ``OpenStackFake.set_compute_host``.
     """
 
-    vcpus: int = 16
-    ram_mb: int = 32768
-    disk_gb: int = 400
+    vcpus: int = 64
+    ram_mb: int = 262144
+    disk_gb: int = 4000
     reserved_ram_mb: int = 512
     cpu_allocation_ratio: float = 4.0
     ram_allocation_ratio: float = 1.0
