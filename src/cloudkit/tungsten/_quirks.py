@@ -280,11 +280,12 @@ def explain_refusal(err: CloudkitError, identity: KeystoneIdentity | None) -> Cl
         return err
     ADMIN_SCOPE_CAPTURE.fired(f"403 for {identity.user_name!r} without admin")
     err.quirk = ADMIN_SCOPE_CAPTURE.id
+    # No ready-made `openstack role add` command: the refused token's project may be a customer's, and
+    # admin there is the trap itself (the account would take on that customer's scope in TF).
     err.add_note(
         f"TF refused {identity.user_name!r} (roles {list(identity.roles)} on project "
         f"{identity.project_name!r}, no 'admin'): TF needs a dedicated service account holding admin on "
-        f"its own project (openstack role add --user {identity.user_name} --project "
-        f"{identity.project_name} admin, if {identity.user_name!r} is that account)"
+        "its own service project, and acting only there; never give it admin on a customer's project"
     )
     return err
 

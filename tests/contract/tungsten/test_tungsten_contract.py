@@ -61,7 +61,7 @@ def test_list_virtual_networks__service_account_without_admin(tungsten_backend):
         client.list_virtual_networks(project_id=ALICE_PROJECT_ID)
     err = info.value
     assert (err.status, err.quirk) == (403, "tungsten.admin-scope-capture")
-    assert "openstack role add --user portal --project alice admin" in err.__notes__[0]
+    assert "never give it admin on a customer's project" in err.__notes__[0]
     assert "portal-pass" not in f"{err} {err!r} {err.__notes__}"
 
 
