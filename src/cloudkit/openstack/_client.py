@@ -1447,7 +1447,11 @@ class OpenStackClient(_Connected):
             except NotFoundError:
                 return True, None, "gone"
             status = str(getattr(raw, "status", "") or "unknown")
-            if status.lower() in {"deleted", "soft_deleted"}:
+            # SOFT_DELETED stays until Nova reclaims it (reclaim_instance_interval): gone for a portal.
+            # DELETED is not yet gone: Nova answers it for the moment between the instance's vm_state
+            # becoming deleted and its row being deleted, while server lists still show it (seen on the
+            # lab's real Nova: a list right after a DELETED answer still held the server).
+            if status.lower() == "soft_deleted":
                 return True, None, status
             if status.lower() in _VOLUME_FAILURES or status == "ERROR":
                 raise ApiError(f"{what} went to {status} while deleting", system=SYSTEM, operation=operation)
