@@ -1047,7 +1047,7 @@ class OpenStackClient(_Connected):
             ...         project_name="admin")) as client:
             ...     (everything,) = client.placement_capacity()
             >>> everything.label, everything.providers, everything.resource("VCPU").capacity
-            ('(no aggregate)', ('fake-compute-1',), 64)
+            ('(no aggregate)', ('fake-compute-1',), 256)
         """
         operation = "placement_capacity"
         providers = []
