@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
+from cloudkit._core._config import layered_environ
 from cloudkit._core._retry import RetryPolicy
 from cloudkit._doctor_checks import (
     DoctorSettings,
@@ -71,8 +72,9 @@ def run_doctor_from_env(out: TextIO = sys.stdout, environ: Mapping[str, str] | N
         True
     """
     try:
-        settings = settings_from_env(environ)
-        checks = DoctorSettings.from_env(environ)  # thresholds: CLOUDKIT_DOCTOR_* or [doctor]
+        layered = layered_environ(environ)  # cloudkit.toml read once, for the systems and the thresholds
+        settings = settings_from_env(layered)
+        checks = DoctorSettings.from_env(layered)  # thresholds: CLOUDKIT_DOCTOR_* or [doctor]
     except CloudkitError as exc:
         _print(out, [Finding(problem=f"settings: {exc}", fix="fix the setting it names, where it names it")])
         return NOT_CONFIGURED
