@@ -155,15 +155,20 @@ def _interface_answer(router: Json, port: Json) -> Reply:
     return Reply.json(STATUS_GOOD, doc)
 
 
-def _add_interface(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
-    router = find(cloud, ctx, "routers", params["id"])
+def _interface_request(req: Request) -> Json:
+    """The body of add_router_interface / remove_router_interface: a subnet_id or a port_id."""
     try:
         item = req.json() if req.body else {}
     except ValueError:
         item = None
     if not isinstance(item, dict) or not (item.get("subnet_id") or item.get("port_id")):
         raise fail(400, "BadRequest", "Bad router request: Either subnet_id or port_id must be specified.")
-    return _interface_answer(router, add_interface(cloud, ctx, router, item))
+    return item
+
+
+def _add_interface(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
+    router = find(cloud, ctx, "routers", params["id"])
+    return _interface_answer(router, add_interface(cloud, ctx, router, _interface_request(req)))
 
 
 def add_interface(cloud: Cloud, ctx: Ctx, router: Json, item: Json) -> Json:
@@ -201,12 +206,7 @@ def add_interface(cloud: Cloud, ctx: Ctx, router: Json, item: Json) -> Json:
 
 def _remove_interface(cloud: Cloud, req: Request, ctx: Ctx, params: dict[str, str]) -> Reply:
     router = find(cloud, ctx, "routers", params["id"])
-    try:
-        item = req.json() if req.body else {}
-    except ValueError:
-        item = None
-    if not isinstance(item, dict) or not (item.get("subnet_id") or item.get("port_id")):
-        raise fail(400, "BadRequest", "Bad router request: Either subnet_id or port_id must be specified.")
+    item = _interface_request(req)
     for port in _interfaces(cloud, router["id"]):
         subnets = {ip["subnet_id"] for ip in port["fixed_ips"]}
         if port["id"] == item.get("port_id") or item.get("subnet_id") in subnets:
